@@ -1,0 +1,159 @@
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "array_views.hpp"
+#include "ofs/correlation.hpp"
+#include "ofs/fft_plans.hpp"
+#include "ofs/peak.hpp"
+
+namespace py = pybind11;
+using ofs_bindings::image_view;
+
+namespace {
+
+// The surface's buffer stays owned by the C++ object; numpy gets a view whose base is the
+// Python wrapper, so the view keeps the buffer alive.
+py::array_t<float> surface_values(py::object owner) {
+    auto& surface = owner.cast<ofs::CorrelationSurface&>();
+    return py::array_t<float>({surface.rows, surface.cols},
+                              {static_cast<py::ssize_t>(sizeof(float)) * surface.cols,
+                               static_cast<py::ssize_t>(sizeof(float))},
+                              surface.values.get(), owner);
+}
+
+ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, double radius,
+                            double min_overlap_fraction, int exclusion_radius) {
+    ofs::PeakSearch search;
+    if (expected) {
+        search.has_expected = true;
+        search.expected_row = expected->first;
+        search.expected_col = expected->second;
+        search.radius = radius;
+    }
+    search.min_overlap_fraction = min_overlap_fraction;
+    search.exclusion_radius = exclusion_radius;
+    return search;
+}
+
+struct PairResult {
+    ofs::Peak peak;
+    double pearson_r = 0.0;
+};
+
+}  // namespace
+
+void bind_correlation(py::module_& m) {
+    py::class_<ofs::Spectrum, std::shared_ptr<ofs::Spectrum>>(
+        m, "Spectrum", "Filtered half spectrum of one region (opaque; reuse it for many pairs).")
+        .def_property_readonly("region_shape",
+                               [](const ofs::Spectrum& s) {
+                                   return py::make_tuple(s.region_rows(), s.region_cols());
+                               })
+        .def_property_readonly("padded_shape", [](const ofs::Spectrum& s) {
+            return py::make_tuple(s.settings().padded_rows, s.settings().padded_cols);
+        });
+
+    py::class_<ofs::CorrelationSurface>(m, "CorrelationSurface")
+        .def_property_readonly("values", &surface_values,
+                               "The surface in FFT order: [r, c] is the shift (r, c) modulo shape.")
+        .def_property_readonly("region_shape", [](const ofs::CorrelationSurface& s) {
+            return py::make_tuple(s.region_rows, s.region_cols);
+        });
+
+    py::class_<ofs::Peak>(m, "Peak")
+        .def_readonly("found", &ofs::Peak::found)
+        .def_readonly("integer_row", &ofs::Peak::integer_row)
+        .def_readonly("integer_col", &ofs::Peak::integer_col)
+        .def_readonly("row", &ofs::Peak::row)
+        .def_readonly("col", &ofs::Peak::col)
+        .def_readonly("gaussian_fit", &ofs::Peak::gaussian_fit)
+        .def_readonly("height", &ofs::Peak::height)
+        .def_readonly("runner_up", &ofs::Peak::runner_up)
+        .def_readonly("peak_ratio", &ofs::Peak::peak_ratio);
+
+    py::class_<PairResult>(m, "PairResult")
+        .def_readonly("peak", &PairResult::peak)
+        .def_readonly("pearson_r", &PairResult::pearson_r);
+
+    m.def("fast_fft_size", &ofs::fast_fft_size, py::arg("n"),
+          "Smallest size >= n with prime factors 2, 3 and 5 only.");
+
+    m.def(
+        "compute_spectrum",
+        [](const py::array& region, std::pair<int, int> padded_shape, double high_pass_sigma,
+           double smoothing_sigma, double whiten, int taper) {
+            const ofs::ImageView view = image_view(region, "region");
+            ofs::SpectrumSettings settings;
+            settings.padded_rows = padded_shape.first;
+            settings.padded_cols = padded_shape.second;
+            settings.high_pass_sigma = high_pass_sigma;
+            settings.smoothing_sigma = smoothing_sigma;
+            settings.whiten = whiten;
+            settings.taper = taper;
+            // Safe without the GIL: `region` is referenced by this frame, so its buffer lives,
+            // and the core only reads it.
+            py::gil_scoped_release release;
+            return ofs::compute_spectrum(view, settings);
+        },
+        py::arg("region"), py::arg("padded_shape"), py::arg("high_pass_sigma"),
+        py::arg("smoothing_sigma"), py::arg("whiten"), py::arg("taper"));
+
+    m.def(
+        "cross_correlate",
+        [](const ofs::Spectrum& a, const ofs::Spectrum& b) {
+            py::gil_scoped_release release;  // touches only the two spectra and FFTW's plans
+            return ofs::cross_correlate(a, b);
+        },
+        py::arg("a"), py::arg("b"));
+
+    m.def(
+        "find_peak",
+        [](const ofs::CorrelationSurface& surface,
+           std::optional<std::pair<double, double>> expected, double radius,
+           double min_overlap_fraction, int exclusion_radius) {
+            const ofs::PeakSearch search =
+                make_search(expected, radius, min_overlap_fraction, exclusion_radius);
+            py::gil_scoped_release release;
+            return ofs::find_peak(surface, search);
+        },
+        py::arg("surface"), py::arg("expected") = py::none(), py::arg("radius") = 0.0,
+        py::arg("min_overlap_fraction") = 0.05, py::arg("exclusion_radius") = 4);
+
+    m.def(
+        "overlap_pearson",
+        [](const py::array& a, const py::array& b, int d_row, int d_col) {
+            const ofs::ImageView va = image_view(a, "a"), vb = image_view(b, "b");
+            py::gil_scoped_release release;
+            return ofs::overlap_pearson(va, vb, d_row, d_col);
+        },
+        py::arg("a"), py::arg("b"), py::arg("d_row"), py::arg("d_col"));
+
+    m.def(
+        "register_spectra",
+        [](const ofs::Spectrum& spectrum_a, const ofs::Spectrum& spectrum_b, const py::array& a,
+           const py::array& b, std::optional<std::pair<double, double>> expected, double radius,
+           double min_overlap_fraction, int exclusion_radius) {
+            const ofs::ImageView va = image_view(a, "a"), vb = image_view(b, "b");
+            const ofs::PeakSearch search =
+                make_search(expected, radius, min_overlap_fraction, exclusion_radius);
+            // The whole pair runs without the GIL so Python threads measure pairs in parallel;
+            // the arrays and spectra are kept alive by this frame and only read.
+            py::gil_scoped_release release;
+            PairResult result;
+            const ofs::CorrelationSurface surface = ofs::cross_correlate(spectrum_a, spectrum_b);
+            result.peak = ofs::find_peak(surface, search);
+            if (result.peak.found)
+                result.pearson_r = ofs::overlap_pearson(va, vb, result.peak.integer_row,
+                                                        result.peak.integer_col);
+            return result;
+        },
+        py::arg("spectrum_a"), py::arg("spectrum_b"), py::arg("a"), py::arg("b"),
+        py::arg("expected") = py::none(), py::arg("radius") = 0.0,
+        py::arg("min_overlap_fraction") = 0.05, py::arg("exclusion_radius") = 4,
+        "Correlate two spectra, locate the peak and measure the overlap's Pearson r at it.");
+}

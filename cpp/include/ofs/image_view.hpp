@@ -1,0 +1,21 @@
+// A read-only view of a 2-D float32 image: pointer, shape and strides (in elements).
+//
+// The core never copies or owns caller pixels; numpy views (including non-contiguous slices)
+// cross the Python boundary as one of these.
+#pragma once
+
+#include <cstdint>
+
+namespace ofs {
+
+struct ImageView {
+    const float* data = nullptr;
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    std::int64_t row_stride = 0;  // elements between (r, c) and (r + 1, c)
+    std::int64_t col_stride = 1;  // elements between (r, c) and (r, c + 1)
+
+    float at(std::int64_t r, std::int64_t c) const { return data[r * row_stride + c * col_stride]; }
+};
+
+}  // namespace ofs

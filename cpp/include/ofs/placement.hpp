@@ -1,0 +1,57 @@
+// Placing tiles from pairwise displacement measurements: sparse weighted least squares.
+//
+//   minimise  sum_k w_k |p_j - p_i - d_k|^2  +  sum_t v_t |p_t - q_t|^2
+//
+// over tile positions p (n x 2), with measured displacements d_k between tiles i and j, and
+// optional absolute priors q_t (stage positions) with weights v_t. The two coordinates share
+// one normal matrix (a weighted graph Laplacian plus the prior diagonal), solved with Jacobi-
+// preconditioned conjugate gradients. Components with no prior have a free translation; they
+// are returned with mean position zero. A robust loss re-weights pairs by their residual
+// (iteratively reweighted least squares) so a few wrong measurements cannot drag the layout.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace ofs {
+
+struct Displacement {
+    std::int64_t i = 0;
+    std::int64_t j = 0;
+    double d_row = 0.0;  // measured p_j - p_i
+    double d_col = 0.0;
+    double weight = 1.0;
+};
+
+struct Prior {
+    std::int64_t tile = 0;
+    double row = 0.0;
+    double col = 0.0;
+    double weight = 0.0;
+};
+
+enum class RobustLoss { none, huber, cauchy };
+
+struct SolveSettings {
+    RobustLoss loss = RobustLoss::none;
+    double robust_scale = 1.0;  // residual (pixels) where the robust loss starts to bend
+    int max_reweighting_iterations = 50;
+    double tolerance = 1e-10;  // CG stops when |residual| <= tolerance * |rhs|
+    int max_cg_iterations = 0;  // 0: 10 * n + 100
+};
+
+struct Placement {
+    std::vector<double> positions;  // n x 2, row-major (row, col)
+    std::vector<double> residuals;  // m x 2: (p_j - p_i) - d_k
+    std::vector<double> robust_weights;  // m: the final IRLS factor (1 without a robust loss)
+    int reweighting_iterations = 0;
+    int cg_iterations = 0;  // total over coordinates and reweighting rounds
+    bool converged = true;
+};
+
+// Throws std::invalid_argument for indices outside [0, n), i == j, negative or non-finite
+// weights, or non-finite displacements.
+Placement solve_positions(std::int64_t n_tiles, const std::vector<Displacement>& displacements,
+                          const std::vector<Prior>& priors, const SolveSettings& settings);
+
+}  // namespace ofs

@@ -1,0 +1,210 @@
+#include "ofs/peak.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "ofs/taper.hpp"
+
+namespace ofs {
+
+namespace {
+
+struct ShiftRange {
+    int max_row = 0;  // valid shifts are -max_row..max_row
+    int max_col = 0;
+};
+
+// Shifts that are neither wrapped around by the padding nor outside the regions.
+ShiftRange unambiguous_shifts(const CorrelationSurface& s) {
+    ShiftRange range;
+    range.max_row = std::min(s.rows - s.region_rows, s.region_rows - 1);
+    range.max_col = std::min(s.cols - s.region_cols, s.region_cols - 1);
+    // Without padding every shift is ambiguous; then use the conventional half-range.
+    if (range.max_row <= 0) range.max_row = s.rows / 2;
+    if (range.max_col <= 0) range.max_col = s.cols / 2;
+    return range;
+}
+
+// Parabola vertex through (-1, minus), (0, centre), (1, plus), clamped to half a pixel.
+double parabola_offset(double minus, double centre, double plus) {
+    const double curvature = minus - 2.0 * centre + plus;
+    if (curvature >= 0.0) return 0.0;
+    return std::clamp(0.5 * (minus - plus) / curvature, -0.5, 0.5);
+}
+
+// The shifts a search may consider, row by row: each row's columns form one interval, the
+// intersection of the unambiguous range, the minimum overlap and the search circle.
+struct SearchDomain {
+    int row_lo = 0, row_hi = -1;
+    std::vector<int> col_lo, col_hi;  // per row, indexed by row - row_lo
+
+    template <class Visit>
+    void for_each_row(Visit visit) const {
+        for (int dr = row_lo; dr <= row_hi; ++dr) {
+            const int lo = col_lo[dr - row_lo], hi = col_hi[dr - row_lo];
+            if (lo <= hi) visit(dr, lo, hi);
+        }
+    }
+};
+
+SearchDomain search_domain(const CorrelationSurface& surface, const PeakSearch& search) {
+    const ShiftRange range = unambiguous_shifts(surface);
+    SearchDomain domain;
+    domain.row_lo = -range.max_row;
+    domain.row_hi = range.max_row;
+    const bool windowed = search.has_expected && search.radius > 0.0;
+    if (windowed) {
+        domain.row_lo = std::max(domain.row_lo,
+                                 static_cast<int>(std::ceil(search.expected_row - search.radius)));
+        domain.row_hi = std::min(domain.row_hi,
+                                 static_cast<int>(std::floor(search.expected_row + search.radius)));
+    }
+    const double area = static_cast<double>(surface.region_rows) * surface.region_cols;
+    for (int dr = domain.row_lo; dr <= domain.row_hi; ++dr) {
+        int lo = -range.max_col, hi = range.max_col;
+        // overlap = (rows - |dr|) * (cols - |dc|) >= fraction * area
+        const double rows_overlapping = surface.region_rows - std::abs(dr);
+        const double cols_needed = search.min_overlap_fraction * area / std::max(rows_overlapping, 1e-9);
+        const int max_abs_col = static_cast<int>(std::floor(surface.region_cols - cols_needed));
+        lo = std::max(lo, -max_abs_col);
+        hi = std::min(hi, max_abs_col);
+        if (windowed) {
+            const double er = dr - search.expected_row;
+            const double half_width = std::sqrt(std::max(search.radius * search.radius - er * er, 0.0));
+            lo = std::max(lo, static_cast<int>(std::ceil(search.expected_col - half_width)));
+            hi = std::min(hi, static_cast<int>(std::floor(search.expected_col + half_width)));
+        }
+        domain.col_lo.push_back(lo);
+        domain.col_hi.push_back(hi);
+    }
+    return domain;
+}
+
+// Pointer to the surface row holding shift dr, and the column index of shift dc in it.
+inline const float* surface_row(const CorrelationSurface& s, int dr) {
+    const int r = dr < 0 ? dr + s.rows : dr;
+    return s.values.get() + static_cast<std::size_t>(r) * s.cols;
+}
+inline int surface_col(const CorrelationSurface& s, int dc) { return dc < 0 ? dc + s.cols : dc; }
+
+}  // namespace
+
+Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
+    const SearchDomain domain = search_domain(surface, search);
+
+    Peak peak;
+    float best = -std::numeric_limits<float>::infinity();
+    domain.for_each_row([&](int dr, int lo, int hi) {
+        const float* row = surface_row(surface, dr);
+        for (int dc = lo; dc <= hi; ++dc) {
+            const float value = row[surface_col(surface, dc)];
+            if (value > best) {
+                best = value;
+                peak.integer_row = dr;
+                peak.integer_col = dc;
+                peak.found = true;
+            }
+        }
+    });
+    if (!peak.found) return peak;
+    peak.height = best;
+
+    float runner_up = -std::numeric_limits<float>::infinity();
+    const int exclusion = search.exclusion_radius;
+    domain.for_each_row([&](int dr, int lo, int hi) {
+        const float* row = surface_row(surface, dr);
+        const bool near_row = std::abs(dr - peak.integer_row) <= exclusion;
+        for (int dc = lo; dc <= hi; ++dc) {
+            if (near_row && std::abs(dc - peak.integer_col) <= exclusion) continue;
+            runner_up = std::max(runner_up, row[surface_col(surface, dc)]);
+        }
+    });
+    peak.runner_up = std::isfinite(runner_up) ? runner_up : 0.0f;
+    // A runner-up at or below zero means nothing else correlates at all: report a large ratio
+    // rather than dividing by (almost) zero.
+    peak.peak_ratio = peak.runner_up > 0.0f && peak.height > 0.0f
+                          ? static_cast<double>(peak.height) / peak.runner_up
+                          : (peak.height > 0.0f ? 1e6 : 0.0);
+
+    // 3x3 neighbourhood divided by the overlap weight at each shift: the raw correlation grows
+    // with the overlap area, which tilts the peak towards zero shift.
+    double v[3][3];
+    bool all_positive = true;
+    for (int y = -1; y <= 1; ++y) {
+        for (int x = -1; x <= 1; ++x) {
+            const int dr = peak.integer_row + y, dc = peak.integer_col + x;
+            const double overlap =
+                taper_overlap(surface.region_rows, surface.taper, dr) *
+                taper_overlap(surface.region_cols, surface.taper, dc);
+            const double value = overlap > 0.0 ? surface.at_shift(dr, dc) / overlap : 0.0;
+            v[y + 1][x + 1] = value;
+            all_positive = all_positive && value > 0.0;
+        }
+    }
+
+    // Gaussian fit: the log of a 2-D Gaussian is a quadratic a + bx + cy + dx^2 + exy + fy^2.
+    // On the 3x3 grid the basis 1, x, y, x^2 - 2/3, xy, y^2 - 2/3 is orthogonal, so the least
+    // squares coefficients are plain projections.
+    if (all_positive) {
+        double b = 0, c = 0, d = 0, e = 0, f = 0;
+        for (int y = -1; y <= 1; ++y) {
+            for (int x = -1; x <= 1; ++x) {
+                const double l = std::log(v[y + 1][x + 1]);
+                b += x * l / 6.0;
+                c += y * l / 6.0;
+                d += (x * x - 2.0 / 3.0) * l / 2.0;
+                f += (y * y - 2.0 / 3.0) * l / 2.0;
+                e += x * y * l / 4.0;
+            }
+        }
+        const double det = 4.0 * d * f - e * e;
+        if (d < 0.0 && f < 0.0 && det > 0.0) {
+            const double dx = (-2.0 * f * b + e * c) / det;
+            const double dy = (-2.0 * d * c + e * b) / det;
+            if (std::abs(dx) <= 1.0 && std::abs(dy) <= 1.0) {
+                peak.row = peak.integer_row + dy;
+                peak.col = peak.integer_col + dx;
+                peak.gaussian_fit = true;
+                return peak;
+            }
+        }
+    }
+    peak.row = peak.integer_row + parabola_offset(v[0][1], v[1][1], v[2][1]);
+    peak.col = peak.integer_col + parabola_offset(v[1][0], v[1][1], v[1][2]);
+    return peak;
+}
+
+double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,
+                       std::int64_t min_pixels) {
+    // b(y, x) faces a(y + d_row, x + d_col); loop over the part of b that lands inside a.
+    const std::int64_t row_begin = std::max<std::int64_t>(0, -d_row);
+    const std::int64_t row_end = std::min<std::int64_t>(b.rows, a.rows - d_row);
+    const std::int64_t col_begin = std::max<std::int64_t>(0, -d_col);
+    const std::int64_t col_end = std::min<std::int64_t>(b.cols, a.cols - d_col);
+    if (row_end <= row_begin || col_end <= col_begin) return 0.0;
+    const std::int64_t count = (row_end - row_begin) * (col_end - col_begin);
+    if (count < min_pixels) return 0.0;
+
+    double sum_a = 0, sum_b = 0, sum_aa = 0, sum_bb = 0, sum_ab = 0;
+    for (std::int64_t y = row_begin; y < row_end; ++y) {
+        for (std::int64_t x = col_begin; x < col_end; ++x) {
+            const double va = a.at(y + d_row, x + d_col);
+            const double vb = b.at(y, x);
+            sum_a += va;
+            sum_b += vb;
+            sum_aa += va * va;
+            sum_bb += vb * vb;
+            sum_ab += va * vb;
+        }
+    }
+    const double n = static_cast<double>(count);
+    const double cov = sum_ab - sum_a * sum_b / n;
+    const double var_a = sum_aa - sum_a * sum_a / n;
+    const double var_b = sum_bb - sum_b * sum_b / n;
+    if (var_a <= 0.0 || var_b <= 0.0) return 0.0;
+    return std::clamp(cov / std::sqrt(var_a * var_b), -1.0, 1.0);
+}
+
+}  // namespace ofs
