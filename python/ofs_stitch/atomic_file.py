@@ -1,0 +1,36 @@
+"""Replace a file in one step, so a crash or a full disk never leaves half a file behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder + os.replace.
+
+    The temporary file must live in the target's folder: os.replace is atomic only within one
+    file system. Raises OutputError naming the file when it cannot be written.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        # os.open with mode 0o666 lets the umask decide the permissions, as a plain open() would
+        # (tempfile.mkstemp would leave the result readable by its owner only).
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        reason = error.strerror or str(error)
+        raise OutputError(
+            f"cannot write {path}: {reason}; choose a writable output folder with free space"
+        ) from error

@@ -1,0 +1,94 @@
+"""Read what the input stage needs from each image without decoding its pixels.
+
+pyvips opens files lazily: ``new_from_file`` parses the header (size, bands, format and, for
+JPEG/PNG, the raw EXIF block) and decodes nothing until pixels are asked for. libtiff's loader
+does not expose EXIF, so for TIFF we let piexif walk the file's IFDs instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+
+from .errors import ImageReadError
+from .exif import ExifInfo, parse_exif_block
+
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """Size, pixel type, EXIF and file facts of one image (no pixels)."""
+
+    path: Path
+    width: int
+    height: int
+    bands: int
+    pixel_format: str  # libvips band format name: "uchar", "ushort", "float", ...
+    exif: ExifInfo
+    file_size: int  # bytes; the z-stack rule keeps the largest (sharpest) file
+    mtime: float  # seconds since the epoch; capture order when EXIF has no DateTime
+
+
+def _one_line(error: Exception) -> str:
+    """libvips errors span several lines and repeat the file name; keep the distinct details."""
+    lines: list[str] = []
+    for raw in str(error).splitlines():
+        line = raw.strip()
+        if not line or line.startswith("unable to ") or line in lines:
+            continue
+        lines.append(line)
+    return "; ".join(lines) or str(error).strip() or type(error).__name__
+
+
+def _read_exif(path: Path, image: pyvips.Image) -> ExifInfo:
+    if image.get_typeof("exif-data") != 0:
+        return parse_exif_block(image.get("exif-data"))
+    if path.suffix.lower() in _TIFF_SUFFIXES:
+        # piexif parses a whole TIFF file as an EXIF structure (0th IFD + Exif IFD pointer).
+        return parse_exif_block(path.read_bytes())
+    return ExifInfo()
+
+
+def read_header(path: Path | str) -> ImageHeader:
+    """Read one image's header; raise ImageReadError naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        image = pyvips.Image.new_from_file(str(path))
+        exif = _read_exif(path, image)
+    except (pyvips.Error, OSError) as error:
+        raise ImageReadError(
+            f"cannot read {path}: {_one_line(error)}; remove it from the folder or replace it"
+        ) from error
+    return ImageHeader(
+        path=path,
+        width=image.width,
+        height=image.height,
+        bands=image.bands,
+        pixel_format=str(image.format),
+        exif=exif,
+        file_size=stat.st_size,
+        mtime=stat.st_mtime,
+    )
+
+
+def read_headers(paths: Iterable[Path], *, workers: int = 1) -> list[ImageHeader]:
+    """Read the headers of ``paths`` in order.
+
+    ``workers`` > 1 reads them in a thread pool. It does not pay: measured on 225 JPEGs of
+    640x480 with OpenFlexure EXIF (warm page cache, 2 shared cores), 1 worker took 58-85 ms,
+    2 workers 74-80 ms, 4 workers 78-88 ms. About 95 % of that is ``new_from_file`` itself, and
+    most of its 0.27 ms per file is pyvips' Python-side call machinery (operation lookup and
+    cffi marshalling), which holds the GIL; piexif adds 0.015 ms per file. So the default
+    stays serial; a pool may still help on a slow network disk, where each open waits on I/O.
+    """
+    paths = list(paths)
+    if workers <= 1 or len(paths) < 2:
+        return [read_header(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+        return list(pool.map(read_header, paths))
