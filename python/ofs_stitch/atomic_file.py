@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
@@ -34,3 +35,21 @@ def write_text_atomic(path: Path | str, text: str) -> None:
         raise OutputError(
             f"cannot write {path}: {reason}; choose a writable output folder with free space"
         ) from error
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.
+
+    The temporary name keeps the real suffix because writers such as libvips choose the format
+    from it, and starts with a dot so a half-written file never looks like a result.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,338 @@
+"""Wiring the stages of ``ofs-stitch FOLDER``: inputs -> pairs -> measurements -> selection ->
+layout -> outputs. Each stage lives in its own module; this one only passes typed data along
+and reports progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from . import cache as correlation_cache
+from .candidates import candidate_pairs, isolated_tiles
+from .errors import InputError, OutputError
+from .inputs import InputOptions, load_scan
+from .layout import Layout, place_tiles
+from .measure import MeasureSettings, measure_pairs
+from .measurements import PairMeasurement
+from .positions_file import write_ofm_tile_configuration
+from .registration import CorrelationSettings
+from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .thresholds import PairSelection, ThresholdSettings, select_pairs
+from .tiles import Scan
+
+# Bumped whenever a change to the measuring code changes results, so old cache entries are not
+# reused.
+ALGORITHM_VERSION = 1
+StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate"]
+STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
+# Default search radius around the stage prediction, as a fraction of the tile's shorter side.
+DEFAULT_SEARCH_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class StitchOptions:
+    inputs: InputOptions = field(default_factory=InputOptions)
+    output_dir: Path | None = None  # None: the input folder
+    stitching_mode: StitchingMode = "all"
+    correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
+    resize: float = 1.0
+    pad: bool = True
+    minimum_overlap: float = 0.2
+    search_radius: float | None = None  # --corr_mask_radius, input pixels
+    thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
+    use_cache: bool = True
+    threads: int = 0
+    stitch_tiff: bool = False
+    stitch_dzi: bool = False
+    blend: str = "nearest"
+    tile_size: int | None = None
+    quiet: bool = False
+    progress: bool = True
+
+
+@dataclass
+class StitchResult:
+    scan: Scan
+    output_dir: Path
+    measurements: list[PairMeasurement] = field(default_factory=list)
+    selection: PairSelection | None = None
+    layout: Layout | None = None
+    written: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Reporter:
+    """Messages for the user on stdout (not when quiet); warnings always go to stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchResult:
+    """Run the whole job on ``folder`` and write the outputs the mode asks for."""
+    options = options or StitchOptions()
+    say = _Reporter(options.quiet)
+    clock = _Stopwatch()
+    folder = Path(folder)
+
+    scan = load_scan(folder, options.inputs)
+    clock.lap("inputs")
+    for path, reason in scan.skipped:
+        say.info(f"skipped {path.name}: {reason}")
+    say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
+    output_dir = _prepare_output_dir(options.output_dir or folder)
+    result = StitchResult(scan=scan, output_dir=output_dir, timings=clock.laps)
+    tile_shape = scan.tiles[0].shape
+
+    if options.stitching_mode == "stage_stitch":
+        from .outputs import write_stage_preview
+
+        result.written += write_stage_preview(scan, output_dir)
+        clock.lap("render")
+        return result
+
+    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, options.minimum_overlap)
+    lonely = isolated_tiles(len(scan.tiles), pairs)
+    if lonely:
+        names = ", ".join(scan.tiles[t].name for t in lonely[:5])
+        more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
+        raise InputError(
+            f"{names}{more} overlap no other tile by --minimum_overlap {options.minimum_overlap}"
+            " according to their positions; lower --minimum_overlap, check the positions, or "
+            "remove those files"
+        )
+    say.info(f"{len(pairs)} overlapping pairs to correlate")
+
+    search_radius = _search_radius(options, tile_shape)
+    settings = MeasureSettings(
+        correlation=options.correlation,
+        search_radius=search_radius,
+        resize=options.resize,
+        pad=options.pad,
+        threads=options.threads,
+    )
+    result.measurements = _measure_with_cache(scan, pairs, settings, options, output_dir, say)
+    clock.lap("correlate")
+    if options.stitching_mode == "only_correlate":
+        return result
+
+    from .plots import plot_correlations, plot_inputs
+
+    selection = select_pairs(result.measurements, options.thresholds)
+    layout = place_tiles(scan.stage_positions_px, result.measurements, selection.accepted)
+    result.selection, result.layout = selection, layout
+    clock.lap("place")
+    rejected = len(result.measurements) - int(layout.accepted.sum())
+    say.info(
+        f"using {int(layout.accepted.sum())} of {len(result.measurements)} pairs "
+        f"({rejected} rejected); stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
+    )
+    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    if unplaced:
+        say.info(
+            f"{len(unplaced)} tiles had no trustworthy pair and sit at their stage position: "
+            + ", ".join(scan.tiles[t].name for t in unplaced[:5])
+            + (" ..." if len(unplaced) > 5 else "")
+        )
+
+    names = [t.name for t in scan.tiles]
+    thresholds = {
+        "min_peak_quality": selection.min_quality,
+        "max_stage_discrepancy": selection.max_discrepancy
+        if np.isfinite(selection.max_discrepancy) and options.thresholds.method == "manual"
+        else None,
+    }
+    plot_correlations(result.measurements, layout.accepted, output_dir / "stitching_correlations.png", thresholds=thresholds)
+    plot_inputs(scan.stage_positions_px, tile_shape, names, output_dir / "stitching_inputs.png")
+    result.written += [output_dir / "stitching_correlations.png", output_dir / "stitching_inputs.png"]
+    clock.lap("plots")
+
+    result.written.append(write_ofm_tile_configuration(output_dir, names, layout.positions))
+    improved = _improved_camera_stage_matrix(scan, layout, say)
+    extra = {
+        "thresholds": {"min_quality": selection.min_quality, "max_discrepancy_px": selection.max_discrepancy if np.isfinite(selection.max_discrepancy) else None},
+        "search_radius_px": search_radius,
+        "stage_sigma_px": layout.stage_sigma_px,
+    }
+    if improved is not None:
+        extra["improved_camera_stage_matrix"] = improved.tolist()
+    positions_json = output_dir / "positions.json"
+    write_positions_json(
+        positions_json,
+        scan.tiles,
+        layout.positions,
+        result.measurements,
+        layout.accepted,
+        layout.residuals,
+        csm_matrix=scan.csm_matrix,
+        pixel_size_um=scan.pixel_size_um,
+        extra=extra,
+    )
+    result.written.append(positions_json)
+    clock.lap("positions")
+
+    from .outputs import write_mosaics
+
+    result.written += write_mosaics(
+        scan,
+        layout.positions,
+        output_dir,
+        full=options.stitching_mode == "all",
+        tiff=options.stitch_tiff,
+        dzi=options.stitch_dzi,
+        blend=options.blend,
+        say=say.info,
+        warn=say.warn,
+    )
+    clock.lap("render")
+    return result
+
+
+def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:
+    """How far from the stage prediction to look for each match (input pixels)."""
+    if options.search_radius is not None:
+        return float(options.search_radius)
+    automatic = DEFAULT_SEARCH_FRACTION * min(tile_shape)
+    if options.thresholds.max_stage_discrepancy is not None:
+        # A match further off than the user's limit would be rejected anyway.
+        return float(min(automatic, options.thresholds.max_stage_discrepancy + 2.0))
+    return automatic
+
+
+def _measure_with_cache(
+    scan: Scan,
+    pairs: list,
+    settings: MeasureSettings,
+    options: StitchOptions,
+    output_dir: Path,
+    say: _Reporter,
+) -> list[PairMeasurement]:
+    cache_settings = cache_key(settings)
+    names = [t.name for t in scan.tiles]
+    candidates = [output_dir] if options.output_dir is not None else [scan.folder, output_dir]
+    if options.output_dir is not None and output_dir != scan.folder:
+        candidates.append(scan.folder)
+    cache = None
+    if options.use_cache:
+        signatures = [correlation_cache.FileSignature.of(t.path) for t in scan.tiles]
+        cache = correlation_cache.CorrelationCache.open(candidates, cache_settings, signatures)
+        for message in cache.warnings:
+            say.warn(message)
+
+    known: dict[int, PairMeasurement] = {}
+    if cache is not None:
+        for k, pair in enumerate(pairs):
+            hit = cache.get(names[pair.i], names[pair.j], expected_shift=pair.expected_shift)
+            if hit is not None:
+                known[k] = hit
+    todo = [p for k, p in enumerate(pairs) if k not in known]
+    if known:
+        say.info(f"{len(known)} pairs reused from the cache, {len(todo)} to measure")
+
+    bar = _progress_bar(len(todo), options)
+
+    def measured(_index: int, measurement: PairMeasurement) -> None:
+        if cache is not None:
+            cache.put(names[measurement.i], names[measurement.j], measurement)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        fresh = measure_pairs(scan.tiles, todo, settings, on_measured=measured) if todo else []
+    finally:
+        if bar is not None:
+            bar.close()
+        if cache is not None:
+            cache.flush()
+    fresh_iter = iter(fresh)
+    return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
+
+
+def cache_key(settings: MeasureSettings) -> dict[str, object]:
+    """The settings that change measurements (never those that change only speed or memory)."""
+    c = settings.correlation
+    return {
+        "algorithm": f"ofs-stitch-{ALGORITHM_VERSION}",
+        "high_pass_sigma": c.high_pass_sigma,
+        "smoothing_sigma": c.smoothing_sigma,
+        "whiten": c.whiten,
+        "taper": c.taper,
+        "pad": settings.pad,
+        "resize": settings.resize,
+        "search_radius": settings.search_radius,
+    }
+
+
+def _progress_bar(total: int, options: StitchOptions):  # type: ignore[no-untyped-def]
+    if options.quiet or not options.progress or total == 0 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm  # tqdm: the standard, thread-safe terminal progress bar
+
+    return tqdm(total=total, unit="pair", desc="correlating", leave=False)
+
+
+def _tiles_without_pairs(n: int, measurements: list[PairMeasurement], accepted: np.ndarray) -> list[int]:
+    linked = np.zeros(n, dtype=bool)
+    for pair, keep in zip(measurements, accepted):
+        if keep:
+            linked[pair.i] = linked[pair.j] = True
+    return [int(t) for t in np.flatnonzero(~linked)]
+
+
+def _improved_camera_stage_matrix(scan: Scan, layout: Layout, say: _Reporter) -> np.ndarray | None:
+    """The camera-stage matrix the registered positions imply (printed as upstream does)."""
+    if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
+        return None
+    stage_xy = np.array([t.stage_xyz[:2] for t in scan.tiles], dtype=float)  # type: ignore[index]
+    improved = fit_camera_stage_matrix(stage_xy, layout.positions)
+    if improved is None:
+        return None
+    say.info(f"camera-stage matrix used: {format_camera_stage_matrix(scan.csm_matrix)}")
+    say.info(
+        "the scan suggests a more accurate camera-stage matrix (for these image widths): "
+        f"{format_camera_stage_matrix(improved)}"
+    )
+    return improved
+
+
+def _prepare_output_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot create output folder {path}: {error.strerror}; choose another with -o"
+        ) from None
+    probe = path / ".ofs-stitch-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write in output folder {path}: {error.strerror}; choose a writable folder with -o"
+        ) from None
+    return path
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+

@@ -1,0 +1,38 @@
+"""Decoding tile pixels (once per tile) for registration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyvips
+
+from .errors import ImageReadError
+
+
+def read_tile(path: Path, scale: float = 1.0) -> np.ndarray:
+    """Decode ``path`` to a numpy array, (rows, cols) or (rows, cols, bands), optionally resized.
+
+    Truncated or corrupt files raise ImageReadError naming the file: libvips would otherwise
+    fill the missing part with grey and let a half-decoded tile through.
+    """
+    try:
+        image = pyvips.Image.new_from_file(str(path), fail_on="truncated")
+        if scale != 1.0:
+            image = image.resize(scale)
+        return image.numpy()
+    except pyvips.Error as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "decode failed"
+        raise ImageReadError(
+            f"cannot decode {path}: {reason}; replace or remove this file and run again"
+        ) from None
+
+
+def grey_region(pixels: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
+    """The region as contiguous float32 grey: colour bands averaged, alpha ignored."""
+    crop = pixels[region]
+    if crop.ndim == 3:
+        bands = crop.shape[2]
+        colour = crop[:, :, :3] if bands >= 3 else crop[:, :, :1]
+        return colour.mean(axis=2, dtype=np.float32)
+    return np.ascontiguousarray(crop, dtype=np.float32)
