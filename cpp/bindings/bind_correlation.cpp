@@ -107,7 +107,7 @@ void bind_correlation(py::module_& m) {
         "cross_correlate",
         [](const ofs::Spectrum& a, const ofs::Spectrum& b) {
             py::gil_scoped_release release;  // touches only the two spectra and FFTW's plans
-            return ofs::cross_correlate(a, b);
+            return ofs::cross_correlate(a, b);  // a fresh surface, owned by the returned object
         },
         py::arg("a"), py::arg("b"));
 
@@ -145,7 +145,9 @@ void bind_correlation(py::module_& m) {
             // the arrays and spectra are kept alive by this frame and only read.
             py::gil_scoped_release release;
             PairResult result;
-            const ofs::CorrelationSurface surface = ofs::cross_correlate(spectrum_a, spectrum_b);
+            // Each worker thread keeps its surface buffer for the next pair.
+            thread_local ofs::CorrelationSurface surface;
+            ofs::cross_correlate(spectrum_a, spectrum_b, surface);
             result.peak = ofs::find_peak(surface, search);
             if (result.peak.found)
                 result.pearson_r = ofs::overlap_pearson(va, vb, result.peak.integer_row,

@@ -1,5 +1,6 @@
 #include "ofs/correlation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -105,18 +106,21 @@ std::shared_ptr<Spectrum> compute_spectrum(const ImageView& region,
     const int padded_cols = settings.padded_cols;
 
     double sum = 0.0;
-    for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) sum += region.at(r, c);
+    for (int r = 0; r < rows; ++r) {
+        const float* in = region.data + r * region.row_stride;
+        for (int c = 0; c < cols; ++c) sum += in[c * region.col_stride];
+    }
     const float mean = static_cast<float>(sum / (static_cast<double>(rows) * cols));
 
     const std::vector<float> row_taper = taper_weights(rows, settings.taper);
     const std::vector<float> col_taper = taper_weights(cols, settings.taper);
     FloatBuffer padded = allocate_floats(static_cast<std::size_t>(padded_rows) * padded_cols);
-    for (int r = 0; r < padded_rows; ++r) {
+    std::fill(padded.get(), padded.get() + static_cast<std::size_t>(padded_rows) * padded_cols, 0.0f);
+    for (int r = 0; r < rows; ++r) {
+        const float* in = region.data + r * region.row_stride;
         float* out = padded.get() + static_cast<std::size_t>(r) * padded_cols;
-        for (int c = 0; c < padded_cols; ++c)
-            out[c] = (r < rows && c < cols) ? (region.at(r, c) - mean) * row_taper[r] * col_taper[c]
-                                            : 0.0f;
+        const float weight = row_taper[r];
+        for (int c = 0; c < cols; ++c) out[c] = (in[c * region.col_stride] - mean) * weight * col_taper[c];
     }
 
     auto spectrum = std::make_shared<Spectrum>(rows, cols, settings);
@@ -143,6 +147,12 @@ float CorrelationSurface::at_shift(int d_row, int d_col) const {
 }
 
 CorrelationSurface cross_correlate(const Spectrum& a, const Spectrum& b) {
+    CorrelationSurface surface;
+    cross_correlate(a, b, surface);
+    return surface;
+}
+
+void cross_correlate(const Spectrum& a, const Spectrum& b, CorrelationSurface& surface) {
     if (!same_settings(a.settings(), b.settings()) || a.region_rows() != b.region_rows() ||
         a.region_cols() != b.region_cols())
         throw std::invalid_argument(
@@ -165,16 +175,16 @@ CorrelationSurface cross_correlate(const Spectrum& a, const Spectrum& b) {
     const Complex* vb = b.values();
     for (std::size_t k = 0; k < count; ++k) product[k] = va[k] * std::conj(vb[k]) * scale;
 
-    CorrelationSurface surface;
+    const std::size_t samples = static_cast<std::size_t>(rows) * cols;
+    if (!surface.values || static_cast<std::size_t>(surface.rows) * surface.cols < samples)
+        surface.values = allocate_floats(samples);
     surface.rows = rows;
     surface.cols = cols;
     surface.region_rows = a.region_rows();
     surface.region_cols = a.region_cols();
     surface.taper = a.settings().taper;
-    surface.values = allocate_floats(static_cast<std::size_t>(rows) * cols);
     fftwf_execute_dft_c2r(inverse_plan(rows, cols), reinterpret_cast<fftwf_complex*>(product.get()),
                           surface.values.get());
-    return surface;
 }
 
 }  // namespace ofs

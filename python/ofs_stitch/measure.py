@@ -17,14 +17,7 @@ import numpy as np
 
 from .measurements import CandidatePair, PairMeasurement
 from .overlap import OverlapRegions, overlap_regions
-from .registration import (
-    CorrelationSettings,
-    combined_quality,
-    compute_spectrum,
-    effective,
-    padded_shape,
-    register_spectra,
-)
+from .registration import CorrelationSettings, register_overlap
 from .tile_pixels import grey_region, read_tile
 from .tiles import Tile
 
@@ -147,17 +140,8 @@ def _measure_strips(
 ) -> PairMeasurement:
     regions = plan.regions
     assert regions is not None
-    expected = regions.expected_region_shift
-    max_shift = (int(np.ceil(abs(expected[0]) + radius)) + 1, int(np.ceil(abs(expected[1]) + radius)) + 1)
-    padded = padded_shape(strip_a.shape, max_shift) if settings.pad else strip_a.shape
-    local = effective(settings.correlation, strip_a.shape)
-    found = register_spectra(
-        compute_spectrum(strip_a, padded, local),
-        compute_spectrum(strip_b, padded, local),
-        strip_a,
-        strip_b,
-        expected_shift=expected,
-        search_radius=radius,
+    found = register_overlap(
+        strip_a, strip_b, regions.expected_region_shift, radius, settings.correlation, pad=settings.pad
     )
     if not found.found:
         return _failed(plan.pair)
@@ -172,7 +156,7 @@ def _measure_strips(
         expected_shift=plan.pair.expected_shift,
         pearson_r=found.pearson_r,
         peak_ratio=found.peak_ratio,
-        quality=combined_quality(found.pearson_r, found.peak_ratio),
+        quality=found.quality,
     )
 
 

@@ -74,5 +74,8 @@ struct CorrelationSurface {
 // corr(s) = sum_x a(x + s) b(x), filtered: its peak is at s = d when b(x) = a(x + d).
 // Throws std::invalid_argument when the spectra were made with different sizes or settings.
 CorrelationSurface cross_correlate(const Spectrum& a, const Spectrum& b);
+// The same into an existing surface, reusing its buffer when large enough (no allocation per
+// pair in loops over many pairs).
+void cross_correlate(const Spectrum& a, const Spectrum& b, CorrelationSurface& surface);
 
 }  // namespace ofs
