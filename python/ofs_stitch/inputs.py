@@ -292,6 +292,8 @@ def load_scan(folder: Path | str, options: InputOptions | None = None) -> Scan:
             stage_position_px=(float(row), float(col)),
             stage_xyz=xyz,
             metadata=meta,
+            bands=h.bands,
+            pixel_format=h.pixel_format,
         )
         for h, (row, col), xyz, meta in zip(
             placed.headers, placed.positions_rc, placed.stage_xyz, metadata, strict=True

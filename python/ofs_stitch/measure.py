@@ -19,6 +19,7 @@ from .measurements import CandidatePair, PairMeasurement
 from .overlap import OverlapRegions, overlap_regions
 from .registration import CorrelationSettings, register_overlap
 from .tile_pixels import grey_region, read_tile
+from .tile_store import TileStore
 from .tiles import Tile
 
 
@@ -46,11 +47,13 @@ def measure_pairs(
     settings: MeasureSettings,
     *,
     on_measured: Callable[[int, PairMeasurement], None] | None = None,
+    keep_tiles: TileStore | None = None,
 ) -> list[PairMeasurement]:
     """Measure every pair; results in the order of ``pairs``.
 
     ``on_measured(index, measurement)`` is called from worker threads as pairs finish (for
-    progress and the cache); it must be thread-safe.
+    progress and the cache); it must be thread-safe. ``keep_tiles``: decoded tiles (at full
+    size only) are left there for the renderer.
     """
     scale = settings.resize
     radius = max(settings.search_radius * scale, 1.0)
@@ -85,6 +88,8 @@ def measure_pairs(
 
     def extract(tile_index: int) -> list[tuple[_PairPlan, bool, np.ndarray]]:
         pixels = read_tile(tiles[tile_index].path, scale)
+        if keep_tiles is not None and scale == 1.0:
+            keep_tiles.keep(tile_index, pixels)
         strips = []
         for plan, is_first in wanted[tile_index]:
             assert plan.regions is not None

@@ -12,6 +12,7 @@ import pyvips
 from .atomic_file import atomic_output
 from .errors import ImageReadError, OutputError
 from .exif import exif_block, insert_exif_into_jpeg
+from .tile_store import TileStore
 from .tiles import Scan
 
 JPEG_MAX_SIDE = 65500
@@ -27,7 +28,7 @@ def output_prefix(folder: Path) -> str:
     return "scan"
 
 
-def compose(scan: Scan, positions: np.ndarray) -> pyvips.Image:
+def compose(scan: Scan, positions: np.ndarray, tile_store: TileStore | None = None) -> pyvips.Image:
     """The mosaic as a lazy libvips image: tiles inserted at their rounded positions."""
     origin = positions.min(axis=0)
     placed = np.round(positions - origin).astype(int)
@@ -35,8 +36,12 @@ def compose(scan: Scan, positions: np.ndarray) -> pyvips.Image:
     width = int(placed[:, 1].max()) + scan.tiles[0].width
     first = pyvips.Image.new_from_file(str(scan.tiles[0].path), access="sequential")
     canvas = pyvips.Image.black(width, height, bands=first.bands).cast(first.format)
-    for tile, (row, col) in zip(scan.tiles, placed):
-        image = pyvips.Image.new_from_file(str(tile.path), fail_on="truncated")
+    for index, (tile, (row, col)) in enumerate(zip(scan.tiles, placed)):
+        pixels = tile_store.get(index) if tile_store is not None else None
+        if pixels is not None:
+            image = pyvips.Image.new_from_array(pixels)
+        else:
+            image = pyvips.Image.new_from_file(str(tile.path), fail_on="truncated")
         canvas = canvas.insert(image, int(col), int(row))
     return canvas
 
@@ -70,10 +75,11 @@ def write_mosaics(
     tiff: bool,
     dzi: bool,
     blend: str,
+    tile_store: TileStore | None,
     say: Callable[[str], None],
     warn: Callable[[str], None],
 ) -> list[Path]:
-    mosaic = compose(scan, positions)
+    mosaic = compose(scan, positions, tile_store)
     written = []
     preview = output_dir / "preview.jpg"
     _save(mosaic.thumbnail_image(PREVIEW_WIDTH, height=10_000_000), preview, Q=90)

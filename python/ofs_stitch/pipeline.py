@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,7 @@ from .positions_file import write_ofm_tile_configuration
 from .registration import CorrelationSettings
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
 from .thresholds import PairSelection, ThresholdSettings, select_pairs
+from .tile_store import TileStore
 from .tiles import Scan
 
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
@@ -123,12 +125,13 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         pad=options.pad,
         threads=options.threads,
     )
-    result.measurements = _measure_with_cache(scan, pairs, settings, options, output_dir, say)
+    tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
+    result.measurements = _measure_with_cache(
+        scan, pairs, settings, options, output_dir, say, tile_store
+    )
     clock.lap("correlate")
     if options.stitching_mode == "only_correlate":
         return result
-
-    from .plots import plot_correlations, plot_inputs
 
     selection = select_pairs(result.measurements, options.thresholds)
     layout = place_tiles(scan.stage_positions_px, result.measurements, selection.accepted)
@@ -154,10 +157,12 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         if np.isfinite(selection.max_discrepancy) and options.thresholds.method == "manual"
         else None,
     }
-    plot_correlations(result.measurements, layout.accepted, output_dir / "stitching_correlations.png", thresholds=thresholds)
-    plot_inputs(scan.stage_positions_px, tile_shape, names, output_dir / "stitching_inputs.png")
-    result.written += [output_dir / "stitching_correlations.png", output_dir / "stitching_inputs.png"]
-    clock.lap("plots")
+    # The plots (matplotlib, mostly holding the GIL) are drawn while libvips renders the mosaic
+    # (which releases it), so on two cores they cost almost no wall time.
+    plotting = ThreadPoolExecutor(max_workers=1)
+    plots = plotting.submit(
+        _write_plots, result.measurements, layout.accepted, thresholds, scan, names, output_dir
+    )
 
     result.written.append(write_ofm_tile_configuration(output_dir, names, layout.positions))
     improved = _improved_camera_stage_matrix(scan, layout, say)
@@ -185,19 +190,42 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
 
     from .outputs import write_mosaics
 
-    result.written += write_mosaics(
-        scan,
-        layout.positions,
-        output_dir,
-        full=options.stitching_mode == "all",
-        tiff=options.stitch_tiff,
-        dzi=options.stitch_dzi,
-        blend=options.blend,
-        say=say.info,
-        warn=say.warn,
-    )
+    try:
+        result.written += write_mosaics(
+            scan,
+            layout.positions,
+            output_dir,
+            full=options.stitching_mode == "all",
+            tiff=options.stitch_tiff,
+            dzi=options.stitch_dzi,
+            blend=options.blend,
+            tile_store=tile_store,
+            say=say.info,
+            warn=say.warn,
+        )
+    finally:
+        tile_store.clear()
+        plotting.shutdown(wait=True)
+    result.written += plots.result()
     clock.lap("render")
     return result
+
+
+def _write_plots(
+    measurements: list[PairMeasurement],
+    accepted: np.ndarray,
+    thresholds: dict[str, float | None],
+    scan: Scan,
+    names: list[str],
+    output_dir: Path,
+) -> list[Path]:
+    from .plots import plot_correlations, plot_inputs
+
+    correlations = output_dir / "stitching_correlations.png"
+    inputs = output_dir / "stitching_inputs.png"
+    plot_correlations(measurements, accepted, correlations, thresholds=thresholds)
+    plot_inputs(scan.stage_positions_px, scan.tiles[0].shape, names, inputs)
+    return [correlations, inputs]
 
 
 def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:
@@ -218,6 +246,7 @@ def _measure_with_cache(
     options: StitchOptions,
     output_dir: Path,
     say: _Reporter,
+    tile_store: TileStore,
 ) -> list[PairMeasurement]:
     cache_settings = cache_key(settings)
     names = [t.name for t in scan.tiles]
@@ -250,7 +279,11 @@ def _measure_with_cache(
             bar.update(1)
 
     try:
-        fresh = measure_pairs(scan.tiles, todo, settings, on_measured=measured) if todo else []
+        fresh = (
+            measure_pairs(scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store)
+            if todo
+            else []
+        )
     finally:
         if bar is not None:
             bar.close()

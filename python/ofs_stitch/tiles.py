@@ -30,6 +30,14 @@ class Tile:
     stage_xyz: tuple[float, ...] | None = None
     # The parsed OpenFlexure UserComment JSON, or {} when the image has none.
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    bands: int = 1  # colour bands as decoded (3 for RGB)
+    pixel_format: str = "uchar"  # libvips band format: "uchar" (8-bit), "ushort" (16-bit), ...
+
+    @property
+    def decoded_bytes(self) -> int:
+        """Memory one decoded copy of this tile takes."""
+        sample = {"uchar": 1, "char": 1, "ushort": 2, "short": 2, "double": 8, "dpcomplex": 16}
+        return self.height * self.width * self.bands * sample.get(self.pixel_format, 4)
 
     @property
     def name(self) -> str:
