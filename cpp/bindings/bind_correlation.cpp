@@ -9,6 +9,7 @@
 #include "array_views.hpp"
 #include "ofs/correlation.hpp"
 #include "ofs/fft_plans.hpp"
+#include "ofs/pair_registration.hpp"
 #include "ofs/peak.hpp"
 
 namespace py = pybind11;
@@ -40,11 +41,6 @@ ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, d
     return search;
 }
 
-struct PairResult {
-    ofs::Peak peak;
-    double pearson_r = 0.0;
-};
-
 }  // namespace
 
 void bind_correlation(py::module_& m) {
@@ -73,12 +69,11 @@ void bind_correlation(py::module_& m) {
         .def_readonly("col", &ofs::Peak::col)
         .def_readonly("gaussian_fit", &ofs::Peak::gaussian_fit)
         .def_readonly("height", &ofs::Peak::height)
-        .def_readonly("runner_up", &ofs::Peak::runner_up)
         .def_readonly("peak_ratio", &ofs::Peak::peak_ratio);
 
-    py::class_<PairResult>(m, "PairResult")
-        .def_readonly("peak", &PairResult::peak)
-        .def_readonly("pearson_r", &PairResult::pearson_r);
+    py::class_<ofs::PairRegistration>(m, "PairRegistration")
+        .def_readonly("peak", &ofs::PairRegistration::peak)
+        .def_readonly("pearson_r", &ofs::PairRegistration::pearson_r);
 
     m.def("fast_fft_size", &ofs::fast_fft_size, py::arg("n"),
           "Smallest size >= n with prime factors 2, 3 and 5 only.");
@@ -137,25 +132,22 @@ void bind_correlation(py::module_& m) {
         "register_spectra",
         [](const ofs::Spectrum& spectrum_a, const ofs::Spectrum& spectrum_b, const py::array& a,
            const py::array& b, std::optional<std::pair<double, double>> expected, double radius,
-           double min_overlap_fraction, int exclusion_radius) {
+           double min_overlap_fraction, int exclusion_radius, int max_candidates) {
             const ofs::ImageView va = image_view(a, "a"), vb = image_view(b, "b");
             const ofs::PeakSearch search =
                 make_search(expected, radius, min_overlap_fraction, exclusion_radius);
             // The whole pair runs without the GIL so Python threads measure pairs in parallel;
             // the arrays and spectra are kept alive by this frame and only read.
             py::gil_scoped_release release;
-            PairResult result;
             // Each worker thread keeps its surface buffer for the next pair.
             thread_local ofs::CorrelationSurface surface;
-            ofs::cross_correlate(spectrum_a, spectrum_b, surface);
-            result.peak = ofs::find_peak(surface, search);
-            if (result.peak.found)
-                result.pearson_r = ofs::overlap_pearson(va, vb, result.peak.integer_row,
-                                                        result.peak.integer_col);
-            return result;
+            return ofs::register_regions(spectrum_a, spectrum_b, va, vb, search, max_candidates,
+                                         surface);
         },
         py::arg("spectrum_a"), py::arg("spectrum_b"), py::arg("a"), py::arg("b"),
         py::arg("expected") = py::none(), py::arg("radius") = 0.0,
         py::arg("min_overlap_fraction") = 0.05, py::arg("exclusion_radius") = 4,
-        "Correlate two spectra, locate the peak and measure the overlap's Pearson r at it.");
+        py::arg("max_candidates") = 5,
+        "Correlate two spectra, pick among the highest peaks the one whose overlap agrees best "
+        "(Pearson r), fit it to sub-pixel precision.");
 }

@@ -84,50 +84,78 @@ SearchDomain search_domain(const CorrelationSurface& surface, const PeakSearch& 
 
 // Pointer to the surface row holding shift dr, and the column index of shift dc in it.
 inline const float* surface_row(const CorrelationSurface& s, int dr) {
-    const int r = dr < 0 ? dr + s.rows : dr;
+    const int r = ((dr % s.rows) + s.rows) % s.rows;
     return s.values.get() + static_cast<std::size_t>(r) * s.cols;
 }
-inline int surface_col(const CorrelationSurface& s, int dc) { return dc < 0 ? dc + s.cols : dc; }
+inline int surface_col(const CorrelationSurface& s, int dc) { return ((dc % s.cols) + s.cols) % s.cols; }
+
+// How much of the two regions overlaps at a shift, in (taper-)weighted pixels.
+double overlap_weight(const CorrelationSurface& surface, int dr, int dc) {
+    return taper_overlap(surface.region_rows, surface.taper, dr) *
+           taper_overlap(surface.region_cols, surface.taper, dc);
+}
 
 }  // namespace
 
-Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
+std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
+                                           const PeakSearch& search, int max_candidates) {
     const SearchDomain domain = search_domain(surface, search);
-
-    Peak peak;
-    float best = -std::numeric_limits<float>::infinity();
+    std::vector<PeakCandidate> maxima;
+    // A local maximum is at least as high as its 8 neighbours (neighbours outside the domain
+    // count too: a peak just inside the search circle is still a peak).
     domain.for_each_row([&](int dr, int lo, int hi) {
+        const float* above = surface_row(surface, dr - 1);
         const float* row = surface_row(surface, dr);
+        const float* below = surface_row(surface, dr + 1);
         for (int dc = lo; dc <= hi; ++dc) {
-            const float value = row[surface_col(surface, dc)];
-            if (value > best) {
-                best = value;
-                peak.integer_row = dr;
-                peak.integer_col = dc;
-                peak.found = true;
+            const int left = surface_col(surface, dc - 1);
+            const int centre = surface_col(surface, dc);
+            const int right = surface_col(surface, dc + 1);
+            const float value = row[centre];
+            if (value <= 0.0f) continue;
+            if (value < row[left] || value < row[right] || value < above[left] ||
+                value < above[centre] || value < above[right] || value < below[left] ||
+                value < below[centre] || value < below[right])
+                continue;
+            maxima.push_back({dr, dc, value, 0.0});
+        }
+    });
+    std::sort(maxima.begin(), maxima.end(),
+              [](const PeakCandidate& a, const PeakCandidate& b) { return a.height > b.height; });
+    // Keep the highest maxima that are at least an exclusion radius apart: the shoulders of
+    // one broad peak are not separate candidates.
+    std::vector<PeakCandidate> kept;
+    for (const PeakCandidate& m : maxima) {
+        bool separate = true;
+        for (const PeakCandidate& k : kept) {
+            if (std::abs(m.row - k.row) <= search.exclusion_radius &&
+                std::abs(m.col - k.col) <= search.exclusion_radius) {
+                separate = false;
+                break;
             }
         }
-    });
-    if (!peak.found) return peak;
-    peak.height = best;
+        if (!separate) continue;
+        PeakCandidate candidate = m;
+        const double overlap = overlap_weight(surface, m.row, m.col);
+        candidate.normalised_height = overlap > 0.0 ? m.height / overlap : 0.0;
+        kept.push_back(candidate);
+        if (static_cast<int>(kept.size()) >= max_candidates) break;
+    }
+    return kept;
+}
 
-    float runner_up = -std::numeric_limits<float>::infinity();
-    const int exclusion = search.exclusion_radius;
-    domain.for_each_row([&](int dr, int lo, int hi) {
-        const float* row = surface_row(surface, dr);
-        const bool near_row = std::abs(dr - peak.integer_row) <= exclusion;
-        for (int dc = lo; dc <= hi; ++dc) {
-            if (near_row && std::abs(dc - peak.integer_col) <= exclusion) continue;
-            runner_up = std::max(runner_up, row[surface_col(surface, dc)]);
-        }
-    });
-    peak.runner_up = std::isfinite(runner_up) ? runner_up : 0.0f;
-    // A runner-up at or below zero means nothing else correlates at all: report a large ratio
-    // rather than dividing by (almost) zero.
-    peak.peak_ratio = peak.runner_up > 0.0f && peak.height > 0.0f
-                          ? static_cast<double>(peak.height) / peak.runner_up
-                          : (peak.height > 0.0f ? 1e6 : 0.0);
+double peak_ratio(const std::vector<PeakCandidate>& candidates, std::size_t chosen) {
+    double runner_up = 0.0;
+    for (std::size_t k = 0; k < candidates.size(); ++k)
+        if (k != chosen) runner_up = std::max(runner_up, candidates[k].normalised_height);
+    const double height = candidates[chosen].normalised_height;
+    if (height <= 0.0) return 0.0;
+    // No other positive maximum: nothing else correlates at all; report a large ratio rather
+    // than dividing by (almost) zero.
+    return runner_up > 0.0 ? height / runner_up : 1e6;
+}
 
+void fit_subpixel(const CorrelationSurface& surface, Peak& peak) {
     // 3x3 neighbourhood divided by the overlap weight at each shift: the raw correlation grows
     // with the overlap area, which tilts the peak towards zero shift.
     double v[3][3];
@@ -135,9 +163,7 @@ Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
     for (int y = -1; y <= 1; ++y) {
         for (int x = -1; x <= 1; ++x) {
             const int dr = peak.integer_row + y, dc = peak.integer_col + x;
-            const double overlap =
-                taper_overlap(surface.region_rows, surface.taper, dr) *
-                taper_overlap(surface.region_cols, surface.taper, dc);
+            const double overlap = overlap_weight(surface, dr, dc);
             const double value = overlap > 0.0 ? surface.at_shift(dr, dc) / overlap : 0.0;
             v[y + 1][x + 1] = value;
             all_positive = all_positive && value > 0.0;
@@ -167,13 +193,31 @@ Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
                 peak.row = peak.integer_row + dy;
                 peak.col = peak.integer_col + dx;
                 peak.gaussian_fit = true;
-                return peak;
+                return;
             }
         }
     }
+    peak.gaussian_fit = false;
     peak.row = peak.integer_row + parabola_offset(v[0][1], v[1][1], v[2][1]);
     peak.col = peak.integer_col + parabola_offset(v[1][0], v[1][1], v[1][2]);
+}
+
+Peak peak_from_candidate(const CorrelationSurface& surface,
+                         const std::vector<PeakCandidate>& candidates, std::size_t chosen) {
+    Peak peak;
+    peak.found = true;
+    peak.integer_row = candidates[chosen].row;
+    peak.integer_col = candidates[chosen].col;
+    peak.height = candidates[chosen].height;
+    peak.peak_ratio = peak_ratio(candidates, chosen);
+    fit_subpixel(surface, peak);
     return peak;
+}
+
+Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
+    const std::vector<PeakCandidate> candidates = peak_candidates(surface, search, 8);
+    if (candidates.empty()) return Peak{};
+    return peak_from_candidate(surface, candidates, 0);
 }
 
 double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,

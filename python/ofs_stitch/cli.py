@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "1 - exp(-2 pi^2 sigma^2 |f|^2) (default: %(default)s)")
     correlation.add_argument("--resize", type=_positive_float, default=1.0,
                              help="scale images by this factor (0-1) before correlating; faster, less precise (default: %(default)s)")
-    correlation.add_argument("--minimum_overlap", type=_fraction, default=0.2,
-                             help="correlate tiles whose stage positions overlap by at least this fraction of a tile (default: %(default)s)")
+    correlation.add_argument("--minimum_overlap", type=_fraction, default=None,
+                             help="correlate tiles whose stage positions overlap by at least this fraction of a tile "
+                             "(default: 0.2; with --grid, half of --overlap)")
     correlation.add_argument("--priority", choices=("time", "memory"), default="time",
                              help="accepted for compatibility; ofs-stitch always streams tiles, so both behave alike")
     correlation.add_argument("--corr_mask_radius", type=_positive_float, default=None,

@@ -19,12 +19,15 @@ from .placement import solve_positions
 
 # Typical precision of an accepted pair (pixels): weights priors against pairs.
 PAIR_SIGMA_PX = 0.1
-# Residual (pixels) where the robust loss starts to discount a pair.
-ROBUST_SCALE_PX = 1.0
-# A pair whose residual after the robust solve exceeds this many pixels, or this many robust
-# standard deviations of all residuals, contradicts the loops around it and is rejected.
-LOOP_RESIDUAL_FLOOR_PX = 2.0
-LOOP_RESIDUAL_SIGMAS = 8.0
+# The robust loss starts to discount a pair at this many robust standard deviations of all
+# pair residuals (never below ROBUST_SCALE_FLOOR_PX): good measurements agree to a few
+# hundredths of a pixel on clean data but to about a pixel on distorted real optics.
+ROBUST_SCALE_SIGMAS = 3.0
+ROBUST_SCALE_FLOOR_PX = 0.1
+# A pair whose residual after the robust solve exceeds this many robust standard deviations of
+# all residuals (and at least LOOP_RESIDUAL_FLOOR_PX) contradicts the loops around it.
+LOOP_RESIDUAL_FLOOR_PX = 0.5
+LOOP_RESIDUAL_SIGMAS = 6.0
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,13 @@ def place_tiles(
         return np.array(rows, dtype=float).reshape(-1, 5)
 
     # (1) Pairs alone; a vanishing prior only fixes the translation of each connected group.
+    # A Huber loss with a generous scale: robust to gross errors without trusting any estimate
+    # of how good the pairs are yet.
     first = solve_positions(
-        n, pair_table(accepted), priors=stage, prior_weights=1e-9, robust="cauchy",
-        robust_scale=ROBUST_SCALE_PX,
+        n, pair_table(accepted), priors=stage, prior_weights=1e-9, robust="huber", robust_scale=1.0
+    )
+    robust_scale = max(
+        ROBUST_SCALE_FLOOR_PX, ROBUST_SCALE_SIGMAS * _robust_sigma(first.residuals[first.robust_weights > 0.5])
     )
     linked = np.zeros(n, dtype=bool)
     for p, keep in zip(measurements, accepted):
@@ -72,15 +79,13 @@ def place_tiles(
     for _ in range(3):
         result = solve_positions(
             n, pair_table(accepted), priors=mapped_stage, prior_weights=prior_weight,
-            robust="cauchy", robust_scale=ROBUST_SCALE_PX,
+            robust="cauchy", robust_scale=robust_scale,
         )
         residual = _all_residuals(result.positions, measurements)
         size = np.hypot(residual[:, 0], residual[:, 1])
-        used = size[accepted]
-        if len(used) == 0:
+        if not accepted.any():
             break
-        sigma = 1.4826 * float(np.median(used))
-        limit = max(LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * sigma)
+        limit = max(LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * _robust_sigma(residual[accepted]))
         contradicting = accepted & (size > limit)
         if not contradicting.any():
             break
@@ -94,6 +99,14 @@ def place_tiles(
         stage_to_layout=affine,
         stage_sigma_px=stage_sigma,
     )
+
+
+def _robust_sigma(residuals: np.ndarray) -> float:
+    """Per-axis standard deviation of 2-D residuals, from the median of their lengths
+    (for a 2-D Gaussian the median length is 1.1774 sigma)."""
+    if len(residuals) == 0:
+        return 0.0
+    return float(np.median(np.hypot(residuals[:, 0], residuals[:, 1])) / 1.1774)
 
 
 def _all_residuals(positions: np.ndarray, measurements: list[PairMeasurement]) -> np.ndarray:

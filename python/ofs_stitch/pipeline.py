@@ -34,6 +34,7 @@ StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25
+UPSTREAM_MINIMUM_OVERLAP = 0.2
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class StitchOptions:
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
     resize: float = 1.0
     pad: bool = True
-    minimum_overlap: float = 0.2
+    minimum_overlap: float | None = None  # None: 0.2 as upstream, or half of --overlap with --grid
     search_radius: float | None = None  # --corr_mask_radius, input pixels
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     use_cache: bool = True
@@ -105,13 +106,14 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         clock.lap("render")
         return result
 
-    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, options.minimum_overlap)
+    minimum_overlap = _minimum_overlap(options)
+    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, minimum_overlap)
     lonely = isolated_tiles(len(scan.tiles), pairs)
     if lonely:
         names = ", ".join(scan.tiles[t].name for t in lonely[:5])
         more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
         raise InputError(
-            f"{names}{more} overlap no other tile by --minimum_overlap {options.minimum_overlap}"
+            f"{names}{more} overlap no other tile by --minimum_overlap {minimum_overlap:g}"
             " according to their positions; lower --minimum_overlap, check the positions, or "
             "remove those files"
         )
@@ -226,6 +228,16 @@ def _write_plots(
     plot_correlations(measurements, accepted, correlations, thresholds=thresholds)
     plot_inputs(scan.stage_positions_px, scan.tiles[0].shape, names, inputs)
     return [correlations, inputs]
+
+
+def _minimum_overlap(options: StitchOptions) -> float:
+    """Upstream's 0.2 by default; with --grid, half the stated overlap (grids of real
+    microscopes often overlap by only 10 %, which upstream's default would never correlate)."""
+    if options.minimum_overlap is not None:
+        return options.minimum_overlap
+    if options.inputs.grid is not None and options.inputs.positions_file is None:
+        return min(UPSTREAM_MINIMUM_OVERLAP, 0.5 * options.inputs.overlap)
+    return UPSTREAM_MINIMUM_OVERLAP
 
 
 def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:

@@ -248,7 +248,8 @@ def _search(
     settings: CorrelationSettings,
     pad: bool,
 ) -> Registration:
-    factor = _coarse_factor(search_radius, a.shape, b.shape)
+    overlap = overlap_regions(a.shape, b.shape, expected_shift, 0)
+    factor = _coarse_factor(search_radius, overlap.shape if overlap is not None else (0, 0))
     if factor > 1 and search_radius is not None:
         coarse = _register_cropped(
             _block_mean(a, factor),
@@ -267,16 +268,13 @@ def _search(
 COARSE_MIN_QUALITY = 0.1
 
 
-def _coarse_factor(
-    search_radius: float | None, shape_a: tuple[int, ...], shape_b: tuple[int, ...]
-) -> int:
-    """Block size of the coarse level, or 1 when a direct search is as cheap or the images are
-    too small to shrink."""
+def _coarse_factor(search_radius: float | None, overlap_shape: tuple[int, int]) -> int:
+    """Block size of the coarse level, or 1 when a direct search is as cheap, or when the
+    expected overlap is too thin to survive shrinking (a 10-pixel overlap is 2 coarse pixels)."""
     if search_radius is None or search_radius < 12:
         return 1
     factor = 4 if search_radius >= 24 else 2
-    smallest = min(min(shape_a), min(shape_b))
-    while factor > 1 and smallest // factor < 24:
+    while factor > 1 and min(overlap_shape) // factor < 16:
         factor //= 2
     return factor
 
@@ -327,7 +325,8 @@ def _register_cropped(
             int(np.ceil(abs(expected[1]) + search_radius)) + 1,
         )
     padded = padded_shape(region_a.shape, max_shift) if pad else region_a.shape
-    local = effective(settings, region_a.shape)
+    overlap_extent = (region_a.shape[0] - margin, region_a.shape[1] - margin)
+    local = effective(settings, region_a.shape, overlap_extent)
     measured = register_spectra(
         compute_spectrum(region_a, padded, local),
         compute_spectrum(region_b, padded, local),
@@ -345,7 +344,16 @@ def _register_cropped(
     )
 
 
-def effective(settings: CorrelationSettings, region_shape: tuple[int, int]) -> CorrelationSettings:
-    """Settings adapted to a region: the taper never eats more than a sixth of a short side."""
+def effective(
+    settings: CorrelationSettings,
+    region_shape: tuple[int, int],
+    overlap_extent: tuple[int, int] | None = None,
+) -> CorrelationSettings:
+    """Settings adapted to a region: the taper never eats more than a sixth of a short side, nor
+    more than a quarter of the expected overlap (which lies at the region's edge, where the
+    taper is strongest: on thin overlaps a full taper would erase the very pixels that match).
+    """
     taper = min(settings.taper, min(region_shape) // 6)
+    if overlap_extent is not None:
+        taper = min(taper, max(1, min(overlap_extent) // 4))
     return settings if taper == settings.taper else replace(settings, taper=taper)

@@ -1,6 +1,8 @@
 // Locating the correlation peak to sub-pixel precision, and judging how trustworthy it is.
 #pragma once
 
+#include <vector>
+
 #include "ofs/correlation.hpp"
 #include "ofs/image_view.hpp"
 
@@ -15,22 +17,42 @@ struct PeakSearch {
     // Shifts whose overlap is smaller than this fraction of the region are never peaks: tiny
     // overlaps give large, meaningless correlations after filtering.
     double min_overlap_fraction = 0.05;
-    // Half-width of the neighbourhood around the peak ignored when looking for the runner-up.
+    // Local maxima closer than this (in each axis) to a higher one are the same peak.
     int exclusion_radius = 4;
 };
 
 struct Peak {
     bool found = false;
-    int integer_row = 0;  // shift of the highest sample
+    int integer_row = 0;  // shift of the chosen sample
     int integer_col = 0;
     double row = 0.0;  // sub-pixel shift
     double col = 0.0;
     bool gaussian_fit = false;  // false: the fit was impossible and a parabola was used
     float height = 0.0f;
-    float runner_up = 0.0f;  // highest value outside the peak's neighbourhood
-    double peak_ratio = 0.0;  // height / runner_up (>= 1; large for distinct peaks)
+    // The peak's height over the highest other local maximum, both divided by their overlap
+    // weight (so a large-overlap shift does not win by area alone). Large for a distinct peak,
+    // near 1 when another shift fits about as well.
+    double peak_ratio = 0.0;
 };
 
+// A local maximum of the surface inside the search domain.
+struct PeakCandidate {
+    int row = 0;
+    int col = 0;
+    float height = 0.0f;
+    double normalised_height = 0.0;  // height / overlap weight at this shift
+};
+
+// Up to `max_candidates` positive local maxima, highest first, at least `exclusion_radius`
+// apart.
+std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
+                                           const PeakSearch& search, int max_candidates);
+
+// The Peak of candidate `chosen`: sub-pixel fit and peak ratio against the other candidates.
+Peak peak_from_candidate(const CorrelationSurface& surface,
+                         const std::vector<PeakCandidate>& candidates, std::size_t chosen);
+
+// The highest candidate.
 Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search);
 
 // Pearson correlation of the pixels a(x + d) and b(x) that overlap at integer shift d;
