@@ -147,7 +147,7 @@ void bind_correlation(py::module_& m) {
         py::arg("spectrum_a"), py::arg("spectrum_b"), py::arg("a"), py::arg("b"),
         py::arg("expected") = py::none(), py::arg("radius") = 0.0,
         py::arg("min_overlap_fraction") = 0.05, py::arg("exclusion_radius") = 4,
-        py::arg("max_candidates") = 5,
+        py::arg("max_candidates") = 16,
         "Correlate two spectra, pick among the highest peaks the one whose overlap agrees best "
         "(Pearson r), fit it to sub-pixel precision.");
 }

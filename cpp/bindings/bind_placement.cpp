@@ -88,5 +88,5 @@ void bind_placement(py::module_& m) {
         py::arg("n_tiles"), py::arg("i"), py::arg("j"), py::arg("displacement"), py::arg("weight"),
         py::arg("prior_tile"), py::arg("prior_position"), py::arg("prior_weight"),
         py::arg("loss") = "none", py::arg("robust_scale") = 1.0,
-        py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-10);
+        py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-12);
 }

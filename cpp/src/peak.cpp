@@ -221,19 +221,20 @@ Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
 }
 
 double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,
-                       std::int64_t min_pixels) {
+                       std::int64_t min_pixels, int step) {
     // b(y, x) faces a(y + d_row, x + d_col); loop over the part of b that lands inside a.
     const std::int64_t row_begin = std::max<std::int64_t>(0, -d_row);
     const std::int64_t row_end = std::min<std::int64_t>(b.rows, a.rows - d_row);
     const std::int64_t col_begin = std::max<std::int64_t>(0, -d_col);
     const std::int64_t col_end = std::min<std::int64_t>(b.cols, a.cols - d_col);
     if (row_end <= row_begin || col_end <= col_begin) return 0.0;
-    const std::int64_t count = (row_end - row_begin) * (col_end - col_begin);
-    if (count < min_pixels) return 0.0;
+    if ((row_end - row_begin) * (col_end - col_begin) < min_pixels) return 0.0;
 
     double sum_a = 0, sum_b = 0, sum_aa = 0, sum_bb = 0, sum_ab = 0;
-    for (std::int64_t y = row_begin; y < row_end; ++y) {
-        for (std::int64_t x = col_begin; x < col_end; ++x) {
+    std::int64_t count = 0;
+    for (std::int64_t y = row_begin; y < row_end; y += step) {
+        for (std::int64_t x = col_begin; x < col_end; x += step) {
+            ++count;
             const double va = a.at(y + d_row, x + d_col);
             const double vb = b.at(y, x);
             sum_a += va;

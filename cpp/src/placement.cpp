@@ -243,6 +243,7 @@ Placement solve_positions(std::int64_t n, const std::vector<Displacement>& pairs
         }
         result.reweighting_iterations = round + 1;
         if (settings.loss == RobustLoss::none || largest_weight_change < 1e-6) break;
+        if (round + 1 == rounds) result.converged = false;  // weights still moving at the cap
     }
     for (std::int64_t t = 0; t < n; ++t) {
         result.positions[2 * t] = rows[t];

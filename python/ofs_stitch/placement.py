@@ -49,7 +49,7 @@ def solve_positions(
     prior_weights: ArrayLike | float | None = None,
     robust: RobustLoss | None = None,
     robust_scale: float = 1.0,
-    tolerance: float = 1e-10,
+    tolerance: float = 1e-12,
 ) -> Placement:
     """Positions of ``n_tiles`` tiles that best agree with the pair measurements.
 

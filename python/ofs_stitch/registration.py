@@ -26,7 +26,7 @@ from .overlap import overlap_regions
 DEFAULT_HIGH_PASS_SIGMA = 2.0
 DEFAULT_SMOOTHING_SIGMA = 1.0
 DEFAULT_WHITEN = 0.5
-DEFAULT_TAPER = 8
+DEFAULT_TAPER = 16
 
 
 @dataclass(frozen=True)
@@ -190,12 +190,13 @@ def register_pair(
     )
     if expected_shift is None:
         padded = padded_shape(grey_a.shape) if pad else grey_a.shape
-        return register_spectra(
+        search = register_spectra(
             compute_spectrum(grey_a, padded, effective(settings, grey_a.shape)),
             compute_spectrum(grey_b, padded, effective(settings, grey_a.shape)),
             grey_a,
             grey_b,
         )
+        return _refine(grey_a, grey_b, search, REFINE_RADIUS, settings, pad)
 
     return register_overlap(grey_a, grey_b, expected_shift, search_radius, settings, pad=pad)
 
@@ -219,24 +220,38 @@ def register_overlap(
     sub-pixel fit towards smaller shifts (that pull grows as overlaps shrink, and a bias of
     0.01 px per pair adds up along every row of a scan).
     """
-    search = _search(a, b, expected_shift, search_radius, settings, pad)
+    search, uncertainty = _search(a, b, expected_shift, search_radius, settings, pad)
+    return _refine(a, b, search, uncertainty, settings, pad)
+
+
+def _refine(
+    a: np.ndarray,
+    b: np.ndarray,
+    search: Registration,
+    uncertainty: float,
+    settings: CorrelationSettings,
+    pad: bool,
+) -> Registration:
+    """Correlate again on regions that face each other at the search's match (see
+    register_overlap), within ``uncertainty`` pixels of it, then recentre until the peak sits
+    within a pixel of the facing position."""
     if not search.found:
         return search
-    guess = search.shift
-    for _ in range(3):
+    guess, radius, refined = search.shift, uncertainty, None
+    for _ in range(4):
         centre = (float(round(guess[0])), float(round(guess[1])))
-        refined = _register_cropped(a, b, centre, REFINE_RADIUS, settings, pad, margin=0)
-        if not refined.found:
+        attempt = _register_cropped(a, b, centre, radius, settings, pad, margin=0)
+        if not attempt.found:
             break
-        off_centre = max(abs(refined.shift[0] - centre[0]), abs(refined.shift[1] - centre[1]))
-        if off_centre <= REFINE_RADIUS - 1.0:
-            # The search saw the whole radius, so its runner-up peak is the meaningful one.
-            return replace(refined, peak_ratio=search.peak_ratio)
-        guess = refined.shift  # the peak sits at the edge of the window: recentre once more
-    return search
+        # The search saw the whole radius, so its runner-up peak is the meaningful one.
+        refined = replace(attempt, peak_ratio=search.peak_ratio)
+        if max(abs(attempt.shift[0] - centre[0]), abs(attempt.shift[1] - centre[1])) <= 1.0:
+            break
+        guess, radius = attempt.shift, REFINE_RADIUS
+    return refined if refined is not None else search
 
 
-# Half-width (pixels) of the refinement window around the search's match.
+# Half-width (pixels) of the refinement window around a full-resolution match.
 REFINE_RADIUS = 3.0
 
 
@@ -247,7 +262,8 @@ def _search(
     search_radius: float | None,
     settings: CorrelationSettings,
     pad: bool,
-) -> Registration:
+) -> tuple[Registration, float]:
+    """The match within the search radius, and how far (pixels) it may be from the truth."""
     overlap = overlap_regions(a.shape, b.shape, expected_shift, 0)
     factor = _coarse_factor(search_radius, overlap.shape if overlap is not None else (0, 0))
     if factor > 1 and search_radius is not None:
@@ -260,8 +276,9 @@ def _search(
             pad,
         )
         if coarse.found and coarse.quality >= COARSE_MIN_QUALITY:
-            return replace(coarse, shift=(coarse.shift[0] * factor, coarse.shift[1] * factor))
-    return _register_cropped(a, b, expected_shift, search_radius, settings, pad)
+            shift = (coarse.shift[0] * factor, coarse.shift[1] * factor)
+            return replace(coarse, shift=shift), 2.0 * factor + 1.0
+    return _register_cropped(a, b, expected_shift, search_radius, settings, pad), REFINE_RADIUS
 
 
 # A coarse match below this quality is not trusted to narrow the full-resolution search.

@@ -56,8 +56,9 @@ Peak peak_from_candidate(const CorrelationSurface& surface,
 Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search);
 
 // Pearson correlation of the pixels a(x + d) and b(x) that overlap at integer shift d;
-// 0 when fewer than `min_pixels` overlap.
+// 0 when fewer than `min_pixels` overlap. `step` > 1 samples every step-th row and column
+// (a cheaper estimate, for ranking candidates).
 double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,
-                       std::int64_t min_pixels = 64);
+                       std::int64_t min_pixels = 64, int step = 1);
 
 }  // namespace ofs

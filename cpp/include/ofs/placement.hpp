@@ -36,7 +36,7 @@ struct SolveSettings {
     RobustLoss loss = RobustLoss::none;
     double robust_scale = 1.0;  // residual (pixels) where the robust loss starts to bend
     int max_reweighting_iterations = 50;
-    double tolerance = 1e-10;  // CG stops when |residual| <= tolerance * |rhs|
+    double tolerance = 1e-12;  // CG stops when |residual| <= tolerance * |rhs|
     int max_cg_iterations = 0;  // 0: 10 * n + 100
 };
 
@@ -46,7 +46,7 @@ struct Placement {
     std::vector<double> robust_weights;  // m: the final IRLS factor (1 without a robust loss)
     int reweighting_iterations = 0;
     int cg_iterations = 0;  // total over coordinates and reweighting rounds
-    bool converged = true;
+    bool converged = true;  // CG reached its tolerance and the reweighting settled
 };
 
 // Throws std::invalid_argument for indices outside [0, n), i == j, negative or non-finite

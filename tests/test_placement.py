@@ -1,0 +1,251 @@
+"""``solve_positions`` against scipy's LSQR on the same weighted system, and its robust mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+from scipy.sparse.linalg import lsqr
+
+from ofs_stitch import InputError, Placement, solve_positions
+
+AGREEMENT = 1e-6  # px, ours vs LSQR
+
+
+def lsqr_positions(
+    n_tiles: int,
+    pairs: np.ndarray,
+    priors: np.ndarray | None = None,
+    prior_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """The same weighted least squares, solved independently by LSQR (float64).
+
+    Rows sqrt(w) (p_j - p_i) = sqrt(w) d per pair and sqrt(v) p_t = sqrt(v) q per prior. Started
+    from zero, LSQR converges to the minimum-norm solution, which for a component without priors
+    (free translation) is the one with mean position zero: the gauge solve_positions documents.
+    """
+    i, j = pairs[:, 0].astype(int), pairs[:, 1].astype(int)
+    root_w = np.sqrt(pairs[:, 4] if pairs.shape[1] == 5 else np.ones(len(pairs)))
+    m = len(pairs)
+    rows = np.repeat(np.arange(m), 2)
+    cols = np.column_stack([i, j]).ravel()
+    values = np.column_stack([-root_w, root_w]).ravel()
+    rhs = root_w[:, None] * pairs[:, 2:4]
+    if priors is not None:
+        tiles = np.flatnonzero(np.isfinite(priors).all(axis=1) & (prior_weights > 0))
+        root_v = np.sqrt(prior_weights[tiles])
+        rows = np.concatenate([rows, m + np.arange(len(tiles))])
+        cols = np.concatenate([cols, tiles])
+        values = np.concatenate([values, root_v])
+        rhs = np.vstack([rhs, root_v[:, None] * priors[tiles]])
+    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(rhs.shape[0], n_tiles))
+    solution = np.empty((n_tiles, 2))
+    for axis in range(2):
+        result = lsqr(matrix, rhs[:, axis], atol=1e-15, btol=1e-15, conlim=0, iter_lim=100_000)
+        solution[:, axis] = result[0]
+    return solution
+
+
+def random_graph(n_tiles: int, n_pairs: int, rng: np.random.Generator, noise: float = 0.5):
+    """A connected random graph: a random spanning tree plus extra random edges, weighted."""
+    truth = rng.uniform(-2000, 2000, (n_tiles, 2))
+    edges = [(int(rng.integers(0, t)), t) for t in range(1, n_tiles)]
+    while len(edges) < n_pairs:
+        i, j = rng.integers(0, n_tiles, 2)
+        if i != j:
+            edges.append((int(i), int(j)))
+    edges_array = np.array(edges)
+    i, j = edges_array[:, 0], edges_array[:, 1]
+    d = truth[j] - truth[i] + rng.normal(0, noise, (len(edges), 2))
+    weights = rng.uniform(0.1, 5.0, len(edges))
+    return truth, np.column_stack([i, j, d, weights])
+
+
+def grid_pairs(rows: int, cols: int, pitch=(336.0, 448.0)) -> tuple[np.ndarray, np.ndarray]:
+    """True positions of a rows x cols raster and its (i, j) neighbour index pairs."""
+    grid = np.array([(r, c) for r in range(rows) for c in range(cols)], dtype=float)
+    truth = grid * pitch
+    index = np.arange(rows * cols).reshape(rows, cols)
+    across = np.column_stack([index[:, :-1].ravel(), index[:, 1:].ravel()])
+    down = np.column_stack([index[:-1, :].ravel(), index[1:, :].ravel()])
+    return truth, np.vstack([across, down])
+
+
+def test_agrees_with_lsqr_without_priors() -> None:
+    rng = np.random.default_rng(1)
+    _, pairs = random_graph(200, 500, rng)
+    placement = solve_positions(200, pairs)
+    reference = lsqr_positions(200, pairs)
+    difference = np.abs(placement.positions - reference).max()
+    print(
+        f"200 tiles, 500 pairs: max |ours - LSQR| = {difference:.2e} px, "
+        f"converged {placement.converged}"
+    )
+    assert placement.converged
+    assert difference < AGREEMENT
+
+
+def test_agrees_with_lsqr_with_priors() -> None:
+    rng = np.random.default_rng(2)
+    truth, pairs = random_graph(200, 500, rng)
+    priors = truth + rng.normal(0, 5.0, truth.shape)
+    priors[rng.random(200) < 0.6] = np.nan  # tiles without a stage position
+    prior_weights = rng.uniform(0.001, 0.1, 200)
+    placement = solve_positions(200, pairs, priors=priors, prior_weights=prior_weights)
+    reference = lsqr_positions(200, pairs, priors, prior_weights)
+    difference = np.abs(placement.positions - reference).max()
+    print(
+        f"200 tiles, 500 pairs, {np.isfinite(priors[:, 0]).sum()} priors: "
+        f"max |ours - LSQR| = {difference:.2e} px"
+    )
+    assert difference < AGREEMENT
+    # With priors there is no free translation: the solution is not re-centred.
+    assert np.abs(placement.positions.mean(axis=0)).max() > 1.0
+
+
+def test_each_component_without_priors_has_mean_position_zero() -> None:
+    rng = np.random.default_rng(3)
+    _, first = random_graph(50, 120, rng)
+    _, second = random_graph(30, 70, rng)
+    second[:, :2] += 50
+    _, anchored = random_graph(20, 40, rng)
+    anchored[:, :2] += 80
+    pairs = np.vstack([first, second, anchored])
+    n_tiles = 101  # tile 100 has no pairs and no prior: a component of its own
+    priors = np.full((n_tiles, 2), np.nan)
+    priors[85] = (1000.0, -500.0)
+    placement = solve_positions(n_tiles, pairs, priors=priors, prior_weights=0.01)
+    positions = placement.positions
+    for group in (slice(0, 50), slice(50, 80)):
+        np.testing.assert_allclose(positions[group].mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_array_equal(positions[100], (0.0, 0.0))
+    # The component with a prior keeps the prior's frame instead of being centred.
+    assert np.abs(positions[80:100].mean(axis=0)).max() > 100.0
+    reference = lsqr_positions(n_tiles, pairs, priors, np.full(n_tiles, 0.01))
+    assert np.abs(positions - reference).max() < AGREEMENT
+
+
+def test_tile_without_pairs_lands_on_its_prior() -> None:
+    pairs = np.array([[0, 1, 0.0, 448.0], [1, 2, 0.5, 447.0], [2, 3, 336.0, -1.0]])
+    priors = np.array(
+        [[0.0, 0.0], [1.0, 449.0], [np.nan, np.nan], [336.0, 900.0], [1234.5, -678.25]]
+    )
+    placement = solve_positions(
+        5, pairs, priors=priors, prior_weights=[0.01, 0.01, 0.0, 0.01, 0.003]
+    )
+    assert placement.positions[4] == pytest.approx((1234.5, -678.25), abs=1e-9)
+
+
+def test_weak_priors_stop_a_long_chain_from_drifting() -> None:
+    """A 1x150 strip whose pair measurements carry noise and a small shared bias (0.05 px, the
+    kind upstream's biased peak adds) drifts linearly; stage priors of 5 px pin it."""
+    rng = np.random.default_rng(4)
+    n = 150
+    truth = np.column_stack([rng.normal(0, 1.0, n), np.arange(n) * 448.0])
+    pair_noise, pair_bias, stage_noise = 0.2, 0.05, 5.0
+    i, j = np.arange(n - 1), np.arange(1, n)
+    d = truth[j] - truth[i] + pair_bias + rng.normal(0, pair_noise, (n - 1, 2))
+    pairs = np.column_stack([i, j, d, np.full(n - 1, 1 / pair_noise**2)])
+    priors = truth + rng.normal(0, stage_noise, truth.shape)
+
+    def drift(positions: np.ndarray) -> float:
+        error = positions - truth
+        error -= error.mean(axis=0)  # a global translation is not drift
+        return float(np.sqrt((error**2).sum(axis=1).mean()))
+
+    free = drift(solve_positions(n, pairs).positions)
+    pinned = drift(
+        solve_positions(n, pairs, priors=priors, prior_weights=1 / stage_noise**2).positions
+    )
+    print(
+        f"1x150 chain, RMS drift: pairs only {free:.2f} px, with 5 px stage priors {pinned:.2f} px"
+    )
+    assert pinned < 0.5 * free
+
+
+@pytest.mark.parametrize("loss", ["huber", "cauchy"])
+def test_robust_loss_survives_five_percent_gross_outliers(loss: str) -> None:
+    rng = np.random.default_rng(5)
+    truth, index_pairs = grid_pairs(20, 20)
+    truth = truth + rng.uniform(-2, 2, truth.shape)
+    i, j = index_pairs[:, 0], index_pairs[:, 1]
+    d = truth[j] - truth[i] + rng.normal(0, 0.05, (len(i), 2))
+    outliers = rng.choice(len(i), size=round(0.05 * len(i)), replace=False)
+    angle = rng.uniform(0, 2 * np.pi, len(outliers))
+    size = rng.uniform(20, 100, len(outliers))
+    d[outliers] += size[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+    pairs = np.column_stack([i, j, d])
+
+    def rms_error(positions: np.ndarray) -> float:
+        error = positions - truth
+        error -= error.mean(axis=0)
+        return float(np.sqrt((error**2).sum(axis=1).mean()))
+
+    plain = rms_error(solve_positions(400, pairs).positions)
+    robust = solve_positions(400, pairs, robust=loss)
+    robust_rms = rms_error(robust.positions)
+    print(
+        f"20x20 grid, {len(outliers)} outliers of 20-100 px: "
+        f"RMS error least squares {plain:.3f} px, "
+        f"{loss} {robust_rms:.4f} px ({robust.reweighting_iterations} reweightings)"
+    )
+    assert plain > 1.0
+    if loss == "cauchy":
+        # A redescending loss ignores gross outliers entirely.
+        assert robust_rms < 0.1
+    else:
+        # Huber's influence is bounded but never vanishes: each outlier still pulls with the
+        # robust scale (1 px), which leaves a few tenths of a pixel on this grid. Still more
+        # than ten times better than plain least squares.
+        assert robust_rms < 1.0
+        assert robust_rms < plain / 10
+    inliers = np.setdiff1d(np.arange(len(i)), outliers)
+    assert robust.robust_weights[outliers].max() < 0.1
+    assert np.median(robust.robust_weights[inliers]) > 0.9
+
+
+def test_placement_unpacks_and_residuals_are_defined_per_pair() -> None:
+    rng = np.random.default_rng(6)
+    _, pairs = random_graph(40, 90, rng, noise=2.0)
+    placement = solve_positions(40, pairs)
+    positions, residuals = placement
+    assert isinstance(placement, Placement)
+    assert positions is placement.positions and residuals is placement.residuals
+    assert positions.shape == (40, 2) and residuals.shape == (90, 2)
+    i, j = pairs[:, 0].astype(int), pairs[:, 1].astype(int)
+    np.testing.assert_allclose(residuals, positions[j] - positions[i] - pairs[:, 2:4], atol=1e-9)
+    np.testing.assert_array_equal(placement.robust_weights, np.ones(90))
+    # Four columns mean weight 1.
+    unweighted = solve_positions(40, pairs[:, :4]).positions
+    ones = solve_positions(40, np.column_stack([pairs[:, :4], np.ones(90)])).positions
+    np.testing.assert_allclose(unweighted, ones, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("n_tiles", "pairs", "options", "advice"),
+    [
+        (3, [[0, 5, 1.0, 1.0]], {}, "n_tiles must exceed"),
+        (3, [[2, 2, 1.0, 1.0]], {}, "two different tiles"),
+        (3, [[0, 1, np.nan, 1.0]], {}, "NaN"),
+        (3, [[0, 1, 1.0, np.inf, 1.0]], {}, "NaN or infinite"),
+        (3, [[0, 1, 1.0]], {}, r"\(i, j, d_row, d_col"),
+        (3, [0, 1, 1.0, 1.0], {}, r"\(i, j, d_row, d_col"),
+        (3, [[0, 1, 1.0, 1.0, -0.5]], {}, ">= 0"),
+        (3, [[0.5, 1, 1.0, 1.0]], {}, "whole numbers"),
+        (-1, [], {}, "non-negative integer"),
+        (2.0, [[0, 1, 1.0, 1.0]], {}, "non-negative integer"),
+        (3, [[0, 1, 1.0, 1.0]], {"priors": np.zeros((2, 2))}, r"\(3, 2\)"),
+        (3, [[0, 1, 1.0, 1.0]], {"priors": np.zeros((3, 3))}, r"\(3, 2\)"),
+        (3, [[0, 1, 1.0, 1.0]], {"priors": np.zeros((3, 2)), "prior_weights": -1.0}, ">= 0"),
+        (3, [[0, 1, 1.0, 1.0]], {"prior_weights": 1.0}, "pass priors"),
+        (3, [[0, 1, 1.0, 1.0]], {"robust": "tukey"}, "'huber', 'cauchy' or None"),
+        (3, [[0, 1, 1.0, 1.0]], {"robust": "huber", "robust_scale": 0.0}, "robust_scale"),
+    ],
+)
+def test_bad_input_raises_input_error_saying_what_to_change(
+    n_tiles, pairs, options, advice
+) -> None:
+    with pytest.raises(InputError, match=advice) as raised:
+        solve_positions(n_tiles, pairs, **options)
+    assert isinstance(raised.value, ValueError)
+    assert "\n" not in str(raised.value)
