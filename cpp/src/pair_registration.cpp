@@ -19,25 +19,23 @@ PairRegistration register_regions(const Spectrum& spectrum_a, const Spectrum& sp
     // Ranking samples every other row and column: four times cheaper, and plenty to tell a
     // match (r near 1) from a coincidence.
     const int ranking_step = candidates.size() > 1 ? 2 : 1;
-    std::size_t chosen = 0;
-    double best_r = -2.0, highest_peak_r = -2.0;
+    std::vector<double> r(candidates.size());
+    std::size_t best = 0;
     for (std::size_t k = 0; k < candidates.size(); ++k) {
-        const double r = overlap_pearson(a, b, candidates[k].row, candidates[k].col, 64, ranking_step);
-        if (k == 0) highest_peak_r = r;
-        if (r > best_r) {  // ties keep the higher correlation peak (earlier in the list)
-            best_r = r;
-            chosen = k;
-        }
+        r[k] = overlap_pearson(a, b, candidates[k].row, candidates[k].col, 64, ranking_step);
+        if (r[k] > r[best]) best = k;  // ties keep the higher peak (earlier in the list)
     }
     // Pixel agreement only overrules the correlation when it is clearly better: on smooth
     // content, neighbouring maxima of one broad peak have nearly equal r, and there the
     // filtered correlation locates the match more precisely.
-    if (best_r - highest_peak_r < kClearlyBetterR) {
-        chosen = 0;
-        best_r = highest_peak_r;
-    }
-    result.peak = peak_from_candidate(surface, candidates, chosen);
-    result.pearson_r = ranking_step == 1 ? best_r
+    const std::size_t chosen = r[best] - r[0] >= kClearlyBetterR ? best : 0;
+    // Only maxima whose pixels agree about as well as the chosen one's make it ambiguous; the
+    // others are coincidences of the filtered correlation, already ruled out by r.
+    std::vector<bool> competing(candidates.size());
+    for (std::size_t k = 0; k < candidates.size(); ++k)
+        competing[k] = r[k] >= r[chosen] - kClearlyBetterR;
+    result.peak = peak_from_candidate(surface, candidates, chosen, competing);
+    result.pearson_r = ranking_step == 1 ? r[chosen]
                                          : overlap_pearson(a, b, result.peak.integer_row,
                                                            result.peak.integer_col);
     return result;

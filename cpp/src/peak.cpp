@@ -100,28 +100,43 @@ double overlap_weight(const CorrelationSurface& surface, int dr, int dc) {
 std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
                                            const PeakSearch& search, int max_candidates) {
     const SearchDomain domain = search_domain(surface, search);
+    if (domain.row_hi < domain.row_lo) return {};
+    // Maxima are found on the overlap-normalised surface: the raw correlation rises towards
+    // larger overlaps, and on that slope a weak true peak can be a shoulder, not a maximum.
+    int col_lo = 0, col_hi = 0;
+    for (std::size_t k = 0; k < domain.col_lo.size(); ++k) {
+        col_lo = std::min(col_lo, domain.col_lo[k]);
+        col_hi = std::max(col_hi, domain.col_hi[k]);
+    }
+    std::vector<double> row_weight(domain.row_hi - domain.row_lo + 3);
+    std::vector<double> col_weight(col_hi - col_lo + 3);
+    for (int dr = domain.row_lo - 1; dr <= domain.row_hi + 1; ++dr)
+        row_weight[dr - domain.row_lo + 1] = taper_overlap(surface.region_rows, surface.taper, dr);
+    for (int dc = col_lo - 1; dc <= col_hi + 1; ++dc)
+        col_weight[dc - col_lo + 1] = taper_overlap(surface.region_cols, surface.taper, dc);
+    auto normalised = [&](int dr, int dc) {
+        const double weight = row_weight[dr - domain.row_lo + 1] * col_weight[dc - col_lo + 1];
+        return weight > 0.0 ? surface_row(surface, dr)[surface_col(surface, dc)] / weight : 0.0;
+    };
+
     std::vector<PeakCandidate> maxima;
     // A local maximum is at least as high as its 8 neighbours (neighbours outside the domain
     // count too: a peak just inside the search circle is still a peak).
     domain.for_each_row([&](int dr, int lo, int hi) {
-        const float* above = surface_row(surface, dr - 1);
-        const float* row = surface_row(surface, dr);
-        const float* below = surface_row(surface, dr + 1);
         for (int dc = lo; dc <= hi; ++dc) {
-            const int left = surface_col(surface, dc - 1);
-            const int centre = surface_col(surface, dc);
-            const int right = surface_col(surface, dc + 1);
-            const float value = row[centre];
-            if (value <= 0.0f) continue;
-            if (value < row[left] || value < row[right] || value < above[left] ||
-                value < above[centre] || value < above[right] || value < below[left] ||
-                value < below[centre] || value < below[right])
-                continue;
-            maxima.push_back({dr, dc, value, 0.0});
+            const double value = normalised(dr, dc);
+            if (value <= 0.0) continue;
+            bool highest = true;
+            for (int y = -1; y <= 1 && highest; ++y)
+                for (int x = -1; x <= 1 && highest; ++x)
+                    if ((y != 0 || x != 0) && normalised(dr + y, dc + x) > value) highest = false;
+            if (highest)
+                maxima.push_back({dr, dc, surface_row(surface, dr)[surface_col(surface, dc)], value});
         }
     });
-    std::sort(maxima.begin(), maxima.end(),
-              [](const PeakCandidate& a, const PeakCandidate& b) { return a.height > b.height; });
+    std::sort(maxima.begin(), maxima.end(), [](const PeakCandidate& a, const PeakCandidate& b) {
+        return a.normalised_height > b.normalised_height;
+    });
     // Keep the highest maxima that are at least an exclusion radius apart: the shoulders of
     // one broad peak are not separate candidates.
     std::vector<PeakCandidate> kept;
@@ -135,19 +150,18 @@ std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
             }
         }
         if (!separate) continue;
-        PeakCandidate candidate = m;
-        const double overlap = overlap_weight(surface, m.row, m.col);
-        candidate.normalised_height = overlap > 0.0 ? m.height / overlap : 0.0;
-        kept.push_back(candidate);
+        kept.push_back(m);
         if (static_cast<int>(kept.size()) >= max_candidates) break;
     }
     return kept;
 }
 
-double peak_ratio(const std::vector<PeakCandidate>& candidates, std::size_t chosen) {
+double peak_ratio(const std::vector<PeakCandidate>& candidates, std::size_t chosen,
+                  const std::vector<bool>& competing) {
     double runner_up = 0.0;
     for (std::size_t k = 0; k < candidates.size(); ++k)
-        if (k != chosen) runner_up = std::max(runner_up, candidates[k].normalised_height);
+        if (k != chosen && (competing.empty() || competing[k]))
+            runner_up = std::max(runner_up, candidates[k].normalised_height);
     const double height = candidates[chosen].normalised_height;
     if (height <= 0.0) return 0.0;
     // No other positive maximum: nothing else correlates at all; report a large ratio rather
@@ -203,13 +217,14 @@ void fit_subpixel(const CorrelationSurface& surface, Peak& peak) {
 }
 
 Peak peak_from_candidate(const CorrelationSurface& surface,
-                         const std::vector<PeakCandidate>& candidates, std::size_t chosen) {
+                         const std::vector<PeakCandidate>& candidates, std::size_t chosen,
+                         const std::vector<bool>& competing) {
     Peak peak;
     peak.found = true;
     peak.integer_row = candidates[chosen].row;
     peak.integer_col = candidates[chosen].col;
     peak.height = candidates[chosen].height;
-    peak.peak_ratio = peak_ratio(candidates, chosen);
+    peak.peak_ratio = peak_ratio(candidates, chosen, competing);
     fit_subpixel(surface, peak);
     return peak;
 }
@@ -217,7 +232,7 @@ Peak peak_from_candidate(const CorrelationSurface& surface,
 Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
     const std::vector<PeakCandidate> candidates = peak_candidates(surface, search, 8);
     if (candidates.empty()) return Peak{};
-    return peak_from_candidate(surface, candidates, 0);
+    return peak_from_candidate(surface, candidates, 0, {});
 }
 
 double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,

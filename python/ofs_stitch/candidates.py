@@ -19,9 +19,13 @@ def overlap_fraction(shift: np.ndarray, tile_shape: tuple[int, int]) -> np.ndarr
 def candidate_pairs(
     stage_positions_px: np.ndarray, tile_shape: tuple[int, int], minimum_overlap: float
 ) -> list[CandidatePair]:
-    """Pairs (i < j) whose stage positions overlap by at least ``minimum_overlap`` of a tile.
+    """Pairs (i < j) whose stage positions overlap by at least ``minimum_overlap`` of a tile,
+    plus the fewest smaller overlaps that join the scan into one connected piece.
 
-    A k-d tree finds neighbours within a tile diagonal, so large scans cost O(n log n), not n^2.
+    The extra pairs matter on strips and sparse scans: stage error can shrink one link's
+    apparent overlap below the limit, and a chain with a missing link cannot be placed from
+    the images. A k-d tree finds neighbours within a tile diagonal, so large scans cost
+    O(n log n), not n^2.
     """
     positions = np.asarray(stage_positions_px, dtype=float).reshape(-1, 2)
     if len(positions) < 2:
@@ -33,10 +37,37 @@ def candidate_pairs(
     shifts = positions[close[:, 1]] - positions[close[:, 0]]
     fractions = overlap_fraction(shifts, tile_shape)
     keep = fractions >= minimum_overlap
+    keep |= _joining_pairs(len(positions), close, fractions, keep)
     return [
         CandidatePair(i=int(i), j=int(j), expected_shift=(float(s[0]), float(s[1])), overlap_fraction=float(f))
         for (i, j), s, f in zip(close[keep], shifts[keep], fractions[keep])
     ]
+
+
+def _joining_pairs(
+    n: int, close: np.ndarray, fractions: np.ndarray, kept: np.ndarray
+) -> np.ndarray:
+    """Mask of the largest-overlap pairs (overlap > 0) that connect the pieces ``kept`` leaves
+    apart (Kruskal's algorithm over the remaining pairs, largest overlap first)."""
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in close[kept]:
+        parent[root(int(i))] = root(int(j))
+    joining = np.zeros(len(close), dtype=bool)
+    for k in np.argsort(-fractions):
+        if kept[k] or fractions[k] <= 0:
+            continue
+        a, b = root(int(close[k, 0])), root(int(close[k, 1]))
+        if a != b:
+            parent[a] = b
+            joining[k] = True
+    return joining
 
 
 def isolated_tiles(n_tiles: int, pairs: list[CandidatePair]) -> list[int]:

@@ -43,7 +43,11 @@ def place_tiles(
     stage_positions: np.ndarray,
     measurements: list[PairMeasurement],
     accepted: np.ndarray,
+    *,
+    reject_inconsistent: bool = True,
 ) -> Layout:
+    """Place the tiles. ``reject_inconsistent=False`` keeps every accepted pair in the final
+    solve (manual thresholds: the user decided); the robust loss still discounts outliers."""
     n = len(stage_positions)
     stage = np.asarray(stage_positions, dtype=float).reshape(n, 2)
     accepted = np.asarray(accepted, dtype=bool).copy()
@@ -87,7 +91,7 @@ def place_tiles(
             break
         limit = max(LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * _robust_sigma(residual[accepted]))
         contradicting = accepted & (size > limit)
-        if not contradicting.any():
+        if not reject_inconsistent or not contradicting.any():
             break
         accepted &= ~contradicting
     assert result is not None
@@ -119,15 +123,35 @@ def _all_residuals(positions: np.ndarray, measurements: list[PairMeasurement]) -
 
 
 def _fit_affine(stage: np.ndarray, placed: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """(3, 2) matrix with [stage_row, stage_col, 1] @ it ~ placed; identity-like if too few."""
-    identity = np.vstack([np.eye(2), np.zeros((1, 2))])
-    if use.sum() < 3:
-        if use.any():
-            identity[2] = (placed[use] - stage[use]).mean(axis=0)
-        return identity
-    design = np.column_stack([stage[use], np.ones(int(use.sum()))])
+    """(3, 2) matrix with [stage_row, stage_col, 1] @ it ~ placed.
+
+    The linear part corrects a miscalibrated camera-stage matrix. It is kept only when the data
+    show it: with an accurate matrix, a fitted one only adds noise, and extrapolating that noise
+    to tiles far from the placed ones (a blank corner of the scan) would put them further from
+    the truth than the stage itself. Otherwise, and when the tiles span no area, the map is a
+    translation.
+    """
+    translation = np.vstack([np.eye(2), np.zeros((1, 2))])
+    if not use.any():
+        return translation
+    translation[2] = (placed[use] - stage[use]).mean(axis=0)
+    count = int(use.sum())
+    if count < 4:
+        return translation
+    design = np.column_stack([stage[use], np.ones(count)])
     affine, _, rank, _ = np.linalg.lstsq(design, placed[use], rcond=None)
-    if rank < 3:  # tiles in a line: the map is not determined across it; keep translation only
-        identity[2] = (placed[use] - stage[use]).mean(axis=0)
-        return identity
-    return affine
+    if rank < 3:
+        return translation
+    residual = placed[use] - design @ affine
+    sigma = np.sqrt((residual**2).sum() / max(2 * (count - 3), 1))
+    # Standard errors of the linear coefficients: sigma * sqrt(diag((X^T X)^-1)).
+    covariance = np.linalg.inv(design.T @ design)
+    standard_error = sigma * np.sqrt(np.diag(covariance)[:2])
+    deviation = np.abs(affine[:2] - np.eye(2))
+    significant = (deviation > SIGNIFICANT_SIGMAS * standard_error[:, None] + 1e-12).any()
+    return affine if significant else translation
+
+
+# A fitted stage-to-layout scale or rotation is used only when it differs from the identity by
+# more than this many standard errors.
+SIGNIFICANT_SIGMAS = 4.0

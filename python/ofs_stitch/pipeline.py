@@ -136,7 +136,12 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         return result
 
     selection = select_pairs(result.measurements, options.thresholds)
-    layout = place_tiles(scan.stage_positions_px, result.measurements, selection.accepted)
+    layout = place_tiles(
+        scan.stage_positions_px,
+        result.measurements,
+        selection.accepted,
+        reject_inconsistent=options.thresholds.method == "automatic",
+    )
     result.selection, result.layout = selection, layout
     clock.lap("place")
     rejected = len(result.measurements) - int(layout.accepted.sum())

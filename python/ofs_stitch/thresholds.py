@@ -24,6 +24,8 @@ AUTOMATIC_MIN_QUALITY = 0.15
 # standard deviations of all good pairs, but never less than MIN_DISCREPANCY_PX.
 DISCREPANCY_SIGMAS = 6.0
 MIN_DISCREPANCY_PX = 4.0
+# Quality above which a pair is kept whatever its stage discrepancy (automatic mode).
+CONVINCING_QUALITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,10 @@ def select_pairs(
     max_discrepancy = max(MIN_DISCREPANCY_PX, DISCREPANCY_SIGMAS * spread)
     if settings.max_stage_discrepancy is not None:
         max_discrepancy = min(max_discrepancy, settings.max_stage_discrepancy)
-    accepted = good & (corrected <= max_discrepancy)
+    # A pair far from the stage's prediction is kept only on strong image evidence: stage
+    # errors are not always Gaussian (a grid start, a stage that slipped), and the layout's
+    # loop-consistency check still judges every kept pair against its neighbours.
+    accepted = good & ((corrected <= max_discrepancy) | (quality >= CONVINCING_QUALITY))
     return PairSelection(accepted, float(min_quality), float(max_discrepancy), corrected)
 
 

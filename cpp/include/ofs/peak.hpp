@@ -29,9 +29,9 @@ struct Peak {
     double col = 0.0;
     bool gaussian_fit = false;  // false: the fit was impossible and a parabola was used
     float height = 0.0f;
-    // The peak's height over the highest other local maximum, both divided by their overlap
-    // weight (so a large-overlap shift does not win by area alone). Large for a distinct peak,
-    // near 1 when another shift fits about as well.
+    // The peak's height over the highest competing local maximum, both divided by their
+    // overlap weight (so a large-overlap shift does not win by area alone). Large for a
+    // distinct peak, near 1 when another shift fits about as well.
     double peak_ratio = 0.0;
 };
 
@@ -43,14 +43,16 @@ struct PeakCandidate {
     double normalised_height = 0.0;  // height / overlap weight at this shift
 };
 
-// Up to `max_candidates` positive local maxima, highest first, at least `exclusion_radius`
-// apart.
+// Up to `max_candidates` positive local maxima of the overlap-normalised surface, highest
+// first, at least `exclusion_radius` apart.
 std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
                                            const PeakSearch& search, int max_candidates);
 
-// The Peak of candidate `chosen`: sub-pixel fit and peak ratio against the other candidates.
+// The Peak of candidate `chosen`: sub-pixel fit, and peak ratio against the other candidates
+// marked in `competing` (all others when it is empty).
 Peak peak_from_candidate(const CorrelationSurface& surface,
-                         const std::vector<PeakCandidate>& candidates, std::size_t chosen);
+                         const std::vector<PeakCandidate>& candidates, std::size_t chosen,
+                         const std::vector<bool>& competing);
 
 // The highest candidate.
 Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search);
