@@ -4,10 +4,16 @@ The numerics run in the compiled core (``ofs_stitch._core``): FFTW correlation w
 filter folded into each image's spectrum, a 2-D Gaussian peak fit, and the overlap's Pearson r.
 This module chooses the settings, converts images to float32 grey and shapes the result.
 
-Quality scale (``Registration.quality``, 0..1): ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``.
-It is near 0 for blank or unrelated images (Pearson r ~ 0, or a peak no higher than the rest of
-the surface) and approaches 1 for a distinct peak whose overlap matches pixel for pixel. On real
-tile overlaps, correct matches typically score 0.3-0.9, wrong ones below 0.1.
+Quality measures:
+
+- ``pearson_r``: Pearson correlation of the overlapping pixels at the found shift, -1..1.
+- ``peak_ratio``: the correlation peak over the highest competing local maximum, both
+  divided by their overlap area; only maxima whose pixels agree about as well as the chosen
+  one's (Pearson r within 0.05) compete. >= 1 for a clear match; 1e6 when nothing competes.
+- ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``: near 0 for blank or
+  unrelated overlaps (r ~ 0) and for ambiguous ones (another shift fits as well); close to r for
+  a distinct match. Measured: correct matches on generated scans score 0.4-1 (median 0.99),
+  on the real confocal tiles of lscm_tensile_ref_4x4 0.45-0.85; blank overlaps score below 0.02.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ class Registration:
 
     shift: tuple[float, float]
     pearson_r: float  # Pearson r of the overlapping pixels at the integer shift, -1..1
-    peak_ratio: float  # peak height over the highest value outside its neighbourhood, >= 1
+    peak_ratio: float  # peak over the highest competing maximum (see the module docstring)
     gaussian_fit: bool  # False when the sub-pixel step had to fall back to a parabola
     found: bool  # False when no shift satisfied the search constraints
 
