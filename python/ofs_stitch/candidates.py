@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .measurements import CandidatePair
 
@@ -24,14 +23,12 @@ def candidate_pairs(
 
     The extra pairs matter on strips and sparse scans: stage error can shrink one link's
     apparent overlap below the limit, and a chain with a missing link cannot be placed from
-    the images. A k-d tree finds neighbours within a tile diagonal, so large scans cost
-    O(n log n), not n^2.
+    the images.
     """
     positions = np.asarray(stage_positions_px, dtype=float).reshape(-1, 2)
     if len(positions) < 2:
         return []
-    reach = float(np.hypot(*tile_shape))
-    close = np.array(sorted(cKDTree(positions).query_pairs(reach)), dtype=np.int64).reshape(-1, 2)
+    close = _overlapping_pairs(positions, tile_shape)
     if len(close) == 0:
         return []
     shifts = positions[close[:, 1]] - positions[close[:, 0]]
@@ -42,6 +39,27 @@ def candidate_pairs(
         CandidatePair(i=int(i), j=int(j), expected_shift=(float(s[0]), float(s[1])), overlap_fraction=float(f))
         for (i, j), s, f in zip(close[keep], shifts[keep], fractions[keep])
     ]
+
+
+# Up to this many tiles, all pairs are checked with numpy at once (a few milliseconds); larger
+# scans use scipy's k-d tree, whose import alone costs more than that check on small scans.
+ALL_PAIRS_LIMIT = 2048
+
+
+def _overlapping_pairs(positions: np.ndarray, tile_shape: tuple[int, int]) -> np.ndarray:
+    """(m, 2) index pairs i < j of tiles whose rectangles overlap at all, sorted."""
+    height, width = tile_shape
+    if len(positions) <= ALL_PAIRS_LIMIT:
+        i, j = np.triu_indices(len(positions), k=1)
+        gap = np.abs(positions[j] - positions[i])
+        touching = (gap[:, 0] < height) & (gap[:, 1] < width)
+        return np.column_stack([i[touching], j[touching]]).astype(np.int64)
+    from scipy.spatial import cKDTree
+
+    within = cKDTree(positions).query_pairs(float(np.hypot(height, width)), output_type="ndarray")
+    within = within[np.lexsort((within[:, 1], within[:, 0]))]
+    gap = np.abs(positions[within[:, 1]] - positions[within[:, 0]])
+    return within[(gap[:, 0] < height) & (gap[:, 1] < width)].astype(np.int64)
 
 
 def _joining_pairs(
