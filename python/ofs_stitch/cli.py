@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--stitch_dzi", action=argparse.BooleanOptionalAction, default=False,
                         help="also write a Deep Zoom image (.dzi + _files/) (default: off)")
     output.add_argument("--tile_size", type=_tile_size, default=None,
-                        help="tile size for DZI/TIFF output in pixels, or 'auto' (default: auto)")
+                        help="accepted for compatibility: ofs-stitch streams the mosaic in bands "
+                        "sized to memory by itself (default: auto)")
     output.add_argument("--blend", choices=("nearest", "feather"), default="nearest",
                         help="(new) nearest: each pixel from the tile whose centre is nearest (as upstream); "
                         "feather: smooth ramps across overlaps (default: %(default)s)")
@@ -178,7 +179,6 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
         stitch_tiff=args.stitch_tiff,
         stitch_dzi=args.stitch_dzi,
         blend=args.blend,
-        tile_size=args.tile_size,
         quiet=args.quiet,
     )
 

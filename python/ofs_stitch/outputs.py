@@ -1,69 +1,31 @@
-"""The image outputs of a stitch: full mosaic, preview, thumbnail (and DZI / TIFF on request)."""
+"""The image outputs of a stitch, chosen by the stitching mode: preview and thumbnail, the
+full-size mosaic (JPEG, or pyramidal TIFF beyond JPEG's size limit), Deep Zoom and OME-TIFF.
+The rendering itself lives in `canvas` (where tiles land), `compose` (pixel choice) and
+`writers` (formats, atomic writes)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pyvips
 
-from .atomic_file import atomic_output
-from .errors import ImageReadError, OutputError
-from .exif import exif_block, insert_exif_into_jpeg
+from .canvas import plan_layout
 from .tile_store import TileStore
 from .tiles import Scan
+from .writers import (
+    output_prefix,
+    plan_outputs,
+    stitched_user_comment,
+    write_mosaic,
+    write_preview,
+    write_preview_from_jpeg,
+    write_thumbnail,
+)
 
-JPEG_MAX_SIDE = 65500
-PREVIEW_WIDTH = 1000
-THUMBNAIL_BOX = 400
-
-
-def output_prefix(folder: Path) -> str:
-    """Upstream's name for the mosaic: the folder name, skipping trailing 'images'/'use'."""
-    for part in reversed(folder.resolve().parts):
-        if part.lower() not in ("images", "use", "/"):
-            return part
-    return "scan"
-
-
-def compose(scan: Scan, positions: np.ndarray, tile_store: TileStore | None = None) -> pyvips.Image:
-    """The mosaic as a lazy libvips image: tiles inserted at their rounded positions."""
-    origin = positions.min(axis=0)
-    placed = np.round(positions - origin).astype(int)
-    height = int(placed[:, 0].max()) + scan.tiles[0].height
-    width = int(placed[:, 1].max()) + scan.tiles[0].width
-    first = pyvips.Image.new_from_file(str(scan.tiles[0].path), access="sequential")
-    canvas = pyvips.Image.black(width, height, bands=first.bands).cast(first.format)
-    for index, (tile, (row, col)) in enumerate(zip(scan.tiles, placed)):
-        pixels = tile_store.get(index) if tile_store is not None else None
-        if pixels is not None:
-            image = pyvips.Image.new_from_array(pixels)
-        else:
-            image = pyvips.Image.new_from_file(str(tile.path), fail_on="truncated")
-        canvas = canvas.insert(image, int(col), int(row))
-    return canvas
-
-
-def _save(image: pyvips.Image, path: Path, **options: object) -> None:
-    with atomic_output(path) as temporary:
-        try:
-            image.write_to_file(str(temporary), **options)
-        except pyvips.Error as error:
-            text = str(error).strip().splitlines()
-            reason = text[-1] if text else "libvips failed"
-            if "read" in reason or "load" in reason or "truncated" in reason.lower():
-                raise ImageReadError(f"cannot decode a tile while writing {path}: {reason}; replace the damaged file") from None
-            raise OutputError(f"cannot write {path}: {reason}; check free space and permissions") from None
-
-
-def _stitched_comment(scan: Scan) -> dict:
-    comment = dict(scan.tiles[0].metadata)
-    comment.pop("stage", None)
-    comment["Notes"] = "Stitched by OpenFlexure Stitching"
-    comment["NumberOfImages"] = len(scan.tiles)
-    return comment
+PREVIEW = "preview.jpg"
+THUMBNAIL = "stitched_thumbnail.jpg"
+STAGE_PREVIEW = "stitched_from_stage.jpg"  # upstream's name for --stitching_mode stage_stitch
 
 
 def write_mosaics(
@@ -77,25 +39,49 @@ def write_mosaics(
     blend: str,
     tile_store: TileStore | None,
     say: Callable[[str], None],
-    warn: Callable[[str], None],
 ) -> list[Path]:
-    mosaic = compose(scan, positions, tile_store)
-    written = []
-    preview = output_dir / "preview.jpg"
-    _save(mosaic.thumbnail_image(PREVIEW_WIDTH, height=10_000_000), preview, Q=90)
-    thumb = output_dir / "stitched_thumbnail.jpg"
-    _save(pyvips.Image.thumbnail(str(preview), THUMBNAIL_BOX), thumb, Q=90)
-    written += [preview, thumb]
-    if full:
-        path = output_dir / f"{output_prefix(scan.folder)}_stitched.jpg"
-        _save(mosaic, path, Q=90)
-        insert_exif_into_jpeg(path, exif_block(json.dumps(_stitched_comment(scan))))
-        written.append(path)
-    return written
+    """Preview and thumbnail always; with ``full`` the stitched JPEG and the requested DZI and
+    TIFF, all written in one pass over the tiles (from memory when ``tile_store`` holds them)."""
+    layout = plan_layout(scan.tiles, positions)
+    comment = stitched_user_comment(scan.tiles[0].metadata, len(scan.tiles))
+    in_memory = tile_store.get if tile_store is not None and tile_store.enabled else None
+    plan = plan_outputs(
+        output_dir,
+        output_prefix(scan.folder),
+        layout.height,
+        layout.width,
+        jpeg=full,
+        dzi=full and dzi,
+        tiff=full and tiff,
+    )
+    for note in plan.notes:  # before the long render, not after it
+        say(note)
+    if plan.jpeg is not None and not _sixteen_bit(scan):
+        # The preview is shrunk from the finished JPEG: cheaper than composing it again.
+        written = write_mosaic(
+            layout, plan, blend=blend, user_comment=comment, pixel_size_um=scan.pixel_size_um,
+            in_memory=in_memory,
+        )
+        preview = write_preview_from_jpeg(plan.jpeg, output_dir / PREVIEW, user_comment=comment)
+    else:
+        # 16-bit tiles: the preview also fixes the white level the 8-bit formats are scaled to.
+        preview = write_preview(
+            layout, output_dir / PREVIEW, blend=blend, user_comment=comment, in_memory=in_memory
+        )
+        written = write_mosaic(
+            layout, plan, blend=blend, user_comment=comment, pixel_size_um=scan.pixel_size_um,
+            white=preview.white_level, in_memory=in_memory,
+        )
+    write_thumbnail(preview, output_dir / THUMBNAIL)
+    return [output_dir / PREVIEW, output_dir / THUMBNAIL, *written]
 
 
-def write_stage_preview(scan: Scan, output_dir: Path) -> list[Path]:
-    path = output_dir / "stitched_from_stage.jpg"
-    mosaic = compose(scan, scan.stage_positions_px)
-    _save(mosaic.thumbnail_image(PREVIEW_WIDTH, height=10_000_000), path, Q=90)
+def _sixteen_bit(scan: Scan) -> bool:
+    return any(tile.pixel_format != "uchar" for tile in scan.tiles)
+
+
+def write_stage_preview(scan: Scan, output_dir: Path, *, blend: str = "nearest") -> list[Path]:
+    """The 1000 px preview of the tiles at their stage positions (no registration)."""
+    path = output_dir / STAGE_PREVIEW
+    write_preview(plan_layout(scan.tiles, scan.stage_positions_px), path, blend=blend)
     return [path]

@@ -167,7 +167,7 @@ def _hidden_interval(
 
 def _visible_boxes(seg: np.ndarray, hidden: list[tuple[float, float]]) -> list[tuple[int, ...]]:
     """Padded pixel boxes (r0, r1, c0, c1) around the parts of the segment not hidden."""
-    boxes = []
+    boxes: list[tuple[int, ...]] = []
     cursor = 0.0
     parts = []
     for lo, hi in sorted(hidden):
@@ -270,6 +270,42 @@ def _surviving_tiles(
     return cand[~beaten.any(0)]
 
 
+def _merged(first: list[Cell], second: list[Cell]) -> list[Cell]:
+    """Join two sibling results into one cell when that costs nothing at render time: both
+    uncovered, both copied from the same tile, or both mixed (per-pixel anyway)."""
+    if len(first) == 1 and len(second) == 1:
+        a, b = first[0], second[0]
+        same_kind = a.tiles == b.tiles or (a.is_mixed and b.is_mixed)
+        if same_kind:
+            tiles = tuple(sorted(set(a.tiles) | set(b.tiles)))
+            return [Cell(min(a.r0, b.r0), max(a.r1, b.r1), min(a.c0, b.c0), max(a.c1, b.c1), tiles)]
+    return first + second
+
+
+def _sole_owner(
+    c2: np.ndarray, tops: np.ndarray, bots: np.ndarray, cand: np.ndarray,
+    rect: tuple[int, int, int, int],
+) -> int | None:
+    """The tile owning every pixel of rect, if the owner of its first pixel provably does
+    (covers rect and beats every other candidate at all corners of their overlap)."""
+    r0, r1, c0, c1 = rect
+    m = int(nearest_owner(tops, bots - tops, np.array([r0]), np.array([c0]), cand)[0, 0])
+    if m < 0 or not (tops[m, 0] <= r0 and bots[m, 0] >= r1 and tops[m, 1] <= c0
+                     and bots[m, 1] >= c1):
+        return None
+    others = cand[cand != m]
+    if len(others) == 0:
+        return m
+    rr = np.stack([np.maximum(tops[others, 0], r0), np.minimum(bots[others, 0], r1) - 1], 1)
+    cc = np.stack([np.maximum(tops[others, 1], c0), np.minimum(bots[others, 1], c1) - 1], 1)
+    a, b, k = _pair_coefficients(c2, np.full(len(others), m), others)
+    worst = np.maximum.reduce(
+        [a * rr[:, i] + b * cc[:, j] + k for i in (0, 1) for j in (0, 1)]
+    )
+    beaten = (worst < 0) | ((worst == 0) & (m < others))
+    return m if beaten.all() else None
+
+
 def nearest_cells(tops: np.ndarray, shapes: np.ndarray, height: int, width: int) -> list[Cell]:
     """Cut the canvas [0, height) x [0, width) into cells under the nearest-centre rule.
 
@@ -280,33 +316,31 @@ def nearest_cells(tops: np.ndarray, shapes: np.ndarray, height: int, width: int)
     shapes = np.asarray(shapes, np.int64).reshape(-1, 2)
     bots = tops + shapes
     c2 = doubled_centres(tops, shapes)
-    zones = ownership_zones(tops, shapes)
-    cells: list[Cell] = []
-    stack = [((0, int(height), 0, int(width)), np.arange(len(tops)), zones)]
-    while stack:
-        rect, cand, zs = stack.pop()
+
+    def split(rect: tuple[int, int, int, int], cand: np.ndarray, zs: np.ndarray) -> list[Cell]:
         r0, r1, c0, c1 = rect
-        if r0 >= r1 or c0 >= c1:
-            continue
         hit = (tops[cand, 0] < r1) & (bots[cand, 0] > r0) & (tops[cand, 1] < c1)
         hit &= bots[cand, 1] > c0
         cand = cand[hit]
         if len(cand) == 0:
-            cells.append(Cell(r0, r1, c0, c1, ()))
-            continue
+            return [Cell(r0, r1, c0, c1, ())]
         zs = zs[(zs[:, 0] < r1) & (zs[:, 1] > r0) & (zs[:, 2] < c1) & (zs[:, 3] > c0)]
         row_cut = _best_cut(zs, r0, r1, 0, 1)
         col_cut = _best_cut(zs, c0, c1, 2, 3)
         if row_cut[0] >= 0 and (col_cut[0] < 0 or row_cut[1:] <= col_cut[1:]):
             e = row_cut[0]
-            stack.append(((r0, e, c0, c1), cand, zs))
-            stack.append(((e, r1, c0, c1), cand, zs))
-            continue
+            return _merged(split((r0, e, c0, c1), cand, zs), split((e, r1, c0, c1), cand, zs))
         if col_cut[0] >= 0:
             e = col_cut[0]
-            stack.append(((r0, r1, c0, e), cand, zs))
-            stack.append(((r0, r1, e, c1), cand, zs))
-            continue
+            return _merged(split((r0, r1, c0, e), cand, zs), split((r0, r1, e, c1), cand, zs))
+        if len(zs) == 0:
+            # No seam reaches this rect: its owner is alone (checked, not assumed).
+            sole = _sole_owner(c2, tops, bots, cand, rect)
+            if sole is not None:
+                return [Cell(r0, r1, c0, c1, (sole,))]
         alive = _surviving_tiles(c2, tops, bots, cand, rect)
-        cells.append(Cell(r0, r1, c0, c1, tuple(int(t) for t in np.sort(alive))))
-    return cells
+        return [Cell(r0, r1, c0, c1, tuple(int(t) for t in np.sort(alive)))]
+
+    if height <= 0 or width <= 0:
+        return []
+    return split((0, int(height), 0, int(width)), np.arange(len(tops)), ownership_zones(tops, shapes))

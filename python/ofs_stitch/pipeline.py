@@ -4,8 +4,11 @@ and reports progress."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +22,7 @@ from .errors import InputError, OutputError
 from .inputs import InputOptions, load_scan
 from .layout import Layout, place_tiles
 from .measure import MeasureSettings, measure_pairs
-from .measurements import PairMeasurement
+from .measurements import CandidatePair, PairMeasurement
 from .positions_file import write_ofm_tile_configuration
 from .registration import CorrelationSettings
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
@@ -53,7 +56,6 @@ class StitchOptions:
     stitch_tiff: bool = False
     stitch_dzi: bool = False
     blend: str = "nearest"
-    tile_size: int | None = None
     quiet: bool = False
     progress: bool = True
 
@@ -97,85 +99,131 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
     output_dir = _prepare_output_dir(options.output_dir or folder)
     result = StitchResult(scan=scan, output_dir=output_dir, timings=clock.laps)
-    tile_shape = scan.tiles[0].shape
 
     if options.stitching_mode == "stage_stitch":
         from .outputs import write_stage_preview
 
-        result.written += write_stage_preview(scan, output_dir)
+        result.written += write_stage_preview(scan, output_dir, blend=options.blend)
         clock.lap("render")
         return result
 
+    pairs = _candidate_pairs(scan, options)
+    say.info(f"{len(pairs)} overlapping pairs to correlate")
+    settings = MeasureSettings(
+        correlation=options.correlation,
+        search_radius=_search_radius(options, scan.tiles[0].shape),
+        resize=options.resize,
+        pad=options.pad,
+        threads=options.threads,
+    )
+    if options.stitching_mode == "only_correlate":
+        result.measurements = _measure_with_cache(scan, pairs, settings, options, output_dir, say)
+        clock.lap("correlate")
+        return result
+
+    # The plots (matplotlib: its import alone takes 0.4 s, and drawing holds the GIL) are drawn
+    # in a thread while the C++ kernels and libvips, which release the GIL, measure and render.
+    inputs_plot_path = output_dir / "stitching_inputs.png"
+    # Drawn early under a hidden name, renamed only when the whole run succeeds: a failed run
+    # leaves nothing that looks like a result.
+    inputs_plot_draft = output_dir / f".{inputs_plot_path.name}.{os.getpid()}.partial.png"
+    # (The executor is left, waiting for the drawing thread, before the draft is removed.)
+    with _removed_on_failure(inputs_plot_draft), ThreadPoolExecutor(max_workers=1) as plotting:
+        inputs_plot = plotting.submit(_plot_inputs, scan, inputs_plot_draft)
+        # Decoded tiles are kept for the renderer when they fit in memory: one decode per tile.
+        tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
+        try:
+            result.measurements = _measure_with_cache(
+                scan, pairs, settings, options, output_dir, say, tile_store
+            )
+            clock.lap("correlate")
+            result.selection, result.layout = _select_and_place(scan, result.measurements, options, say)
+            clock.lap("place")
+            correlations_plot = plotting.submit(
+                _plot_correlations, result.measurements, result.layout.accepted, result.selection,
+                options, output_dir,
+            )
+            result.written += _write_positions(scan, result, settings, output_dir, say)
+            clock.lap("positions")
+            from .outputs import write_mosaics
+
+            result.written += write_mosaics(
+                scan,
+                result.layout.positions,
+                output_dir,
+                full=options.stitching_mode == "all",
+                tiff=options.stitch_tiff,
+                dzi=options.stitch_dzi,
+                blend=options.blend,
+                tile_store=tile_store,
+                say=say.info,
+            )
+        finally:
+            tile_store.clear()
+        inputs_plot.result()
+        os.replace(inputs_plot_draft, inputs_plot_path)
+        result.written += [correlations_plot.result(), inputs_plot_path]
+    clock.lap("render")
+    return result
+
+
+def _candidate_pairs(scan: Scan, options: StitchOptions) -> list[CandidatePair]:
     minimum_overlap = _minimum_overlap(options)
-    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, minimum_overlap)
+    pairs = candidate_pairs(scan.stage_positions_px, scan.tiles[0].shape, minimum_overlap)
     lonely = isolated_tiles(len(scan.tiles), pairs)
     if lonely:
         names = ", ".join(scan.tiles[t].name for t in lonely[:5])
         more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
         raise InputError(
-            f"{names}{more} overlap no other tile by --minimum_overlap {minimum_overlap:g}"
-            " according to their positions; lower --minimum_overlap, check the positions, or "
-            "remove those files"
+            f"{names}{more} overlap no other tile according to their positions (--minimum_overlap "
+            f"{minimum_overlap:g}); check the positions, lower --minimum_overlap, or remove those files"
         )
-    say.info(f"{len(pairs)} overlapping pairs to correlate")
+    return pairs
 
-    search_radius = _search_radius(options, tile_shape)
-    settings = MeasureSettings(
-        correlation=options.correlation,
-        search_radius=search_radius,
-        resize=options.resize,
-        pad=options.pad,
-        threads=options.threads,
-    )
-    tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
-    result.measurements = _measure_with_cache(
-        scan, pairs, settings, options, output_dir, say, tile_store
-    )
-    clock.lap("correlate")
-    if options.stitching_mode == "only_correlate":
-        return result
 
-    selection = select_pairs(result.measurements, options.thresholds)
+def _select_and_place(
+    scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
+) -> tuple[PairSelection, Layout]:
+    selection = select_pairs(measurements, options.thresholds)
     layout = place_tiles(
         scan.stage_positions_px,
-        result.measurements,
+        measurements,
         selection.accepted,
+        # Manual thresholds are the user's decision: no pair they accept is dropped later.
         reject_inconsistent=options.thresholds.method == "automatic",
     )
-    result.selection, result.layout = selection, layout
-    clock.lap("place")
-    rejected = len(result.measurements) - int(layout.accepted.sum())
+    used = int(layout.accepted.sum())
     say.info(
-        f"using {int(layout.accepted.sum())} of {len(result.measurements)} pairs "
-        f"({rejected} rejected); stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
+        f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected); "
+        f"stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
     )
-    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
     if unplaced:
         say.info(
             f"{len(unplaced)} tiles had no trustworthy pair and sit at their stage position: "
             + ", ".join(scan.tiles[t].name for t in unplaced[:5])
             + (" ..." if len(unplaced) > 5 else "")
         )
+    return selection, layout
 
+
+def _write_positions(
+    scan: Scan, result: StitchResult, settings: MeasureSettings, output_dir: Path, say: _Reporter
+) -> list[Path]:
+    """OFMTileConfiguration.txt (as upstream) and positions.json (everything we know)."""
+    layout, selection = result.layout, result.selection
+    assert layout is not None and selection is not None
     names = [t.name for t in scan.tiles]
-    thresholds = {
-        "min_peak_quality": selection.min_quality,
-        "max_stage_discrepancy": selection.max_discrepancy
-        if np.isfinite(selection.max_discrepancy) and options.thresholds.method == "manual"
-        else None,
-    }
-    # The plots (matplotlib, mostly holding the GIL) are drawn while libvips renders the mosaic
-    # (which releases it), so on two cores they cost almost no wall time.
-    plotting = ThreadPoolExecutor(max_workers=1)
-    plots = plotting.submit(
-        _write_plots, result.measurements, layout.accepted, thresholds, scan, names, output_dir
-    )
-
-    result.written.append(write_ofm_tile_configuration(output_dir, names, layout.positions))
+    ofm = write_ofm_tile_configuration(output_dir, names, layout.positions)
     improved = _improved_camera_stage_matrix(scan, layout, say)
-    extra = {
-        "thresholds": {"min_quality": selection.min_quality, "max_discrepancy_px": selection.max_discrepancy if np.isfinite(selection.max_discrepancy) else None},
-        "search_radius_px": search_radius,
+    extra: dict[str, object] = {
+        "thresholds": {
+            "min_quality": selection.min_quality,
+            "max_discrepancy_px": selection.max_discrepancy
+            if np.isfinite(selection.max_discrepancy)
+            else None,
+        },
+        "search_radius_px": settings.search_radius,
         "stage_sigma_px": layout.stage_sigma_px,
     }
     if improved is not None:
@@ -186,53 +234,49 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         scan.tiles,
         layout.positions,
         result.measurements,
-        layout.accepted,
+        layout.accepted.tolist(),
         layout.residuals,
         csm_matrix=scan.csm_matrix,
         pixel_size_um=scan.pixel_size_um,
         extra=extra,
     )
-    result.written.append(positions_json)
-    clock.lap("positions")
+    return [ofm, positions_json]
 
-    from .outputs import write_mosaics
 
+def _plot_inputs(scan: Scan, path: Path) -> None:
+    from .plots import plot_inputs
+
+    plot_inputs(scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], path)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
     try:
-        result.written += write_mosaics(
-            scan,
-            layout.positions,
-            output_dir,
-            full=options.stitching_mode == "all",
-            tiff=options.stitch_tiff,
-            dzi=options.stitch_dzi,
-            blend=options.blend,
-            tile_store=tile_store,
-            say=say.info,
-            warn=say.warn,
-        )
-    finally:
-        tile_store.clear()
-        plotting.shutdown(wait=True)
-    result.written += plots.result()
-    clock.lap("render")
-    return result
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
-def _write_plots(
+def _plot_correlations(
     measurements: list[PairMeasurement],
     accepted: np.ndarray,
-    thresholds: dict[str, float | None],
-    scan: Scan,
-    names: list[str],
+    selection: PairSelection,
+    options: StitchOptions,
     output_dir: Path,
-) -> list[Path]:
-    from .plots import plot_correlations, plot_inputs
+) -> Path:
+    from .plots import plot_correlations
 
-    correlations = output_dir / "stitching_correlations.png"
-    inputs = output_dir / "stitching_inputs.png"
-    plot_correlations(measurements, accepted, correlations, thresholds=thresholds)
-    plot_inputs(scan.stage_positions_px, scan.tiles[0].shape, names, inputs)
-    return [correlations, inputs]
+    manual_limit = options.thresholds.method == "manual" and np.isfinite(selection.max_discrepancy)
+    thresholds: dict[str, float | None] = {
+        "min_peak_quality": selection.min_quality,
+        # In automatic mode the limit applies to the affine-corrected discrepancy, not to the
+        # plotted one, so no line is drawn for it.
+        "max_stage_discrepancy": selection.max_discrepancy if manual_limit else None,
+    }
+    path = output_dir / "stitching_correlations.png"
+    plot_correlations(measurements, accepted.tolist(), path, thresholds=thresholds)
+    return path
 
 
 def _minimum_overlap(options: StitchOptions) -> float:
@@ -258,12 +302,12 @@ def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float
 
 def _measure_with_cache(
     scan: Scan,
-    pairs: list,
+    pairs: list[CandidatePair],
     settings: MeasureSettings,
     options: StitchOptions,
     output_dir: Path,
     say: _Reporter,
-    tile_store: TileStore,
+    tile_store: TileStore | None = None,
 ) -> list[PairMeasurement]:
     cache_settings = cache_key(settings)
     names = [t.name for t in scan.tiles]
@@ -345,7 +389,7 @@ def _improved_camera_stage_matrix(scan: Scan, layout: Layout, say: _Reporter) ->
     """The camera-stage matrix the registered positions imply (printed as upstream does)."""
     if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
         return None
-    stage_xy = np.array([t.stage_xyz[:2] for t in scan.tiles], dtype=float)  # type: ignore[index]
+    stage_xy = np.array([t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None], dtype=float)
     improved = fit_camera_stage_matrix(stage_xy, layout.positions)
     if improved is None:
         return None

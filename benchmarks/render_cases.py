@@ -1,0 +1,167 @@
+"""Scans and isolated runs for the rendering benchmarks (bench_render.py, compare_render.py).
+
+Each renderer runs in its own Python process, so its peak resident memory is its own; the
+process reports its wall time (excluding interpreter start-up), CPU time and peak RSS as JSON.
+Tiles are named ``img_<col>_<row>.jpg`` after their whole-pixel position, which is also how
+openflexure-stitch reads positions from file names, so upstream can load the same scan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pyvips
+
+PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
+UPSTREAM_PYTHON = Path("/tmp/upvenv/bin/python")
+
+
+def make_jpeg_scan(
+    folder: Path, rows: int, cols: int, tile_shape: tuple[int, int], *, overlap: float = 0.3,
+    jitter: int = 15, seed: int = 0,
+) -> tuple[list[Path], np.ndarray]:
+    """A scan of JPEG tiles cut from blurred noise; returns the paths and (n, 2) (row, col)
+    whole-pixel positions (minimum 0)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = tile_shape
+    step = (round(h * (1 - overlap)), round(w * (1 - overlap)))
+    positions = np.array([[r * step[0], c * step[1]] for r in range(rows) for c in range(cols)])
+    positions = positions + rng.integers(-jitter, jitter + 1, positions.shape)
+    positions -= positions.min(0)
+    height, width = (positions.max(0) + tile_shape).tolist()
+    # libvips makes the texture without holding it all in numpy.
+    noise = pyvips.Image.gaussnoise(width, height, sigma=60, mean=128, seed=seed).gaussblur(2)
+    grey = noise.cast("uchar")
+    canvas = grey.bandjoin([grey.flip("horizontal"), grey.flip("vertical")])
+    canvas = canvas.copy(interpretation="srgb").copy_memory()
+    paths = []
+    for r, c in positions:
+        path = folder / f"img_{c}_{r}.jpg"
+        if not path.exists():
+            canvas.crop(int(c), int(r), w, h).jpegsave(str(path), Q=90)
+        paths.append(path)
+    return paths, positions.astype(float)
+
+
+_PRELUDE = """
+import json, os, resource, sys, time
+spec = json.loads(sys.argv[1])
+def report(**values):
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    values.update(cpu=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
+    print("RESULT " + json.dumps(values))
+"""
+
+OURS = _PRELUDE + """
+import numpy as np
+import pyvips
+from pathlib import Path
+from ofs_stitch.canvas import layout_from_arrays
+from ofs_stitch.writers import plan_outputs, write_mosaic, write_preview, write_thumbnail
+held = None
+if spec.get("in_memory"):
+    # As the pipeline does with its TileStore: tiles decoded for registration are reused.
+    held = {k: pyvips.Image.new_from_file(p).numpy() for k, p in enumerate(spec["paths"])}
+started = time.perf_counter()
+shape = pyvips.Image.new_from_file(spec["paths"][0])
+layout = layout_from_arrays(spec["paths"], np.array(spec["positions"]),
+                            np.tile([shape.height, shape.width], (len(spec["paths"]), 1)))
+if spec.get("preview"):
+    preview = write_preview(layout, os.path.join(spec["out"], "preview.jpg"))
+    write_thumbnail(preview, os.path.join(spec["out"], "stitched_thumbnail.jpg"))
+plan = plan_outputs(spec["out"], "scan", layout.height, layout.width, **spec["formats"])
+write_mosaic(layout, plan, blend=spec.get("blend", "nearest"),
+             in_memory=held.get if held else None)
+report(seconds=time.perf_counter() - started, notes=list(plan.notes))
+"""
+
+# libvips alone: every tile decoded and placed (later tiles on top), each format written in
+# its own streaming pass ("stream"), or the mosaic decoded once into memory and written to
+# every format from there ("ram"; memory grows with the mosaic).
+FLOOR = _PRELUDE + """
+import pyvips
+def canvas():
+    tiles = [pyvips.Image.new_from_file(p, access="sequential") for p in spec["paths"]]
+    h, w = tiles[0].height, tiles[0].width
+    rows = [round(r) for r, _ in spec["positions"]]
+    cols = [round(c) for _, c in spec["positions"]]
+    image = pyvips.Image.black(max(cols) + w, max(rows) + h, bands=tiles[0].bands)
+    for tile, r, c in zip(tiles, rows, cols):
+        image = image.insert(tile, c, r)
+    return image.cast("uchar").copy(interpretation="srgb")
+def write(image, fmt):
+    out = os.path.join(spec["out"], "floor")
+    if fmt == "jpeg":
+        image.jpegsave(out + ".jpg", Q=95)
+    elif fmt == "tiff":
+        image.tiffsave(out + ".tif", tile=True, tile_width=256, tile_height=256, pyramid=True,
+                       subifd=True, bigtiff=True, compression="jpeg", Q=95)
+    else:
+        image.dzsave(out, suffix=".jpeg[Q=90]")
+wanted = [f for f, on in spec["formats"].items() if on]
+started = time.perf_counter()
+if spec["floor"] == "ram":
+    mosaic = canvas().copy_memory()
+    for fmt in wanted:
+        write(mosaic, fmt)
+else:
+    for fmt in wanted:
+        write(canvas(), fmt)
+report(seconds=time.perf_counter() - started)
+"""
+
+# openflexure-stitching 0.3.1's output stage: pipeline.save_full_stitch (the mosaic built in
+# numpy chunks, saved as JPEG tiles, joined into the stitched JPEG by libvips, then the TIFF
+# and DZI made from that JPEG), after save_preview and create_thumbnail when "preview" is set.
+UPSTREAM = _PRELUDE + """
+import numpy as np
+from openflexure_stitching.loading import OFSImageSet
+from openflexure_stitching.pipeline import save_full_stitch, save_preview
+from openflexure_stitching.stitching import create_thumbnail
+from openflexure_stitching.settings import OutputSettings
+image_set = OFSImageSet(spec["folder"])
+by_name = {os.path.basename(p): np.array(q) for p, q in zip(spec["paths"], spec["positions"])}
+positions = {image.filename: by_name[image.filename] for image in image_set}
+settings = OutputSettings(output_dir=spec["out"], stitch_tiff=spec["formats"].get("tiff", False),
+                          dzi=spec["formats"].get("dzi", False))
+started = time.perf_counter()
+try:
+    if spec.get("preview"):
+        create_thumbnail(save_preview(image_set, positions, output_settings=settings))
+    save_full_stitch(image_set, positions, output_settings=settings)
+    error = None
+except Exception as exc:  # upstream fails above 65,500 px: record it
+    error = f"{type(exc).__name__}: {str(exc)[:200]}"
+report(seconds=time.perf_counter() - started, error=error)
+"""
+
+
+def run_isolated(script: str, spec: dict, python: Path | str = sys.executable,
+                 timeout: float = 3600) -> dict:
+    """Run a renderer script in a fresh process; returns its RESULT dictionary."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PYTHON_DIR), *sys.path]))
+    if Path(python) != Path(sys.executable):
+        env.pop("PYTHONPATH")  # another virtual environment: its own packages only
+    Path(spec["out"]).mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(
+        [str(python), "-c", textwrap.dedent(script), json.dumps(spec)],
+        check=False, capture_output=True, text=True, env=env, timeout=timeout,
+    )
+    lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    if run.returncode != 0 or not lines:
+        raise RuntimeError(f"renderer failed ({run.returncode}): {run.stderr[-2000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def best_of(runs: int, script: str, spec: dict, python: Path | str = sys.executable) -> dict:
+    """The fastest of ``runs`` runs (the machine may be shared), with the highest peak RSS."""
+    results = [run_isolated(script, spec, python) for _ in range(runs)]
+    best = min(results, key=lambda r: r["seconds"])
+    return {**best, "peak_rss_mb": max(r["peak_rss_mb"] for r in results)}
