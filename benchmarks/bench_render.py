@@ -39,16 +39,22 @@ MAX_STRIP_RSS_MB = 600
 def grid_scan(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rows, cols, shape = GRID
     paths, positions = make_jpeg_scan(tmp_path_factory.mktemp("grid"), rows, cols, shape, seed=1)
-    return {"paths": [str(p) for p in paths], "positions": positions.tolist(),
-            "folder": str(paths[0].parent)}
+    return {
+        "paths": [str(p) for p in paths],
+        "positions": positions.tolist(),
+        "folder": str(paths[0].parent),
+    }
 
 
 @pytest.fixture(scope="module")
 def strip_scan(tmp_path_factory: pytest.TempPathFactory) -> dict:
     count, shape = STRIP
     paths, positions = make_jpeg_scan(tmp_path_factory.mktemp("strip"), 1, count, shape, seed=2)
-    return {"paths": [str(p) for p in paths], "positions": positions.tolist(),
-            "folder": str(paths[0].parent)}
+    return {
+        "paths": [str(p) for p in paths],
+        "positions": positions.tolist(),
+        "folder": str(paths[0].parent),
+    }
 
 
 def timed_runs(benchmark, spec: dict) -> dict:  # type: ignore[no-untyped-def]
@@ -63,13 +69,19 @@ def timed_runs(benchmark, spec: dict) -> dict:  # type: ignore[no-untyped-def]
     return {**best, "peak_rss_mb": max(r["peak_rss_mb"] for r in results)}
 
 
-def test_grid_to_jpeg_and_tiff_near_the_libvips_floor(benchmark, grid_scan: dict, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_grid_to_jpeg_and_tiff_near_the_libvips_floor(
+    benchmark, grid_scan: dict, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     formats = {"jpeg": True, "tiff": True, "dzi": False}
     ours = timed_runs(benchmark, {**grid_scan, "formats": formats, "out": str(tmp_path / "ours")})
-    floor = best_of(RUNS, FLOOR, {**grid_scan, "formats": formats, "out": str(tmp_path / "f1"),
-                                  "floor": "stream"})
-    ram = best_of(RUNS, FLOOR, {**grid_scan, "formats": formats, "out": str(tmp_path / "f2"),
-                                "floor": "ram"})
+    floor = best_of(
+        RUNS,
+        FLOOR,
+        {**grid_scan, "formats": formats, "out": str(tmp_path / "f1"), "floor": "stream"},
+    )
+    ram = best_of(
+        RUNS, FLOOR, {**grid_scan, "formats": formats, "out": str(tmp_path / "f2"), "floor": "ram"}
+    )
     print(
         f"\n{GRID[0]}x{GRID[1]} tiles of {GRID[2][1]}x{GRID[2][0]} -> JPEG + TIFF: "
         f"ofs-stitch {ours['seconds']:.2f} s, {ours['peak_rss_mb']:.0f} MB; libvips floor "
@@ -81,17 +93,25 @@ def test_grid_to_jpeg_and_tiff_near_the_libvips_floor(benchmark, grid_scan: dict
     assert ours["peak_rss_mb"] < MAX_GRID_RSS_MB
 
 
-def test_strip_over_the_jpeg_limit_to_tiff_and_dzi_in_bounded_memory(benchmark, strip_scan: dict, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_strip_over_the_jpeg_limit_to_tiff_and_dzi_in_bounded_memory(
+    benchmark, strip_scan: dict, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     formats = {"jpeg": True, "tiff": False, "dzi": True}  # the JPEG limit adds the TIFF
     ours = timed_runs(benchmark, {**strip_scan, "formats": formats, "out": str(tmp_path / "o")})
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
     if FULL:
         assert written == ["scan_stitched.dzi", "scan_stitched.ome.tiff", "scan_stitched_files"]
         assert ours["notes"] and "65,500" in ours["notes"][0]
-    floor_formats = {"jpeg": "scan_stitched.jpg" in written,
-                     "tiff": "scan_stitched.ome.tiff" in written, "dzi": True}
-    floor = best_of(RUNS, FLOOR, {**strip_scan, "formats": floor_formats,
-                                  "out": str(tmp_path / "f"), "floor": "stream"})
+    floor_formats = {
+        "jpeg": "scan_stitched.jpg" in written,
+        "tiff": "scan_stitched.ome.tiff" in written,
+        "dzi": True,
+    }
+    floor = best_of(
+        RUNS,
+        FLOOR,
+        {**strip_scan, "formats": floor_formats, "out": str(tmp_path / "f"), "floor": "stream"},
+    )
     print(
         f"\n1x{STRIP[0]} strip of {STRIP[1][1]}x{STRIP[1][0]} tiles -> {', '.join(written)}: "
         f"ofs-stitch {ours['seconds']:.2f} s, peak {ours['peak_rss_mb']:.0f} MB; libvips floor "
@@ -103,21 +123,30 @@ def test_strip_over_the_jpeg_limit_to_tiff_and_dzi_in_bounded_memory(benchmark, 
 
 
 @pytest.mark.skipif(not FULL, reason="upstream's output stage is slow: full mode only")
-@pytest.mark.skipif(not UPSTREAM_PYTHON.exists(), reason="needs openflexure-stitching in /tmp/upvenv")
+@pytest.mark.skipif(
+    not UPSTREAM_PYTHON.exists(), reason="needs openflexure-stitching in /tmp/upvenv"
+)
 def test_faster_than_upstreams_output_stage(grid_scan: dict, tmp_path: Path) -> None:
     # The issue asks for 5x. Measured on 2 cores / 24 GB: upstream 4.5 s, the libvips floor
     # itself 1.9 s (so no renderer that decodes the files can reach 5x here), ofs-stitch 1.8 s
     # from files and 1.35 s with the tiles the pipeline already holds. Asserted: what holds.
     formats = {"jpeg": True, "tiff": True, "dzi": False}
     ours = best_of(RUNS, OURS, {**grid_scan, "formats": formats, "out": str(tmp_path / "o")})
-    held = best_of(RUNS, OURS, {**grid_scan, "formats": formats, "out": str(tmp_path / "h"),
-                                "in_memory": True})
-    upstream = best_of(RUNS, UPSTREAM, {**grid_scan, "formats": formats,
-                                        "out": str(tmp_path / "u")}, python=UPSTREAM_PYTHON)
-    print(f"\nupstream output stage {upstream['seconds']:.2f} s, {upstream['peak_rss_mb']:.0f} MB;"
-          f" ofs-stitch {ours['seconds']:.2f} s ({upstream['seconds'] / ours['seconds']:.1f}x "
-          f"faster), with decoded tiles {held['seconds']:.2f} s "
-          f"({upstream['seconds'] / held['seconds']:.1f}x)")
+    held = best_of(
+        RUNS, OURS, {**grid_scan, "formats": formats, "out": str(tmp_path / "h"), "in_memory": True}
+    )
+    upstream = best_of(
+        RUNS,
+        UPSTREAM,
+        {**grid_scan, "formats": formats, "out": str(tmp_path / "u")},
+        python=UPSTREAM_PYTHON,
+    )
+    print(
+        f"\nupstream output stage {upstream['seconds']:.2f} s, {upstream['peak_rss_mb']:.0f} MB;"
+        f" ofs-stitch {ours['seconds']:.2f} s ({upstream['seconds'] / ours['seconds']:.1f}x "
+        f"faster), with decoded tiles {held['seconds']:.2f} s "
+        f"({upstream['seconds'] / held['seconds']:.1f}x)"
+    )
     assert upstream["error"] is None
     assert upstream["seconds"] >= 2 * ours["seconds"]
     assert upstream["seconds"] >= 3 * held["seconds"]

@@ -19,8 +19,9 @@ import pytest
 from ofs_stitch.pipeline import StitchOptions, stitch
 
 pytest.importorskip("skimage")
-from ofs_stitch.synthetic import make_scan  # noqa: E402
 from stitch_floor import stitch_floor  # noqa: E402
+
+from ofs_stitch.synthetic import make_scan  # noqa: E402
 
 FULL = os.environ.get("OFS_BENCH_FULL") == "1"
 SIZE = 15 if FULL else 4
@@ -29,7 +30,9 @@ SIZE = 15 if FULL else 4
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("bench_scan")
-    return make_scan(folder, rows=SIZE, cols=SIZE, tile_shape=(480, 640), overlap=0.3, stage_noise=0.03, seed=5)
+    return make_scan(
+        folder, rows=SIZE, cols=SIZE, tile_shape=(480, 640), overlap=0.3, stage_noise=0.03, seed=5
+    )
 
 
 def test_stitch_against_floor(benchmark, scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +41,10 @@ def test_stitch_against_floor(benchmark, scan, tmp_path: Path) -> None:  # type:
     runs = iter(range(1000))
 
     def run():  # type: ignore[no-untyped-def]
-        return stitch(scan.folder, StitchOptions(output_dir=tmp_path / f"out{next(runs)}", quiet=True, use_cache=False))
+        return stitch(
+            scan.folder,
+            StitchOptions(output_dir=tmp_path / f"out{next(runs)}", quiet=True, use_cache=False),
+        )
 
     started = time.perf_counter()
     result = benchmark.pedantic(run, rounds=1, iterations=1)

@@ -20,41 +20,74 @@ from pathlib import Path
 from render_cases import FLOOR, OURS, UPSTREAM, UPSTREAM_PYTHON, best_of, make_jpeg_scan
 
 
-def compare(name: str, paths: list[Path], positions, formats: dict, work: Path, runs: int,
-            with_upstream: bool) -> None:
-    base = {"paths": [str(p) for p in paths], "positions": positions.tolist(),
-            "formats": formats, "folder": str(paths[0].parent)}
+def compare(
+    name: str,
+    paths: list[Path],
+    positions,
+    formats: dict,
+    work: Path,
+    runs: int,
+    with_upstream: bool,
+) -> None:
+    base = {
+        "paths": [str(p) for p in paths],
+        "positions": positions.tolist(),
+        "formats": formats,
+        "folder": str(paths[0].parent),
+    }
     rows = []
     ours = best_of(runs, OURS, {**base, "out": str(work / f"{name}_ours")})
     rows.append(("ofs-stitch (nearest)", ours))
-    rows.append(("ofs-stitch, tiles already decoded", best_of(
-        runs, OURS, {**base, "out": str(work / f"{name}_held"), "in_memory": True})))
-    rows.append(("ofs-stitch + preview, thumbnail", best_of(
-        runs, OURS, {**base, "out": str(work / f"{name}_preview"), "preview": True})))
+    rows.append(
+        (
+            "ofs-stitch, tiles already decoded",
+            best_of(runs, OURS, {**base, "out": str(work / f"{name}_held"), "in_memory": True}),
+        )
+    )
+    rows.append(
+        (
+            "ofs-stitch + preview, thumbnail",
+            best_of(runs, OURS, {**base, "out": str(work / f"{name}_preview"), "preview": True}),
+        )
+    )
     feather = best_of(1, OURS, {**base, "out": str(work / f"{name}_feather"), "blend": "feather"})
     rows.append(("ofs-stitch (feather)", feather))
     for floor in ("stream", "ram"):
-        result = best_of(runs, FLOOR, {**base, "out": str(work / f"{name}_floor_{floor}"),
-                                       "floor": floor})
+        result = best_of(
+            runs, FLOOR, {**base, "out": str(work / f"{name}_floor_{floor}"), "floor": floor}
+        )
         rows.append((f"libvips floor ({floor})", result))
     if with_upstream:
-        upstream = best_of(runs, UPSTREAM, {**base, "out": str(work / f"{name}_upstream")},
-                           python=UPSTREAM_PYTHON)
+        upstream = best_of(
+            runs, UPSTREAM, {**base, "out": str(work / f"{name}_upstream")}, python=UPSTREAM_PYTHON
+        )
         rows.append(("openflexure-stitching 0.3.1", upstream))
-        rows.append(("openflexure-stitching + preview", best_of(
-            1, UPSTREAM, {**base, "out": str(work / f"{name}_up_preview"), "preview": True},
-            python=UPSTREAM_PYTHON)))
+        rows.append(
+            (
+                "openflexure-stitching + preview",
+                best_of(
+                    1,
+                    UPSTREAM,
+                    {**base, "out": str(work / f"{name}_up_preview"), "preview": True},
+                    python=UPSTREAM_PYTHON,
+                ),
+            )
+        )
     wanted = "+".join(f for f, on in formats.items() if on)
     print(f"\n{name}: {len(paths)} tiles -> {wanted}")
     if ours.get("notes"):
         print("  note: " + "; ".join(ours["notes"]))
-    print(f"  {'renderer':34s} {'wall s':>8s} {'cpu s':>8s} {'peak RSS MB':>12s} "
-          f"{'x ofs-stitch':>12s}")
+    print(
+        f"  {'renderer':34s} {'wall s':>8s} {'cpu s':>8s} {'peak RSS MB':>12s} "
+        f"{'x ofs-stitch':>12s}"
+    )
     for label, result in rows:
         ratio = result["seconds"] / ours["seconds"]
         extra = f"  FAILED: {result['error'].splitlines()[-1]}" if result.get("error") else ""
-        print(f"  {label:34s} {result['seconds']:8.2f} {result['cpu']:8.2f} "
-              f"{result['peak_rss_mb']:12.0f} {ratio:12.2f}{extra}")
+        print(
+            f"  {label:34s} {result['seconds']:8.2f} {result['cpu']:8.2f} "
+            f"{result['peak_rss_mb']:12.0f} {ratio:12.2f}{extra}"
+        )
 
 
 def main() -> int:
@@ -71,11 +104,25 @@ def main() -> int:
     grid, strip = ((3, 3), 20) if args.quick else ((8, 8), 150)
     try:
         paths, positions = make_jpeg_scan(work / "grid", *grid, (1232, 1640), seed=1)
-        compare("grid", paths, positions, {"jpeg": True, "tiff": True, "dzi": False}, work,
-                args.runs, with_upstream)
+        compare(
+            "grid",
+            paths,
+            positions,
+            {"jpeg": True, "tiff": True, "dzi": False},
+            work,
+            args.runs,
+            with_upstream,
+        )
         paths, positions = make_jpeg_scan(work / "strip", 1, strip, (480, 640), seed=2)
-        compare("strip", paths, positions, {"jpeg": False, "tiff": True, "dzi": True}, work,
-                args.runs, with_upstream)
+        compare(
+            "strip",
+            paths,
+            positions,
+            {"jpeg": False, "tiff": True, "dzi": True},
+            work,
+            args.runs,
+            with_upstream,
+        )
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -53,20 +53,25 @@ class Run:
 def measure(command: list[str]) -> tuple[float, float, bool]:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, stdin=subprocess.DEVNULL
+        [sys.executable, "-c", _MEASURE, *command],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     seconds = time.perf_counter() - start
     lines = done.stdout.strip().splitlines()
     rss_kb = float(lines[-1]) if lines else float("nan")
     if done.returncode != 0:
-        print(f"    failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:] }")
+        print(f"    failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
     return seconds, rss_kb / 1024.0, done.returncode == 0
 
 
 def score(run: Run, truth: SyntheticScan, positions_file: Path) -> Run:
     if not positions_file.exists():
         return run
-    by_name = {entry.name: (entry.row, entry.col) for entry in read_tile_configuration(positions_file)}
+    by_name = {
+        entry.name: (entry.row, entry.col) for entry in read_tile_configuration(positions_file)
+    }
     positions = np.array([by_name[name] for name in truth.file_names])
     textured = ~truth.blank_tiles
     errors = _errors_aligned_on(positions, truth.true_positions, textured)
@@ -90,39 +95,67 @@ def scenario(name: str, work: Path, upstream: str | None, **scan_options: object
     folder = work / name
     truth = make_scan(folder, **scan_options)  # type: ignore[arg-type]
     stage = truth.rms_error(truth.stage_positions_px)
-    print(f"\n{name}: {len(truth.file_names)} tiles {truth.tile_shape[1]}x{truth.tile_shape[0]}, "
-          f"{int(truth.blank_tiles.sum())} of them blank, stage error {stage:.1f} px RMS "
-          "(RMS and max below: over tiles that show sample; blank RMS: over blank tiles, which "
-          "only the stage can place)")
+    print(
+        f"\n{name}: {len(truth.file_names)} tiles {truth.tile_shape[1]}x{truth.tile_shape[0]}, "
+        f"{int(truth.blank_tiles.sum())} of them blank, stage error {stage:.1f} px RMS "
+        "(RMS and max below: over tiles that show sample; blank RMS: over blank tiles, which "
+        "only the stage can place)"
+    )
 
-    floor_seconds, floor_rss, _ = measure([sys.executable, str(HERE / "stitch_floor.py"), str(folder), str(work / f"{name}_floor.jpg")])
+    floor_seconds, floor_rss, _ = measure(
+        [
+            sys.executable,
+            str(HERE / "stitch_floor.py"),
+            str(folder),
+            str(work / f"{name}_floor.jpg"),
+        ]
+    )
     ours_out = work / f"{name}_ofs"
-    seconds, rss, ok = measure([sys.executable, "-m", "ofs_stitch", str(folder), "-o", str(ours_out), "-q"])
+    seconds, rss, ok = measure(
+        [sys.executable, "-m", "ofs_stitch", str(folder), "-o", str(ours_out), "-q"]
+    )
     ours = score(Run(seconds, rss, ok), truth, ours_out / "OFMTileConfiguration.txt")
-    rows = [("floor (decode + place + write JPEG)", Run(floor_seconds, floor_rss, True)), ("ofs-stitch", ours)]
+    rows = [
+        ("floor (decode + place + write JPEG)", Run(floor_seconds, floor_rss, True)),
+        ("ofs-stitch", ours),
+    ]
     if upstream:
         # Upstream writes its cache and plots into the input folder: give it its own copy.
         upstream_in = work / f"{name}_upstream_input"
         shutil.copytree(folder, upstream_in)
         upstream_out = work / f"{name}_upstream"
         seconds, rss, ok = measure([upstream, str(upstream_in), "-o", str(upstream_out)])
-        rows.append(("openflexure-stitch 0.3.1", score(Run(seconds, rss, ok), truth, upstream_out / "OFMTileConfiguration.txt")))
-    print(f"  {'tool':38s} {'wall s':>8s} {'peak MB':>8s} {'RMS px':>8s} {'max px':>8s} {'blank RMS':>9s} {'>stage':>7s}")
+        rows.append(
+            (
+                "openflexure-stitch 0.3.1",
+                score(Run(seconds, rss, ok), truth, upstream_out / "OFMTileConfiguration.txt"),
+            )
+        )
+    print(
+        f"  {'tool':38s} {'wall s':>8s} {'peak MB':>8s} {'RMS px':>8s} {'max px':>8s} {'blank RMS':>9s} {'>stage':>7s}"
+    )
     for label, run in rows:
-        print(f"  {label:38s} {run.seconds:8.2f} {run.peak_rss_mb:8.0f} {run.rms_px:8.3f} {run.max_px:8.3f} "
-              f"{run.blank_rms_px:9.2f} {run.worse_than_stage:7d}")
+        print(
+            f"  {label:38s} {run.seconds:8.2f} {run.peak_rss_mb:8.0f} {run.rms_px:8.3f} {run.max_px:8.3f} "
+            f"{run.blank_rms_px:9.2f} {run.worse_than_stage:7d}"
+        )
     print(f"  ofs-stitch / floor: {ours.seconds / floor_seconds:.2f}x the floor's wall time")
     if upstream:
         theirs = rows[-1][1]
-        print(f"  upstream / ofs-stitch: {theirs.seconds / ours.seconds:.1f}x faster, "
-              f"{theirs.peak_rss_mb / ours.peak_rss_mb:.1f}x less memory, "
-              f"{theirs.rms_px / ours.rms_px:.1f}x smaller RMS error")
+        print(
+            f"  upstream / ofs-stitch: {theirs.seconds / ours.seconds:.1f}x faster, "
+            f"{theirs.peak_rss_mb / ours.peak_rss_mb:.1f}x less memory, "
+            f"{theirs.rms_px / ours.rms_px:.1f}x smaller RMS error"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--upstream", default=shutil.which("openflexure-stitch"),
-                        help="the openflexure-stitch command (default: found on PATH)")
+    parser.add_argument(
+        "--upstream",
+        default=shutil.which("openflexure-stitch"),
+        help="the openflexure-stitch command (default: found on PATH)",
+    )
     parser.add_argument("--quick", action="store_true", help="5x5 scans instead of 15x15")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = parser.parse_args()

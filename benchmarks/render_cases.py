@@ -23,8 +23,14 @@ UPSTREAM_PYTHON = Path("/tmp/upvenv/bin/python")
 
 
 def make_jpeg_scan(
-    folder: Path, rows: int, cols: int, tile_shape: tuple[int, int], *, overlap: float = 0.3,
-    jitter: int = 15, seed: int = 0,
+    folder: Path,
+    rows: int,
+    cols: int,
+    tile_shape: tuple[int, int],
+    *,
+    overlap: float = 0.3,
+    jitter: int = 15,
+    seed: int = 0,
 ) -> tuple[list[Path], np.ndarray]:
     """A scan of JPEG tiles cut from blurred noise; returns the paths and (n, 2) (row, col)
     whole-pixel positions (minimum 0)."""
@@ -59,7 +65,9 @@ def report(**values):
     print("RESULT " + json.dumps(values))
 """
 
-OURS = _PRELUDE + """
+OURS = (
+    _PRELUDE
+    + """
 import numpy as np
 import pyvips
 from pathlib import Path
@@ -81,11 +89,14 @@ write_mosaic(layout, plan, blend=spec.get("blend", "nearest"),
              in_memory=held.get if held else None)
 report(seconds=time.perf_counter() - started, notes=list(plan.notes))
 """
+)
 
 # libvips alone: every tile decoded and placed (later tiles on top), each format written in
 # its own streaming pass ("stream"), or the mosaic decoded once into memory and written to
 # every format from there ("ram"; memory grows with the mosaic).
-FLOOR = _PRELUDE + """
+FLOOR = (
+    _PRELUDE
+    + """
 import pyvips
 def canvas():
     tiles = [pyvips.Image.new_from_file(p, access="sequential") for p in spec["paths"]]
@@ -116,11 +127,14 @@ else:
         write(canvas(), fmt)
 report(seconds=time.perf_counter() - started)
 """
+)
 
 # openflexure-stitching 0.3.1's output stage: pipeline.save_full_stitch (the mosaic built in
 # numpy chunks, saved as JPEG tiles, joined into the stitched JPEG by libvips, then the TIFF
 # and DZI made from that JPEG), after save_preview and create_thumbnail when "preview" is set.
-UPSTREAM = _PRELUDE + """
+UPSTREAM = (
+    _PRELUDE
+    + """
 import numpy as np
 from openflexure_stitching.loading import OFSImageSet
 from openflexure_stitching.pipeline import save_full_stitch, save_preview
@@ -141,10 +155,12 @@ except Exception as exc:  # upstream fails above 65,500 px: record it
     error = f"{type(exc).__name__}: {str(exc)[:200]}"
 report(seconds=time.perf_counter() - started, error=error)
 """
+)
 
 
-def run_isolated(script: str, spec: dict, python: Path | str = sys.executable,
-                 timeout: float = 3600) -> dict:
+def run_isolated(
+    script: str, spec: dict, python: Path | str = sys.executable, timeout: float = 3600
+) -> dict:
     """Run a renderer script in a fresh process; returns its RESULT dictionary."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PYTHON_DIR), *sys.path]))
     if Path(python) != Path(sys.executable):
@@ -152,12 +168,16 @@ def run_isolated(script: str, spec: dict, python: Path | str = sys.executable,
     Path(spec["out"]).mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [str(python), "-c", textwrap.dedent(script), json.dumps(spec)],
-        check=False, capture_output=True, text=True, env=env, timeout=timeout,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
     lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
     if run.returncode != 0 or not lines:
         raise RuntimeError(f"renderer failed ({run.returncode}): {run.stderr[-2000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def best_of(runs: int, script: str, spec: dict, python: Path | str = sys.executable) -> dict:

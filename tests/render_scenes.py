@@ -33,7 +33,9 @@ def smooth_canvas(shape: tuple[int, int], bands: int, dtype: type, seed: int) ->
     return np.stack(layers, axis=-1).astype(dtype)
 
 
-def grid_positions(rows: int, cols: int, step: tuple[int, int], jitter: int, seed: int) -> np.ndarray:
+def grid_positions(
+    rows: int, cols: int, step: tuple[int, int], jitter: int, seed: int
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     pos = np.array([[r * step[0], c * step[1]] for r in range(rows) for c in range(cols)])
     pos = pos + rng.integers(-jitter, jitter + 1, pos.shape)

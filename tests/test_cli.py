@@ -57,13 +57,23 @@ STITCHED_NOTES = "Stitched by OpenFlexure Stitching"
 # input folder's name).
 MODE_OUTPUTS = {
     "all": {
-        OFM_NAME, POSITIONS_JSON, "preview.jpg", "stitched_thumbnail.jpg",
-        f"{SCAN_NAME}_stitched.jpg", "stitching_correlations.png", "stitching_inputs.png",
+        OFM_NAME,
+        POSITIONS_JSON,
+        "preview.jpg",
+        "stitched_thumbnail.jpg",
+        f"{SCAN_NAME}_stitched.jpg",
+        "stitching_correlations.png",
+        "stitching_inputs.png",
         CACHE_NAME,
     },
     "preview_stitch": {
-        OFM_NAME, POSITIONS_JSON, "preview.jpg", "stitched_thumbnail.jpg",
-        "stitching_correlations.png", "stitching_inputs.png", CACHE_NAME,
+        OFM_NAME,
+        POSITIONS_JSON,
+        "preview.jpg",
+        "stitched_thumbnail.jpg",
+        "stitching_correlations.png",
+        "stitching_inputs.png",
+        CACHE_NAME,
     },
     "stage_stitch": {"stitched_from_stage.jpg"},
     "only_correlate": {CACHE_NAME},
@@ -452,8 +462,15 @@ def test_manual_min_quality_rejecting_everything_leaves_stage_positions(
 ) -> None:
     scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
     run = run_cli(
-        [scan.folder, "--stitching_mode", "preview_stitch", "--thresholding_method", "manual",
-         "--min_peak_quality", "1.0"]
+        [
+            scan.folder,
+            "--stitching_mode",
+            "preview_stitch",
+            "--thresholding_method",
+            "manual",
+            "--min_peak_quality",
+            "1.0",
+        ]
     )
     assert run.status == 0, run.stderr
     document = json.loads((scan.folder / POSITIONS_JSON).read_text())
@@ -472,8 +489,17 @@ def test_manual_max_stage_discrepancy_is_applied(base_scan: SyntheticScan, tmp_p
     limit = float(np.median(np.hypot(*np.diff(stage_error, axis=0).T)))
     min_quality = 0.05
     run = run_cli(
-        [scan.folder, "--stitching_mode", "preview_stitch", "--thresholding_method", "manual",
-         "--min_peak_quality", str(min_quality), "--max_stage_discrepancy", f"{limit:.3f}"]
+        [
+            scan.folder,
+            "--stitching_mode",
+            "preview_stitch",
+            "--thresholding_method",
+            "manual",
+            "--min_peak_quality",
+            str(min_quality),
+            "--max_stage_discrepancy",
+            f"{limit:.3f}",
+        ]
     )
     assert run.status == 0, run.stderr
     pairs = json.loads((scan.folder / POSITIONS_JSON).read_text())["pairs"]
@@ -488,8 +514,18 @@ def test_manual_mode_in_a_real_process_never_waits_for_stdin(
     # Upstream asks for the thresholds on the keyboard here; stdin stays open and silent.
     scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
     run = run_process(
-        [sys.executable, "-m", "ofs_stitch", scan.folder, "-o", tmp_path / "out",
-         "--stitching_mode", "preview_stitch", "--thresholding_method", "manual"],
+        [
+            sys.executable,
+            "-m",
+            "ofs_stitch",
+            scan.folder,
+            "-o",
+            tmp_path / "out",
+            "--stitching_mode",
+            "preview_stitch",
+            "--thresholding_method",
+            "manual",
+        ],
         keep_stdin_open=True,
     )
     assert run.status == 0, run.stderr
@@ -573,8 +609,15 @@ def _case_mixed_sizes(scan: SyntheticScan, tmp: Path) -> BadCase:
 
 def _case_no_positions(scan: SyntheticScan, tmp: Path) -> BadCase:
     folder = tmp / "anonymous"
-    make_scan(folder, rows=1, cols=2, tile_shape=(64, 96), metadata_layout="none",
-              name_pattern="tile_{index}", write_ground_truth=False)
+    make_scan(
+        folder,
+        rows=1,
+        cols=2,
+        tile_shape=(64, 96),
+        metadata_layout="none",
+        name_pattern="tile_{index}",
+        write_ground_truth=False,
+    )
     return BadCase([folder], ["tile_", "--positions", "--grid"], [folder])
 
 

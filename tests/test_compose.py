@@ -174,8 +174,9 @@ def test_feather_ramps_linearly_across_an_overlap(tmp_path: Path) -> None:
 
 def test_a_truncated_tile_fails_with_its_name(tmp_path: Path) -> None:
     canvas = smooth_canvas((400, 500), 3, np.uint8, seed=7)
-    scene = cut_scene(tmp_path, canvas, grid_positions(2, 2, (150, 200), 0, seed=1),
-                      (250, 300), ".jpg")
+    scene = cut_scene(
+        tmp_path, canvas, grid_positions(2, 2, (150, 200), 0, seed=1), (250, 300), ".jpg"
+    )
     broken = scene.layout.paths[3]
     data = broken.read_bytes()
     broken.write_bytes(data[: len(data) // 2])
@@ -283,8 +284,10 @@ def test_a_band_error_wins_over_the_writer_errors_it_causes() -> None:
 MIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mist_test_5x5_crops"
 
 
-@pytest.mark.skipif(not (MIST / "ground_truth_positions_exact.csv").exists(),
-                    reason="shared data mist_test_5x5_crops not present")
+@pytest.mark.skipif(
+    not (MIST / "ground_truth_positions_exact.csv").exists(),
+    reason="shared data mist_test_5x5_crops not present",
+)
 def test_real_16_bit_crops_at_their_true_positions_agree_with_every_tile() -> None:
     # 25 crops of one phase-contrast image (uint16 grey) at exact whole-pixel positions: the
     # mosaic must equal every tile wherever that tile lies.

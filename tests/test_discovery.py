@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ofs_stitch.discovery import discover_images, natural_sort_key
 from ofs_stitch.errors import InputError
 

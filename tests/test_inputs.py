@@ -8,9 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 import tifffile
-from ofs_stitch.errors import ImageReadError, InputError
-from ofs_stitch.inputs import InputOptions, load_scan
-from ofs_stitch.positions_file import write_tile_configuration
 from scan_images import (
     REAL_MATRIX,
     legacy_v3_comment,
@@ -19,6 +16,10 @@ from scan_images import (
     write_jpeg,
     write_png,
 )
+
+from ofs_stitch.errors import ImageReadError, InputError
+from ofs_stitch.inputs import InputOptions, load_scan
+from ofs_stitch.positions_file import write_tile_configuration
 
 # A 2x2 scan in stage steps; with the real matrix (~3.4 steps/px, calibrated on 832-px-wide
 # frames) and 64-px-wide tiles, 100 steps is about 2.3 px.

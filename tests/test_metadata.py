@@ -5,8 +5,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ofs_stitch.metadata import V2_CALIBRATION_WIDTH, StageMetadata, parse_stage_metadata
 from scan_images import REAL_MATRIX, legacy_v3_comment, v2_comment, v3_comment
+
+from ofs_stitch.metadata import V2_CALIBRATION_WIDTH, StageMetadata, parse_stage_metadata
 
 MATRIX_TUPLE = (tuple(REAL_MATRIX[0]), tuple(REAL_MATRIX[1]))
 

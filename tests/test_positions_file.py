@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ofs_stitch.errors import ImageReadError, InputError, OutputError
 from ofs_stitch.positions_file import (
     TilePosition,

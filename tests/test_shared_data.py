@@ -124,8 +124,18 @@ def test_mist_crops_match_the_exact_ground_truth(tmp_path: Path) -> None:
     output = tmp_path / "out"
     # Tiles overlap by only ~6 % (11-15 px of 183x245): the grid is given that overlap, and
     # pairs are looked for down to 2 % (upstream's 0.2 would find none).
-    _stitch(MIST, output, "--grid", "5x5", "--order", "column", "--overlap", "0.06",
-            "--minimum_overlap", "0.02")
+    _stitch(
+        MIST,
+        output,
+        "--grid",
+        "5x5",
+        "--order",
+        "column",
+        "--overlap",
+        "0.06",
+        "--minimum_overlap",
+        "0.02",
+    )
     ours = positions_in_order(output, names)
     exact = np.array([truth[name] for name in names])
     errors = gauge_aligned_errors(ours, exact, np.ones(len(names), bool))

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scan_images import REAL_MATRIX
+
 from ofs_stitch.errors import InputError
 from ofs_stitch.stage import (
     SWAP_XY,
@@ -12,7 +14,6 @@ from ofs_stitch.stage import (
     resolve_camera_matrix,
     stage_to_pixels,
 )
-from scan_images import REAL_MATRIX
 
 M = np.array(REAL_MATRIX)
 

@@ -74,8 +74,14 @@ def test_pixel_formats_give_sub_pixel_positions(
     tmp_path: Path, file_format: str, bit_depth: int, rgb: bool
 ) -> None:
     scan = make_scan(
-        tmp_path / "scan", rows=3, cols=3, tile_shape=TILE_SHAPE, file_format=file_format,
-        bit_depth=bit_depth, rgb=rgb, seed=2,
+        tmp_path / "scan",
+        rows=3,
+        cols=3,
+        tile_shape=TILE_SHAPE,
+        file_format=file_format,
+        bit_depth=bit_depth,
+        rgb=rgb,
+        seed=2,
     )
     rms = scan.rms_error(stitched_positions(scan, tmp_path / "out"))
     assert rms < CLEAN_RMS_PX
@@ -94,8 +100,13 @@ def test_tiff_tiles_located_by_file_name_and_csm_matrix(tmp_path: Path) -> None:
 
 def test_vignetting_and_noise_stay_sub_pixel(tmp_path: Path) -> None:
     scan = make_scan(
-        tmp_path / "scan", rows=3, cols=3, tile_shape=TILE_SHAPE, vignetting=0.3,
-        noise_sigma=0.02, seed=5,
+        tmp_path / "scan",
+        rows=3,
+        cols=3,
+        tile_shape=TILE_SHAPE,
+        vignetting=0.3,
+        noise_sigma=0.02,
+        seed=5,
     )
     rms = scan.rms_error(stitched_positions(scan, tmp_path / "out"))
     assert rms < NOISY_RMS_PX
@@ -118,8 +129,13 @@ def test_blank_sample_area_is_never_worse_than_stage(tmp_path: Path, seed: int) 
 def test_blurred_scan_is_never_worse_than_stage(tmp_path: Path) -> None:
     # Very soft images: upstream ends up worse than the stage positions (REFERENCE section 5).
     scan = make_scan(
-        tmp_path / "scan", rows=3, cols=3, tile_shape=TILE_SHAPE, blur_sigma=4.0,
-        noise_sigma=0.02, seed=8,
+        tmp_path / "scan",
+        rows=3,
+        cols=3,
+        tile_shape=TILE_SHAPE,
+        blur_sigma=4.0,
+        noise_sigma=0.02,
+        seed=8,
     )
     positions = stitched_positions(scan, tmp_path / "out")
     assert_never_worse_than_stage(scan, positions)
@@ -145,8 +161,13 @@ def test_long_strip_does_not_drift(tmp_path: Path) -> None:
 def _anonymous_scan(folder: Path, name_pattern: str) -> SyntheticScan:
     """A 3x3 scan without OpenFlexure metadata, its names carrying no position."""
     return make_scan(
-        folder, rows=3, cols=3, tile_shape=TILE_SHAPE, metadata_layout="none",
-        name_pattern=name_pattern, seed=2,
+        folder,
+        rows=3,
+        cols=3,
+        tile_shape=TILE_SHAPE,
+        metadata_layout="none",
+        name_pattern=name_pattern,
+        seed=2,
     )
 
 
@@ -184,8 +205,10 @@ def _write_tile_configuration(scan: SyntheticScan, path: Path) -> Path:
         f"{name}; ; ({float(col)!r}, {float(row)!r})"
         for name, (row, col) in zip(scan.file_names, scan.stage_positions_px)
     ]
-    path.write_text("# Define the number of dimensions we are working on\ndim = 2\n\n"
-                    "# Define the image coordinates\n" + "\n".join(lines) + "\n")
+    path.write_text(
+        "# Define the number of dimensions we are working on\ndim = 2\n\n"
+        "# Define the image coordinates\n" + "\n".join(lines) + "\n"
+    )
     return path
 
 

@@ -119,9 +119,7 @@ def test_canvas_for_a_15x15_scan_is_fast_covers_it_and_never_repeats_content() -
         for p in canvas.patches
     ]
     assert min(patch_stds) >= 0.05 - 1e-4
-    side_by_side = [
-        (p, q) for p, q in zip(canvas.patches, canvas.patches[1:]) if p.row == q.row
-    ]
+    side_by_side = [(p, q) for p, q in zip(canvas.patches, canvas.patches[1:]) if p.row == q.row]
     assert len(side_by_side) > 150
     assert sum(p.sheet.source == q.sheet.source for p, q in side_by_side) == 0
     assert elapsed < 4.0  # about 1 s on an idle core (layout, photographs and pixels)
@@ -153,6 +151,7 @@ def test_fft_sampler_equals_the_direct_separable_sum() -> None:
     region = rng.random((rows, cols)).astype(np.float32)
     frac = (0.3125, 0.871)
     sampled = _synthetic_optics.sample_subpixel(region, frac, pad)
+
     # f(pad + frac + i) = sum_j region[j] L(pad + frac + i - j), separably.
     def weights(n_out: int, n_in: int, t: float) -> np.ndarray:
         i = np.arange(n_out)[:, None]
@@ -260,8 +259,13 @@ def test_scan_files_have_the_requested_format_shape_and_depth(
     tmp_path: Path, file_format: str, bit_depth: int, rgb: bool
 ) -> None:
     scan = make_scan(
-        tmp_path, rows=2, cols=3, tile_shape=SMALL, file_format=file_format,
-        bit_depth=bit_depth, rgb=rgb,
+        tmp_path,
+        rows=2,
+        cols=3,
+        tile_shape=SMALL,
+        file_format=file_format,
+        bit_depth=bit_depth,
+        rgb=rgb,
     )
     assert len(scan.file_names) == 6
     extension = {"jpeg": ".jpeg", "png": ".png", "tiff": ".tiff"}[file_format]
@@ -286,8 +290,10 @@ def test_scan_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     for p, q in zip(first.paths, second.paths):
         assert np.array_equal(read_pixels(p), read_pixels(q))
     assert not np.array_equal(first.stage_xyz, third.stage_xyz)
-    differences = [np.abs(read_pixels(p) / 255 - read_pixels(q) / 255).mean()
-                   for p, q in zip(first.paths, third.paths)]
+    differences = [
+        np.abs(read_pixels(p) / 255 - read_pixels(q) / 255).mean()
+        for p, q in zip(first.paths, third.paths)
+    ]
     assert min(differences) > 0.05
 
 
@@ -297,8 +303,13 @@ def test_metadata_round_trip_recovers_stage_positions(
     tmp_path: Path, layout: str, file_format: str
 ) -> None:
     scan = make_scan(
-        tmp_path, rows=2, cols=3, tile_shape=SMALL, metadata_layout=layout,
-        file_format=file_format, um_per_px=0.25,
+        tmp_path,
+        rows=2,
+        cols=3,
+        tile_shape=SMALL,
+        metadata_layout=layout,
+        file_format=file_format,
+        um_per_px=0.25,
     )
     times = []
     for path, xyz, expected in zip(scan.paths, scan.stage_xyz, scan.stage_positions_px):
@@ -346,7 +357,12 @@ def test_layout_none_and_tiff_carry_positions_in_file_names_only(tmp_path: Path)
 
 def test_stage_noise_is_the_requested_fraction_of_the_tile_width(tmp_path: Path) -> None:
     scan = make_scan(
-        tmp_path, rows=15, cols=15, rgb=False, tile_shape=(48, 64), stage_noise=0.05,
+        tmp_path,
+        rows=15,
+        cols=15,
+        rgb=False,
+        tile_shape=(48, 64),
+        stage_noise=0.05,
         position_jitter=0.5,
     )
     error = scan.stage_positions_px - scan.true_positions
@@ -388,8 +404,14 @@ def test_tiles_are_distinct_and_only_neighbours_correlate(tmp_path: Path) -> Non
 @pytest.mark.parametrize("rgb", [False, True])
 def test_blank_fraction_makes_whole_tiles_blank(tmp_path: Path, rgb: bool) -> None:
     options = dict(
-        rows=2, cols=6, tile_shape=(96, 128), blank_fraction=0.5, rgb=rgb, file_format="png",
-        bit_depth=16, stage_noise=0.0,
+        rows=2,
+        cols=6,
+        tile_shape=(96, 128),
+        blank_fraction=0.5,
+        rgb=rgb,
+        file_format="png",
+        bit_depth=16,
+        stage_noise=0.0,
     )
     scan = make_scan(tmp_path / "noisy", **options)
     quiet = make_scan(tmp_path / "quiet", blank_noise_sigma=0.0, **options)
@@ -415,8 +437,15 @@ def test_blank_fraction_makes_whole_tiles_blank(tmp_path: Path, rgb: bool) -> No
 
 def test_vignetting_darkens_the_corners_by_the_requested_fraction(tmp_path: Path) -> None:
     scan = make_scan(
-        tmp_path, rows=1, cols=8, tile_shape=(96, 128), blank_fraction=0.6, vignetting=0.3,
-        rgb=False, file_format="png", blank_noise_sigma=0.0,
+        tmp_path,
+        rows=1,
+        cols=8,
+        tile_shape=(96, 128),
+        blank_fraction=0.6,
+        vignetting=0.3,
+        rgb=False,
+        file_format="png",
+        blank_noise_sigma=0.0,
     )
     blank = read_pixels(scan.paths[int(np.flatnonzero(scan.blank_tiles)[-1])]) / 255
     assert abs(blank[0, 0] / blank[48, 64] - 0.7) < 0.01
@@ -455,8 +484,14 @@ def test_ground_truth_round_trip_and_rms_error(tmp_path: Path) -> None:
     scan = make_scan(tmp_path, rows=2, cols=3, tile_shape=SMALL, blank_fraction=0.3)
     loaded = SyntheticScan.load_ground_truth(tmp_path)
     assert loaded.file_names == scan.file_names
-    for name in ("true_positions", "stage_positions_px", "stage_xyz", "csm_matrix",
-                 "grid_index", "blank_tiles"):
+    for name in (
+        "true_positions",
+        "stage_positions_px",
+        "stage_xyz",
+        "csm_matrix",
+        "grid_index",
+        "blank_tiles",
+    ):
         assert np.array_equal(getattr(loaded, name), getattr(scan, name)), name
     assert loaded.tile_shape == SMALL and loaded.folder == tmp_path
     assert loaded.settings["blank_fraction"] == 0.3
@@ -500,7 +535,10 @@ def test_importing_the_module_loads_no_images_and_no_heavy_libraries() -> None:
     )
     python_dir = Path(__file__).resolve().parents[1] / "python"
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         env={"PYTHONPATH": str(python_dir), "PATH": "/usr/bin:/bin"},
     )
     assert result.stdout.strip() == "[]"

@@ -47,8 +47,9 @@ FIRST_TILE_COMMENT = {
 def rgb_scene(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("rgb")
     canvas = smooth_canvas((760, 1140), 3, np.uint8, seed=21)
-    return cut_scene(folder / "tiles", canvas, grid_positions(3, 4, (220, 260), 8, seed=4),
-                     (300, 340))
+    return cut_scene(
+        folder / "tiles", canvas, grid_positions(3, 4, (220, 260), 8, seed=4), (300, 340)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,9 @@ def test_stitched_comment_drops_the_stage_and_tuning_and_counts_images() -> None
 
 
 @pytest.mark.parametrize(("width", "jpeg"), [(JPEG_MAX_SIDE, True), (JPEG_MAX_SIDE + 1, False)])
-def test_mosaics_over_65500_px_get_a_pyramidal_tiff_instead_of_a_jpeg(width: int, jpeg: bool) -> None:
+def test_mosaics_over_65500_px_get_a_pyramidal_tiff_instead_of_a_jpeg(
+    width: int, jpeg: bool
+) -> None:
     plan = plan_outputs(Path("/out"), "scan", 480, width, jpeg=True, dzi=True)
     assert (plan.jpeg is not None) == jpeg
     assert plan.dzi == Path("/out/scan_stitched.dzi")
@@ -164,8 +167,9 @@ def assert_levels_halve(levels: list[tuple[int, ...]]) -> None:
 
 def test_16_bit_grey_tiff_is_lossless_with_its_pixel_size(tmp_path: Path) -> None:
     canvas = smooth_canvas((1320, 1960), 1, np.uint16, seed=5)
-    scene = cut_scene(tmp_path / "tiles", canvas, grid_positions(3, 4, (400, 450), 6, seed=2),
-                      (500, 600), ".tif")
+    scene = cut_scene(
+        tmp_path / "tiles", canvas, grid_positions(3, 4, (400, 450), 6, seed=2), (500, 600), ".tif"
+    )
     layout = scene.layout
     plan = plan_in(tmp_path / "out", layout, jpeg=False, tiff=True)
     write_mosaic(layout, plan, pixel_size_um=0.25)
@@ -215,8 +219,9 @@ def test_8_bit_rgb_tiff_without_a_known_pixel_size(
 def test_16_bit_mosaics_are_scaled_to_their_white_level_in_8_bit_formats(tmp_path: Path) -> None:
     # Like the MIST tiles: 16-bit samples that only reach about 1,300.
     canvas = (smooth_canvas((400, 520), 1, np.uint16, seed=8) // 50).astype(np.uint16)
-    scene = cut_scene(tmp_path / "tiles", canvas, grid_positions(2, 2, (150, 200), 4, seed=1),
-                      (220, 280), ".tif")
+    scene = cut_scene(
+        tmp_path / "tiles", canvas, grid_positions(2, 2, (150, 200), 4, seed=1), (220, 280), ".tif"
+    )
     plan = plan_in(tmp_path / "out", scene.layout, jpeg=True)
     write_mosaic(scene.layout, plan)
     jpeg = pyvips.Image.new_from_file(str(plan.jpeg)).numpy()
@@ -254,15 +259,18 @@ def test_png_deep_zoom_tiles_are_transparent_where_no_tile_reaches(tmp_path: Pat
 
 def test_preview_is_about_1000_px_wide_and_the_thumbnail_fits_400_px(tmp_path: Path) -> None:
     canvas = smooth_canvas((900, 2600), 3, np.uint8, seed=12)
-    scene = cut_scene(tmp_path / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=7),
-                      (380, 500), ".jpg")
+    scene = cut_scene(
+        tmp_path / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=7), (380, 500), ".jpg"
+    )
     comment = stitched_user_comment(FIRST_TILE_COMMENT, 12)
     preview = write_preview(scene.layout, tmp_path / "preview.jpg", user_comment=comment)
     image = pyvips.Image.new_from_file(str(tmp_path / "preview.jpg"))
     assert abs(image.width - 1000) <= 1
     assert abs(image.height - scene.layout.height * 1000 / scene.layout.width) <= 2
-    assert json.loads(piexif.load(str(tmp_path / "preview.jpg"))["Exif"][
-        piexif.ExifIFD.UserComment]) == comment
+    assert (
+        json.loads(piexif.load(str(tmp_path / "preview.jpg"))["Exif"][piexif.ExifIFD.UserComment])
+        == comment
+    )
     write_thumbnail(preview, tmp_path / "stitched_thumbnail.jpg")
     thumb = pyvips.Image.new_from_file(str(tmp_path / "stitched_thumbnail.jpg"))
     assert max(thumb.width, thumb.height) == 400
@@ -271,8 +279,9 @@ def test_preview_is_about_1000_px_wide_and_the_thumbnail_fits_400_px(tmp_path: P
 
 def test_a_tile_truncated_mid_render_fails_naming_it_and_leaves_no_file(tmp_path: Path) -> None:
     canvas = smooth_canvas((500, 640), 3, np.uint8, seed=14)
-    scene = cut_scene(tmp_path / "tiles", canvas, grid_positions(2, 2, (200, 260), 4, seed=5),
-                      (280, 360), ".jpg")
+    scene = cut_scene(
+        tmp_path / "tiles", canvas, grid_positions(2, 2, (200, 260), 4, seed=5), (280, 360), ".jpg"
+    )
     broken = scene.layout.paths[2]
     broken.write_bytes(broken.read_bytes()[:-6000])
     out = tmp_path / "out"
@@ -288,8 +297,9 @@ def test_a_tile_truncated_mid_render_fails_naming_it_and_leaves_no_file(tmp_path
 def test_an_output_folder_that_cannot_exist_is_an_output_error(tmp_path: Path, rgb_scene) -> None:
     (tmp_path / "a_file").write_text("not a folder")
     folder = tmp_path / "a_file" / "out"
-    plan = plan_outputs(folder, "scan", rgb_scene.layout.height, rgb_scene.layout.width,
-                        jpeg=True, dzi=True)
+    plan = plan_outputs(
+        folder, "scan", rgb_scene.layout.height, rgb_scene.layout.width, jpeg=True, dzi=True
+    )
     with pytest.raises(OutputError, match="scan_stitched") as failure:
         write_mosaic(rgb_scene.layout, plan)
     assert "\n" not in str(failure.value) and "-o" in str(failure.value)
@@ -301,8 +311,10 @@ def test_a_full_disk_reported_by_libvips_is_an_output_error(
     def failing_writer(path, white, comment):
         def write(image):
             image.jpegsave(str(path), Q=95)  # writes a partial file first
-            raise pyvips.Error("unable to call VipsForeignSaveJpegFile\n"
-                               "  vips__file_write: write failed: No space left on device")
+            raise pyvips.Error(
+                "unable to call VipsForeignSaveJpegFile\n"
+                "  vips__file_write: write failed: No space left on device"
+            )
 
         return write
 
@@ -341,17 +353,35 @@ def run_on_tmpfs(tmp_path: Path, layout, mount_options: str) -> dict:
         pytest.skip("needs Linux and unshare(1)")
     out = tmp_path / "mnt"
     out.mkdir()
-    spec = json.dumps({
-        "paths": [str(p) for p in layout.paths], "positions": layout.positions.tolist(),
-        "shapes": layout.shapes.tolist(), "out": str(out),
-    })
+    spec = json.dumps(
+        {
+            "paths": [str(p) for p in layout.paths],
+            "positions": layout.positions.tolist(),
+            "shapes": layout.shapes.tolist(),
+            "out": str(out),
+        }
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    command = (f"mount -t tmpfs -o {mount_options} ofs-test {out} && "
-               f'exec "{sys.executable}" -c "$0" "$1"')
+    command = (
+        f'mount -t tmpfs -o {mount_options} ofs-test {out} && exec "{sys.executable}" -c "$0" "$1"'
+    )
     run = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", command,
-         WRITE_IN_TMPFS, spec],
-        check=False, capture_output=True, text=True, env=env, timeout=300,
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            command,
+            WRITE_IN_TMPFS,
+            spec,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     if run.returncode != 0 and "mount" in run.stderr + run.stdout and not run.stdout.strip():
         pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip()[:200]}")
@@ -382,7 +412,9 @@ def test_a_new_deep_zoom_replaces_the_previous_one_without_leftovers(
     (stale / "0_0.jpeg").write_bytes(b"old tile")
     plan.dzi.write_text("old")
     write_mosaic(rgb_scene.layout, plan)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan_stitched.dzi",
-                                                           "scan_stitched_files"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "scan_stitched.dzi",
+        "scan_stitched_files",
+    ]
     assert not stale.exists()
     assert ET.parse(plan.dzi).getroot().get("TileSize") == "254"

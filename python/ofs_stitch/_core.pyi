@@ -1,7 +1,5 @@
 """Type stubs for the compiled core (cpp/bindings). Arrays are float32 2-D unless noted."""
 
-from __future__ import annotations
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -51,7 +49,9 @@ def find_peak(
     min_overlap_fraction: float = 0.05,
     exclusion_radius: int = 4,
 ) -> Peak: ...
-def overlap_pearson(a: NDArray[np.float32], b: NDArray[np.float32], d_row: int, d_col: int) -> float: ...
+def overlap_pearson(
+    a: NDArray[np.float32], b: NDArray[np.float32], d_row: int, d_col: int
+) -> float: ...
 def register_spectra(
     spectrum_a: Spectrum,
     spectrum_b: Spectrum,

@@ -77,7 +77,7 @@ def _require_skimage_data():  # type: ignore[no-untyped-def]
     return skimage.data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_source(name: str) -> np.ndarray:
     """One bundled photograph as uint8 (h, w, 1) or (h, w, 3); read once per process."""
     data = _require_skimage_data()
@@ -127,9 +127,7 @@ class _SheetStore:
 
     def __init__(self, seed: int) -> None:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED, 1]))
-        self.base_scale = {
-            name: float(rng.uniform(*_SCALE_RANGE)) for name in SOURCE_NAMES
-        }
+        self.base_scale = {name: float(rng.uniform(*_SCALE_RANGE)) for name in SOURCE_NAMES}
         self._sheets: dict[tuple[str, int], np.ndarray] = {}
 
     def scale(self, source: str, round_: int) -> float:
@@ -233,15 +231,15 @@ def _build_layout(shape: tuple[int, int], seed: int) -> list[Patch]:
         ]
         order = rng.permutation(len(spots))
         return [
-            spots[i]
-            for i in order
-            if 0 <= spots[i][0] <= last_row and 0 <= spots[i][1] <= last_col
+            spots[i] for i in order if 0 <= spots[i][0] <= last_row and 0 <= spots[i][1] <= last_col
         ]
 
     def place(height: int, width: int, avoid: set[str]) -> tuple[SheetKey, int, int] | None:
         keys = [key for key in candidates(height, width) if key.source not in avoid]
         # Random sheets first (cheap while the pool is roomy), then every sheet before giving up.
-        random_picks = rng.integers(len(keys), size=_RANDOM_PICKS) if keys else []
+        random_picks: list[int] = (
+            rng.integers(len(keys), size=_RANDOM_PICKS).tolist() if keys else []
+        )
         for index in [*random_picks, *rng.permutation(len(keys))]:
             key = keys[index]
             for r, c in positions(key, height, width):

@@ -94,6 +94,4 @@ def sample_subpixel(
     spectrum *= _axis_transfer(fft_shape[0], frac[0], False, blur_sigma)[:, np.newaxis]
     spectrum *= _axis_transfer(fft_shape[1], frac[1], True, blur_sigma)[np.newaxis, :]
     sampled = fft.irfft2(spectrum, s=fft_shape, workers=1)
-    return np.ascontiguousarray(
-        sampled[..., pad : rows - pad, pad : cols - pad], dtype=np.float32
-    )
+    return np.ascontiguousarray(sampled[..., pad : rows - pad, pad : cols - pad], dtype=np.float32)

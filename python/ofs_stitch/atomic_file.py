@@ -45,7 +45,9 @@ def atomic_output(path: Path | str) -> Iterator[Path]:
     from it, and starts with a dot so a half-written file never looks like a result.
     """
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial{path.suffix}")
+    temporary = path.with_name(
+        f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial{path.suffix}"
+    )
     try:
         yield temporary
         os.replace(temporary, path)

@@ -36,8 +36,10 @@ def candidate_pairs(
     keep = fractions >= minimum_overlap
     keep |= _joining_pairs(len(positions), close, fractions, keep)
     return [
-        CandidatePair(i=int(i), j=int(j), expected_shift=(float(s[0]), float(s[1])), overlap_fraction=float(f))
-        for (i, j), s, f in zip(close[keep], shifts[keep], fractions[keep])
+        CandidatePair(
+            i=int(i), j=int(j), expected_shift=(float(s[0]), float(s[1])), overlap_fraction=float(f)
+        )
+        for (i, j), s, f in zip(close[keep], shifts[keep], fractions[keep], strict=True)
     ]
 
 

@@ -64,8 +64,10 @@ def layout_from_arrays(
         )
     if not np.isfinite(positions).all():
         bad = int(np.nonzero(~np.isfinite(positions).all(1))[0][0])
-        raise InputError(f"{Path(paths[bad]).name}: its position is not a finite number; "
-                         "re-run the registration or give it a position")
+        raise InputError(
+            f"{Path(paths[bad]).name}: its position is not a finite number; "
+            "re-run the registration or give it a position"
+        )
     if (shapes < 1).any():
         raise InputError("every tile must be at least one pixel high and wide")
     origin = positions.min(0)

@@ -56,7 +56,9 @@ def _tile_size(text: str) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number of pixels or 'auto'") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be a whole number of pixels or 'auto'"
+        ) from None
     if value < 16:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 16")
     return value
@@ -72,79 +74,190 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input_folder", type=Path, help="folder holding the tile images")
-    parser.add_argument("-o", "--output_dir", type=Path, default=None,
-                        help="where every output goes, cache and plots included (default: the input folder)")
-    parser.add_argument("--stitching_mode", choices=STITCHING_MODES, default="all",
-                        help="all: everything; preview_stitch: all but the full-size mosaic; "
-                        "stage_stitch: only a preview from stage positions; only_correlate: only "
-                        "measure pairs into the cache (default: %(default)s)")
-    parser.add_argument("--show_cached_settings", action="store_true",
-                        help="list the settings stored in the folder's correlation cache and exit")
-    parser.add_argument("--use_cached_settings", action="store_true",
-                        help="use the correlation settings of the most recent cached run")
-    parser.add_argument("-q", "--quiet", action="store_true", help="(new) print only warnings and errors")
+    parser.add_argument(
+        "-o",
+        "--output_dir",
+        type=Path,
+        default=None,
+        help="where every output goes, cache and plots included (default: the input folder)",
+    )
+    parser.add_argument(
+        "--stitching_mode",
+        choices=STITCHING_MODES,
+        default="all",
+        help="all: everything; preview_stitch: all but the full-size mosaic; "
+        "stage_stitch: only a preview from stage positions; only_correlate: only "
+        "measure pairs into the cache (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--show_cached_settings",
+        action="store_true",
+        help="list the settings stored in the folder's correlation cache and exit",
+    )
+    parser.add_argument(
+        "--use_cached_settings",
+        action="store_true",
+        help="use the correlation settings of the most recent cached run",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="(new) print only warnings and errors"
+    )
 
     loading = parser.add_argument_group("positions")
-    loading.add_argument("--csm_matrix", default=None,
-                         help='camera-stage matrix "[[a,b],[c,d]]" (stage_xy = [d_row, d_col] @ M); '
-                         "overrides the images' metadata")
-    loading.add_argument("--csm_calibration_width", type=int, default=None,
-                         help="image width the matrix was calibrated at (0: do not rescale; "
-                         "default: from the metadata, 832 for old OpenFlexure metadata)")
-    loading.add_argument("--image_count", type=int, default=None,
-                         help="use only the first N images after ordering by capture time")
-    loading.add_argument("--positions", type=Path, default=None, dest="positions_file",
-                         help="(new) starting positions from a Fiji TileConfiguration.txt or a CSV file,x,y (pixels)")
-    loading.add_argument("--grid", default=None,
-                         help="(new) tiles form a regular ROWSxCOLS grid, files in name order, first top-left")
-    loading.add_argument("--overlap", type=_fraction, default=0.1,
-                         help="(new) with --grid: overlap between neighbours as a fraction of the tile (default: %(default)s)")
-    loading.add_argument("--order", choices=("raster", "snake", "column", "column-snake"), default="raster",
-                         help="(new) with --grid: order of the files in the grid (default: %(default)s)")
-    loading.add_argument("--pixel_size_um", type=_positive_float, default=None,
-                         help="(new) physical pixel size in micrometres, when the metadata has none")
+    loading.add_argument(
+        "--csm_matrix",
+        default=None,
+        help='camera-stage matrix "[[a,b],[c,d]]" (stage_xy = [d_row, d_col] @ M); '
+        "overrides the images' metadata",
+    )
+    loading.add_argument(
+        "--csm_calibration_width",
+        type=int,
+        default=None,
+        help="image width the matrix was calibrated at (0: do not rescale; "
+        "default: from the metadata, 832 for old OpenFlexure metadata)",
+    )
+    loading.add_argument(
+        "--image_count",
+        type=int,
+        default=None,
+        help="use only the first N images after ordering by capture time",
+    )
+    loading.add_argument(
+        "--positions",
+        type=Path,
+        default=None,
+        dest="positions_file",
+        help="(new) starting positions from a Fiji TileConfiguration.txt "
+        "or a CSV file,x,y (pixels)",
+    )
+    loading.add_argument(
+        "--grid",
+        default=None,
+        help="(new) tiles form a regular ROWSxCOLS grid, files in name order, first top-left",
+    )
+    loading.add_argument(
+        "--overlap",
+        type=_fraction,
+        default=0.1,
+        help="(new) with --grid: overlap between neighbours as a fraction of the tile "
+        "(default: %(default)s)",
+    )
+    loading.add_argument(
+        "--order",
+        choices=("raster", "snake", "column", "column-snake"),
+        default="raster",
+        help="(new) with --grid: order of the files in the grid (default: %(default)s)",
+    )
+    loading.add_argument(
+        "--pixel_size_um",
+        type=_positive_float,
+        default=None,
+        help="(new) physical pixel size in micrometres, when the metadata has none",
+    )
 
     correlation = parser.add_argument_group("correlation")
-    correlation.add_argument("--pad", action=argparse.BooleanOptionalAction, default=True,
-                             help="zero-pad before correlating so large shifts are unambiguous (default: pad)")
-    correlation.add_argument("--high_pass_sigma", type=float, default=10.0,
-                             help="Gaussian sigma (image pixels) of the high-pass filter "
-                             "1 - exp(-2 pi^2 sigma^2 |f|^2) (default: %(default)s)")
-    correlation.add_argument("--resize", type=_positive_float, default=1.0,
-                             help="scale images by this factor (0-1) before correlating; faster, less precise (default: %(default)s)")
-    correlation.add_argument("--minimum_overlap", type=_fraction, default=None,
-                             help="correlate tiles whose stage positions overlap by at least this fraction of a tile "
-                             "(default: 0.2; with --grid, half of --overlap)")
-    correlation.add_argument("--priority", choices=("time", "memory"), default="time",
-                             help="accepted for compatibility; ofs-stitch always streams tiles, so both behave alike")
-    correlation.add_argument("--corr_mask_radius", type=_positive_float, default=None,
-                             help="look for each match only this many pixels from the stage prediction "
-                             "(default: a quarter of the tile's shorter side)")
-    correlation.add_argument("--whiten", type=_fraction, default=None,
-                             help="(new) spectral whitening exponent 0..1 (default: %.1f)" % CorrelationSettings().whiten)
-    correlation.add_argument("--threads", type=int, default=0, help="(new) worker threads (default: one per core)")
+    correlation.add_argument(
+        "--pad",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="zero-pad before correlating so large shifts are unambiguous (default: pad)",
+    )
+    correlation.add_argument(
+        "--high_pass_sigma",
+        type=float,
+        default=10.0,
+        help="Gaussian sigma (image pixels) of the high-pass filter "
+        "1 - exp(-2 pi^2 sigma^2 |f|^2) (default: %(default)s)",
+    )
+    correlation.add_argument(
+        "--resize",
+        type=_positive_float,
+        default=1.0,
+        help="scale images by this factor (0-1) before correlating; faster, less precise "
+        "(default: %(default)s)",
+    )
+    correlation.add_argument(
+        "--minimum_overlap",
+        type=_fraction,
+        default=None,
+        help="correlate tiles whose stage positions overlap by at least this fraction of a tile "
+        "(default: 0.2; with --grid, half of --overlap)",
+    )
+    correlation.add_argument(
+        "--priority",
+        choices=("time", "memory"),
+        default="time",
+        help="accepted for compatibility; ofs-stitch always streams tiles, so both behave alike",
+    )
+    correlation.add_argument(
+        "--corr_mask_radius",
+        type=_positive_float,
+        default=None,
+        help="look for each match only this many pixels from the stage prediction "
+        "(default: a quarter of the tile's shorter side)",
+    )
+    correlation.add_argument(
+        "--whiten",
+        type=_fraction,
+        default=None,
+        help="(new) spectral whitening exponent 0..1 "
+        f"(default: {CorrelationSettings().whiten:.1f})",
+    )
+    correlation.add_argument(
+        "--threads", type=int, default=0, help="(new) worker threads (default: one per core)"
+    )
 
     tiling = parser.add_argument_group("thresholds")
-    tiling.add_argument("--thresholding_method", choices=("automatic", "manual"), default="automatic",
-                        help="automatic: reject doubtful pairs by quality, stage disagreement and loop "
-                        "consistency; manual: use --min_peak_quality and --max_stage_discrepancy as given "
-                        "(never waits for the keyboard) (default: %(default)s)")
-    tiling.add_argument("--max_stage_discrepancy", type=_positive_float, default=None,
-                        help="reject pairs whose measured shift differs from the stage's by more than this many pixels")
-    tiling.add_argument("--min_peak_quality", type=_fraction, default=None,
-                        help="reject pairs whose quality (0..1, see positions.json) is below this")
+    tiling.add_argument(
+        "--thresholding_method",
+        choices=("automatic", "manual"),
+        default="automatic",
+        help="automatic: reject doubtful pairs by quality, stage disagreement and loop "
+        "consistency; manual: use --min_peak_quality and --max_stage_discrepancy as given "
+        "(never waits for the keyboard) (default: %(default)s)",
+    )
+    tiling.add_argument(
+        "--max_stage_discrepancy",
+        type=_positive_float,
+        default=None,
+        help="reject pairs whose measured shift differs from the stage's by more than this "
+        "many pixels",
+    )
+    tiling.add_argument(
+        "--min_peak_quality",
+        type=_fraction,
+        default=None,
+        help="reject pairs whose quality (0..1, see positions.json) is below this",
+    )
 
     output = parser.add_argument_group("output")
-    output.add_argument("--stitch_tiff", action=argparse.BooleanOptionalAction, default=False,
-                        help="also write a pyramidal OME-TIFF (default: off)")
-    output.add_argument("--stitch_dzi", action=argparse.BooleanOptionalAction, default=False,
-                        help="also write a Deep Zoom image (.dzi + _files/) (default: off)")
-    output.add_argument("--tile_size", type=_tile_size, default=None,
-                        help="accepted for compatibility: ofs-stitch streams the mosaic in bands "
-                        "sized to memory by itself (default: auto)")
-    output.add_argument("--blend", choices=("nearest", "feather"), default="nearest",
-                        help="(new) nearest: each pixel from the tile whose centre is nearest (as upstream); "
-                        "feather: smooth ramps across overlaps (default: %(default)s)")
+    output.add_argument(
+        "--stitch_tiff",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also write a pyramidal OME-TIFF (default: off)",
+    )
+    output.add_argument(
+        "--stitch_dzi",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also write a Deep Zoom image (.dzi + _files/) (default: off)",
+    )
+    output.add_argument(
+        "--tile_size",
+        type=_tile_size,
+        default=None,
+        help="accepted for compatibility: ofs-stitch streams the mosaic in bands "
+        "sized to memory by itself (default: auto)",
+    )
+    output.add_argument(
+        "--blend",
+        choices=("nearest", "feather"),
+        default="nearest",
+        help="(new) nearest: each pixel from the tile whose centre is nearest (as upstream); "
+        "feather: smooth ramps across overlaps (default: %(default)s)",
+    )
     return parser
 
 

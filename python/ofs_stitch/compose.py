@@ -118,10 +118,16 @@ def render_bands(
     trimmer = HeapTrimmer(TRIM_INTERVAL_BYTES)
     painter = _NearestPainter(layout) if blend == "nearest" else _FeatherPainter(layout)
     bands = [(y0, min(layout.height, y0 + rows)) for y0 in range(0, layout.height, rows)]
-    with operation_cache_disabled(), StripReader(
-        source.opener, layout.paths, source.fmt, workers=source.workers,
-        in_memory=source.in_memory,
-    ) as reader:
+    with (
+        operation_cache_disabled(),
+        StripReader(
+            source.opener,
+            layout.paths,
+            source.fmt,
+            workers=source.workers,
+            in_memory=source.in_memory,
+        ) as reader,
+    ):
         # The next band's strips are decoded while this band is painted and written.
         pending = reader.submit(painter.plan(*bands[0])) if bands else []
         for k, (y0, y1) in enumerate(bands):
@@ -140,7 +146,10 @@ def render_bands(
 
 
 def render_array(
-    layout: MosaicLayout, source: RenderSource, *, blend: Blend | str = "nearest",
+    layout: MosaicLayout,
+    source: RenderSource,
+    *,
+    blend: Blend | str = "nearest",
     alpha: bool = False,
 ) -> np.ndarray:
     """The whole canvas in memory (for small canvases: previews, tests)."""
@@ -183,8 +192,12 @@ class _NearestPainter:
                 r0, r1 = max(cell.r0, self.tops[t, 0]), min(cell.r1, bottoms[t, 0])
                 c0, c1 = max(cell.c0, self.tops[t, 1]), min(cell.c1, bottoms[t, 1])
                 if r0 < r1 and c0 < c1:
-                    use[t] = (min(use[t, 0], r0), max(use[t, 1], r1), min(use[t, 2], c0),
-                              max(use[t, 3], c1))
+                    use[t] = (
+                        min(use[t, 0], r0),
+                        max(use[t, 1], r1),
+                        min(use[t, 2], c0),
+                        max(use[t, 3], c1),
+                    )
         self.use = use
         self.used = np.flatnonzero(use[:, 1] > use[:, 0])
         self._active: list = []  # cells that may still reach the next band
@@ -206,8 +219,15 @@ class _NearestPainter:
         for t in live:
             r0, r1 = max(y0, self.use[t, 0]), min(y1, self.use[t, 1])
             top, left = self.tops[t]
-            requests.append(StripRequest(int(t), int(r0 - top), int(r1 - top),
-                                         int(self.use[t, 2] - left), int(self.use[t, 3] - left)))
+            requests.append(
+                StripRequest(
+                    int(t),
+                    int(r0 - top),
+                    int(r1 - top),
+                    int(self.use[t, 2] - left),
+                    int(self.use[t, 3] - left),
+                )
+            )
         return requests
 
     def finished(self, y0: int, y1: int) -> list[int]:
@@ -216,7 +236,10 @@ class _NearestPainter:
         return [int(t) for t in self.used[(end > y0) & (end <= y1)]]
 
     def paint(
-        self, strips: dict[int, tuple[StripRequest, np.ndarray]], y0: int, y1: int,
+        self,
+        strips: dict[int, tuple[StripRequest, np.ndarray]],
+        y0: int,
+        y1: int,
         fmt: PixelFormat,
     ) -> tuple[np.ndarray, np.ndarray]:
         colour = np.empty((y1 - y0, self.width, fmt.bands), fmt.dtype)
@@ -243,7 +266,10 @@ class _NearestPainter:
             if not cell.tiles:
                 continue
             owner = nearest_owner(
-                self.tops, self.shapes, np.arange(r0, r1), np.arange(cell.c0, cell.c1),
+                self.tops,
+                self.shapes,
+                np.arange(r0, r1),
+                np.arange(cell.c0, cell.c1),
                 cell.tiles,
             )
             target = colour[r0 - y0 : r1 - y0, cell.c0 : cell.c1]
@@ -292,7 +318,9 @@ class _Axis:
         u = np.arange(start - self.first, stop - self.first, dtype=np.float32) + self.fraction
         return np.minimum(u + 1, self.size - u)
 
-    def resample(self, values: np.ndarray, start: int, stop: int, offset: int, axis: int) -> np.ndarray:
+    def resample(
+        self, values: np.ndarray, start: int, stop: int, offset: int, axis: int
+    ) -> np.ndarray:
         """Values at canvas indices [start, stop) from tile samples ``values`` along ``axis``,
         where ``values`` holds tile indices offset, offset + 1, ..."""
         base = np.arange(start - self.first, stop - self.first)
@@ -312,8 +340,14 @@ class _FeatherPainter:
 
     def __init__(self, layout: MosaicLayout) -> None:
         self.width = layout.width
-        self.rows = [_Axis.of(float(p), int(s)) for p, s in zip(layout.positions[:, 0], layout.shapes[:, 0])]
-        self.cols = [_Axis.of(float(p), int(s)) for p, s in zip(layout.positions[:, 1], layout.shapes[:, 1])]
+        self.rows = [
+            _Axis.of(float(p), int(s))
+            for p, s in zip(layout.positions[:, 0], layout.shapes[:, 0], strict=True)
+        ]
+        self.cols = [
+            _Axis.of(float(p), int(s))
+            for p, s in zip(layout.positions[:, 1], layout.shapes[:, 1], strict=True)
+        ]
         self.shapes = layout.shapes
         # Per tile: the next tile row to decode and the last decoded rows (the cubic stencil
         # reaches one row back and two ahead, so consecutive bands share a few rows).
@@ -349,7 +383,10 @@ class _FeatherPainter:
         return done
 
     def paint(
-        self, strips: dict[int, tuple[StripRequest, np.ndarray]], y0: int, y1: int,
+        self,
+        strips: dict[int, tuple[StripRequest, np.ndarray]],
+        y0: int,
+        y1: int,
         fmt: PixelFormat,
     ) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros((y1 - y0, self.width, fmt.bands), np.float32)

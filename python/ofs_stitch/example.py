@@ -21,7 +21,9 @@ from .pipeline import StitchOptions, stitch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ofs_stitch.example", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ofs_stitch.example", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("folder", nargs="?", type=Path, default=Path("ofs-stitch-example"))
     args = parser.parse_args(argv)
     from .synthetic import make_scan  # needs scikit-image (the test extra)
@@ -32,7 +34,16 @@ def main(argv: list[str] | None = None) -> int:
             if old.is_file():
                 old.unlink()
     print(f"generating a 4x5 scan of 640x480 tiles in {scan_folder} ...")
-    truth = make_scan(scan_folder, rows=4, cols=5, overlap=0.3, stage_noise=0.03, seed=7, vignetting=0.1, noise_sigma=0.01)
+    truth = make_scan(
+        scan_folder,
+        rows=4,
+        cols=5,
+        overlap=0.3,
+        stage_noise=0.03,
+        seed=7,
+        vignetting=0.1,
+        noise_sigma=0.01,
+    )
     started = time.perf_counter()
     try:
         result = stitch(scan_folder, StitchOptions(output_dir=args.folder / "stitched"))
@@ -41,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seconds = time.perf_counter() - started
     assert result.layout is not None
-    by_name = {tile.name: position for tile, position in zip(result.scan.tiles, result.layout.positions)}
+    by_name = {
+        tile.name: position
+        for tile, position in zip(result.scan.tiles, result.layout.positions, strict=True)
+    }
     positions = np.array([by_name[name] for name in truth.file_names])
     print(f"stitched {len(truth.file_names)} tiles in {seconds:.2f} s")
     print(

@@ -42,7 +42,7 @@ def decode_user_comment(raw: bytes) -> str:
     for prefix in _CHARSET_PREFIXES:
         if raw.startswith(prefix):
             encoding = "utf-16" if prefix.startswith(b"UNICODE") else "utf-8"
-            return raw[len(prefix):].decode(encoding, errors="replace").rstrip("\x00")
+            return raw[len(prefix) :].decode(encoding, errors="replace").rstrip("\x00")
     return raw.decode("utf-8", errors="replace").rstrip("\x00")
 
 

@@ -53,7 +53,11 @@ def place_tiles(
     accepted = np.asarray(accepted, dtype=bool).copy()
 
     def pair_table(mask: np.ndarray) -> np.ndarray:
-        rows = [(p.i, p.j, p.shift[0], p.shift[1], 1.0) for p, keep in zip(measurements, mask) if keep]
+        rows = [
+            (p.i, p.j, p.shift[0], p.shift[1], 1.0)
+            for p, keep in zip(measurements, mask, strict=True)
+            if keep
+        ]
         return np.array(rows, dtype=float).reshape(-1, 5)
 
     # (1) Pairs alone; a vanishing prior only fixes the translation of each connected group.
@@ -63,10 +67,11 @@ def place_tiles(
         n, pair_table(accepted), priors=stage, prior_weights=1e-9, robust="huber", robust_scale=1.0
     )
     robust_scale = max(
-        ROBUST_SCALE_FLOOR_PX, ROBUST_SCALE_SIGMAS * _robust_sigma(first.residuals[first.robust_weights > 0.5])
+        ROBUST_SCALE_FLOOR_PX,
+        ROBUST_SCALE_SIGMAS * _robust_sigma(first.residuals[first.robust_weights > 0.5]),
     )
     linked = np.zeros(n, dtype=bool)
-    for p, keep in zip(measurements, accepted):
+    for p, keep in zip(measurements, accepted, strict=True):
         if keep:
             linked[p.i] = linked[p.j] = True
 
@@ -82,14 +87,20 @@ def place_tiles(
     result = None
     for _ in range(3):
         result = solve_positions(
-            n, pair_table(accepted), priors=mapped_stage, prior_weights=prior_weight,
-            robust="cauchy", robust_scale=robust_scale,
+            n,
+            pair_table(accepted),
+            priors=mapped_stage,
+            prior_weights=prior_weight,
+            robust="cauchy",
+            robust_scale=robust_scale,
         )
         residual = _all_residuals(result.positions, measurements)
         size = np.hypot(residual[:, 0], residual[:, 1])
         if not accepted.any():
             break
-        limit = max(LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * _robust_sigma(residual[accepted]))
+        limit = max(
+            LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * _robust_sigma(residual[accepted])
+        )
         contradicting = accepted & (size > limit)
         if not reject_inconsistent or not contradicting.any():
             break

@@ -65,7 +65,9 @@ def measure_pairs(
             int(round(tiles[pair.i].width * scale)),
         )
         expected = (pair.expected_shift[0] * scale, pair.expected_shift[1] * scale)
-        plans.append(_PairPlan(index, pair, overlap_regions(tile_shape, tile_shape, expected, margin)))
+        plans.append(
+            _PairPlan(index, pair, overlap_regions(tile_shape, tile_shape, expected, margin))
+        )
 
     results: list[PairMeasurement | None] = [None] * len(pairs)
 
@@ -126,7 +128,7 @@ def measure_pairs(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return [r if r is not None else _failed(p) for r, p in zip(results, pairs)]
+    return [r if r is not None else _failed(p) for r, p in zip(results, pairs, strict=True)]
 
 
 def _submit_next(pool, tile_order, decoding, extract) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +148,12 @@ def _measure_strips(
     regions = plan.regions
     assert regions is not None
     found = register_overlap(
-        strip_a, strip_b, regions.expected_region_shift, radius, settings.correlation, pad=settings.pad
+        strip_a,
+        strip_b,
+        regions.expected_region_shift,
+        radius,
+        settings.correlation,
+        pad=settings.pad,
     )
     if not found.found:
         return _failed(plan.pair)

@@ -59,7 +59,11 @@ def write_mosaics(
     if plan.jpeg is not None and not _sixteen_bit(scan):
         # The preview is shrunk from the finished JPEG: cheaper than composing it again.
         written = write_mosaic(
-            layout, plan, blend=blend, user_comment=comment, pixel_size_um=scan.pixel_size_um,
+            layout,
+            plan,
+            blend=blend,
+            user_comment=comment,
+            pixel_size_um=scan.pixel_size_um,
             in_memory=in_memory,
         )
         preview = write_preview_from_jpeg(plan.jpeg, output_dir / PREVIEW, user_comment=comment)
@@ -69,8 +73,13 @@ def write_mosaics(
             layout, output_dir / PREVIEW, blend=blend, user_comment=comment, in_memory=in_memory
         )
         written = write_mosaic(
-            layout, plan, blend=blend, user_comment=comment, pixel_size_um=scan.pixel_size_um,
-            white=preview.white_level, in_memory=in_memory,
+            layout,
+            plan,
+            blend=blend,
+            user_comment=comment,
+            pixel_size_um=scan.pixel_size_um,
+            white=preview.white_level,
+            in_memory=in_memory,
         )
     write_thumbnail(preview, output_dir / THUMBNAIL)
     return [output_dir / PREVIEW, output_dir / THUMBNAIL, *written]

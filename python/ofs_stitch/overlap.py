@@ -31,7 +31,9 @@ class OverlapRegions:
         return (rows.stop - rows.start, cols.stop - cols.start)
 
 
-def _axis(length_a: int, length_b: int, expected: float, margin: int) -> tuple[int, int, int] | None:
+def _axis(
+    length_a: int, length_b: int, expected: float, margin: int
+) -> tuple[int, int, int] | None:
     """(start in a, start in b, length) along one axis, or None when nothing overlaps."""
     shift = int(round(expected))
     # The overlap in a's frame, widened by the margin so a stage error of up to `margin` still

@@ -133,7 +133,11 @@ def _segment_in_box(a: float, b: float, k: float, box: tuple[float, ...]) -> np.
 
 
 def _hidden_interval(
-    c2: np.ndarray, tops: np.ndarray, bots: np.ndarray, m: int, rivals: tuple[int, ...],
+    c2: np.ndarray,
+    tops: np.ndarray,
+    bots: np.ndarray,
+    m: int,
+    rivals: tuple[int, ...],
     seg: np.ndarray,
 ) -> tuple[float, float] | None:
     """Parameter range t in [0, 1] of the segment where tile m surely beats every rival."""
@@ -203,8 +207,10 @@ def ownership_zones(tops: np.ndarray, shapes: np.ndarray) -> np.ndarray:
             if a == 0 and b == 0:
                 continue  # same centre: the lower index wins everywhere, no seam
             box = (
-                max(tops[i, 0], tops[j, 0]), min(bots[i, 0], bots[j, 0]) - 1,
-                max(tops[i, 1], tops[j, 1]), min(bots[i, 1], bots[j, 1]) - 1,
+                max(tops[i, 0], tops[j, 0]),
+                min(bots[i, 0], bots[j, 0]) - 1,
+                max(tops[i, 1], tops[j, 1]),
+                min(bots[i, 1], bots[j, 1]) - 1,
             )
             seg = _segment_in_box(a, b, k, box)
             if seg is None:
@@ -218,8 +224,12 @@ def ownership_zones(tops: np.ndarray, shapes: np.ndarray) -> np.ndarray:
         # A tile edge is a seam (with another tile or with empty canvas) where the tile still
         # owns the pixels just inside it.
         r0, r1, c0, c1 = tops[i, 0], bots[i, 0] - 1, tops[i, 1], bots[i, 1] - 1
-        for edge in (((r0, c0), (r0, c1)), ((r1, c0), (r1, c1)), ((r0, c0), (r1, c0)),
-                     ((r0, c1), (r1, c1))):
+        for edge in (
+            ((r0, c0), (r0, c1)),
+            ((r1, c0), (r1, c1)),
+            ((r0, c0), (r1, c0)),
+            ((r0, c1), (r1, c1)),
+        ):
             seg = np.array(edge, float)
             hidden = []
             for m in neighbours[i]:
@@ -244,7 +254,10 @@ def _best_cut(zones: np.ndarray, lo: int, hi: int, start: int, stop: int) -> tup
 
 
 def _surviving_tiles(
-    c2: np.ndarray, tops: np.ndarray, bots: np.ndarray, cand: np.ndarray,
+    c2: np.ndarray,
+    tops: np.ndarray,
+    bots: np.ndarray,
+    cand: np.ndarray,
     rect: tuple[int, int, int, int],
 ) -> np.ndarray:
     """Candidates that may own some pixel of rect: drop tile k when a tile m covering all of
@@ -283,15 +296,19 @@ def _merged(first: list[Cell], second: list[Cell]) -> list[Cell]:
 
 
 def _sole_owner(
-    c2: np.ndarray, tops: np.ndarray, bots: np.ndarray, cand: np.ndarray,
+    c2: np.ndarray,
+    tops: np.ndarray,
+    bots: np.ndarray,
+    cand: np.ndarray,
     rect: tuple[int, int, int, int],
 ) -> int | None:
     """The tile owning every pixel of rect, if the owner of its first pixel provably does
     (covers rect and beats every other candidate at all corners of their overlap)."""
     r0, r1, c0, c1 = rect
     m = int(nearest_owner(tops, bots - tops, np.array([r0]), np.array([c0]), cand)[0, 0])
-    if m < 0 or not (tops[m, 0] <= r0 and bots[m, 0] >= r1 and tops[m, 1] <= c0
-                     and bots[m, 1] >= c1):
+    if m < 0 or not (
+        tops[m, 0] <= r0 and bots[m, 0] >= r1 and tops[m, 1] <= c0 and bots[m, 1] >= c1
+    ):
         return None
     others = cand[cand != m]
     if len(others) == 0:
@@ -299,9 +316,7 @@ def _sole_owner(
     rr = np.stack([np.maximum(tops[others, 0], r0), np.minimum(bots[others, 0], r1) - 1], 1)
     cc = np.stack([np.maximum(tops[others, 1], c0), np.minimum(bots[others, 1], c1) - 1], 1)
     a, b, k = _pair_coefficients(c2, np.full(len(others), m), others)
-    worst = np.maximum.reduce(
-        [a * rr[:, i] + b * cc[:, j] + k for i in (0, 1) for j in (0, 1)]
-    )
+    worst = np.maximum.reduce([a * rr[:, i] + b * cc[:, j] + k for i in (0, 1) for j in (0, 1)])
     beaten = (worst < 0) | ((worst == 0) & (m < others))
     return m if beaten.all() else None
 
@@ -343,4 +358,6 @@ def nearest_cells(tops: np.ndarray, shapes: np.ndarray, height: int, width: int)
 
     if height <= 0 or width <= 0:
         return []
-    return split((0, int(height), 0, int(width)), np.arange(len(tops)), ownership_zones(tops, shapes))
+    return split(
+        (0, int(height), 0, int(width)), np.arange(len(tops)), ownership_zones(tops, shapes)
+    )

@@ -137,11 +137,17 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
                 scan, pairs, settings, options, output_dir, say, tile_store
             )
             clock.lap("correlate")
-            result.selection, result.layout = _select_and_place(scan, result.measurements, options, say)
+            result.selection, result.layout = _select_and_place(
+                scan, result.measurements, options, say
+            )
             clock.lap("place")
             correlations_plot = plotting.submit(
-                _plot_correlations, result.measurements, result.layout.accepted, result.selection,
-                options, output_dir,
+                _plot_correlations,
+                result.measurements,
+                result.layout.accepted,
+                result.selection,
+                options,
+                output_dir,
             )
             result.written += _write_positions(scan, result, settings, output_dir, say)
             clock.lap("positions")
@@ -175,8 +181,9 @@ def _candidate_pairs(scan: Scan, options: StitchOptions) -> list[CandidatePair]:
         names = ", ".join(scan.tiles[t].name for t in lonely[:5])
         more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
         raise InputError(
-            f"{names}{more} overlap no other tile according to their positions (--minimum_overlap "
-            f"{minimum_overlap:g}); check the positions, lower --minimum_overlap, or remove those files"
+            f"{names}{more} overlap no other tile according to their positions "
+            f"(--minimum_overlap {minimum_overlap:g}); check the positions, lower "
+            "--minimum_overlap, or remove those files"
         )
     return pairs
 
@@ -377,9 +384,11 @@ def _progress_bar(total: int, options: StitchOptions):  # type: ignore[no-untype
     return tqdm(total=total, unit="pair", desc="correlating", leave=False)
 
 
-def _tiles_without_pairs(n: int, measurements: list[PairMeasurement], accepted: np.ndarray) -> list[int]:
+def _tiles_without_pairs(
+    n: int, measurements: list[PairMeasurement], accepted: np.ndarray
+) -> list[int]:
     linked = np.zeros(n, dtype=bool)
-    for pair, keep in zip(measurements, accepted):
+    for pair, keep in zip(measurements, accepted, strict=True):
         if keep:
             linked[pair.i] = linked[pair.j] = True
     return [int(t) for t in np.flatnonzero(~linked)]
@@ -389,7 +398,9 @@ def _improved_camera_stage_matrix(scan: Scan, layout: Layout, say: _Reporter) ->
     """The camera-stage matrix the registered positions imply (printed as upstream does)."""
     if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
         return None
-    stage_xy = np.array([t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None], dtype=float)
+    stage_xy = np.array(
+        [t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None], dtype=float
+    )
     improved = fit_camera_stage_matrix(stage_xy, layout.positions)
     if improved is None:
         return None
@@ -414,7 +425,8 @@ def _prepare_output_dir(path: Path) -> Path:
         probe.unlink()
     except OSError as error:
         raise OutputError(
-            f"cannot write in output folder {path}: {error.strerror}; choose a writable folder with -o"
+            f"cannot write in output folder {path}: {error.strerror}; "
+            "choose a writable folder with -o"
         ) from None
     return path
 
@@ -428,5 +440,3 @@ class _Stopwatch:
         now = time.perf_counter()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._last
         self._last = now
-
-

@@ -110,8 +110,8 @@ def solve_positions(
         residuals=residuals,
         robust_weights=robust_weights,
         converged=bool(info["converged"]),
-        cg_iterations=int(info["cg_iterations"]),
-        reweighting_iterations=int(info["reweighting_iterations"]),
+        cg_iterations=int(info["cg_iterations"]),  # type: ignore[call-overload]
+        reweighting_iterations=int(info["reweighting_iterations"]),  # type: ignore[call-overload]
     )
 
 

@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -98,7 +98,11 @@ def plot_correlations(
             label=f"{label} ({count})",
             zorder=3,
         )
-    threshold_style = {"color": _colour(THRESHOLD_RGB), "linestyle": "--", "linewidth": 2.0}
+    threshold_style: dict[str, Any] = {
+        "color": _colour(THRESHOLD_RGB),
+        "linestyle": "--",
+        "linewidth": 2.0,
+    }
     min_quality = thresholds.get("min_peak_quality")
     if min_quality is not None:
         ax.axvline(min_quality, label=f"min quality {min_quality:.3g}", **threshold_style)
@@ -177,7 +181,7 @@ def _draw_inputs(
     )
     ax.add_collection(
         PolyCollection(
-            outlines,
+            list(outlines),
             facecolors=(*_colour(TILE_EDGE_RGB), 0.08),
             edgecolors=_colour(TILE_EDGE_RGB),
             linewidths=0.8,

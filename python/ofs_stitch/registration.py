@@ -103,7 +103,9 @@ def as_grey_float32(image: np.ndarray, name: str = "image") -> np.ndarray:
     return converted
 
 
-def padded_shape(region_shape: tuple[int, int], max_shift: tuple[int, int] | None = None) -> tuple[int, int]:
+def padded_shape(
+    region_shape: tuple[int, int], max_shift: tuple[int, int] | None = None
+) -> tuple[int, int]:
     """FFT size for correlating regions of ``region_shape``.
 
     Without ``max_shift`` every shift up to the region size is unambiguous (2x padding); with it,
@@ -151,7 +153,9 @@ def register_spectra(
         spectrum_b,
         a,
         b,
-        expected=None if expected_shift is None else (float(expected_shift[0]), float(expected_shift[1])),
+        expected=None
+        if expected_shift is None
+        else (float(expected_shift[0]), float(expected_shift[1])),
         radius=0.0 if search_radius is None else float(search_radius),
     )
     peak = result.peak

@@ -39,9 +39,9 @@ __all__ = [
     "SyntheticScan",
     "make_canvas",
     "make_pair",
-    "make_tiles",
     "make_scan",
     "make_strip",
+    "make_tiles",
     "openflexure_user_comment",
 ]
 
@@ -118,8 +118,17 @@ def make_tiles(
     for index, position in enumerate(positions):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x711E, index]))
         image = _photograph(
-            canvas, position - low, shape, rgb=rgb, blur_sigma=blur_sigma, blank_from_col=None,
-            blank_level=0.0, blank_noise_sigma=0.0, gain=None, noise_sigma=noise_sigma, rng=rng,
+            canvas,
+            position - low,
+            shape,
+            rgb=rgb,
+            blur_sigma=blur_sigma,
+            blank_from_col=None,
+            blank_level=0.0,
+            blank_noise_sigma=0.0,
+            gain=None,
+            noise_sigma=noise_sigma,
+            rng=rng,
         )
         tiles.append(_channels_last(_quantise(image, dtype)))
     return tiles
@@ -190,8 +199,12 @@ def _sample(
     frac = (float(origin[0] - base[0]), float(origin[1] - base[1]))
     pad = SAMPLING_MARGIN + blur_margin(blur_sigma)
     region = canvas.render(
-        int(base[0]) - pad, int(base[1]) - pad, shape[0] + 2 * pad, shape[1] + 2 * pad,
-        rgb=rgb, channels_first=True,
+        int(base[0]) - pad,
+        int(base[1]) - pad,
+        shape[0] + 2 * pad,
+        shape[1] + 2 * pad,
+        rgb=rgb,
+        channels_first=True,
     )
     if blank_from_col is not None:
         first_blank = int(np.ceil(blank_from_col)) - (int(base[1]) - pad)
@@ -428,15 +441,33 @@ def make_scan(
     folder = Path(folder)
     height, width = int(tile_shape[0]), int(tile_shape[1])
     _check_scan_options(
-        rows, cols, height, width, overlap, metadata_layout, file_format, bit_depth,
-        blank_fraction, vignetting, blur_sigma, scan_order,
+        rows,
+        cols,
+        height,
+        width,
+        overlap,
+        metadata_layout,
+        file_format,
+        bit_depth,
+        blank_fraction,
+        vignetting,
+        blur_sigma,
+        scan_order,
     )
     matrix = np.array(csm_matrix, dtype=float).reshape(2, 2)
     if abs(np.linalg.det(matrix)) < 1e-12:
         raise InputError(f"csm_matrix {matrix.tolist()} is singular; give an invertible 2x2 matrix")
     grid_index, true_positions, stage_xyz, stage_positions_px = _scan_geometry(
-        rows, cols, (height, width), overlap, position_jitter, stage_noise, matrix,
-        stage_origin, scan_order, seed,
+        rows,
+        cols,
+        (height, width),
+        overlap,
+        position_jitter,
+        stage_noise,
+        matrix,
+        stage_origin,
+        scan_order,
+        seed,
     )
 
     canvas, low = _canvas_covering(true_positions, (height, width), seed)
@@ -458,19 +489,28 @@ def make_scan(
             x=int(xyz[0]), y=int(xyz[1]), z=int(xyz[2]), index=index, row=int(i), col=int(j)
         )
         + extension
-        for index, ((i, j), xyz) in enumerate(zip(grid_index, stage_xyz))
+        for index, ((i, j), xyz) in enumerate(zip(grid_index, stage_xyz, strict=True))
     ]
     if len(set(file_names)) != len(file_names):
         raise InputError(
             f"name_pattern {name_pattern!r} gives the same name to two tiles; add {{index}}"
         )
-    for index, (name, position, xyz) in enumerate(zip(file_names, true_positions, stage_xyz)):
+    for index, (name, position, xyz) in enumerate(
+        zip(file_names, true_positions, stage_xyz, strict=True)
+    ):
         tile_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5CA7, 2, index]))
         pixels = _photograph(
-            canvas, position - low, (height, width), rgb=rgb, blur_sigma=blur_sigma,
+            canvas,
+            position - low,
+            (height, width),
+            rgb=rgb,
+            blur_sigma=blur_sigma,
             blank_from_col=None if blank_from is None else blank_from - low[1],
-            blank_level=blank_level, blank_noise_sigma=blank_noise_sigma, gain=gain,
-            noise_sigma=noise_sigma, rng=tile_rng,
+            blank_level=blank_level,
+            blank_noise_sigma=blank_noise_sigma,
+            gain=gain,
+            noise_sigma=noise_sigma,
+            rng=tile_rng,
         )
         captured = _FIRST_CAPTURE + _dt.timedelta(seconds=_SECONDS_PER_CAPTURE * index)
         comment = openflexure_user_comment(
@@ -496,12 +536,22 @@ def make_scan(
         grid_index=grid_index,
         blank_tiles=blank_tiles,
         settings={
-            "rows": rows, "cols": cols, "overlap": overlap, "stage_noise": stage_noise,
-            "metadata_layout": metadata_layout, "file_format": file_format,
-            "bit_depth": bit_depth, "rgb": rgb, "vignetting": vignetting,
-            "noise_sigma": noise_sigma, "blank_fraction": blank_fraction,
-            "blur_sigma": blur_sigma, "seed": seed, "position_jitter": position_jitter,
-            "scan_order": scan_order, "blank_level": blank_level,
+            "rows": rows,
+            "cols": cols,
+            "overlap": overlap,
+            "stage_noise": stage_noise,
+            "metadata_layout": metadata_layout,
+            "file_format": file_format,
+            "bit_depth": bit_depth,
+            "rgb": rgb,
+            "vignetting": vignetting,
+            "noise_sigma": noise_sigma,
+            "blank_fraction": blank_fraction,
+            "blur_sigma": blur_sigma,
+            "seed": seed,
+            "position_jitter": position_jitter,
+            "scan_order": scan_order,
+            "blank_level": blank_level,
             "blank_noise_sigma": blank_noise_sigma,
             "blank_from_col": blank_from,
         },
@@ -563,8 +613,13 @@ def _photograph(
     RGB comes channels-first, (3, rows, cols).
     """
     image = _sample(
-        canvas, origin, tile_shape, rgb=rgb, blur_sigma=blur_sigma,
-        blank_from_col=blank_from_col, blank_level=blank_level,
+        canvas,
+        origin,
+        tile_shape,
+        rgb=rgb,
+        blur_sigma=blur_sigma,
+        blank_from_col=blank_from_col,
+        blank_level=blank_level,
     )
     if blank_from_col is not None and blank_noise_sigma > 0:
         first_blank = int(np.ceil(blank_from_col - origin[1]))

@@ -58,14 +58,22 @@ def select_pairs(
     raw_discrepancy = np.hypot(*(shift - expected).T)
 
     if settings.method == "manual":
-        min_quality = settings.min_peak_quality if settings.min_peak_quality is not None else AUTOMATIC_MIN_QUALITY
+        min_quality = (
+            settings.min_peak_quality
+            if settings.min_peak_quality is not None
+            else AUTOMATIC_MIN_QUALITY
+        )
         max_discrepancy = (
             settings.max_stage_discrepancy if settings.max_stage_discrepancy is not None else np.inf
         )
         accepted = (quality >= min_quality) & (raw_discrepancy <= max_discrepancy)
         return PairSelection(accepted, float(min_quality), float(max_discrepancy), raw_discrepancy)
 
-    min_quality = settings.min_peak_quality if settings.min_peak_quality is not None else AUTOMATIC_MIN_QUALITY
+    min_quality = (
+        settings.min_peak_quality
+        if settings.min_peak_quality is not None
+        else AUTOMATIC_MIN_QUALITY
+    )
     good = quality >= min_quality
     corrected = _affine_corrected_discrepancy(shift, expected, good)
     spread = _robust_sigma(corrected[good]) if good.sum() >= 3 else np.inf

@@ -29,7 +29,9 @@ def default_budget() -> int:
 class TileStore:
     """Thread-safe map tile index -> decoded pixels, refusing to grow past its budget."""
 
-    def __init__(self, expected_tiles: int, tile_bytes: int, budget_bytes: int | None = None) -> None:
+    def __init__(
+        self, expected_tiles: int, tile_bytes: int, budget_bytes: int | None = None
+    ) -> None:
         budget = default_budget() if budget_bytes is None else budget_bytes
         # Decide up front: keeping only some tiles would save little and complicate rendering.
         self.enabled = expected_tiles * tile_bytes <= budget

@@ -69,7 +69,9 @@ def output_prefix(folder: Path | str) -> str:
 def stitched_user_comment(first_tile_metadata: Mapping[str, Any] | None, n_images: int) -> dict:
     """UserComment JSON for stitched JPEGs: the first tile's, without the stage position (it
     is not the mosaic's) or the bulky camera tuning, plus a note and the number of images."""
-    comment = {k: v for k, v in (first_tile_metadata or {}).items() if k not in ("stage", "/stage/")}
+    comment = {
+        k: v for k, v in (first_tile_metadata or {}).items() if k not in ("stage", "/stage/")
+    }
     for camera_key in ("camera", "/camera/"):
         camera = comment.get(camera_key)
         if isinstance(camera, dict) and "tuning" in camera:
@@ -148,15 +150,19 @@ def _write_error(path: Path, error: BaseException) -> StitchError:
         return error
     text = str(error)
     if "ermission denied" in text or "Read-only file system" in text:
-        return OutputError(f"cannot write {path}: permission denied; choose a writable output "
-                           "folder with -o")
+        return OutputError(
+            f"cannot write {path}: permission denied; choose a writable output folder with -o"
+        )
     # libvips does not always pass on the system's reason ("write failed"): look at the disk.
     if "No space left" in text or "ENOSPC" in text or _disk_is_full(path.parent):
-        return OutputError(f"cannot write {path}: the disk is full; free some space or choose "
-                           "another output folder with -o")
+        return OutputError(
+            f"cannot write {path}: the disk is full; free some space or choose "
+            "another output folder with -o"
+        )
     reason = libvips_reason(error) if isinstance(error, pyvips.Error) else text
-    return OutputError(f"cannot write {path}: {reason}; check free space and permissions of "
-                       "the output folder")
+    return OutputError(
+        f"cannot write {path}: {reason}; check free space and permissions of the output folder"
+    )
 
 
 @contextlib.contextmanager
@@ -252,7 +258,9 @@ def render_preview(
 
 
 def _save_small_jpeg(pixels: np.ndarray, path: Path, quality: int, comment: dict | None) -> None:
-    image = pyvips.Image.new_from_array(pixels, interpretation="srgb" if pixels.shape[2] == 3 else "b-w")
+    image = pyvips.Image.new_from_array(
+        pixels, interpretation="srgb" if pixels.shape[2] == 3 else "b-w"
+    )
     with _staged(path) as temporary:
         image.jpegsave(str(temporary), Q=quality)
         if comment is not None:
@@ -277,7 +285,11 @@ def write_preview(
 
 
 def write_preview_from_jpeg(
-    jpeg: Path | str, path: Path | str, *, width: int = PREVIEW_WIDTH, user_comment: dict | None = None
+    jpeg: Path | str,
+    path: Path | str,
+    *,
+    width: int = PREVIEW_WIDTH,
+    user_comment: dict | None = None,
 ) -> Preview:
     """Write ``preview.jpg`` by shrinking a finished 8-bit mosaic JPEG.
 
@@ -296,14 +308,20 @@ def write_preview_from_jpeg(
     return Preview(pixels, 255)
 
 
-def write_thumbnail(preview: Preview | np.ndarray, path: Path | str, box: int = THUMBNAIL_BOX) -> None:
+def write_thumbnail(
+    preview: Preview | np.ndarray, path: Path | str, box: int = THUMBNAIL_BOX
+) -> None:
     """Write ``stitched_thumbnail.jpg``: the preview shrunk (area averaging) into a ``box``
     pixel square, aspect kept."""
     pixels = preview.pixels if isinstance(preview, Preview) else preview
     image = pyvips.Image.new_from_array(pixels)
     small = image.thumbnail_image(box, height=box, size="down")
-    _save_small_jpeg(small.numpy().reshape(small.height, small.width, small.bands), Path(path),
-                     THUMBNAIL_QUALITY, None)
+    _save_small_jpeg(
+        small.numpy().reshape(small.height, small.width, small.bands),
+        Path(path),
+        THUMBNAIL_QUALITY,
+        None,
+    )
 
 
 def _named(path: Path, write: Callable[[pyvips.Image], None]) -> Callable[[pyvips.Image], None]:
@@ -328,7 +346,9 @@ def _jpeg_writer(path: Path, white: int, comment: dict | None) -> Callable[[pyvi
     return write
 
 
-def _dzi_writer(base: Path, white: int, tile_format: str, alpha: bool) -> Callable[[pyvips.Image], None]:
+def _dzi_writer(
+    base: Path, white: int, tile_format: str, alpha: bool
+) -> Callable[[pyvips.Image], None]:
     def write(image: pyvips.Image) -> None:
         if tile_format == "png":
             image.dzsave(str(base), suffix=".png")
@@ -352,8 +372,15 @@ def _tiff_writer(
         image.set_type(
             pyvips.GValue.gstr_type,
             "image-description",
-            ome_xml(width=image.width, height=image.height, samples=fmt.bands, dtype=fmt.dtype,
-                    pixel_size_um=pixel_size_um, name=name, creator=f"ofs-stitch {__version__}"),
+            ome_xml(
+                width=image.width,
+                height=image.height,
+                samples=fmt.bands,
+                dtype=fmt.dtype,
+                pixel_size_um=pixel_size_um,
+                name=name,
+                creator=f"ofs-stitch {__version__}",
+            ),
         )
         # JPEG for 8-bit (as upstream, a tenth of the size); lossless deflate for 16-bit,
         # which JPEG-in-TIFF cannot hold.
@@ -363,8 +390,15 @@ def _tiff_writer(
             else {"compression": "deflate", "predictor": "horizontal"}
         )
         image.tiffsave(
-            str(path), tile=True, tile_width=TIFF_TILE, tile_height=TIFF_TILE, pyramid=True,
-            subifd=True, bigtiff=True, region_shrink="mean", **compression,
+            str(path),
+            tile=True,
+            tile_width=TIFF_TILE,
+            tile_height=TIFF_TILE,
+            pyramid=True,
+            subifd=True,
+            bigtiff=True,
+            region_shrink="mean",
+            **compression,
         )
 
     return write
@@ -395,13 +429,18 @@ def write_mosaic(
     if dzi_tile_format not in ("jpeg", "png"):
         raise ValueError(f"dzi_tile_format must be 'jpeg' or 'png', not {dzi_tile_format!r}")
     if pixel_size_um is not None and not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
-        raise OutputError(f"pixel size {pixel_size_um} um is not a positive number; "
-                          "give a positive --pixel_size_um")
+        raise OutputError(
+            f"pixel size {pixel_size_um} um is not a positive number; "
+            "give a positive --pixel_size_um"
+        )
     fmt = probe_pixel_format(layout.paths)
     needs_8bit = plan.jpeg is not None or (plan.dzi is not None and dzi_tile_format == "jpeg")
     if white is None:
-        white = render_preview(layout, blend=blend, in_memory=in_memory).white_level if (
-            needs_8bit and fmt.dtype == np.uint16) else fmt.max_value
+        white = (
+            render_preview(layout, blend=blend, in_memory=in_memory).white_level
+            if (needs_8bit and fmt.dtype == np.uint16)
+            else fmt.max_value
+        )
     alpha = plan.dzi is not None and dzi_tile_format == "png"
     rows = band_rows(layout.width, fmt)
     shape = StreamShape(layout.height, layout.width, fmt.bands + alpha, fmt.dtype, rows, alpha)
@@ -411,19 +450,33 @@ def write_mosaic(
         pyramid_bytes = 4 * TIFF_TILE * layout.width * fmt.bands * fmt.dtype.itemsize
         if plan.jpeg is not None:
             temporary = stack.enter_context(_staged(plan.jpeg))
-            writers.append((64 * layout.width * fmt.bands,
-                            _named(plan.jpeg, _jpeg_writer(temporary, white, user_comment))))
+            writers.append(
+                (
+                    64 * layout.width * fmt.bands,
+                    _named(plan.jpeg, _jpeg_writer(temporary, white, user_comment)),
+                )
+            )
         if plan.tiff is not None:
             temporary = stack.enter_context(_staged(plan.tiff))
-            writers.append((pyramid_bytes, _named(
-                plan.tiff, _tiff_writer(temporary, name, fmt, pixel_size_um, alpha))))
+            writers.append(
+                (
+                    pyramid_bytes,
+                    _named(plan.tiff, _tiff_writer(temporary, name, fmt, pixel_size_um, alpha)),
+                )
+            )
         if plan.dzi is not None:
             base = stack.enter_context(_staged_dzi(plan.dzi))
-            writers.append((pyramid_bytes, _named(
-                plan.dzi, _dzi_writer(base, white, dzi_tile_format, alpha))))
+            writers.append(
+                (pyramid_bytes, _named(plan.dzi, _dzi_writer(base, white, dzi_tile_format, alpha)))
+            )
         for group in _passes(writers, WRITERS_MEMORY_BUDGET):
-            bands = render_bands(layout, file_source(layout, fmt, in_memory=in_memory),
-                                 blend=blend, rows_per_band=rows, alpha=alpha)
+            bands = render_bands(
+                layout,
+                file_source(layout, fmt, in_memory=in_memory),
+                blend=blend,
+                rows_per_band=rows,
+                alpha=alpha,
+            )
             stream_to_writers(bands, shape, group)
     return plan.paths
 
