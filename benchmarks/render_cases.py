@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pyvips
 
-PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
 UPSTREAM_PYTHON = Path("/tmp/upvenv/bin/python")
 
 
@@ -162,7 +161,8 @@ def run_isolated(
     script: str, spec: dict, python: Path | str = sys.executable, timeout: float = 3600
 ) -> dict:
     """Run a renderer script in a fresh process; returns its RESULT dictionary."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PYTHON_DIR), *sys.path]))
+    # The same packages as this process (the installed ofs_stitch with its compiled core).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     if Path(python) != Path(sys.executable):
         env.pop("PYTHONPATH")  # another virtual environment: its own packages only
     Path(spec["out"]).mkdir(parents=True, exist_ok=True)
