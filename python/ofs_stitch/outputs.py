@@ -5,6 +5,7 @@ The rendering itself lives in `canvas` (where tiles land), `compose` (pixel choi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,31 +57,25 @@ def write_mosaics(
     )
     for note in plan.notes:  # before the long render, not after it
         say(note)
+    render_full_size = functools.partial(
+        write_mosaic,
+        layout,
+        plan,
+        blend=blend,
+        user_comment=comment,
+        pixel_size_um=scan.pixel_size_um,
+        in_memory=in_memory,
+    )
     if plan.jpeg is not None and not _sixteen_bit(scan):
         # The preview is shrunk from the finished JPEG: cheaper than composing it again.
-        written = write_mosaic(
-            layout,
-            plan,
-            blend=blend,
-            user_comment=comment,
-            pixel_size_um=scan.pixel_size_um,
-            in_memory=in_memory,
-        )
+        written = render_full_size()
         preview = write_preview_from_jpeg(plan.jpeg, output_dir / PREVIEW, user_comment=comment)
     else:
         # 16-bit tiles: the preview also fixes the white level the 8-bit formats are scaled to.
         preview = write_preview(
             layout, output_dir / PREVIEW, blend=blend, user_comment=comment, in_memory=in_memory
         )
-        written = write_mosaic(
-            layout,
-            plan,
-            blend=blend,
-            user_comment=comment,
-            pixel_size_um=scan.pixel_size_um,
-            white=preview.white_level,
-            in_memory=in_memory,
-        )
+        written = render_full_size(white=preview.white_level)
     write_thumbnail(preview, output_dir / THUMBNAIL)
     return [output_dir / PREVIEW, output_dir / THUMBNAIL, *written]
 
