@@ -24,6 +24,8 @@ import numpy as np
 # win before it is trusted to hide part of a bisector from the zone search. Generous values only
 # make the mixed cells a little larger.
 _ZONE_PAD = 1
+# Rectangles crossed by a seam and no larger than this are left mixed (resolved per pixel).
+MIXED_CELL_AREA = 4096
 _TRUST_MARGIN_PX = 2.0
 
 
@@ -340,6 +342,10 @@ def nearest_cells(tops: np.ndarray, shapes: np.ndarray, height: int, width: int)
         if len(cand) == 0:
             return [Cell(r0, r1, c0, c1, ())]
         zs = zs[(zs[:, 0] < r1) & (zs[:, 1] > r0) & (zs[:, 2] < c1) & (zs[:, 3] > c0)]
+        if len(zs) and (r1 - r0) * (c1 - c0) <= MIXED_CELL_AREA:
+            # Cutting further costs more in Python than resolving these pixels one by one.
+            alive = _surviving_tiles(c2, tops, bots, cand, rect)
+            return [Cell(r0, r1, c0, c1, tuple(int(t) for t in np.sort(alive)))]
         row_cut = _best_cut(zs, r0, r1, 0, 1)
         col_cut = _best_cut(zs, c0, c1, 2, 3)
         if row_cut[0] >= 0 and (col_cut[0] < 0 or row_cut[1:] <= col_cut[1:]):

@@ -4,12 +4,8 @@ and reports progress."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +19,7 @@ from .inputs import InputOptions, load_scan
 from .layout import Layout, place_tiles
 from .measure import MeasureSettings, measure_pairs
 from .measurements import CandidatePair, PairMeasurement
+from .plot_process import PlotProcess
 from .positions_file import write_ofm_tile_configuration
 from .registration import CorrelationSettings
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
@@ -123,13 +120,15 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
 
     # The plots (matplotlib: its import alone takes 0.4 s, and drawing holds the GIL) are drawn
     # in a thread while the C++ kernels and libvips, which release the GIL, measure and render.
-    inputs_plot_path = output_dir / "stitching_inputs.png"
-    # Drawn early under a hidden name, renamed only when the whole run succeeds: a failed run
-    # leaves nothing that looks like a result.
-    inputs_plot_draft = output_dir / f".{inputs_plot_path.name}.{os.getpid()}.partial.png"
-    # (The executor is left, waiting for the drawing thread, before the draft is removed.)
-    with _removed_on_failure(inputs_plot_draft), ThreadPoolExecutor(max_workers=1) as plotting:
-        inputs_plot = plotting.submit(_plot_inputs, scan, inputs_plot_draft)
+    # The diagnostic plots are drawn by a helper process (see plot_process) while pairs are
+    # measured and the mosaic is rendered.
+    plots = PlotProcess()
+    inputs_plot = output_dir / "stitching_inputs.png"
+    correlations_plot = output_dir / "stitching_correlations.png"
+    try:
+        plots.inputs(
+            scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_plot
+        )
         # Decoded tiles are kept for the renderer when they fit in memory: one decode per tile.
         tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
         try:
@@ -141,13 +140,11 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
                 scan, result.measurements, options, say
             )
             clock.lap("place")
-            correlations_plot = plotting.submit(
-                _plot_correlations,
+            plots.correlations(
                 result.measurements,
-                result.layout.accepted,
-                result.selection,
-                options,
-                output_dir,
+                result.layout.accepted.tolist(),
+                correlations_plot,
+                _plot_thresholds(result.selection, options),
             )
             result.written += _write_positions(scan, result, settings, output_dir, say)
             clock.lap("positions")
@@ -166,9 +163,14 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
             )
         finally:
             tile_store.clear()
-        inputs_plot.result()
-        os.replace(inputs_plot_draft, inputs_plot_path)
-        result.written += [correlations_plot.result(), inputs_plot_path]
+        plots.finish()
+    except BaseException:
+        plots.abort()
+        # A failed run leaves nothing that looks like a result.
+        inputs_plot.unlink(missing_ok=True)
+        correlations_plot.unlink(missing_ok=True)
+        raise
+    result.written += [correlations_plot, inputs_plot]
     clock.lap("render")
     return result
 
@@ -250,40 +252,14 @@ def _write_positions(
     return [ofm, positions_json]
 
 
-def _plot_inputs(scan: Scan, path: Path) -> None:
-    from .plots import plot_inputs
-
-    plot_inputs(scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], path)
-
-
-@contextlib.contextmanager
-def _removed_on_failure(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-def _plot_correlations(
-    measurements: list[PairMeasurement],
-    accepted: np.ndarray,
-    selection: PairSelection,
-    options: StitchOptions,
-    output_dir: Path,
-) -> Path:
-    from .plots import plot_correlations
-
+def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[str, float | None]:
     manual_limit = options.thresholds.method == "manual" and np.isfinite(selection.max_discrepancy)
-    thresholds: dict[str, float | None] = {
+    return {
         "min_peak_quality": selection.min_quality,
         # In automatic mode the limit applies to the affine-corrected discrepancy, not to the
         # plotted one, so no line is drawn for it.
         "max_stage_discrepancy": selection.max_discrepancy if manual_limit else None,
     }
-    path = output_dir / "stitching_correlations.png"
-    plot_correlations(measurements, accepted.tolist(), path, thresholds=thresholds)
-    return path
 
 
 def _minimum_overlap(options: StitchOptions) -> float:

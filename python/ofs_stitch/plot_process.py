@@ -1,0 +1,124 @@
+"""Drawing the diagnostic plots in a helper process.
+
+matplotlib holds the GIL while it imports (0.4 s) and draws, so plotting in a thread slowed
+pair measurement and rendering by as much. A separate process uses the core those leave idle.
+Jobs go to it as JSON lines on stdin; `finish` waits for it and turns a failure into one line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OutputError
+from .measurements import PairMeasurement
+
+
+class PlotProcess:
+    """A running plot worker; send it jobs, then `finish` (or `abort`) it."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "ofs_stitch.plot_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _send(self, job: dict[str, Any]) -> None:
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(json.dumps(job) + "\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker failed; finish() reports why
+
+    def inputs(
+        self,
+        stage_positions_px: np.ndarray,
+        tile_shape: tuple[int, int],
+        names: Sequence[str],
+        path: Path,
+    ) -> None:
+        self._send(
+            {
+                "plot": "inputs",
+                "stage_positions_px": np.asarray(stage_positions_px, float).tolist(),
+                "tile_shape": list(tile_shape),
+                "names": list(names),
+                "path": str(path),
+            }
+        )
+
+    def correlations(
+        self,
+        measurements: Sequence[PairMeasurement],
+        accepted: Sequence[bool],
+        path: Path,
+        thresholds: Mapping[str, float | None],
+    ) -> None:
+        self._send(
+            {
+                "plot": "correlations",
+                "measurements": [m.__dict__ for m in measurements],
+                "accepted": [bool(a) for a in accepted],
+                "path": str(path),
+                "thresholds": dict(thresholds),
+            }
+        )
+
+    def finish(self) -> None:
+        """Wait for every job; raise OutputError (one line) if the worker failed."""
+        _, errors = self._process.communicate()
+        if self._process.returncode != 0:
+            lines = [line for line in errors.strip().splitlines() if line.strip()]
+            raise OutputError(
+                "could not draw the diagnostic plots: "
+                + (lines[-1] if lines else f"exit status {self._process.returncode}")
+            )
+
+    def abort(self) -> None:
+        self._process.kill()
+        self._process.communicate()
+
+
+def _run_jobs() -> None:
+    from .plots import plot_correlations, plot_inputs
+
+    for line in sys.stdin:
+        job = json.loads(line)
+        path = Path(job["path"])
+        if job["plot"] == "inputs":
+            plot_inputs(
+                np.array(job["stage_positions_px"], float).reshape(-1, 2),
+                (int(job["tile_shape"][0]), int(job["tile_shape"][1])),
+                job["names"],
+                path,
+            )
+        else:
+            measurements = [
+                PairMeasurement(
+                    **{
+                        **m,
+                        "shift": tuple(m["shift"]),
+                        "expected_shift": tuple(m["expected_shift"]),
+                    }
+                )
+                for m in job["measurements"]
+            ]
+            plot_correlations(measurements, job["accepted"], path, thresholds=job["thresholds"])
+
+
+if __name__ == "__main__":
+    try:
+        _run_jobs()
+    except Exception as error:  # reported by PlotProcess.finish as one line
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)
