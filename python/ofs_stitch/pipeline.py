@@ -4,6 +4,7 @@ and reports progress."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from .inputs import InputOptions, load_scan
 from .layout import Layout, place_tiles
 from .measure import MeasureSettings, measure_pairs
 from .measurements import CandidatePair, PairMeasurement
+from .outputs import write_mosaics, write_stage_preview
 from .plot_process import PlotProcess
 from .positions_file import write_ofm_tile_configuration
 from .registration import CorrelationSettings
@@ -98,8 +100,6 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
     result = StitchResult(scan=scan, output_dir=output_dir, timings=clock.laps)
 
     if options.stitching_mode == "stage_stitch":
-        from .outputs import write_stage_preview
-
         result.written += write_stage_preview(scan, output_dir, blend=options.blend)
         clock.lap("render")
         return result
@@ -118,16 +118,20 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         clock.lap("correlate")
         return result
 
-    # The plots (matplotlib: its import alone takes 0.4 s, and drawing holds the GIL) are drawn
-    # in a thread while the C++ kernels and libvips, which release the GIL, measure and render.
     # The diagnostic plots are drawn by a helper process (see plot_process) while pairs are
-    # measured and the mosaic is rendered.
+    # measured and the mosaic is rendered, under draft names that become final only when the
+    # whole run succeeds: a failed run leaves nothing that looks like a result (and keeps the
+    # plots of an earlier run).
     plots = PlotProcess()
-    inputs_plot = output_dir / "stitching_inputs.png"
-    correlations_plot = output_dir / "stitching_correlations.png"
+    plot_paths = {
+        name: (output_dir / name, output_dir / f".{name}.{os.getpid()}.partial.png")
+        for name in ("stitching_inputs.png", "stitching_correlations.png")
+    }
+    inputs_draft = plot_paths["stitching_inputs.png"][1]
+    correlations_draft = plot_paths["stitching_correlations.png"][1]
     try:
         plots.inputs(
-            scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_plot
+            scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
         )
         # Decoded tiles are kept for the renderer when they fit in memory: one decode per tile.
         tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
@@ -143,13 +147,11 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
             plots.correlations(
                 result.measurements,
                 result.layout.accepted.tolist(),
-                correlations_plot,
+                correlations_draft,
                 _plot_thresholds(result.selection, options),
             )
             result.written += _write_positions(scan, result, settings, output_dir, say)
             clock.lap("positions")
-            from .outputs import write_mosaics
-
             result.written += write_mosaics(
                 scan,
                 result.layout.positions,
@@ -164,13 +166,14 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         finally:
             tile_store.clear()
         plots.finish()
+        for final, draft in plot_paths.values():
+            os.replace(draft, final)
+            result.written.append(final)
     except BaseException:
         plots.abort()
-        # A failed run leaves nothing that looks like a result.
-        inputs_plot.unlink(missing_ok=True)
-        correlations_plot.unlink(missing_ok=True)
+        for _, draft in plot_paths.values():
+            draft.unlink(missing_ok=True)
         raise
-    result.written += [correlations_plot, inputs_plot]
     clock.lap("render")
     return result
 
