@@ -21,3 +21,18 @@ class ImageReadError(StitchError, OSError):
 
 class OutputError(StitchError, OSError):
     """An output cannot be written (unwritable folder, full disk, ...)."""
+
+
+def libvips_reason(error: Exception) -> str:
+    """The most specific line of a (multi-line) libvips error message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("unable to")]
+    return (useful or lines or ["libvips failed"])[0]
+
+
+def decode_error(path: object, error: Exception) -> ImageReadError:
+    """The one-line error for an image that libvips cannot decode."""
+    return ImageReadError(
+        f"cannot decode {path}: {libvips_reason(error)}; re-copy the file or remove it from "
+        "the folder, then run again"
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyvips
 
-from .errors import ImageReadError
+from .errors import ImageReadError, libvips_reason
 from .exif import ExifInfo, parse_exif_block
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
@@ -32,17 +32,6 @@ class ImageHeader:
     exif: ExifInfo
     file_size: int  # bytes; the z-stack rule keeps the largest (sharpest) file
     mtime: float  # seconds since the epoch; capture order when EXIF has no DateTime
-
-
-def _one_line(error: Exception) -> str:
-    """libvips errors span several lines and repeat the file name; keep the distinct details."""
-    lines: list[str] = []
-    for raw in str(error).splitlines():
-        line = raw.strip()
-        if not line or line.startswith("unable to ") or line in lines:
-            continue
-        lines.append(line)
-    return "; ".join(lines) or str(error).strip() or type(error).__name__
 
 
 def _read_exif(path: Path, image: pyvips.Image) -> ExifInfo:
@@ -63,7 +52,7 @@ def read_header(path: Path | str) -> ImageHeader:
         exif = _read_exif(path, image)
     except (pyvips.Error, OSError) as error:
         raise ImageReadError(
-            f"cannot read {path}: {_one_line(error)}; remove it from the folder or replace it"
+            f"cannot read {path}: {libvips_reason(error)}; remove it from the folder or replace it"
         ) from error
     return ImageHeader(
         path=path,

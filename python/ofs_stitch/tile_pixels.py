@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyvips
 
-from .errors import ImageReadError
+from .errors import decode_error
 
 
 def read_tile(path: Path, scale: float = 1.0) -> np.ndarray:
@@ -22,10 +22,7 @@ def read_tile(path: Path, scale: float = 1.0) -> np.ndarray:
             image = image.resize(scale)
         return image.numpy()
     except pyvips.Error as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "decode failed"
-        raise ImageReadError(
-            f"cannot decode {path}: {reason}; replace or remove this file and run again"
-        ) from None
+        raise decode_error(path, error) from None
 
 
 def grey_region(pixels: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:

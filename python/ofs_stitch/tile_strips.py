@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyvips
 
-from .errors import ImageReadError, InputError
+from .errors import InputError, decode_error
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -49,20 +49,6 @@ class PixelFormat:
         return int(np.iinfo(self.dtype).max)
 
 
-def libvips_reason(error: Exception) -> str:
-    """The most specific line of a libvips error message."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith("unable to")]
-    return (useful or lines or ["libvips failed"])[0]
-
-
-def _read_error(path: Path, error: Exception) -> ImageReadError:
-    return ImageReadError(
-        f"cannot decode {path}: {libvips_reason(error)}; re-copy the file or remove it from "
-        "the folder, then run again"
-    )
-
-
 def _colour_bands(image: pyvips.Image) -> int:
     return image.bands - (1 if image.hasalpha() else 0)
 
@@ -77,7 +63,7 @@ def probe_pixel_format(paths: Sequence[Path]) -> PixelFormat:
         try:
             image = pyvips.Image.new_from_file(str(path))
         except pyvips.Error as error:
-            raise _read_error(path, error) from None
+            raise decode_error(path, error) from None
         if image.format not in _DTYPES:
             raise InputError(
                 f"{path}: {image.format} samples are not supported; convert the tiles to 8- or "
@@ -130,7 +116,7 @@ def open_tile(path: Path, fmt: PixelFormat, shape: tuple[int, int] | None = None
             return image
         return _normalise(image, fmt)
     except pyvips.Error as error:
-        raise _read_error(path, error) from None
+        raise decode_error(path, error) from None
 
 
 def shrink_pixels(pixels: np.ndarray, fmt: PixelFormat, shape: tuple[int, int]) -> pyvips.Image:
@@ -271,7 +257,7 @@ class StripReader:
             rows, cols = request.row1 - request.row0, request.col1 - request.col0
             buffer = held[1].fetch(request.col0, request.row0, cols, rows)
         except pyvips.Error as error:
-            raise _read_error(self._paths[request.tile], error) from None
+            raise decode_error(self._paths[request.tile], error) from None
         return np.frombuffer(buffer, self._fmt.dtype).reshape(rows, cols, self._fmt.bands)
 
     def submit(self, requests: Sequence[StripRequest]) -> list[tuple[StripRequest, object]]:

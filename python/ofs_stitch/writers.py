@@ -25,10 +25,10 @@ from .atomic_file import atomic_output
 from .band_stream import StreamShape, stream_to_writers
 from .canvas import MosaicLayout, scaled_layout
 from .compose import Blend, band_rows, file_source, render_array, render_bands
-from .errors import OutputError, StitchError
+from .errors import OutputError, StitchError, libvips_reason
 from .exif import exif_block, insert_exif_into_jpeg
 from .ome import ome_xml
-from .tile_strips import PixelFormat, libvips_reason, probe_pixel_format
+from .tile_strips import PixelFormat, probe_pixel_format
 
 # libjpeg refuses images with a side over 65,500 pixels.
 JPEG_MAX_SIDE = 65_500
