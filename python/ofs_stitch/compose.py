@@ -183,7 +183,6 @@ class _NearestPainter:
         bottoms = self.tops + self.shapes
         cells = _cells_of(layout)
         self.cells = sorted(cells, key=lambda c: c.r0)
-        self._starts = np.array([c.r0 for c in self.cells])
         # Canvas rectangle each tile is actually used in: its rows and columns to decode.
         n = len(self.tops)
         use = np.array([[np.iinfo(np.int64).max, -1, np.iinfo(np.int64).max, -1]] * n)

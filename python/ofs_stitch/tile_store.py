@@ -47,11 +47,6 @@ class TileStore:
         with self._lock:
             return self._pixels.get(index)
 
-    def complete(self, count: int) -> bool:
-        """True when every tile 0..count-1 is held."""
-        with self._lock:
-            return self.enabled and all(k in self._pixels for k in range(count))
-
     def clear(self) -> None:
         with self._lock:
             self._pixels.clear()
