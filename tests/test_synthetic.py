@@ -534,5 +534,7 @@ def test_importing_the_module_loads_no_images_and_no_heavy_libraries() -> None:
         "print(sorted(m for m in ('skimage', 'scipy', 'pyvips', 'matplotlib') if m in sys.modules))"
     )
     # The installed package (with its compiled core), in a fresh interpreter.
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
