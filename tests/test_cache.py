@@ -383,6 +383,21 @@ def test_an_upstream_cache_is_replaced_with_a_warning(tmp_path):
     assert document["format"] == "ofs-stitch correlation cache" and document["version"] == 1
 
 
+def test_an_upstream_cache_in_a_folder_we_do_not_write_is_left_alone_quietly(tmp_path):
+    # openflexure-stitch ran in the input folder before; ofs-stitch now writes with -o.
+    inputs, outputs = tmp_path / "scan", tmp_path / "out"
+    inputs.mkdir()
+    foreign = '{"images": {}, "correlations": []}'
+    (inputs / CACHE_FILE_NAME).write_text(foreign)
+    with CorrelationCache.open(
+        [outputs, inputs], SETTINGS, signatures(["a.jpg", "b.jpg"])
+    ) as cache:
+        cache.put("a.jpg", "b.jpg", measurement(0, 1))
+        assert cache.warnings == []
+    assert (inputs / CACHE_FILE_NAME).read_text() == foreign
+    assert (outputs / CACHE_FILE_NAME).is_file()
+
+
 def test_file_signature_reads_size_and_mtime(tmp_path):
     file = tmp_path / "a.jpg"
     file.write_bytes(b"12345")

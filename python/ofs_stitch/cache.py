@@ -215,8 +215,10 @@ class CorrelationCache:
             try:
                 document = _read_document(file)
             except CacheFormatError as error:
-                verb = "replaced" if folder == write_dir else "ignored"
-                warnings.append(f"{file}: {error}; it will be {verb} by a fresh cache.")
+                # A foreign cache elsewhere (e.g. openflexure-stitch's in the input folder when
+                # -o writes ours elsewhere) is left alone, and not worth a warning on every run.
+                if folder == write_dir:
+                    warnings.append(f"{file}: {error}; it will be replaced by a fresh cache.")
                 continue
             loaded_from = file
             if document.malformed_pairs:
