@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -341,8 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ofs-stitch: interrupted; measured pairs are kept in the cache", file=sys.stderr)
         return 130
     if not args.quiet:
-        for path in result.written:
-            print(f"wrote {path}")
+        try:
+            for path in result.written:
+                print(f"wrote {path}", flush=True)
+        except BrokenPipeError:
+            # stdout was closed early (piped into head, say); the work is done and written.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

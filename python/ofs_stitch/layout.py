@@ -19,6 +19,8 @@ from .placement import solve_positions
 
 # Typical precision of an accepted pair (pixels): weights priors against pairs.
 PAIR_SIGMA_PX = 0.1
+# Stage error assumed when too few tiles are placed by pairs to measure it.
+DEFAULT_STAGE_SIGMA_PX = 10.0
 # The robust loss starts to discount a pair at this many robust standard deviations of all
 # pair residuals (never below ROBUST_SCALE_FLOOR_PX): good measurements agree to a few
 # hundredths of a pixel on clean data but to about a pixel on distorted real optics.
@@ -36,7 +38,9 @@ class Layout:
     accepted: np.ndarray  # (m,) bool: pairs used in the final solve
     residuals: np.ndarray  # (m, 2): (p_j - p_i) - measured shift, for every pair
     stage_to_layout: np.ndarray  # (3, 2) affine map [row, col, 1] @ it: stage px -> layout px
-    stage_sigma_px: float  # spread of the stage positions around the affine map
+    # Spread of the stage positions around the stage-to-layout map, or None when too few tiles
+    # were placed by pairs to measure it (a default then weighs the stage priors).
+    stage_sigma_px: float | None
 
 
 def place_tiles(
@@ -79,8 +83,8 @@ def place_tiles(
     affine = _fit_affine(stage, first.positions, linked)
     mapped_stage = np.column_stack([stage, np.ones(n)]) @ affine
     spread = mapped_stage[linked] - first.positions[linked] if linked.any() else np.zeros((0, 2))
-    stage_sigma = float(np.sqrt(np.mean(spread**2))) if len(spread) > 2 else 10.0
-    stage_sigma = max(stage_sigma, 1.0)
+    measured_sigma = float(np.sqrt(np.mean(spread**2))) if len(spread) > 2 else None
+    stage_sigma = max(measured_sigma if measured_sigma is not None else DEFAULT_STAGE_SIGMA_PX, 1.0)
     prior_weight = (PAIR_SIGMA_PX / stage_sigma) ** 2
 
     # (3) Robust solve with stage priors, loop-consistency rejection, final solve.
@@ -112,7 +116,7 @@ def place_tiles(
         accepted=accepted,
         residuals=_all_residuals(positions, measurements),
         stage_to_layout=affine,
-        stage_sigma_px=stage_sigma,
+        stage_sigma_px=measured_sigma,
     )
 
 

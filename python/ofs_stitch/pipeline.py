@@ -77,8 +77,13 @@ class _Reporter:
         self.quiet = quiet
 
     def info(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        try:
             print(message, flush=True)
+        except BrokenPipeError:
+            # stdout was closed early (piped into head, say): keep working, stop talking.
+            self.quiet = True
 
     def warn(self, message: str) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -205,9 +210,14 @@ def _select_and_place(
         reject_inconsistent=options.thresholds.method == "automatic",
     )
     used = int(layout.accepted.sum())
+    stage_error = (
+        f"; stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
+        if layout.stage_sigma_px is not None
+        else ""
+    )
     say.info(
-        f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected); "
-        f"stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
+        f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected)"
+        + stage_error
     )
     unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
     if unplaced:
