@@ -1,8 +1,8 @@
 """Final tile positions from the accepted pairs, anchored weakly to the stage.
 
-Three steps: (1) place the tiles from the accepted pairs alone; (2) fit an affine map from the
-stage positions to that placement (it absorbs a miscalibrated camera-stage matrix, and gives
-the improved matrix); (3) solve again with the mapped stage positions as weak priors and a
+Three steps: (1) place the tiles from the accepted pairs alone; (2) map the stage positions
+onto that placement: a translation, or an affine map when the data show a miscalibrated
+camera-stage matrix; (3) solve again with the mapped stage positions as weak priors and a
 robust loss, then drop pairs that disagree with the loops around them and solve once more.
 The priors stop drift along long chains and put tiles without any accepted pair at their
 (corrected) stage position instead of letting them float.
@@ -16,6 +16,7 @@ import numpy as np
 
 from .measurements import PairMeasurement
 from .placement import solve_positions
+from .thresholds import sigma_from_lengths
 
 # Typical precision of an accepted pair (pixels): weights priors against pairs.
 PAIR_SIGMA_PX = 0.1
@@ -72,7 +73,8 @@ def place_tiles(
     )
     robust_scale = max(
         ROBUST_SCALE_FLOOR_PX,
-        ROBUST_SCALE_SIGMAS * _robust_sigma(first.residuals[first.robust_weights > 0.5]),
+        ROBUST_SCALE_SIGMAS
+        * sigma_from_lengths(np.hypot(*first.residuals[first.robust_weights > 0.5].T)),
     )
     linked = np.zeros(n, dtype=bool)
     for p, keep in zip(measurements, accepted, strict=True):
@@ -103,7 +105,7 @@ def place_tiles(
         if not accepted.any():
             break
         limit = max(
-            LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * _robust_sigma(residual[accepted])
+            LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * sigma_from_lengths(size[accepted])
         )
         contradicting = accepted & (size > limit)
         if not reject_inconsistent or not contradicting.any():
@@ -118,14 +120,6 @@ def place_tiles(
         stage_to_layout=affine,
         stage_sigma_px=measured_sigma,
     )
-
-
-def _robust_sigma(residuals: np.ndarray) -> float:
-    """Per-axis standard deviation of 2-D residuals, from the median of their lengths
-    (for a 2-D Gaussian the median length is 1.1774 sigma)."""
-    if len(residuals) == 0:
-        return 0.0
-    return float(np.median(np.hypot(residuals[:, 0], residuals[:, 1])) / 1.1774)
 
 
 def _all_residuals(positions: np.ndarray, measurements: list[PairMeasurement]) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Tiles are decoded in capture order a few at a time; each contributes only the overlap strips
 its pairs need, and a pair is measured as soon as both of its strips exist. Memory therefore
-holds about one row of strips, not the whole scan.
+holds about one row of strips, not the whole scan, unless the caller asks to keep the decoded
+tiles for rendering (`TileStore`, which does so only when they fit its memory budget).
 """
 
 from __future__ import annotations

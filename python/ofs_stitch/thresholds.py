@@ -76,7 +76,7 @@ def select_pairs(
     )
     good = quality >= min_quality
     corrected = _affine_corrected_discrepancy(shift, expected, good)
-    spread = _robust_sigma(corrected[good]) if good.sum() >= 3 else np.inf
+    spread = sigma_from_lengths(corrected[good]) if good.sum() >= 3 else np.inf
     max_discrepancy = max(MIN_DISCREPANCY_PX, DISCREPANCY_SIGMAS * spread)
     if settings.max_stage_discrepancy is not None:
         max_discrepancy = min(max_discrepancy, settings.max_stage_discrepancy)
@@ -102,7 +102,7 @@ def _affine_corrected_discrepancy(
     for _ in range(3):  # trimmed refits: drop gross outliers from the fit itself
         coefficients, *_ = np.linalg.lstsq(design[use], shift[use], rcond=None)
         residual = np.hypot(*(shift - design @ coefficients).T)
-        limit = max(MIN_DISCREPANCY_PX, 3.0 * _robust_sigma(residual[use]))
+        limit = max(MIN_DISCREPANCY_PX, 3.0 * sigma_from_lengths(residual[use]))
         trimmed = good & (residual <= limit)
         if trimmed.sum() < 4 or (trimmed == use).all():
             break
@@ -110,8 +110,9 @@ def _affine_corrected_discrepancy(
     return residual
 
 
-def _robust_sigma(values: np.ndarray) -> float:
-    """Standard deviation estimated from the median absolute deviation."""
-    if len(values) == 0:
+def sigma_from_lengths(lengths: np.ndarray) -> float:
+    """Per-axis standard deviation of 2-D errors, robustly from the median of their lengths
+    (a 2-D Gaussian error's median length is 1.1774 sigma; outliers barely move a median)."""
+    if len(lengths) == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+    return float(np.median(lengths) / 1.1774)
