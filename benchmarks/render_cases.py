@@ -71,7 +71,7 @@ import numpy as np
 import pyvips
 from pathlib import Path
 from ofs_stitch.canvas import layout_from_arrays
-from ofs_stitch.writers import plan_outputs, write_mosaic, write_preview, write_thumbnail
+from ofs_stitch.writers import PreviewTap, plan_outputs, write_mosaic, write_thumbnail
 held = None
 if spec.get("in_memory"):
     # As the pipeline does with its TileStore: tiles decoded for registration are reused.
@@ -80,12 +80,14 @@ started = time.perf_counter()
 shape = pyvips.Image.new_from_file(spec["paths"][0])
 layout = layout_from_arrays(spec["paths"], np.array(spec["positions"]),
                             np.tile([shape.height, shape.width], (len(spec["paths"]), 1)))
-if spec.get("preview"):
-    preview = write_preview(layout, os.path.join(spec["out"], "preview.jpg"))
-    write_thumbnail(preview, os.path.join(spec["out"], "stitched_thumbnail.jpg"))
+# As the pipeline does: the preview is shrunk from the full-size pass as it streams.
+tap = PreviewTap(layout) if spec.get("preview") else None
 plan = plan_outputs(spec["out"], "scan", layout.height, layout.width, **spec["formats"])
 write_mosaic(layout, plan, blend=spec.get("blend", "nearest"),
-             in_memory=held.get if held else None)
+             in_memory=held.get if held else None, preview=tap)
+if tap is not None:
+    preview = tap.save(os.path.join(spec["out"], "preview.jpg"))
+    write_thumbnail(preview, os.path.join(spec["out"], "stitched_thumbnail.jpg"))
 report(seconds=time.perf_counter() - started, notes=list(plan.notes))
 """
 )

@@ -27,6 +27,7 @@ from ofs_stitch.tile_strips import probe_pixel_format
 from ofs_stitch.writers import (
     JPEG_MAX_SIDE,
     OutputPlan,
+    PreviewTap,
     output_prefix,
     plan_outputs,
     stitched_user_comment,
@@ -275,6 +276,57 @@ def test_preview_is_about_1000_px_wide_and_the_thumbnail_fits_400_px(tmp_path: P
     thumb = pyvips.Image.new_from_file(str(tmp_path / "stitched_thumbnail.jpg"))
     assert max(thumb.width, thumb.height) == 400
     assert abs(thumb.height - 400 * image.height / image.width) <= 1
+
+
+def tapped_preview(folder: Path, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
+    """The preview collected during a full-size JPEG pass, the whole mosaic, and the scene."""
+    scene = cut_scene(
+        folder / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=8), (380, 500)
+    )
+    tap = PreviewTap(scene.layout)
+    write_mosaic(scene.layout, plan_in(folder / "out", scene.layout, jpeg=True), preview=tap)
+    preview = tap.save(folder / "preview.jpg").pixels
+    mosaic = render_array(
+        scene.layout, file_source(scene.layout, probe_pixel_format(scene.layout.paths))
+    )
+    return preview, mosaic, scene
+
+
+def test_the_tapped_preview_is_the_whole_mosaic_shrunk(tmp_path: Path) -> None:
+    preview, mosaic, scene = tapped_preview(tmp_path, smooth_canvas((900, 2600), 3, np.uint8, 21))
+    composed = writers.render_preview(scene.layout).pixels
+    assert preview.shape == composed.shape
+    assert abs(preview.shape[1] - 1000) <= 1
+    # The definition on the whole mosaic at once (the tap sees it band by band): mean of
+    # whole blocks, the last partial block of rows averaged alone, then Lanczos to the size.
+    height, width = preview.shape[:2]
+    across, down = mosaic.shape[1] // width, mosaic.shape[0] // height
+    columns = mosaic[:, : mosaic.shape[1] // across * across].astype(np.float64)
+    columns = columns.reshape(mosaic.shape[0], -1, across, 3).mean(axis=2)
+    blocks = [columns[r : r + down].mean(axis=0) for r in range(0, len(columns), down)]
+    image = pyvips.Image.new_from_array(np.array(blocks, np.float32))
+    shrunk = image.resize(width / image.width, vscale=height / image.height).numpy()
+    expected = np.clip(np.rint(shrunk), 0, 255)
+    assert np.abs(preview.astype(int) - expected).max() <= 1
+    # And with libvips' own resize of the whole mosaic (a different kernel: only close).
+    whole = pyvips.Image.new_from_array(mosaic)
+    resized = whole.resize(width / whole.width, vscale=height / whole.height).numpy()
+    inside = (slice(5, -5), slice(5, -5))
+    assert psnr(preview[inside], resized[inside], np.ones(resized[inside].shape, bool)) > 28
+
+
+def test_the_tapped_preview_averages_instead_of_decimating(tmp_path: Path) -> None:
+    # Stripes two pixels apart: averaged they vanish into their mean (100); decimation would
+    # keep one phase of them (60 or 140).
+    canvas = np.full((900, 2600, 3), 100, np.uint8)
+    canvas[:, ::2] = 140
+    canvas[:, 1::2] = 60
+    preview, mosaic, _ = tapped_preview(tmp_path, canvas)
+    # Inside the first row of tiles (the rows of this grid leave a gap between them).
+    scale = preview.shape[1] / mosaic.shape[1]
+    inside = preview[int(30 * scale) : int(350 * scale), 4:-4]
+    assert inside.size > 100_000
+    assert np.abs(inside.astype(int) - 100).max() <= 3
 
 
 def test_a_tile_truncated_mid_render_fails_naming_it_and_leaves_no_file(tmp_path: Path) -> None:

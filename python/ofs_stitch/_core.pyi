@@ -33,6 +33,21 @@ class PairRegistration:
     pearson_r: float
 
 def fast_fft_size(n: int) -> int: ...
+def paint_nearest(
+    colour: NDArray[np.uint8] | NDArray[np.uint16],
+    covered: NDArray[np.bool_],
+    y0: int,
+    tiles: list[tuple[int, int, int, int, int, int, int, NDArray[np.uint8] | NDArray[np.uint16]]],
+) -> None:
+    """Paint canvas rows y0.. into colour (rows, width, bands) and covered (rows, width) under
+    the nearest-centre rule. tiles: (index, top, left, height, width, strip_top, strip_left,
+    strip) for every tile reaching into the band; strip (rows, cols, bands) holds the decoded
+    pixels from canvas (strip_top, strip_left)."""
+
+def grey_float32(pixels: NDArray[np.uint8] | NDArray[np.uint16]) -> NDArray[np.float32]:
+    """Float32 grey copy of (rows, cols[, bands]) 8/16-bit pixels: mean of the first three
+    bands when there are three or more, else the first band."""
+
 def compute_spectrum(
     region: NDArray[np.float32],
     padded_shape: tuple[int, int],

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .tile_strips import PixelFormat, pixel_format_of
 from .tiles import Tile
 
 
@@ -32,6 +33,10 @@ class MosaicLayout:
     origin: tuple[float, float]
     # Output pixels per input pixel: 1 for the full-size mosaic, < 1 for previews.
     scale: float = 1.0
+    # What the mosaic holds, when the tiles' headers are already known; None: the renderer
+    # reads the headers itself (reopening hundreds of files costs a noticeable fraction of a
+    # second).
+    pixel_format: PixelFormat | None = None
 
     @property
     def placements(self) -> np.ndarray:
@@ -50,9 +55,13 @@ def _canvas_size(positions: np.ndarray, shapes: np.ndarray) -> tuple[int, int]:
 
 
 def layout_from_arrays(
-    paths: Sequence[Path | str], positions: np.ndarray, shapes: np.ndarray
+    paths: Sequence[Path | str],
+    positions: np.ndarray,
+    shapes: np.ndarray,
+    pixel_format: PixelFormat | None = None,
 ) -> MosaicLayout:
-    """Build a layout from tile paths, (n, 2) top-left positions and (n, 2) tile sizes."""
+    """Build a layout from tile paths, (n, 2) top-left positions and (n, 2) tile sizes, and
+    the mosaic's pixel format when known."""
     positions = np.asarray(positions, dtype=float).reshape(-1, 2)
     shapes = np.asarray(shapes, dtype=np.int64).reshape(-1, 2)
     if len(paths) == 0:
@@ -80,13 +89,17 @@ def layout_from_arrays(
         height=height,
         width=width,
         origin=(float(origin[0]), float(origin[1])),
+        pixel_format=pixel_format,
     )
 
 
 def plan_layout(tiles: Sequence[Tile], positions: np.ndarray) -> MosaicLayout:
     """Layout of the scan's tiles at their solved (n, 2) (row, col) top-left positions."""
     return layout_from_arrays(
-        [t.path for t in tiles], positions, np.array([t.shape for t in tiles]).reshape(-1, 2)
+        [t.path for t in tiles],
+        positions,
+        np.array([t.shape for t in tiles]).reshape(-1, 2),
+        pixel_format_of(tiles),
     )
 
 
@@ -108,4 +121,5 @@ def scaled_layout(layout: MosaicLayout, scale: float) -> MosaicLayout:
         width=width,
         origin=layout.origin,
         scale=layout.scale * scale,
+        pixel_format=layout.pixel_format,
     )

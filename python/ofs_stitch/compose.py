@@ -25,9 +25,9 @@ from typing import Literal
 import numpy as np
 import pyvips
 
+from . import _core
 from .canvas import MosaicLayout
 from .errors import ImageReadError, InputError
-from .partition import nearest_cells, nearest_owner
 from .tile_strips import (
     HeapTrimmer,
     PixelFormat,
@@ -159,80 +159,34 @@ def render_array(
     return np.concatenate(bands, axis=0)
 
 
-_CELL_CACHE: dict[tuple, list] = {}
-
-
-def _cells_of(layout: MosaicLayout) -> list:
-    """The nearest-centre cells of a layout, kept for the next pass over the same layout
-    (several output passes, or preview then mosaic, reuse them)."""
-    tops = layout.placements
-    key = (tops.tobytes(), layout.shapes.tobytes(), layout.height, layout.width)
-    if key not in _CELL_CACHE:
-        _CELL_CACHE.clear()  # one layout at a time: cells of big scans are not small
-        _CELL_CACHE[key] = nearest_cells(tops, layout.shapes, layout.height, layout.width)
-    return _CELL_CACHE[key]
-
-
 class _NearestPainter:
-    """Copies each cell of the nearest-centre partition from its tile."""
+    """Each pixel from the covering tile with the nearest centre (the compiled core resolves the
+    rule exactly, run by run along each row)."""
 
     def __init__(self, layout: MosaicLayout) -> None:
         self.tops = layout.placements
         self.shapes = layout.shapes
+        self.bottoms = self.tops[:, 0] + self.shapes[:, 0]
         self.width = layout.width
-        bottoms = self.tops + self.shapes
-        cells = _cells_of(layout)
-        self.cells = sorted(cells, key=lambda c: c.r0)
-        # Canvas rectangle each tile is actually used in: its rows and columns to decode.
-        n = len(self.tops)
-        use = np.array([[np.iinfo(np.int64).max, -1, np.iinfo(np.int64).max, -1]] * n)
-        for cell in cells:
-            for t in cell.tiles:
-                r0, r1 = max(cell.r0, self.tops[t, 0]), min(cell.r1, bottoms[t, 0])
-                c0, c1 = max(cell.c0, self.tops[t, 1]), min(cell.c1, bottoms[t, 1])
-                if r0 < r1 and c0 < c1:
-                    use[t] = (
-                        min(use[t, 0], r0),
-                        max(use[t, 1], r1),
-                        min(use[t, 2], c0),
-                        max(use[t, 3], c1),
-                    )
-        self.use = use
-        self.used = np.flatnonzero(use[:, 1] > use[:, 0])
-        self._active: list = []  # cells that may still reach the next band
-        self._next_cell = 0
-
-    def _band_cells(self, y0: int, y1: int) -> list:
-        while self._next_cell < len(self.cells) and self.cells[self._next_cell].r0 < y1:
-            self._active.append(self.cells[self._next_cell])
-            self._next_cell += 1
-        in_band = [c for c in self._active if c.r1 > y0]
-        self._active = [c for c in in_band if c.r1 > y1]
-        return in_band
 
     def plan(self, y0: int, y1: int) -> list[StripRequest]:
-        """Strips to decode for band [y0, y1): each live tile's used rows and columns."""
-        use = self.use[self.used]
-        live = self.used[(use[:, 0] < y1) & (use[:, 1] > y0)]
-        requests = []
-        for t in live:
-            r0, r1 = max(y0, self.use[t, 0]), min(y1, self.use[t, 1])
-            top, left = self.tops[t]
-            requests.append(
-                StripRequest(
-                    int(t),
-                    int(r0 - top),
-                    int(r1 - top),
-                    int(self.use[t, 2] - left),
-                    int(self.use[t, 3] - left),
-                )
+        """Strips to decode for band [y0, y1): the band's rows of every tile reaching into it
+        (the rule must see every covering tile)."""
+        live = np.flatnonzero((self.tops[:, 0] < y1) & (self.bottoms > y0))
+        return [
+            StripRequest(
+                int(t),
+                int(max(y0, self.tops[t, 0]) - self.tops[t, 0]),
+                int(min(y1, self.bottoms[t]) - self.tops[t, 0]),
+                0,
+                int(self.shapes[t, 1]),
             )
-        return requests
+            for t in live
+        ]
 
     def finished(self, y0: int, y1: int) -> list[int]:
-        """Tiles whose last used row is in band [y0, y1)."""
-        end = self.use[self.used, 1]
-        return [int(t) for t in self.used[(end > y0) & (end <= y1)]]
+        """Tiles whose last row is in band [y0, y1)."""
+        return [int(t) for t in np.flatnonzero((self.bottoms > y0) & (self.bottoms <= y1))]
 
     def paint(
         self,
@@ -242,43 +196,15 @@ class _NearestPainter:
         fmt: PixelFormat,
     ) -> tuple[np.ndarray, np.ndarray]:
         colour = np.empty((y1 - y0, self.width, fmt.bands), fmt.dtype)
-        covered = np.zeros((y1 - y0, self.width), bool)
-        # Canvas origin of each tile's strip.
-        origins = {
-            t: (int(r.row0 + self.tops[t, 0]), int(r.col0 + self.tops[t, 1]))
-            for t, (r, _) in strips.items()
-        }
-        for cell in self._band_cells(y0, y1):
-            r0, r1 = max(cell.r0, y0), min(cell.r1, y1)
-            if len(cell.tiles) == 1:
-                t = cell.tiles[0]
-                rr0, rr1 = max(r0, self.tops[t, 0]), min(r1, self.tops[t, 0] + self.shapes[t, 0])
-                cc0 = max(cell.c0, self.tops[t, 1])
-                cc1 = min(cell.c1, self.tops[t, 1] + self.shapes[t, 1])
-                if rr0 < rr1 and cc0 < cc1:
-                    o_r, o_c = origins[t]
-                    colour[rr0 - y0 : rr1 - y0, cc0:cc1] = strips[t][1][
-                        rr0 - o_r : rr1 - o_r, cc0 - o_c : cc1 - o_c
-                    ]
-                    covered[rr0 - y0 : rr1 - y0, cc0:cc1] = True
-                continue
-            if not cell.tiles:
-                continue
-            owner = nearest_owner(
-                self.tops,
-                self.shapes,
-                np.arange(r0, r1),
-                np.arange(cell.c0, cell.c1),
-                cell.tiles,
+        covered = np.empty((y1 - y0, self.width), bool)
+        tiles = []
+        for t, (request, pixels) in strips.items():
+            top, left = int(self.tops[t, 0]), int(self.tops[t, 1])
+            height, width = int(self.shapes[t, 0]), int(self.shapes[t, 1])
+            tiles.append(
+                (t, top, left, height, width, top + request.row0, left + request.col0, pixels)
             )
-            target = colour[r0 - y0 : r1 - y0, cell.c0 : cell.c1]
-            for t in cell.tiles:
-                rows, cols = np.nonzero(owner == t)
-                if len(rows):
-                    o_r, o_c = origins[t]
-                    target[rows, cols] = strips[t][1][rows + (r0 - o_r), cols + (cell.c0 - o_c)]
-            covered[r0 - y0 : r1 - y0, cell.c0 : cell.c1] = owner >= 0
-        colour[~covered] = 0  # uncovered canvas is black (np.empty left it undefined)
+        _core.paint_nearest(colour, covered, y0, tiles)
         return colour, covered
 
 

@@ -15,12 +15,12 @@ from .canvas import plan_layout
 from .tile_store import TileStore
 from .tiles import Scan
 from .writers import (
+    PreviewTap,
     output_prefix,
     plan_outputs,
     stitched_user_comment,
     write_mosaic,
     write_preview,
-    write_preview_from_jpeg,
     write_thumbnail,
 )
 
@@ -66,10 +66,11 @@ def write_mosaics(
         pixel_size_um=scan.pixel_size_um,
         in_memory=in_memory,
     )
-    if plan.jpeg is not None and not _sixteen_bit(scan):
-        # The preview is shrunk from the finished JPEG: cheaper than composing it again.
-        written = render_full_size()
-        preview = write_preview_from_jpeg(plan.jpeg, output_dir / PREVIEW, user_comment=comment)
+    if full and not _sixteen_bit(scan):
+        # The preview is shrunk from the full-size mosaic in the same pass.
+        tap = PreviewTap(layout)
+        written = render_full_size(preview=tap)
+        preview = tap.save(output_dir / PREVIEW, user_comment=comment)
     else:
         # 16-bit tiles: the preview also fixes the white level the 8-bit formats are scaled to.
         preview = write_preview(

@@ -15,7 +15,7 @@ import functools
 import platform
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ import numpy as np
 import pyvips
 
 from .errors import InputError, decode_error
+from .tiles import Tile
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -58,20 +59,38 @@ def probe_pixel_format(paths: Sequence[Path]) -> PixelFormat:
 
     RGB if any tile is colour, 16 bits if any tile is 16-bit. Alpha in tiles is ignored.
     """
-    bands, depth16 = 1, False
+    headers = []
     for path in paths:
         try:
             image = pyvips.Image.new_from_file(str(path))
         except pyvips.Error as error:
             raise decode_error(path, error) from None
-        if image.format not in _DTYPES:
+        colour = _colour_bands(image) >= 3 or image.interpretation == "cmyk"
+        headers.append((path, colour, str(image.format)))
+    return _holding(headers)
+
+
+def pixel_format_of(tiles: Sequence[Tile]) -> PixelFormat:
+    """As `probe_pixel_format`, from the headers the input stage already read.
+
+    A tile with 3 or more bands is colour: RGB, RGBA and CMYK(A) all have 3 or more, grey and
+    grey + alpha fewer.
+    """
+    return _holding((tile.path, tile.bands >= 3, tile.pixel_format) for tile in tiles)
+
+
+def _holding(headers: Iterable[tuple[Path, bool, str]]) -> PixelFormat:
+    """The smallest mosaic format holding tiles of these (path, is colour, libvips format)."""
+    bands, depth16 = 1, False
+    for path, colour, sample_format in headers:
+        if sample_format not in _DTYPES:
             raise InputError(
-                f"{path}: {image.format} samples are not supported; convert the tiles to 8- or "
+                f"{path}: {sample_format} samples are not supported; convert the tiles to 8- or "
                 "16-bit unsigned images"
             )
-        if _colour_bands(image) >= 3 or image.interpretation == "cmyk":
+        if colour:
             bands = 3
-        depth16 |= image.format == "ushort"
+        depth16 |= sample_format == "ushort"
     return PixelFormat(bands, np.dtype(np.uint16 if depth16 else np.uint8))
 
 

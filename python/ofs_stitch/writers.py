@@ -246,7 +246,7 @@ def render_preview(
     """A small mosaic for overviews: tiles shrunk first (JPEG shrink-on-load, then area
     averaging), then composed at the small scale. ``in_memory``: as in `write_mosaic`."""
     small = scaled_layout(layout, preview_scale(layout, width))
-    fmt = probe_pixel_format(small.paths)
+    fmt = small.pixel_format or probe_pixel_format(small.paths)
     source = file_source(small, fmt, in_memory=in_memory)
     pixels = render_array(small, source, blend=blend, alpha=True)
     colour, covered = pixels[:, :, :-1], pixels[:, :, -1] > 0
@@ -284,28 +284,67 @@ def write_preview(
     return preview
 
 
-def write_preview_from_jpeg(
-    jpeg: Path | str,
-    path: Path | str,
-    *,
-    width: int = PREVIEW_WIDTH,
-    user_comment: dict | None = None,
-) -> Preview:
-    """Write ``preview.jpg`` by shrinking a finished 8-bit mosaic JPEG.
+class PreviewTap:
+    """The preview, shrunk from the full-size mosaic's bands as they stream to the writers.
 
-    JPEG shrink-on-load averages 8x8 blocks while decoding (then libvips shrinks the rest by
-    area averaging), so this reads a fraction of the mosaic's data: much cheaper than composing
-    the preview from the tiles a second time.
+    No second composition and no decoding of the finished JPEG (which cost a third of the
+    whole render). Whole blocks of pixels are box-averaged band by band as they pass (only
+    the shrunk rows are kept: a few MB); libvips' resize (Lanczos) then makes the remaining
+    factor, which is below 2. (A libvips shrink reading the stream as one more writer needed
+    130 MB more for a 67,000-pixel-wide strip: its reader caches whole strips.)
     """
-    try:
-        mosaic_width = pyvips.Image.new_from_file(str(jpeg)).width
-        target = min(width, mosaic_width)
-        small = pyvips.Image.thumbnail(str(jpeg), target, height=PREVIEW_MAX_HEIGHT, size="down")
-        pixels = small.numpy().reshape(small.height, small.width, small.bands)
-    except pyvips.Error as error:
-        raise _write_error(Path(path), error) from None
-    _save_small_jpeg(pixels, Path(path), JPEG_QUALITY, user_comment)
-    return Preview(pixels, 255)
+
+    def __init__(self, layout: MosaicLayout, width: int = PREVIEW_WIDTH) -> None:
+        small = scaled_layout(layout, preview_scale(layout, width))
+        self.height, self.width = small.height, small.width
+        self.across = max(1, layout.width // self.width)  # columns per block
+        self.down = max(1, layout.height // self.height)  # rows per block
+        self._columns = (layout.width // self.across) * self.across
+        self._blocks: list[np.ndarray] = []  # rows of block means, (width // across, bands)
+        # Sum of the rows of the block being filled (summing rows first keeps numpy's inner
+        # loops contiguous; the columns are then summed once per block row).
+        self._row_sum: np.ndarray | None = None
+        self._rows_summed = 0
+        self.white_level = 255
+        self._pixels: np.ndarray | None = None
+
+    def add(self, band: np.ndarray) -> None:
+        """Take the next band of the mosaic: (rows, mosaic width, colour bands)."""
+        start = 0
+        while start < len(band):
+            stop = min(len(band), start + self.down - self._rows_summed)
+            rows = band[start:stop, : self._columns].sum(axis=0, dtype=np.uint32)
+            self._row_sum = rows if self._row_sum is None else self._row_sum + rows
+            self._rows_summed += stop - start
+            start = stop
+            if self._rows_summed == self.down:
+                self._close_block()
+
+    def _close_block(self) -> None:
+        assert self._row_sum is not None
+        blocks = self._row_sum.reshape(-1, self.across, self._row_sum.shape[-1]).sum(axis=1)
+        self._blocks.append(blocks / np.float32(self._rows_summed * self.across))
+        self._row_sum, self._rows_summed = None, 0
+
+    def finish(self, white: int) -> None:
+        """Average the last, partial block and scale to the preview's size and 8 bits."""
+        if self._rows_summed:
+            self._close_block()
+        averaged = np.stack(self._blocks).astype(np.float32)
+        if white != 255:
+            averaged *= np.float32(255.0 / max(1, white))
+        image = pyvips.Image.new_from_array(averaged)
+        small = image.resize(self.width / image.width, vscale=self.height / image.height)
+        pixels = np.clip(np.rint(small.numpy()), 0, 255).astype(np.uint8)
+        self._pixels = pixels.reshape(self.height, self.width, -1)
+        self.white_level = white
+
+    def save(self, path: Path | str, *, user_comment: dict | None = None) -> Preview:
+        """Write ``preview.jpg`` from what the pass collected; returns it for the thumbnail."""
+        if self._pixels is None:
+            raise RuntimeError("PreviewTap.save before a full-size pass finished")
+        _save_small_jpeg(self._pixels, Path(path), JPEG_QUALITY, user_comment)
+        return Preview(self._pixels, self.white_level)
 
 
 def write_thumbnail(
@@ -414,6 +453,7 @@ def write_mosaic(
     white: int | None = None,
     dzi_tile_format: str = "jpeg",
     in_memory: Callable[[int], np.ndarray | None] | None = None,
+    preview: PreviewTap | None = None,
 ) -> list[Path]:
     """Write the full-size files of ``plan`` in one pass over the tiles; returns their paths.
 
@@ -422,6 +462,7 @@ def write_mosaic(
     ``white``: for 16-bit mosaics, the value shown as white in 8-bit formats (JPEG, DZI);
     None: taken from a preview-sized render. ``dzi_tile_format``: "jpeg", or "png" (keeps
     transparency and 16 bits). ``in_memory(tile)``: decoded pixels already held, or None.
+    ``preview``: also shrink the mosaic into this tap in the same pass.
     Raises ImageReadError naming a tile that fails to decode, OutputError for write failures.
     """
     if plan.jpeg is None and plan.dzi is None and plan.tiff is None:
@@ -433,7 +474,7 @@ def write_mosaic(
             f"pixel size {pixel_size_um} um is not a positive number; "
             "give a positive --pixel_size_um"
         )
-    fmt = probe_pixel_format(layout.paths)
+    fmt = layout.pixel_format or probe_pixel_format(layout.paths)
     needs_8bit = plan.jpeg is not None or (plan.dzi is not None and dzi_tile_format == "jpeg")
     if white is None:
         white = (
@@ -469,7 +510,7 @@ def write_mosaic(
             writers.append(
                 (pyramid_bytes, _named(plan.dzi, _dzi_writer(base, white, dzi_tile_format, alpha)))
             )
-        for group in _passes(writers, WRITERS_MEMORY_BUDGET):
+        for k, group in enumerate(_passes(writers, WRITERS_MEMORY_BUDGET)):
             bands = render_bands(
                 layout,
                 file_source(layout, fmt, in_memory=in_memory),
@@ -477,8 +518,18 @@ def write_mosaic(
                 rows_per_band=rows,
                 alpha=alpha,
             )
+            if k == 0 and preview is not None:
+                bands = _tapped(bands, preview, fmt.bands)
             stream_to_writers(bands, shape, group)
+    if preview is not None:
+        preview.finish(white)
     return plan.paths
+
+
+def _tapped(bands: Iterator[np.ndarray], tap: PreviewTap, colour: int) -> Iterator[np.ndarray]:
+    for band in bands:
+        tap.add(band[:, :, :colour])
+        yield band
 
 
 def _passes(

@@ -1,0 +1,55 @@
+#include <cstdint>
+#include <string>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "ofs/grey.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+template <typename Sample>
+py::array_t<float> grey_float32(const py::array& pixels) {
+    ofs::PixelsView<Sample> view;
+    view.data = static_cast<const Sample*>(pixels.data());
+    view.rows = pixels.shape(0);
+    view.cols = pixels.shape(1);
+    view.bands = pixels.ndim() == 3 ? pixels.shape(2) : 1;
+    // numpy strides are in bytes; a slice of a decoded tile always has whole-sample strides.
+    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
+    view.row_stride = pixels.strides(0) / sample;
+    view.col_stride = pixels.strides(1) / sample;
+    view.band_stride = pixels.ndim() == 3 ? pixels.strides(2) / sample : 1;
+    py::array_t<float> grey({view.rows, view.cols});
+    float* out = grey.mutable_data();
+    {
+        // `pixels` is referenced by the caller's frame and only read; `grey` is ours.
+        py::gil_scoped_release release;
+        ofs::grey_of(view, out);
+    }
+    return grey;
+}
+
+}  // namespace
+
+void bind_grey(py::module_& m) {
+    m.def(
+        "grey_float32",
+        [](const py::array& pixels) -> py::array_t<float> {
+            if (pixels.ndim() != 2 && pixels.ndim() != 3)
+                throw py::value_error("pixels must be (rows, cols) or (rows, cols, bands)");
+            if (pixels.ndim() == 3 && pixels.shape(2) < 1)
+                throw py::value_error("pixels must have at least one band");
+            if (py::dtype::of<std::uint8_t>().is(pixels.dtype()))
+                return grey_float32<std::uint8_t>(pixels);
+            if (py::dtype::of<std::uint16_t>().is(pixels.dtype()))
+                return grey_float32<std::uint16_t>(pixels);
+            throw py::value_error("pixels must be uint8 or uint16, not " +
+                                  std::string(py::str(pixels.dtype())));
+        },
+        py::arg("pixels"),
+        "Float32 grey copy of 8- or 16-bit pixels of any strides: the mean of the first three "
+        "bands when there are three or more, else the first band.");
+}

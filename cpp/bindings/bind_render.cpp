@@ -1,0 +1,85 @@
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "ofs/nearest_paint.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+// (tile index, top, left, height, width, strip_top, strip_left, strip pixels)
+using TileEntry = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                             std::int64_t, std::int64_t, std::int64_t, py::array>;
+
+template <typename Sample>
+void paint(py::array& colour, py::array& covered, std::int64_t y0,
+           const std::vector<TileEntry>& entries) {
+    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
+    ofs::BandTarget<Sample> band;
+    band.colour = static_cast<Sample*>(colour.mutable_data());
+    band.covered = static_cast<std::uint8_t*>(covered.mutable_data());
+    band.y0 = y0;
+    band.rows = colour.shape(0);
+    band.width = colour.shape(1);
+    band.bands = static_cast<int>(colour.shape(2));
+    std::vector<ofs::TileStrip<Sample>> tiles;
+    tiles.reserve(entries.size());
+    for (const TileEntry& entry : entries) {
+        const py::array& pixels = std::get<7>(entry);
+        if (!pixels.dtype().is(colour.dtype()) || pixels.ndim() != 3 ||
+            pixels.shape(2) != colour.shape(2))
+            throw py::value_error("tile " + std::to_string(std::get<0>(entry)) +
+                                  ": strip must be (rows, cols, bands) like the band");
+        ofs::TileStrip<Sample> tile;
+        std::tie(tile.index, tile.top, tile.left, tile.height, tile.width, tile.strip_top,
+                 tile.strip_left, std::ignore) = entry;
+        tile.pixels = static_cast<const Sample*>(pixels.data());
+        tile.strip_rows = pixels.shape(0);
+        tile.strip_cols = pixels.shape(1);
+        tile.row_stride = pixels.strides(0) / sample;
+        tile.col_stride = pixels.strides(1) / sample;
+        tile.band_stride = pixels.strides(2) / sample;
+        tiles.push_back(tile);
+    }
+    // The arrays are referenced by the caller's frame; the band buffers are written by us only.
+    py::gil_scoped_release release;
+    ofs::paint_nearest(band, tiles);
+}
+
+}  // namespace
+
+void bind_render(py::module_& m) {
+    m.def(
+        "paint_nearest",
+        [](py::array colour, py::array covered, std::int64_t y0,
+           const std::vector<TileEntry>& tiles) {
+            if (colour.ndim() != 3 || !(colour.flags() & py::array::c_style) ||
+                !colour.writeable())
+                throw py::value_error("colour must be a writable C-contiguous (rows, width, bands)");
+            if (covered.ndim() != 2 || !py::dtype::of<bool>().is(covered.dtype()) ||
+                !(covered.flags() & py::array::c_style) || !covered.writeable() ||
+                covered.shape(0) != colour.shape(0) || covered.shape(1) != colour.shape(1))
+                throw py::value_error("covered must be a writable C-contiguous bool (rows, width)");
+            try {
+                if (py::dtype::of<std::uint8_t>().is(colour.dtype()))
+                    return paint<std::uint8_t>(colour, covered, y0, tiles);
+                if (py::dtype::of<std::uint16_t>().is(colour.dtype()))
+                    return paint<std::uint16_t>(colour, covered, y0, tiles);
+            } catch (const std::invalid_argument& error) {
+                throw py::value_error(error.what());
+            }
+            throw py::value_error("colour must be uint8 or uint16");
+        },
+        py::arg("colour"), py::arg("covered"), py::arg("y0"), py::arg("tiles"),
+        "Paint canvas rows y0.. into colour/covered under the nearest-centre rule. tiles: "
+        "(index, top, left, height, width, strip_top, strip_left, strip) for every tile "
+        "reaching into the band; strip holds the decoded pixels from canvas (strip_top, "
+        "strip_left).");
+}

@@ -1,0 +1,29 @@
+// Turning decoded tile pixels (8- or 16-bit, grey or colour, any strides) into the float32 grey
+// image that registration works on. One pass in C++ instead of numpy's four (three casts and
+// sums over interleaved bands), which cost as much as the correlation of the region itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ofs {
+
+// A rows x cols x bands block of samples; strides count samples, not bytes, so a numpy slice of
+// a decoded tile is viewed in place.
+template <typename Sample>
+struct PixelsView {
+    const Sample* data = nullptr;
+    std::ptrdiff_t rows = 0, cols = 0, bands = 1;
+    std::ptrdiff_t row_stride = 0, col_stride = 0, band_stride = 1;
+};
+
+// Writes rows * cols floats to `grey` (row-major): the mean of the colour bands, which are the
+// first three when there are three or more (RGB, RGBA), else the first alone (grey, grey +
+// alpha). Samples keep their scale: 255 stays 255.0.
+template <typename Sample>
+void grey_of(const PixelsView<Sample>& pixels, float* grey);
+
+extern template void grey_of<std::uint8_t>(const PixelsView<std::uint8_t>&, float*);
+extern template void grey_of<std::uint16_t>(const PixelsView<std::uint16_t>&, float*);
+
+}  // namespace ofs
