@@ -621,6 +621,17 @@ def _case_no_positions(scan: SyntheticScan, tmp: Path) -> BadCase:
     return BadCase([folder], ["tile_", "--positions", "--grid"], [folder])
 
 
+def _case_float_tiles(scan: SyntheticScan, tmp: Path) -> BadCase:
+    # Float samples correlate fine but no mosaic format holds them: refused before measuring.
+    folder = tmp / "float_tiles"
+    folder.mkdir()
+    for k in range(2):
+        ramp = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64) * (k + 1)
+        pyvips.Image.new_from_array(ramp).tiffsave(str(folder / f"tile_{k}.tif"))
+    argv = [folder, "--grid", "1x2", "--overlap", "0.3"]
+    return BadCase(argv, ["tile_0.tif", "float", "16-bit"], [folder])
+
+
 def _case_isolated_tile(scan: SyntheticScan, tmp: Path) -> BadCase:
     _tile_copy_with_stage(scan.paths[0], scan.folder / "far_away.jpeg", move_x=100_000)
     return BadCase([scan.folder], ["far_away.jpeg", "--minimum_overlap"], [scan.folder])
@@ -694,6 +705,7 @@ BAD_CASES: dict[str, Callable[[SyntheticScan, Path], BadCase]] = {
     "mixed-tile-sizes": _case_mixed_sizes,
     "no-positions": _case_no_positions,
     "tile-overlapping-nothing": _case_isolated_tile,
+    "float-samples": _case_float_tiles,
     "unwritable-output": _case_unwritable_output,
     "malformed-csm-matrix": _case_malformed_matrix,
     "singular-csm-matrix": _case_singular_matrix,

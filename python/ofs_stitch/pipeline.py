@@ -27,6 +27,7 @@ from .registration import CorrelationSettings
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
 from .thresholds import PairSelection, ThresholdSettings, select_pairs
 from .tile_store import TileStore
+from .tile_strips import pixel_format_of
 from .tiles import Scan
 
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
@@ -92,15 +93,30 @@ class _Reporter:
 def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchResult:
     """Run the whole job on ``folder`` and write the outputs the mode asks for."""
     options = options or StitchOptions()
+    # The helper process that draws the diagnostic plots starts first, so that its slow
+    # matplotlib import overlaps with reading the scan (see plot_process).
+    plots = PlotProcess() if options.stitching_mode in ("all", "preview_stitch") else None
+    try:
+        return _stitch(Path(folder), options, plots)
+    except BaseException:
+        if plots is not None:
+            plots.abort()
+        raise
+
+
+def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> StitchResult:
     say = _Reporter(options.quiet)
     clock = _Stopwatch()
-    folder = Path(folder)
 
     scan = load_scan(folder, options.inputs)
     clock.lap("inputs")
     for path, reason in scan.skipped:
         say.info(f"skipped {path.name}: {reason}")
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
+    if options.stitching_mode != "only_correlate":
+        # A tile the renderer cannot hold (float samples, say) fails now, not after the
+        # correlation work.
+        pixel_format_of(scan.tiles)
     output_dir = _prepare_output_dir(options.output_dir or folder)
     result = StitchResult(scan=scan, output_dir=output_dir, timings=clock.laps)
 
@@ -123,11 +139,10 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
         clock.lap("correlate")
         return result
 
-    # The diagnostic plots are drawn by a helper process (see plot_process) while pairs are
-    # measured and the mosaic is rendered, under draft names that become final only when the
-    # whole run succeeds: a failed run leaves nothing that looks like a result (and keeps the
-    # plots of an earlier run).
-    plots = PlotProcess()
+    # The plots are drawn under draft names that become final only when the whole run
+    # succeeds: a failed run leaves nothing that looks like a result (and keeps the plots of
+    # an earlier run).
+    assert plots is not None
     plot_paths = {
         name: (output_dir / name, output_dir / f".{name}.{os.getpid()}.partial.png")
         for name in ("stitching_inputs.png", "stitching_correlations.png")
@@ -175,7 +190,6 @@ def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchRe
             os.replace(draft, final)
             result.written.append(final)
     except BaseException:
-        plots.abort()
         for _, draft in plot_paths.values():
             draft.unlink(missing_ok=True)
         raise

@@ -8,6 +8,7 @@ Jobs go to it as JSON lines on stdin; `finish` waits for it and turns a failure 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -85,13 +86,18 @@ class PlotProcess:
             )
 
     def abort(self) -> None:
-        self._process.kill()
-        self._process.communicate()
+        """Stop the worker (a no-op once it has finished)."""
+        if self._process.returncode is None:
+            self._process.kill()
+            self._process.communicate()
 
 
 def _run_jobs() -> None:
-    from .plots import plot_correlations, plot_inputs
+    from .plots import load_matplotlib, plot_correlations, plot_inputs
 
+    # Import matplotlib (the slowest part of plotting) before the first job arrives: the
+    # process starts with the run, while the main process is still reading the scan.
+    load_matplotlib()
     for line in sys.stdin:
         job = json.loads(line)
         path = Path(job["path"])
@@ -117,6 +123,9 @@ def _run_jobs() -> None:
 
 
 if __name__ == "__main__":
+    # The plots are the least urgent work of a run: let pair measurement and rendering have
+    # the cores first, and draw in the gaps they leave.
+    os.nice(10)
     try:
         _run_jobs()
     except Exception as error:  # reported by PlotProcess.finish as one line
