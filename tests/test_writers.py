@@ -470,3 +470,24 @@ def test_a_new_deep_zoom_replaces_the_previous_one_without_leftovers(
     ]
     assert not stale.exists()
     assert ET.parse(plan.dzi).getroot().get("TileSize") == "254"
+
+
+def test_ome_xml_is_well_formed_for_any_name() -> None:
+    from ofs_stitch.ome import ome_xml
+
+    name = "scan <1> & \"best\" 'one'"
+    xml = ome_xml(
+        width=30,
+        height=20,
+        samples=3,
+        dtype=np.dtype(np.uint16),
+        pixel_size_um=0.25,
+        name=name,
+        creator='ofs-stitch & "friends"',
+    )
+    root = ET.fromstring(xml.encode())
+    assert root.get("Creator") == 'ofs-stitch & "friends"'
+    image = root.find(f"{OME}Image")
+    assert image is not None and image.get("Name") == name
+    pixels = image.find(f"{OME}Pixels")
+    assert pixels is not None and pixels.get("Type") == "uint16"

