@@ -297,6 +297,36 @@ def test_quality_separates_true_pairs_from_noise_and_blanks() -> None:
         assert 0.0 <= measured.quality <= 1.0
 
 
+def test_a_blank_overlap_is_not_searched_again_at_full_resolution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two tiles of camera noise over a flat sample: nothing agrees at the coarse scale, and
+    # the full-resolution search (20 times the cost) would find nothing either.
+    from ofs_stitch import registration
+
+    rng = np.random.default_rng(3)
+    blank_a = 0.8 + rng.normal(0, 0.02, (480, 640))
+    blank_b = 0.8 + rng.normal(0, 0.02, (480, 640))
+    searches: list[float | None] = []
+    original = registration._register_cropped
+
+    def counting(a, b, expected, radius, *args, **kwargs):  # type: ignore[no-untyped-def]
+        searches.append(a.shape[0])
+        return original(a, b, expected, radius, *args, **kwargs)
+
+    monkeypatch.setattr(registration, "_register_cropped", counting)
+    blank = register_pair(blank_a, blank_b, expected_shift=(3.0, 448.0), search_radius=120)
+    assert not blank.found and blank.quality < 0.1
+    assert searches == [120]  # one coarse (4x) search, nothing at 480 rows
+    # A textured pair with the same geometry is still found and refined at full resolution.
+    searches.clear()
+    a, b = tile_pair((1.3, 447.6), rng, noise_fraction=NOISE)
+    found = register_pair(a, b, expected_shift=(5.0, 440.0), search_radius=120)
+    assert found.found and found.quality > 0.3
+    assert np.hypot(found.shift[0] - 1.3, found.shift[1] - 447.6) < 0.1
+    assert searches[0] == 120 and max(searches[1:]) == 480
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 GOOD = np.zeros((32, 32), np.float32)

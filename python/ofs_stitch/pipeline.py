@@ -32,7 +32,7 @@ from .tiles import Scan
 
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
 # reused.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate"]
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
