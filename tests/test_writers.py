@@ -329,6 +329,26 @@ def test_the_tapped_preview_averages_instead_of_decimating(tmp_path: Path) -> No
     assert np.abs(inside.astype(int) - 100).max() <= 3
 
 
+def test_the_tapped_preview_of_16_bit_grey_tiles_is_scaled_to_the_white_level(
+    tmp_path: Path,
+) -> None:
+    # Stripes of 16,000 and 24,000 average to 20,000; shown with 40,000 as white: 127.5.
+    canvas = np.full((900, 2600, 1), 16_000, np.uint16)
+    canvas[:, ::2] = 24_000
+    scene = cut_scene(
+        tmp_path / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=8), (380, 500), ".tif"
+    )
+    tap = PreviewTap(scene.layout)
+    plan = plan_in(tmp_path / "out", scene.layout, jpeg=True)
+    write_mosaic(scene.layout, plan, white=40_000, preview=tap)
+    preview = tap.save(tmp_path / "preview.jpg").pixels
+    assert preview.shape[2] == 1 and tap.white_level == 40_000
+    scale = preview.shape[1] / scene.layout.width
+    inside = preview[int(30 * scale) : int(350 * scale), 4:-4]
+    assert inside.size > 30_000
+    assert np.abs(inside.astype(float) - 127.5).max() <= 1
+
+
 def test_a_tile_truncated_mid_render_fails_naming_it_and_leaves_no_file(tmp_path: Path) -> None:
     canvas = smooth_canvas((500, 640), 3, np.uint8, seed=14)
     scene = cut_scene(
