@@ -20,7 +20,7 @@ import pyvips
 import tifffile
 from render_scenes import cut_scene, grid_positions, psnr, smooth_canvas
 
-from ofs_stitch import writers
+from ofs_stitch import _core, writers
 from ofs_stitch.compose import file_source, render_array
 from ofs_stitch.errors import ImageReadError, OutputError
 from ofs_stitch.tile_strips import probe_pixel_format
@@ -347,6 +347,30 @@ def test_the_tapped_preview_of_16_bit_grey_tiles_is_scaled_to_the_white_level(
     inside = preview[int(30 * scale) : int(350 * scale), 4:-4]
     assert inside.size > 30_000
     assert np.abs(inside.astype(float) - 127.5).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("dtype", "bands", "keep"),
+    [(np.uint8, 3, 3), (np.uint16, 1, 1), (np.uint8, 4, 3), (np.uint16, 2, 1)],
+)
+def test_row_sums_match_numpy(dtype, bands: int, keep: int) -> None:
+    # The preview tap's kernel: packed bands, and a view that leaves out the alpha band.
+    rng = np.random.default_rng(bands)
+    top = np.iinfo(dtype).max
+    pixels = rng.integers(0, top, (37, 53, bands), dtype=dtype, endpoint=True)
+    pixels[0] = top  # the largest samples must not wrap
+    view = pixels[:, :, :keep]
+    sums = np.full((53, keep), 7, np.uint64)  # adds to what is there
+    _core.add_rows(view, sums)
+    expected = view.sum(axis=0, dtype=np.uint64) + 7
+    np.testing.assert_array_equal(sums, expected)
+
+
+def test_row_sums_refuse_a_mismatched_accumulator() -> None:
+    with pytest.raises(ValueError, match="sums"):
+        _core.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((5, 3), np.uint32))
+    with pytest.raises(ValueError, match="sums"):
+        _core.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((6, 3), np.uint64))
 
 
 def test_a_tile_truncated_mid_render_fails_naming_it_and_leaves_no_file(tmp_path: Path) -> None:

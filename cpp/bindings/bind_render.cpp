@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include "ofs/nearest_paint.hpp"
+#include "ofs/row_sums.hpp"
 
 namespace py = pybind11;
 
@@ -53,6 +54,23 @@ void paint(py::array& colour, py::array& covered, std::int64_t y0,
     ofs::paint_nearest(band, tiles);
 }
 
+template <typename Sample>
+void add_rows(const py::array& pixels, py::array& sums) {
+    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
+    ofs::PixelsView<Sample> view;
+    view.data = static_cast<const Sample*>(pixels.data());
+    view.rows = pixels.shape(0);
+    view.cols = pixels.shape(1);
+    view.bands = pixels.shape(2);
+    view.row_stride = pixels.strides(0) / sample;
+    view.col_stride = pixels.strides(1) / sample;
+    view.band_stride = pixels.strides(2) / sample;
+    auto* out = static_cast<std::uint64_t*>(sums.mutable_data());
+    // `pixels` is referenced by the caller's frame and only read; `sums` is written by us only.
+    py::gil_scoped_release release;
+    ofs::add_rows(view, out);
+}
+
 }  // namespace
 
 void bind_render(py::module_& m) {
@@ -82,4 +100,23 @@ void bind_render(py::module_& m) {
         "(index, top, left, height, width, strip_top, strip_left, strip) for every tile "
         "reaching into the band; strip holds the decoded pixels from canvas (strip_top, "
         "strip_left).");
+
+    m.def(
+        "add_rows",
+        [](const py::array& pixels, py::array sums) {
+            if (pixels.ndim() != 3)
+                throw py::value_error("pixels must be (rows, cols, bands)");
+            if (sums.ndim() != 2 || !py::dtype::of<std::uint64_t>().is(sums.dtype()) ||
+                !(sums.flags() & py::array::c_style) || !sums.writeable() ||
+                sums.shape(0) != pixels.shape(1) || sums.shape(1) != pixels.shape(2))
+                throw py::value_error("sums must be a writable C-contiguous uint64 (cols, bands)");
+            if (py::dtype::of<std::uint8_t>().is(pixels.dtype()))
+                return add_rows<std::uint8_t>(pixels, sums);
+            if (py::dtype::of<std::uint16_t>().is(pixels.dtype()))
+                return add_rows<std::uint16_t>(pixels, sums);
+            throw py::value_error("pixels must be uint8 or uint16");
+        },
+        py::arg("pixels"), py::arg("sums"),
+        "Add every row of (rows, cols, bands) 8/16-bit pixels of any strides into sums "
+        "(cols, bands), column by column.");
 }

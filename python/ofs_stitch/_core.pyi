@@ -44,6 +44,10 @@ def paint_nearest(
     strip) for every tile reaching into the band; strip (rows, cols, bands) holds the decoded
     pixels from canvas (strip_top, strip_left)."""
 
+def add_rows(pixels: NDArray[np.uint8] | NDArray[np.uint16], sums: NDArray[np.uint64]) -> None:
+    """Add every row of (rows, cols, bands) 8/16-bit pixels of any strides into sums
+    (cols, bands), column by column."""
+
 def grey_float32(pixels: NDArray[np.uint8] | NDArray[np.uint16]) -> NDArray[np.float32]:
     """Float32 grey copy of (rows, cols[, bands]) 8/16-bit pixels: mean of the first three
     bands when there are three or more, else the first band."""

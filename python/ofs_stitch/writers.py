@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyvips
 
-from . import __version__
+from . import __version__, _core
 from .atomic_file import atomic_output
 from .band_stream import StreamShape, stream_to_writers
 from .canvas import MosaicLayout, scaled_layout
@@ -300,9 +300,10 @@ class PreviewTap:
         self.across = max(1, layout.width // self.width)  # columns per block
         self.down = max(1, layout.height // self.height)  # rows per block
         self._columns = (layout.width // self.across) * self.across
+        self._block_starts = np.arange(0, self._columns, self.across)
         self._blocks: list[np.ndarray] = []  # rows of block means, (width // across, bands)
-        # Sum of the rows of the block being filled (summing rows first keeps numpy's inner
-        # loops contiguous; the columns are then summed once per block row).
+        # Sum of the rows of the block being filled, per column (summed by the compiled core,
+        # without the GIL); the columns are then summed once per block row.
         self._row_sum: np.ndarray | None = None
         self._rows_summed = 0
         self.white_level = 255
@@ -313,8 +314,9 @@ class PreviewTap:
         start = 0
         while start < len(band):
             stop = min(len(band), start + self.down - self._rows_summed)
-            rows = band[start:stop, : self._columns].sum(axis=0, dtype=np.uint32)
-            self._row_sum = rows if self._row_sum is None else self._row_sum + rows
+            if self._row_sum is None:
+                self._row_sum = np.zeros((band.shape[1], band.shape[2]), np.uint64)
+            _core.add_rows(band[start:stop], self._row_sum)
             self._rows_summed += stop - start
             start = stop
             if self._rows_summed == self.down:
@@ -322,7 +324,9 @@ class PreviewTap:
 
     def _close_block(self) -> None:
         assert self._row_sum is not None
-        blocks = self._row_sum.reshape(-1, self.across, self._row_sum.shape[-1]).sum(axis=1)
+        # reduceat over the block starts: six times faster than a reshaped sum, whose inner
+        # loop (across x bands strided values) is too short for numpy.
+        blocks = np.add.reduceat(self._row_sum[: self._columns], self._block_starts, axis=0)
         self._blocks.append(blocks / np.float32(self._rows_summed * self.across))
         self._row_sum, self._rows_summed = None, 0
 
