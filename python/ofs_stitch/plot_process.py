@@ -2,15 +2,19 @@
 
 matplotlib holds the GIL while it imports (0.4 s) and draws, so plotting in a thread slowed
 pair measurement and rendering by as much. A separate process uses the core those leave idle.
-Jobs go to it as JSON lines on stdin; `finish` waits for it and turns a failure into one line.
+Jobs go to it as JSON lines on stdin, written by a small thread: a job bigger than the pipe's
+buffer (the correlations of a few hundred pairs) would otherwise stall the run until the worker
+finished its previous plot. `finish` waits for it and turns a failure into one line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,14 +36,24 @@ class PlotProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self._jobs: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._sender = threading.Thread(
+            target=self._send_jobs, name="ofs-stitch-plot-jobs", daemon=True
+        )
+        self._sender.start()
 
     def _send(self, job: dict[str, Any]) -> None:
-        assert self._process.stdin is not None
-        try:
-            self._process.stdin.write(json.dumps(job) + "\n")
-            self._process.stdin.flush()
-        except BrokenPipeError:
-            pass  # the worker failed; finish() reports why
+        self._jobs.put(json.dumps(job) + "\n")
+
+    def _send_jobs(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        while (line := self._jobs.get()) is not None:
+            try:
+                stdin.write(line)
+                stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the worker failed or was stopped; finish() reports why
 
     def inputs(
         self,
@@ -77,6 +91,8 @@ class PlotProcess:
 
     def finish(self) -> None:
         """Wait for every job; raise OutputError (one line) if the worker failed."""
+        self._jobs.put(None)
+        self._sender.join()
         _, errors = self._process.communicate()
         if self._process.returncode != 0:
             lines = [line for line in errors.strip().splitlines() if line.strip()]
@@ -89,6 +105,7 @@ class PlotProcess:
         """Stop the worker (a no-op once it has finished)."""
         if self._process.returncode is None:
             self._process.kill()
+            self._jobs.put(None)
             self._process.communicate()
 
 
@@ -125,6 +142,8 @@ def _run_jobs() -> None:
 if __name__ == "__main__":
     # The plots are the least urgent work of a run: let pair measurement and rendering have
     # the cores first, and draw in the gaps they leave.
+    # (Not SCHED_IDLE: behind a busy microscope server it would hardly ever run, and an
+    # unprivileged process cannot leave that class again when the run waits for it.)
     os.nice(10)
     try:
         _run_jobs()
