@@ -327,14 +327,15 @@ class PreviewTap:
         # reduceat over the block starts: six times faster than a reshaped sum, whose inner
         # loop (across x bands strided values) is too short for numpy.
         blocks = np.add.reduceat(self._row_sum[: self._columns], self._block_starts, axis=0)
-        self._blocks.append(blocks / np.float32(self._rows_summed * self.across))
+        count = self._rows_summed * self.across
+        self._blocks.append(np.divide(blocks, count, dtype=np.float32))
         self._row_sum, self._rows_summed = None, 0
 
     def finish(self, white: int) -> None:
         """Average the last, partial block and scale to the preview's size and 8 bits."""
         if self._rows_summed:
             self._close_block()
-        averaged = np.stack(self._blocks).astype(np.float32)
+        averaged = np.stack(self._blocks)
         if white != 255:
             averaged *= np.float32(255.0 / max(1, white))
         image = pyvips.Image.new_from_array(averaged)
