@@ -75,7 +75,7 @@ def compare(
             (
                 "openflexure-stitching + preview",
                 best_of(
-                    1,
+                    runs,
                     UPSTREAM,
                     {**base, "out": str(work / f"{name}_up_preview"), "preview": True},
                     python=UPSTREAM_PYTHON,
@@ -116,33 +116,39 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per renderer (best is kept)")
     parser.add_argument("--work", type=Path, help="folder for scans and outputs (kept)")
     parser.add_argument("--no-upstream", action="store_true", help="skip openflexure-stitching")
+    parser.add_argument(
+        "--case", choices=("grid", "strip"), action="append", help="only these cases (repeatable)"
+    )
     args = parser.parse_args()
     with_upstream = not args.no_upstream and UPSTREAM_PYTHON.exists()
     if not with_upstream and not args.no_upstream:
         print(f"(upstream skipped: {UPSTREAM_PYTHON} not found)", file=sys.stderr)
     work = args.work or Path(tempfile.mkdtemp(prefix="ofs-render-bench-"))
     grid, strip = ((3, 3), 20) if args.quick else ((8, 8), 150)
+    cases = args.case or ["grid", "strip"]
     try:
-        paths, positions = make_jpeg_scan(work / "grid", *grid, (1232, 1640), seed=1)
-        compare(
-            "grid",
-            paths,
-            positions,
-            {"jpeg": True, "tiff": True, "dzi": False},
-            work,
-            args.runs,
-            with_upstream,
-        )
-        paths, positions = make_jpeg_scan(work / "strip", 1, strip, (480, 640), seed=2)
-        compare(
-            "strip",
-            paths,
-            positions,
-            {"jpeg": False, "tiff": True, "dzi": True},
-            work,
-            args.runs,
-            with_upstream,
-        )
+        if "grid" in cases:
+            paths, positions = make_jpeg_scan(work / "grid", *grid, (1232, 1640), seed=1)
+            compare(
+                "grid",
+                paths,
+                positions,
+                {"jpeg": True, "tiff": True, "dzi": False},
+                work,
+                args.runs,
+                with_upstream,
+            )
+        if "strip" in cases:
+            paths, positions = make_jpeg_scan(work / "strip", 1, strip, (480, 640), seed=2)
+            compare(
+                "strip",
+                paths,
+                positions,
+                {"jpeg": False, "tiff": True, "dzi": True},
+                work,
+                args.runs,
+                with_upstream,
+            )
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
