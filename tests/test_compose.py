@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pyvips
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from render_scenes import (
@@ -19,7 +20,7 @@ from render_scenes import (
     subpixel_scene,
 )
 
-from ofs_stitch import _core
+from ofs_stitch import _core, compose, tile_strips
 from ofs_stitch.band_stream import StreamShape, stream_to_writers
 from ofs_stitch.canvas import layout_from_arrays, scaled_layout
 from ofs_stitch.compose import file_source, render_array, render_bands
@@ -269,13 +270,37 @@ def test_tiles_held_in_memory_give_the_same_mosaic(tmp_path: Path) -> None:
     scene = cut_scene(tmp_path, canvas, grid_positions(2, 2, (100, 150), 5, seed=3), (180, 220))
     fmt = probe_pixel_format(scene.layout.paths)
     from_files = render_array(scene.layout, file_source(scene.layout, fmt))
-    held = {}
-    for k, path in enumerate(scene.layout.paths):
-        import pyvips
-
-        held[k] = pyvips.Image.new_from_file(str(path)).numpy()
+    held = {k: pyvips.Image.new_from_file(str(p)).numpy() for k, p in enumerate(scene.layout.paths)}
     from_memory = render_array(scene.layout, file_source(scene.layout, fmt, in_memory=held.get))
     np.testing.assert_array_equal(from_memory, from_files)
+
+
+def test_freed_memory_is_trimmed_only_after_bands_that_decoded_tiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decoding on the reader's threads leaves memory in their pools: trim after such bands.
+    # Tiles held in memory leave nothing there; trimming would only cost page faults.
+    canvas = smooth_canvas((300, 400), 3, np.uint8, seed=10)
+    scene = cut_scene(tmp_path, canvas, grid_positions(2, 2, (100, 150), 5, seed=3), (180, 220))
+    fmt = probe_pixel_format(scene.layout.paths)
+    trims: list[int] = []
+
+    class CountingTrimmer(tile_strips.HeapTrimmer):
+        def __init__(self, interval: int) -> None:
+            super().__init__(interval)
+            self._trim = trims.append
+
+    monkeypatch.setattr(compose, "HeapTrimmer", CountingTrimmer)
+    bands = list(render_bands(scene.layout, file_source(scene.layout, fmt), rows_per_band=32))
+    assert len(trims) == len(bands)
+    trims.clear()
+    held = {
+        k: np.asarray(pyvips.Image.new_from_file(str(p)).numpy())
+        for k, p in enumerate(scene.layout.paths)
+    }
+    source = file_source(scene.layout, fmt, in_memory=held.get)
+    assert len(list(render_bands(scene.layout, source, rows_per_band=32))) == len(bands)
+    assert trims == []
 
 
 @pytest.mark.parametrize(
