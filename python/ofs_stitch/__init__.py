@@ -7,9 +7,14 @@ The public API: ``register_pair`` measures where one image sits relative to anot
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import ImageReadError, InputError, OutputError, StitchError
-from .placement import Placement, solve_positions
-from .registration import Registration, register_pair
+
+if TYPE_CHECKING:
+    from .placement import Placement, solve_positions
+    from .registration import Registration, register_pair
 
 __version__ = "0.1.0"
 
@@ -24,3 +29,25 @@ __all__ = [
     "register_pair",
     "solve_positions",
 ]
+
+# The numerical API loads numpy and the compiled core when first used, not on
+# `import ofs_stitch`: the command settles numpy's threading before numpy loads (command.py).
+_LAZY = {
+    "Placement": "placement",
+    "solve_positions": "placement",
+    "Registration": "registration",
+    "register_pair": "registration",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

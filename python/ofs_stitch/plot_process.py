@@ -29,8 +29,13 @@ class PlotProcess:
     """A running plot worker; send it jobs, then `finish` (or `abort`) it."""
 
     def __init__(self) -> None:
+        # One BLAS thread: the plots need no parallel linear algebra, and OpenBLAS's idle
+        # workers spin for 0.1 CPU-s at start-up (see command.py).
+        environment = dict(os.environ)
+        environment.setdefault("OPENBLAS_NUM_THREADS", "1")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "ofs_stitch.plot_process"],
+            env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
