@@ -9,6 +9,7 @@ finished its previous plot. `finish` waits for it and turns a failure into one l
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -150,6 +151,10 @@ if __name__ == "__main__":
     # (Not SCHED_IDLE: behind a busy microscope server it would hardly ever run, and an
     # unprivileged process cannot leave that class again when the run waits for it.)
     os.nice(10)
+    # A short-lived process that imports matplotlib and draws two figures: the cyclic garbage
+    # collector, run again and again over the objects the import creates, cost a tenth of its
+    # CPU time and would free a few MB at most.
+    gc.disable()
     try:
         _run_jobs()
     except Exception as error:  # reported by PlotProcess.finish as one line
