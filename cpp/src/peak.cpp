@@ -108,15 +108,33 @@ std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
         col_lo = std::min(col_lo, domain.col_lo[k]);
         col_hi = std::max(col_hi, domain.col_hi[k]);
     }
-    std::vector<double> row_weight(domain.row_hi - domain.row_lo + 3);
-    std::vector<double> col_weight(col_hi - col_lo + 3);
-    for (int dr = domain.row_lo - 1; dr <= domain.row_hi + 1; ++dr)
-        row_weight[dr - domain.row_lo + 1] = taper_overlap(surface.region_rows, surface.taper, dr);
-    for (int dc = col_lo - 1; dc <= col_hi + 1; ++dc)
-        col_weight[dc - col_lo + 1] = taper_overlap(surface.region_cols, surface.taper, dc);
+    // The normalised surface over the domain's bounding box and a one-shift border, computed
+    // once: every value is read by up to nine of the maximum tests below.
+    const int grid_rows = domain.row_hi - domain.row_lo + 3;
+    const int grid_cols = col_hi - col_lo + 3;
+    const std::vector<float> row_taper = taper_weights(surface.region_rows, surface.taper);
+    const std::vector<float> col_taper = taper_weights(surface.region_cols, surface.taper);
+    std::vector<double> col_weight(grid_cols);
+    std::vector<int> col_index(grid_cols);
+    for (int c = 0; c < grid_cols; ++c) {
+        const int dc = col_lo - 1 + c;
+        col_weight[c] = taper_overlap(col_taper, dc);
+        col_index[c] = surface_col(surface, dc);
+    }
+    std::vector<double> grid(static_cast<std::size_t>(grid_rows) * grid_cols);
+    for (int r = 0; r < grid_rows; ++r) {
+        const int dr = domain.row_lo - 1 + r;
+        const double row_weight = taper_overlap(row_taper, dr);
+        const float* values = surface_row(surface, dr);
+        double* out = grid.data() + static_cast<std::size_t>(r) * grid_cols;
+        for (int c = 0; c < grid_cols; ++c) {
+            const double weight = row_weight * col_weight[c];
+            out[c] = weight > 0.0 ? values[col_index[c]] / weight : 0.0;
+        }
+    }
     auto normalised = [&](int dr, int dc) {
-        const double weight = row_weight[dr - domain.row_lo + 1] * col_weight[dc - col_lo + 1];
-        return weight > 0.0 ? surface_row(surface, dr)[surface_col(surface, dc)] / weight : 0.0;
+        return grid[static_cast<std::size_t>(dr - domain.row_lo + 1) * grid_cols +
+                    (dc - col_lo + 1)];
     };
 
     std::vector<PeakCandidate> maxima;

@@ -22,9 +22,15 @@ double taper_overlap(int length, int taper, int shift) {
     const int magnitude = std::abs(shift);
     if (magnitude >= length) return 0.0;
     if (taper <= 0) return static_cast<double>(length - magnitude);
-    const std::vector<float> w = taper_weights(length, taper);
+    return taper_overlap(taper_weights(length, taper), shift);
+}
+
+double taper_overlap(const std::vector<float>& weights, int shift) {
+    const int length = static_cast<int>(weights.size());
+    const int magnitude = std::abs(shift);
     double sum = 0.0;
-    for (int x = 0; x + magnitude < length; ++x) sum += static_cast<double>(w[x]) * w[x + magnitude];
+    for (int x = 0; x + magnitude < length; ++x)
+        sum += static_cast<double>(weights[x]) * weights[x + magnitude];
     return sum;
 }
 

@@ -14,4 +14,7 @@ std::vector<float> taper_weights(int length, int taper);
 // pull of larger overlaps towards zero shift, which would bias the sub-pixel peak.
 double taper_overlap(int length, int taper, int shift);
 
+// The same from weights already made by taper_weights: for the many shifts of one search.
+double taper_overlap(const std::vector<float>& weights, int shift);
+
 }  // namespace ofs
