@@ -51,3 +51,21 @@ def test_other_sample_types_fall_back_to_numpy_or_are_refused() -> None:
         _core.grey_float32(floats)
     with pytest.raises(ValueError, match="rows, cols"):
         _core.grey_float32(np.zeros(5, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+def test_block_mean_matches_the_definition_on_a_strided_view(factor: int) -> None:
+    # The coarse level of the coarse-to-fine search; partial blocks at the edges are left out.
+    image = np.random.default_rng(factor).random((83, 61), dtype=np.float32) * 255
+    for view in (image, image[3:, ::-1][:, 1:], image[::2, :]):
+        rows, cols = (view.shape[0] // factor) * factor, (view.shape[1] // factor) * factor
+        blocks = view[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+        expected = blocks.astype(np.float64).mean(axis=(1, 3))
+        np.testing.assert_allclose(_core.block_mean(view, factor), expected, atol=1e-4)
+
+
+def test_block_mean_refuses_other_pixels_and_factors() -> None:
+    with pytest.raises(ValueError, match="float32"):
+        _core.block_mean(np.zeros((8, 8), np.float64), 2)
+    with pytest.raises(ValueError, match="factor"):
+        _core.block_mean(np.zeros((8, 8), np.float32), 0)

@@ -52,4 +52,30 @@ void bind_grey(py::module_& m) {
         py::arg("pixels"),
         "Float32 grey copy of 8- or 16-bit pixels of any strides: the mean of the first three "
         "bands when there are three or more, else the first band.");
+
+    m.def(
+        "block_mean",
+        [](const py::array& image, int factor) -> py::array_t<float> {
+            if (image.ndim() != 2 || !py::dtype::of<float>().is(image.dtype()))
+                throw py::value_error("image must be a 2-D float32 array");
+            if (factor < 1) throw py::value_error("factor must be at least 1");
+            const auto sample = static_cast<py::ssize_t>(sizeof(float));
+            ofs::PixelsView<float> view;
+            view.data = static_cast<const float*>(image.data());
+            view.rows = image.shape(0);
+            view.cols = image.shape(1);
+            view.row_stride = image.strides(0) / sample;
+            view.col_stride = image.strides(1) / sample;
+            py::array_t<float> out({view.rows / factor, view.cols / factor});
+            float* target = out.mutable_data();
+            {
+                // `image` is referenced by the caller's frame and only read; `out` is ours.
+                py::gil_scoped_release release;
+                ofs::block_mean(view, factor, target);
+            }
+            return out;
+        },
+        py::arg("image"), py::arg("factor"),
+        "Means of factor x factor blocks of a 2-D float32 image of any strides (partial blocks "
+        "at the right and bottom edges left out).");
 }

@@ -48,6 +48,10 @@ def add_rows(pixels: NDArray[np.uint8] | NDArray[np.uint16], sums: NDArray[np.ui
     """Add every row of (rows, cols, bands) 8/16-bit pixels of any strides into sums
     (cols, bands), column by column."""
 
+def block_mean(image: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
+    """Means of factor x factor blocks of a 2-D float32 image of any strides (partial blocks
+    at the right and bottom edges left out)."""
+
 def grey_float32(pixels: NDArray[np.uint8] | NDArray[np.uint16]) -> NDArray[np.float32]:
     """Float32 grey copy of (rows, cols[, bands]) 8/16-bit pixels: mean of the first three
     bands when there are three or more, else the first band."""

@@ -279,8 +279,8 @@ def _search(
     factor = _coarse_factor(search_radius, overlap.shape if overlap is not None else (0, 0))
     if factor > 1 and search_radius is not None:
         coarse = _register_cropped(
-            _block_mean(a, factor),
-            _block_mean(b, factor),
+            _core.block_mean(a, factor),
+            _core.block_mean(b, factor),
             (expected_shift[0] / factor, expected_shift[1] / factor),
             search_radius / factor + 1.0,
             _coarse_settings(settings, factor),
@@ -323,17 +323,6 @@ def _coarse_settings(settings: CorrelationSettings, factor: int) -> CorrelationS
         high_pass_sigma=settings.high_pass_sigma / factor,
         taper=max(2, settings.taper // factor),
     )
-
-
-def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
-    rows, cols = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    # Summing the factor^2 strided sub-grids is several times faster than a 4-D mean.
-    total = np.zeros((rows // factor, cols // factor), dtype=np.float32)
-    for dy in range(factor):
-        for dx in range(factor):
-            total += image[dy:rows:factor, dx:cols:factor]
-    total *= np.float32(1.0 / (factor * factor))
-    return total
 
 
 def _register_cropped(
