@@ -9,6 +9,8 @@ import textwrap
 
 import pytest
 
+import ofs_stitch
+
 # Run in fresh interpreters: this test process has long imported numpy.
 ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
 
@@ -53,3 +55,11 @@ def test_the_command_runs_numpy_with_one_blas_thread() -> None:
         """
     )
     assert out.splitlines()[-1] == "1 1"
+
+
+def test_version_is_printed_without_a_folder() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ofs_stitch", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"ofs-stitch {ofs_stitch.__version__}"

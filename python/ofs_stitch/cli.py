@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .errors import InputError, StitchError
 from .inputs import InputOptions
 from .pipeline import STITCHING_MODES, StitchOptions, stitch
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input_folder", type=Path, help="folder holding the tile images")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="(new) print the version and exit (quote it in bug reports)",
+    )
     parser.add_argument(
         "-o",
         "--output_dir",
