@@ -292,7 +292,7 @@ def test_freed_memory_is_trimmed_only_after_bands_that_decoded_tiles(
 
     monkeypatch.setattr(compose, "HeapTrimmer", CountingTrimmer)
     bands = list(render_bands(scene.layout, file_source(scene.layout, fmt), rows_per_band=32))
-    assert len(trims) == len(bands)
+    assert len(trims) == 1 + len(bands)  # once for what earlier stages freed, then per band
     trims.clear()
     held = {
         k: np.asarray(pyvips.Image.new_from_file(str(p)).numpy())
@@ -300,7 +300,7 @@ def test_freed_memory_is_trimmed_only_after_bands_that_decoded_tiles(
     }
     source = file_source(scene.layout, fmt, in_memory=held.get)
     assert len(list(render_bands(scene.layout, source, rows_per_band=32))) == len(bands)
-    assert trims == []
+    assert len(trims) == 1
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,7 @@ def render_bands(
         raise InputError(f"unknown blend {blend!r}; use one of: {', '.join(BLENDS)}")
     rows = rows_per_band or band_rows(layout.width, source.fmt)
     trimmer = HeapTrimmer(TRIM_INTERVAL_BYTES)
+    trimmer.trim()  # what earlier stages freed on their threads (see HeapTrimmer)
     painter = _NearestPainter(layout) if blend == "nearest" else _FeatherPainter(layout)
     bands = [(y0, min(layout.height, y0 + rows)) for y0 in range(0, layout.height, rows)]
     with (
