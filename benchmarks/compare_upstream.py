@@ -5,7 +5,8 @@
 
 For each scenario it generates a scan with known true positions (ofs_stitch.synthetic), runs
 both command-line tools in fresh processes, each run without a correlation cache (wall time:
-the best of N runs, as the machine may be shared; peak RSS: the highest), reads the
+the best of N runs, as the machine may be shared, ofs-stitch's runs taken in turn with the
+floor's; peak RSS: the highest), reads the
 positions each wrote to OFMTileConfiguration.txt, and prints the errors against the truth and
 the ratios. The floor is what any stitcher must spend: decoding each tile once, placing it and
 writing the mosaic JPEG with pyvips (benchmarks/stitch_floor.py). openflexure-stitching is an
@@ -58,16 +59,25 @@ def measure(
 ) -> tuple[float, float, bool]:
     """Wall time (the best of ``runs``: the machine is shared), peak RSS (the highest) and
     success of ``command``; ``fresh()`` runs untimed before each run (to drop caches)."""
-    results = []
+    return measure_alternating([(command, fresh)], runs)[0]
+
+
+def measure_alternating(
+    commands: list[tuple[list[str], Callable[[], None] | None]], runs: int
+) -> list[tuple[float, float, bool]]:
+    """`measure` for several commands, their runs taken in turn (a, b, a, b, ...): the load
+    of a shared machine drifts over minutes, and a ratio of two tools is only fair when both
+    were timed under the same load."""
+    results: list[list[tuple[float, float, bool]]] = [[] for _ in commands]
     for _ in range(runs):
-        if fresh is not None:
-            fresh()
-        results.append(_measure_once(command))
-    return (
-        min(r[0] for r in results),
-        max(r[1] for r in results),
-        all(r[2] for r in results),
-    )
+        for (command, fresh), taken in zip(commands, results):
+            if fresh is not None:
+                fresh()
+            taken.append(_measure_once(command))
+    return [
+        (min(r[0] for r in taken), max(r[1] for r in taken), all(r[2] for r in taken))
+        for taken in results
+    ]
 
 
 def _measure_once(command: list[str]) -> tuple[float, float, bool]:
@@ -124,21 +134,21 @@ def scenario(
         "only the stage can place)"
     )
 
-    floor_seconds, floor_rss, _ = measure(
+    floor_command = [
+        sys.executable,
+        str(HERE / "stitch_floor.py"),
+        str(folder),
+        str(work / f"{name}_floor.jpg"),
+    ]
+    ours_out = work / f"{name}_ofs"
+    ours_command = [sys.executable, "-m", "ofs_stitch", str(folder), "-o", str(ours_out), "-q"]
+    # Every run starts without a correlation cache, as the first run on a new scan does.
+    (floor_seconds, floor_rss, _), (seconds, rss, ok) = measure_alternating(
         [
-            sys.executable,
-            str(HERE / "stitch_floor.py"),
-            str(folder),
-            str(work / f"{name}_floor.jpg"),
+            (floor_command, None),
+            (ours_command, lambda: shutil.rmtree(ours_out, ignore_errors=True)),
         ],
         runs,
-    )
-    ours_out = work / f"{name}_ofs"
-    # Every run starts without a correlation cache, as the first run on a new scan does.
-    seconds, rss, ok = measure(
-        [sys.executable, "-m", "ofs_stitch", str(folder), "-o", str(ours_out), "-q"],
-        runs,
-        fresh=lambda: shutil.rmtree(ours_out, ignore_errors=True),
     )
     ours = score(Run(seconds, rss, ok), truth, ours_out / "OFMTileConfiguration.txt")
     rows = [
