@@ -32,4 +32,20 @@ inline ofs::ImageView image_view(const py::array& array, const char* name) {
     return view;
 }
 
+// A (rows, cols) or (rows, cols, bands) array of any strides as a PixelsView of its own sample
+// type (the caller has checked the dtype).
+template <typename Sample>
+ofs::PixelsView<Sample> pixels_view(const py::array& array) {
+    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
+    ofs::PixelsView<Sample> view;
+    view.data = static_cast<const Sample*>(array.data());
+    view.rows = array.shape(0);
+    view.cols = array.shape(1);
+    view.bands = array.ndim() == 3 ? array.shape(2) : 1;
+    view.row_stride = array.strides(0) / sample;
+    view.col_stride = array.strides(1) / sample;
+    view.band_stride = array.ndim() == 3 ? array.strides(2) / sample : 1;
+    return view;
+}
+
 }  // namespace ofs_bindings

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "array_views.hpp"
 #include "ofs/grey.hpp"
 
 namespace py = pybind11;
@@ -12,16 +13,7 @@ namespace {
 
 template <typename Sample>
 py::array_t<float> grey_float32(const py::array& pixels) {
-    ofs::PixelsView<Sample> view;
-    view.data = static_cast<const Sample*>(pixels.data());
-    view.rows = pixels.shape(0);
-    view.cols = pixels.shape(1);
-    view.bands = pixels.ndim() == 3 ? pixels.shape(2) : 1;
-    // numpy strides are in bytes; a slice of a decoded tile always has whole-sample strides.
-    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
-    view.row_stride = pixels.strides(0) / sample;
-    view.col_stride = pixels.strides(1) / sample;
-    view.band_stride = pixels.ndim() == 3 ? pixels.strides(2) / sample : 1;
+    const ofs::PixelsView<Sample> view = ofs_bindings::pixels_view<Sample>(pixels);
     py::array_t<float> grey({view.rows, view.cols});
     float* out = grey.mutable_data();
     {
@@ -59,13 +51,7 @@ void bind_grey(py::module_& m) {
             if (image.ndim() != 2 || !py::dtype::of<float>().is(image.dtype()))
                 throw py::value_error("image must be a 2-D float32 array");
             if (factor < 1) throw py::value_error("factor must be at least 1");
-            const auto sample = static_cast<py::ssize_t>(sizeof(float));
-            ofs::PixelsView<float> view;
-            view.data = static_cast<const float*>(image.data());
-            view.rows = image.shape(0);
-            view.cols = image.shape(1);
-            view.row_stride = image.strides(0) / sample;
-            view.col_stride = image.strides(1) / sample;
+            const ofs::PixelsView<float> view = ofs_bindings::pixels_view<float>(image);
             py::array_t<float> out({view.rows / factor, view.cols / factor});
             float* target = out.mutable_data();
             {

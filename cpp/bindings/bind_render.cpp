@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "array_views.hpp"
 #include "ofs/nearest_paint.hpp"
 #include "ofs/row_sums.hpp"
 
@@ -56,15 +57,7 @@ void paint(py::array& colour, py::array& covered, std::int64_t y0,
 
 template <typename Sample>
 void add_rows(const py::array& pixels, py::array& sums) {
-    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
-    ofs::PixelsView<Sample> view;
-    view.data = static_cast<const Sample*>(pixels.data());
-    view.rows = pixels.shape(0);
-    view.cols = pixels.shape(1);
-    view.bands = pixels.shape(2);
-    view.row_stride = pixels.strides(0) / sample;
-    view.col_stride = pixels.strides(1) / sample;
-    view.band_stride = pixels.strides(2) / sample;
+    const ofs::PixelsView<Sample> view = ofs_bindings::pixels_view<Sample>(pixels);
     auto* out = static_cast<std::uint64_t*>(sums.mutable_data());
     // `pixels` is referenced by the caller's frame and only read; `sums` is written by us only.
     py::gil_scoped_release release;

@@ -3,19 +3,11 @@
 // sums over interleaved bands), which cost as much as the correlation of the region itself.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 
-namespace ofs {
+#include "ofs/image_view.hpp"
 
-// A rows x cols x bands block of samples; strides count samples, not bytes, so a numpy slice of
-// a decoded tile is viewed in place.
-template <typename Sample>
-struct PixelsView {
-    const Sample* data = nullptr;
-    std::ptrdiff_t rows = 0, cols = 0, bands = 1;
-    std::ptrdiff_t row_stride = 0, col_stride = 0, band_stride = 1;
-};
+namespace ofs {
 
 // Writes rows * cols floats to `grey` (row-major): the mean of the colour bands, which are the
 // first three when there are three or more (RGB, RGBA), else the first alone (grey, grey +

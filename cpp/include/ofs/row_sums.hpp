@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "ofs/grey.hpp"
+#include "ofs/image_view.hpp"
 
 namespace ofs {
 
