@@ -329,7 +329,8 @@ class PreviewTap:
         blocks = np.add.reduceat(self._row_sum[: self._columns], self._block_starts, axis=0)
         count = self._rows_summed * self.across
         self._blocks.append(np.divide(blocks, count, dtype=np.float32))
-        self._row_sum, self._rows_summed = None, 0
+        self._row_sum.fill(0)  # reused for the next block row
+        self._rows_summed = 0
 
     def finish(self, white: int) -> None:
         """Average the last, partial block and scale to the preview's size and 8 bits."""
