@@ -6,10 +6,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 import ofs_stitch
+from ofs_stitch import command, pipeline
+from ofs_stitch.pipeline import StitchOptions
+from ofs_stitch.plot_process import PlotProcess
 
 # Run in fresh interpreters: this test process has long imported numpy.
 ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
@@ -63,3 +67,55 @@ def test_version_is_printed_without_a_folder() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"ofs-stitch {ofs_stitch.__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["scan"], True),
+        (["scan", "-o", "out", "--high_pass_sigma", "2"], True),
+        (["scan", "--stitching_mode", "preview_stitch"], True),
+        (["scan", "--help"], False),
+        (["-h"], False),
+        (["--vers"], False),  # argparse's abbreviation of --version
+        (["scan", "--show_cached_settings"], False),
+        (["scan", "--stitching_mode", "only_correlate"], False),
+        (["scan", "--stitching_mode=stage_stitch"], False),
+    ],
+)
+def test_the_plot_helper_starts_early_only_for_runs_that_plot(
+    argv: list[str], expected: bool
+) -> None:
+    assert command.draws_plots(argv) is expected
+
+
+@pytest.fixture(scope="module")
+def small_scan(tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("skimage")
+    from ofs_stitch.synthetic import make_scan
+
+    folder = tmp_path_factory.mktemp("scan") / "scan"
+    return make_scan(folder, rows=1, cols=2, tile_shape=(240, 320), seed=3)
+
+
+def test_the_command_hands_its_early_helper_to_the_run(
+    small_scan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def second_helper() -> None:
+        raise AssertionError("the pipeline started a second plot helper")
+
+    monkeypatch.setattr(pipeline, "PlotProcess", second_helper)
+    out = tmp_path / "out"
+    assert command.main([str(small_scan.folder), "-o", str(out), "-q"]) == 0
+    for name in ("stitching_inputs.png", "stitching_correlations.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_helper_the_mode_does_not_need_is_stopped(small_scan, tmp_path: Path) -> None:
+    helper = PlotProcess()
+    options = StitchOptions(
+        output_dir=tmp_path / "out", stitching_mode="only_correlate", quiet=True
+    )
+    pipeline.stitch(small_scan.folder, options, plot_helper=helper)
+    assert helper._process.poll() is not None  # stopped, not left running
+    assert not list((tmp_path / "out").glob("*.png"))

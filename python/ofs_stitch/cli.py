@@ -18,6 +18,7 @@ from . import __version__
 from .errors import InputError, StitchError
 from .inputs import InputOptions
 from .pipeline import STITCHING_MODES, StitchOptions, stitch
+from .plot_process import PlotProcess
 from .registration import CorrelationSettings
 from .thresholds import ThresholdSettings
 
@@ -334,14 +335,15 @@ def _show_cached_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, plot_helper: PlotProcess | None = None) -> int:
+    """Run the command; ``plot_helper``: a plot process already started (see command.py)."""
     args = build_parser().parse_args(argv)
     try:
         if args.show_cached_settings:
             return _show_cached_settings(args)
         if args.use_cached_settings:
             _apply_cached_settings(args)
-        result = stitch(args.input_folder, options_from_args(args))
+        result = stitch(args.input_folder, options_from_args(args), plot_helper=plot_helper)
     except StitchError as error:
         print(f"ofs-stitch: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

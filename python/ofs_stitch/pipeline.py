@@ -90,12 +90,25 @@ class _Reporter:
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-def stitch(folder: Path | str, options: StitchOptions | None = None) -> StitchResult:
-    """Run the whole job on ``folder`` and write the outputs the mode asks for."""
+def stitch(
+    folder: Path | str,
+    options: StitchOptions | None = None,
+    *,
+    plot_helper: PlotProcess | None = None,
+) -> StitchResult:
+    """Run the whole job on ``folder`` and write the outputs the mode asks for.
+
+    ``plot_helper``: a plot process the caller already started (the command does, before its
+    own imports); it is stopped if the mode draws no plots.
+    """
     options = options or StitchOptions()
+    draws_plots = options.stitching_mode in ("all", "preview_stitch")
+    if plot_helper is not None and not draws_plots:
+        plot_helper.abort()
+        plot_helper = None
     # The helper process that draws the diagnostic plots starts first, so that its slow
     # matplotlib import overlaps with reading the scan (see plot_process).
-    plots = PlotProcess() if options.stitching_mode in ("all", "preview_stitch") else None
+    plots = plot_helper or (PlotProcess() if draws_plots else None)
     try:
         return _stitch(Path(folder), options, plots)
     except BaseException:

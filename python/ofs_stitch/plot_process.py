@@ -18,12 +18,13 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .errors import OutputError
 from .measurements import PairMeasurement
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PlotProcess:
@@ -71,7 +72,9 @@ class PlotProcess:
         self._send(
             {
                 "plot": "inputs",
-                "stage_positions_px": np.asarray(stage_positions_px, float).tolist(),
+                # Plain floats, without numpy: the command starts this helper before it
+                # loads numpy (see command.py).
+                "stage_positions_px": [[float(r), float(c)] for r, c in stage_positions_px],
                 "tile_shape": list(tile_shape),
                 "names": list(names),
                 "path": str(path),
@@ -116,6 +119,8 @@ class PlotProcess:
 
 
 def _run_jobs() -> None:
+    import numpy as np
+
     from .plots import load_matplotlib, plot_correlations, plot_inputs
 
     # Import matplotlib (the slowest part of plotting) before the first job arrives: the
