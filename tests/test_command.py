@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ofs_stitch
-from ofs_stitch import command, pipeline
+from ofs_stitch import command, pipeline, plot_process
 from ofs_stitch.pipeline import StitchOptions
 from ofs_stitch.plot_process import PlotProcess
 
@@ -119,3 +119,23 @@ def test_a_helper_the_mode_does_not_need_is_stopped(small_scan, tmp_path: Path) 
     pipeline.stitch(small_scan.folder, options, plot_helper=helper)
     assert helper._process.poll() is not None  # stopped, not left running
     assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_an_early_helper_is_stopped_when_the_command_line_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[FakeHelper] = []
+
+    class FakeHelper:
+        def __init__(self) -> None:
+            self.stopped = False
+            started.append(self)
+
+        def abort(self) -> None:
+            self.stopped = True
+
+    monkeypatch.setattr(plot_process, "PlotProcess", FakeHelper)
+    with pytest.raises(SystemExit) as exited:
+        command.main(["scan", "--no_such_option"])
+    assert exited.value.code == 2
+    assert len(started) == 1 and started[0].stopped
