@@ -1,4 +1,5 @@
-"""The command's entry point: numpy loads after it, with one BLAS thread."""
+"""The command's entry point: numpy loads after it, with one BLAS thread, and the plot helper
+starts before the heavy imports when the command line will draw plots."""
 
 from __future__ import annotations
 
