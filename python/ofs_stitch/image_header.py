@@ -2,7 +2,10 @@
 
 pyvips opens files lazily: ``new_from_file`` parses the header (size, bands, format and, for
 JPEG/PNG, the raw EXIF block) and decodes nothing until pixels are asked for. libtiff's loader
-does not expose EXIF, so for TIFF we let piexif walk the file's IFDs instead.
+does not expose EXIF, so for TIFF we let piexif walk the file's IFDs instead. JPEG headers are
+read by Pillow, which does the same in a quarter of the time (0.06 against 0.22 ms per file,
+most of libvips' share being pyvips' call machinery): the header pass runs alone on the
+critical path at the start of a run.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyvips
+from PIL import Image
 
 from .errors import ImageReadError, libvips_reason
 from .exif import ExifInfo, parse_exif_block
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+# Pillow's modes for 8-bit JPEGs, as libvips' band counts.
+_JPEG_MODE_BANDS = {"L": 1, "RGB": 3, "CMYK": 4}
 
 
 @dataclass(frozen=True)
@@ -48,22 +55,45 @@ def read_header(path: Path | str) -> ImageHeader:
     path = Path(path)
     try:
         stat = path.stat()
-        image = pyvips.Image.new_from_file(str(path))
-        exif = _read_exif(path, image)
+        jpeg = _jpeg_header(path) if path.suffix.lower() in _JPEG_SUFFIXES else None
+        if jpeg is not None:
+            (width, height, bands), exif = jpeg
+            pixel_format = "uchar"
+        else:
+            image = pyvips.Image.new_from_file(str(path))
+            width, height, bands = image.width, image.height, image.bands
+            pixel_format = str(image.format)
+            exif = _read_exif(path, image)
     except (pyvips.Error, OSError) as error:
         raise ImageReadError(
             f"cannot read {path}: {libvips_reason(error)}; remove it from the folder or replace it"
         ) from error
     return ImageHeader(
         path=path,
-        width=image.width,
-        height=image.height,
-        bands=image.bands,
-        pixel_format=str(image.format),
+        width=width,
+        height=height,
+        bands=bands,
+        pixel_format=pixel_format,
         exif=exif,
         file_size=stat.st_size,
         mtime=stat.st_mtime,
     )
+
+
+def _jpeg_header(path: Path) -> tuple[tuple[int, int, int], ExifInfo] | None:
+    """(width, height, bands) and EXIF of an 8-bit JPEG, read by Pillow; None for libvips to
+    read (other modes, and any file Pillow fails on, so that errors are reported one way)."""
+    try:
+        with Image.open(path, formats=["JPEG"]) as image:
+            bands = _JPEG_MODE_BANDS.get(image.mode)
+            if bands is None:
+                return None
+            width, height = image.size
+            exif_block = image.info.get("exif")
+    except (OSError, SyntaxError, ValueError):
+        return None
+    exif = parse_exif_block(exif_block) if exif_block else ExifInfo()
+    return (width, height, bands), exif
 
 
 def read_headers(paths: Iterable[Path], *, workers: int = 1) -> list[ImageHeader]:
