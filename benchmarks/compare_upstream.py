@@ -158,6 +158,8 @@ def scenario(
     if upstream:
         # Upstream writes its cache and plots into the input folder: give it its own copy.
         upstream_in = work / f"{name}_upstream_input"
+        # A fresh copy, also when --keep reuses a folder: an old copy would hold old files.
+        shutil.rmtree(upstream_in, ignore_errors=True)
         shutil.copytree(folder, upstream_in)
         upstream_out = work / f"{name}_upstream"
         # Upstream keeps its cache in the input folder.
@@ -197,7 +199,7 @@ def main() -> int:
     parser.add_argument(
         "--upstream",
         default=shutil.which("openflexure-stitch"),
-        help="the openflexure-stitch command (default: found on PATH)",
+        help="the openflexure-stitch command (default: found on PATH; '' to leave it out)",
     )
     parser.add_argument("--quick", action="store_true", help="5x5 scans instead of 15x15")
     parser.add_argument(
