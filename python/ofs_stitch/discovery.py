@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .errors import InputError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tiff", ".tif", ".bmp", ".gif")
+JPEG_EXTENSIONS = (".jpg", ".jpeg")
+IMAGE_EXTENSIONS = (".png", *JPEG_EXTENSIONS, ".tiff", ".tif", ".bmp", ".gif")
 
 # Names that openflexure-stitching (and Fiji) give their own outputs. Re-reading a mosaic as a
 # tile would wreck the registration, so such files are skipped; unlike upstream we match

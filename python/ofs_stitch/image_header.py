@@ -18,11 +18,11 @@ from pathlib import Path
 import pyvips
 from PIL import Image
 
+from .discovery import JPEG_EXTENSIONS
 from .errors import ImageReadError, libvips_reason
 from .exif import ExifInfo, parse_exif_block
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
-_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 # Pillow's modes for 8-bit JPEGs, as libvips' band counts.
 _JPEG_MODE_BANDS = {"L": 1, "RGB": 3, "CMYK": 4}
 
@@ -55,7 +55,7 @@ def read_header(path: Path | str) -> ImageHeader:
     path = Path(path)
     try:
         stat = path.stat()
-        jpeg = _jpeg_header(path) if path.suffix.lower() in _JPEG_SUFFIXES else None
+        jpeg = _jpeg_header(path) if path.suffix.lower() in JPEG_EXTENSIONS else None
         if jpeg is not None:
             (width, height, bands), exif = jpeg
             pixel_format = "uchar"

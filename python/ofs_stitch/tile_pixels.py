@@ -9,6 +9,7 @@ import pyvips
 from PIL import Image, ImageFile
 
 from . import _core
+from .discovery import JPEG_EXTENSIONS
 from .errors import decode_error
 
 # Small JPEG tiles are decoded by Pillow, larger ones and every other kind by libvips. libvips
@@ -17,7 +18,6 @@ from .errors import decode_error
 # 3.0 against 4.6 ms. From about two megapixels libvips' decoder is the faster (1640x1232: 12
 # against 15-18 ms). Both decode with libjpeg-turbo's default settings: the pixels are identical.
 PILLOW_JPEG_MAX_PIXELS = 1_500_000
-_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 
 
 def read_tile(path: Path, scale: float = 1.0) -> np.ndarray:
@@ -26,7 +26,7 @@ def read_tile(path: Path, scale: float = 1.0) -> np.ndarray:
     Truncated or corrupt files raise ImageReadError naming the file: libvips would otherwise
     fill the missing part with grey and let a half-decoded tile through.
     """
-    if scale == 1.0 and Path(path).suffix.lower() in _JPEG_SUFFIXES:
+    if scale == 1.0 and Path(path).suffix.lower() in JPEG_EXTENSIONS:
         pixels = _small_jpeg(path)
         if pixels is not None:
             return pixels
