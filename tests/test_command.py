@@ -1,8 +1,10 @@
-"""The command's entry point: numpy loads after it, with one BLAS thread, and the plot helper
-starts before the heavy imports when the command line will draw plots."""
+"""The command's entry point: numpy loads after it, with one BLAS thread, the plot helper
+starts before the heavy imports when the command line will draw plots, and a finished run
+leaves complete outputs although it skips the interpreter's shutdown."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import pyvips
 
 import ofs_stitch
 from ofs_stitch import command, pipeline, plot_process
@@ -140,3 +143,27 @@ def test_an_early_helper_is_stopped_when_the_command_line_is_refused(
         command.main(["scan", "--no_such_option"])
     assert exited.value.code == 2
     assert len(started) == 1 and started[0].stopped
+
+
+def test_a_real_run_leaves_complete_outputs_and_all_its_messages(
+    small_scan, tmp_path: Path
+) -> None:
+    # `run` skips the interpreter's shutdown: whatever was printed or written must be complete
+    # before it leaves. stdout is a pipe here, so Python buffers it.
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "ofs_stitch", str(small_scan.folder), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("2 tiles from") and len(lines) >= 3
+    assert "Traceback" not in done.stderr
+    mosaic = pyvips.Image.new_from_file(str(out / "scan_stitched.jpg"), fail_on="truncated")
+    assert mosaic.avg() > 0  # decodes to the end
+    for name in ("stitching_inputs.png", "stitching_correlations.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "positions.json").read_text())["tiles"]

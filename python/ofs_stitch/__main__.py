@@ -1,3 +1,3 @@
-from .command import main
+from .command import run
 
-raise SystemExit(main())
+run()
