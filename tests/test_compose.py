@@ -339,9 +339,46 @@ def test_a_band_error_wins_over_the_writer_errors_it_causes() -> None:
         image.write_to_memory()
 
     before = threading.active_count()
+    finished: list[bool] = []
     with pytest.raises(ImageReadError, match="tile_007.jpg"):
-        stream_to_writers(bands(), shape, [write, write])
+        stream_to_writers(
+            bands(), shape, [write, write], after_last_band=lambda: finished.append(True)
+        )
     assert threading.active_count() == before
+    assert not finished  # only a complete mosaic is finished
+
+
+def test_after_last_band_runs_while_the_writers_finish() -> None:
+    shape = StreamShape(64, 32, 3, np.dtype(np.uint8), 16)
+    bands = (np.full((16, 32, 3), k, np.uint8) for k in range(4))
+    last_band_seen = threading.Event()
+    waited: list[bool] = []
+
+    def write(image) -> None:
+        image.write_to_memory()
+        # Still writing when the producer's after_last_band runs (or this times out).
+        waited.append(last_band_seen.wait(timeout=10))
+
+    stream_to_writers(bands, shape, [write, write], after_last_band=last_band_seen.set)
+    assert waited == [True, True]
+
+
+def test_an_error_after_the_last_band_is_raised_once_the_writers_stop() -> None:
+    shape = StreamShape(32, 32, 1, np.dtype(np.uint8), 16)
+    bands = (np.zeros((16, 32, 1), np.uint8) for _ in range(2))
+    written: list[bool] = []
+
+    def write(image) -> None:
+        image.write_to_memory()
+        written.append(True)
+
+    def fail() -> None:
+        raise RuntimeError("preview failed")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="preview failed"):
+        stream_to_writers(bands, shape, [write], after_last_band=fail)
+    assert written == [True] and threading.active_count() == before
 
 
 MIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mist_test_5x5_crops"

@@ -160,12 +160,17 @@ def stream_to_writers(
     bands: Iterable[np.ndarray],
     shape: StreamShape,
     writers: Sequence[Callable[[pyvips.Image], None]],
+    *,
+    after_last_band: Callable[[], None] | None = None,
 ) -> None:
     """Run every writer on the image made of ``bands``, producing the bands once.
 
-    Each writer gets the streamed image and must write it completely. An error while
-    producing bands is raised in preference to the writers' errors (which it causes); otherwise
-    the first writer error is raised. All writers have stopped when this returns or raises.
+    Each writer gets the streamed image and must write it completely. ``after_last_band`` is
+    called once every band has been produced, while the writers still encode the last ones
+    (work that needs the whole mosaic seen, overlapped with the writers' tail). An error
+    while producing bands (or in ``after_last_band``) is raised in preference to the writers'
+    errors; otherwise the first writer error is raised. All writers have stopped when this
+    returns or raises.
     """
     header, total = tiff_header(shape)
     consumers = [_Consumer(header, total) for _ in writers]
@@ -186,6 +191,7 @@ def stream_to_writers(
     ]
     for thread in threads:
         thread.start()
+    complete = False  # every band produced (not stopped by an error or by dead writers)
     try:
         expected_rows = 0
         for band in bands:
@@ -202,11 +208,17 @@ def stream_to_writers(
         else:
             if expected_rows != shape.height:
                 raise ValueError(f"bands hold {expected_rows} rows, expected {shape.height}")
+            complete = True
     except BaseException as error:  # noqa: BLE001 - re-raised once the writers stop
         produce_error.append(error)
     finally:
         for consumer in consumers:
             consumer.push(None)
+    if after_last_band is not None and complete:
+        try:
+            after_last_band()
+        except BaseException as error:  # noqa: BLE001 - re-raised once the writers stop
+            produce_error.append(error)
     for thread in threads:
         thread.join()
     if produce_error:

@@ -9,6 +9,7 @@ temporary name and renamed when complete; on any failure nothing is left under a
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -301,7 +302,12 @@ class PreviewTap:
         self.down = max(1, layout.height // self.height)  # rows per block
         self._columns = (layout.width // self.across) * self.across
         self._block_starts = np.arange(0, self._columns, self.across)
-        self._blocks: list[np.ndarray] = []  # rows of block means, (width // across, bands)
+        self._block_rows = -(-layout.height // self.down)
+        # The block means, (block rows, width // across, colour bands), filled row by row as
+        # the bands pass: allocated with the first band (which tells the number of colour
+        # bands), so its pages are touched during the pass, not all at once at its end.
+        self._means: np.ndarray | None = None
+        self._rows_done = 0
         # Sum of the rows of the block being filled, per column (summed by the compiled core,
         # without the GIL); the columns are then summed once per block row.
         self._row_sum: np.ndarray | None = None
@@ -316,6 +322,9 @@ class PreviewTap:
             stop = min(len(band), start + self.down - self._rows_summed)
             if self._row_sum is None:
                 self._row_sum = np.zeros((band.shape[1], band.shape[2]), np.uint64)
+                self._means = np.empty(
+                    (self._block_rows, len(self._block_starts), band.shape[2]), np.float32
+                )
             _core.add_rows(band[start:stop], self._row_sum)
             self._rows_summed += stop - start
             start = stop
@@ -323,12 +332,13 @@ class PreviewTap:
                 self._close_block()
 
     def _close_block(self) -> None:
-        assert self._row_sum is not None
+        assert self._row_sum is not None and self._means is not None
         # reduceat over the block starts: six times faster than a reshaped sum, whose inner
         # loop (across x bands strided values) is too short for numpy.
         blocks = np.add.reduceat(self._row_sum[: self._columns], self._block_starts, axis=0)
         count = self._rows_summed * self.across
-        self._blocks.append(np.divide(blocks, count, dtype=np.float32))
+        np.divide(blocks, count, out=self._means[self._rows_done], dtype=np.float32)
+        self._rows_done += 1
         self._row_sum.fill(0)  # reused for the next block row
         self._rows_summed = 0
 
@@ -336,9 +346,11 @@ class PreviewTap:
         """Average the last, partial block and scale to the preview's size and 8 bits."""
         if self._rows_summed:
             self._close_block()
-        averaged = np.stack(self._blocks)
+        if self._means is None or self._rows_done != self._block_rows:
+            raise RuntimeError("PreviewTap.finish before the mosaic's last band was added")
+        averaged = self._means
         if white != 255:
-            averaged *= np.float32(255.0 / max(1, white))
+            averaged = averaged * np.float32(255.0 / max(1, white))
         image = pyvips.Image.new_from_array(averaged)
         small = image.resize(self.width / image.width, vscale=self.height / image.height)
         pixels = np.clip(np.rint(small.numpy()), 0, 255).astype(np.uint8)
@@ -524,11 +536,16 @@ def write_mosaic(
                 rows_per_band=rows,
                 alpha=alpha,
             )
-            if k == 0 and preview is not None:
-                bands = _tapped(bands, preview, fmt.bands)
-            stream_to_writers(bands, shape, group)
-    if preview is not None:
-        preview.finish(white)
+            tap = preview if k == 0 else None
+            if tap is not None:
+                bands = _tapped(bands, tap, fmt.bands)
+            stream_to_writers(
+                bands,
+                shape,
+                group,
+                # The preview is shrunk while the writers encode their last bands.
+                after_last_band=None if tap is None else functools.partial(tap.finish, white),
+            )
     return plan.paths
 
 
