@@ -10,7 +10,6 @@ as (x, y) with x = col and y = row. Stage coordinates follow OpenFlexure's conve
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import json_text
 from .atomic_file import write_text_atomic
 from .measurements import PairMeasurement
 from .tiles import Tile
@@ -70,7 +70,7 @@ def write_positions_json(
         pixel_size_um=pixel_size_um,
         extra=extra,
     )
-    write_text_atomic(Path(path), json.dumps(document, indent=1, allow_nan=False) + "\n")
+    write_text_atomic(Path(path), json_text.dumps(document, allow_nan=False) + "\n")
 
 
 def positions_document(
