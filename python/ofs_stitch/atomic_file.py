@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
+
+
+def temporary_tag() -> str:
+    """A tag that makes a temporary file name unique: this process's id and 32 random bits.
+
+    (os.urandom rather than the secrets module, whose import loads OpenSSL: 3-4 ms a run.)
+    """
+    return f"{os.getpid()}.{os.urandom(4).hex()}"
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:
@@ -18,7 +25,7 @@ def write_text_atomic(path: Path | str, text: str) -> None:
     file system. Raises OutputError naming the file when it cannot be written.
     """
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(f".{path.name}.{temporary_tag()}.tmp")
     try:
         # os.open with mode 0o666 lets the umask decide the permissions, as a plain open() would
         # (tempfile.mkstemp would leave the result readable by its owner only).
@@ -45,9 +52,7 @@ def atomic_output(path: Path | str) -> Iterator[Path]:
     from it, and starts with a dot so a half-written file never looks like a result.
     """
     path = Path(path)
-    temporary = path.with_name(
-        f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial{path.suffix}"
-    )
+    temporary = path.with_name(f".{path.stem}.{temporary_tag()}.partial{path.suffix}")
     try:
         yield temporary
         os.replace(temporary, path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import secrets
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .atomic_file import temporary_tag
 from .errors import OutputError
 from .measurements import PairMeasurement
 
@@ -293,7 +293,7 @@ def _save_png_atomic(figure: Figure, path: Path) -> None:
     # os.replace, so a half-written PNG never replaces a good one.
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(f".{path.name}.{temporary_tag()}.tmp")
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as handle:

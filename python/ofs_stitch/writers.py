@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 import pyvips
 
 from . import __version__, _core
-from .atomic_file import atomic_output
+from .atomic_file import atomic_output, temporary_tag
 from .band_stream import StreamShape, stream_to_writers
 from .canvas import MosaicLayout, scaled_layout
 from .compose import Blend, band_rows, file_source, render_array, render_bands
@@ -182,7 +181,7 @@ def _staged(path: Path) -> Iterator[Path]:
 def _staged_dzi(dzi: Path) -> Iterator[Path]:
     """A private folder beside ``dzi`` to write the Deep Zoom pair in; yields the dzsave base
     name. On success the tile folder, then the .dzi, replace any previous ones."""
-    staging = dzi.with_name(f".{dzi.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    staging = dzi.with_name(f".{dzi.stem}.{temporary_tag()}.partial")
     try:
         staging.mkdir()
     except OSError as error:
