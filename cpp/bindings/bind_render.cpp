@@ -55,13 +55,35 @@ void paint(py::array& colour, py::array& covered, std::int64_t y0,
     ofs::paint_nearest(band, tiles);
 }
 
-template <typename Sample>
+template <typename Sample, typename Sum>
 void add_rows(const py::array& pixels, py::array& sums) {
     const ofs::PixelsView<Sample> view = ofs_bindings::pixels_view<Sample>(pixels);
-    auto* out = static_cast<std::uint64_t*>(sums.mutable_data());
+    auto* out = static_cast<Sum*>(sums.mutable_data());
     // `pixels` is referenced by the caller's frame and only read; `sums` is written by us only.
     py::gil_scoped_release release;
     ofs::add_rows(view, out);
+}
+
+template <typename Sample>
+void add_rows_into(const py::array& pixels, py::array& sums) {
+    if (py::dtype::of<std::uint32_t>().is(sums.dtype()))
+        return add_rows<Sample, std::uint32_t>(pixels, sums);
+    return add_rows<Sample, std::uint64_t>(pixels, sums);
+}
+
+template <typename Sum>
+void block_means(py::array& sums, std::int64_t across, double count, py::array& out) {
+    auto* values = static_cast<Sum*>(sums.mutable_data());
+    auto* means = static_cast<float*>(out.mutable_data());
+    const std::ptrdiff_t cols = sums.shape(0), bands = sums.shape(1);
+    py::gil_scoped_release release;
+    ofs::block_means(values, cols, bands, across, count, means);
+}
+
+bool is_sum_array(const py::array& sums) {
+    return sums.ndim() == 2 && sums.writeable() && (sums.flags() & py::array::c_style) &&
+           (py::dtype::of<std::uint32_t>().is(sums.dtype()) ||
+            py::dtype::of<std::uint64_t>().is(sums.dtype()));
 }
 
 }  // namespace
@@ -99,17 +121,40 @@ void bind_render(py::module_& m) {
         [](const py::array& pixels, py::array sums) {
             if (pixels.ndim() != 3)
                 throw py::value_error("pixels must be (rows, cols, bands)");
-            if (sums.ndim() != 2 || !py::dtype::of<std::uint64_t>().is(sums.dtype()) ||
-                !(sums.flags() & py::array::c_style) || !sums.writeable() ||
-                sums.shape(0) != pixels.shape(1) || sums.shape(1) != pixels.shape(2))
-                throw py::value_error("sums must be a writable C-contiguous uint64 (cols, bands)");
+            if (!is_sum_array(sums) || sums.shape(0) != pixels.shape(1) ||
+                sums.shape(1) != pixels.shape(2))
+                throw py::value_error(
+                    "sums must be a writable C-contiguous uint32 or uint64 (cols, bands)");
             if (py::dtype::of<std::uint8_t>().is(pixels.dtype()))
-                return add_rows<std::uint8_t>(pixels, sums);
+                return add_rows_into<std::uint8_t>(pixels, sums);
             if (py::dtype::of<std::uint16_t>().is(pixels.dtype()))
-                return add_rows<std::uint16_t>(pixels, sums);
+                return add_rows_into<std::uint16_t>(pixels, sums);
             throw py::value_error("pixels must be uint8 or uint16");
         },
         py::arg("pixels"), py::arg("sums"),
         "Add every row of (rows, cols, bands) 8/16-bit pixels of any strides into sums "
-        "(cols, bands), column by column.");
+        "(cols, bands), column by column. uint32 sums are faster; the caller makes sure they "
+        "cannot overflow.");
+
+    m.def(
+        "block_means",
+        [](py::array sums, std::int64_t across, double count, py::array out) {
+            if (!is_sum_array(sums))
+                throw py::value_error(
+                    "sums must be a writable C-contiguous uint32 or uint64 (cols, bands)");
+            if (across < 1 || across > sums.shape(0))
+                throw py::value_error("across must be between 1 and the number of columns");
+            if (!(count > 0.0)) throw py::value_error("count must be positive");
+            if (out.ndim() != 2 || !py::dtype::of<float>().is(out.dtype()) ||
+                !(out.flags() & py::array::c_style) || !out.writeable() ||
+                out.shape(0) != sums.shape(0) / across || out.shape(1) != sums.shape(1))
+                throw py::value_error(
+                    "out must be a writable C-contiguous float32 (cols // across, bands)");
+            if (py::dtype::of<std::uint32_t>().is(sums.dtype()))
+                return block_means<std::uint32_t>(sums, across, count, out);
+            return block_means<std::uint64_t>(sums, across, count, out);
+        },
+        py::arg("sums"), py::arg("across"), py::arg("count"), py::arg("out"),
+        "Write into out (cols // across, bands) the means of blocks of `across` columns of "
+        "sums, each sum standing for `count` samples; then set sums to zero.");
 }

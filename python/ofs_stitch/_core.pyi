@@ -44,9 +44,21 @@ def paint_nearest(
     strip) for every tile reaching into the band; strip (rows, cols, bands) holds the decoded
     pixels from canvas (strip_top, strip_left)."""
 
-def add_rows(pixels: NDArray[np.uint8] | NDArray[np.uint16], sums: NDArray[np.uint64]) -> None:
+def add_rows(
+    pixels: NDArray[np.uint8] | NDArray[np.uint16], sums: NDArray[np.uint32] | NDArray[np.uint64]
+) -> None:
     """Add every row of (rows, cols, bands) 8/16-bit pixels of any strides into sums
-    (cols, bands), column by column."""
+    (cols, bands), column by column. uint32 sums are faster; the caller makes sure they cannot
+    overflow."""
+
+def block_means(
+    sums: NDArray[np.uint32] | NDArray[np.uint64],
+    across: int,
+    count: float,
+    out: NDArray[np.float32],
+) -> None:
+    """Write into out (cols // across, bands) the means of blocks of ``across`` columns of
+    sums, each sum standing for ``count`` samples; then set sums to zero."""
 
 def block_mean(image: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
     """Means of factor x factor blocks of a 2-D float32 image of any strides (partial blocks
