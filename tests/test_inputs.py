@@ -124,6 +124,16 @@ def test_singular_or_inconsistent_exif_matrix_is_an_input_error(tmp_path: Path) 
     np.testing.assert_allclose(scan.stage_positions_px[2], [100, 0])
 
 
+@pytest.mark.parametrize("without", [0, 3], ids=["first-image", "later-image"])
+def test_an_image_without_the_others_matrix_is_named(tmp_path: Path, without: int) -> None:
+    comments = [v3_comment(x, y, 0, REAL_MATRIX, [48, 64]) for x, y in STAGE_XY]
+    comments[without] = v3_comment(*STAGE_XY[without])
+    make_scan(tmp_path, comments)
+    named = "tile_03.jpg" if without == 3 else "tile_01.jpg"
+    with pytest.raises(InputError, match=f"{named} has a different camera-stage calibration"):
+        load_scan(tmp_path)
+
+
 def test_file_name_fallback_with_negative_numbers(tmp_path: Path) -> None:
     names = ["img_-100_50_-3.png", "img_0_50_-3.png", "img_-100_-10_-3.png"]
     for i, name in enumerate(names):

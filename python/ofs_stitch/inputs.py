@@ -197,17 +197,13 @@ def _file_matrix(
 ) -> tuple[np.ndarray | None, int | None]:
     """The scan's camera-stage matrix and calibration width; all images must agree."""
     first = metas[0]
-    for header, meta in zip(headers, metas, strict=True):
+    for header, meta, same_matrix in zip(headers, metas, _same_matrix(metas), strict=True):
         for quantity in ("csm_matrix", "calibration_width"):
             if meta.problem(quantity):
                 raise InputError(
                     f"{header.path}: unusable camera-stage calibration in its EXIF metadata"
                     f'{_metadata_problem(meta, quantity)}; give --csm_matrix "[[a, b], [c, d]]"'
                 )
-        if meta.csm_matrix is None or first.csm_matrix is None:
-            same_matrix = meta.csm_matrix is None and first.csm_matrix is None
-        else:
-            same_matrix = np.allclose(meta.csm_matrix, first.csm_matrix, rtol=1e-6, atol=0.0)
         if not same_matrix or meta.calibration_width != first.calibration_width:
             raise InputError(
                 f"{header.path} has a different camera-stage calibration from "
@@ -217,6 +213,21 @@ def _file_matrix(
     if first.csm_matrix is None:
         return None, None
     return np.array(first.csm_matrix, dtype=float), first.calibration_width
+
+
+def _same_matrix(metas: Sequence[StageMetadata]) -> list[bool]:
+    """Per image: is its camera-stage matrix (or its absence) the first image's?"""
+    first = metas[0].csm_matrix
+    if first is None:
+        return [meta.csm_matrix is None for meta in metas]
+    # All compared at once: np.allclose per image cost 20 us each, a tenth of the input stage.
+    with_matrix = [k for k, meta in enumerate(metas) if meta.csm_matrix is not None]
+    stacked = np.array([metas[k].csm_matrix for k in with_matrix], dtype=float).reshape(-1, 4)
+    close = np.isclose(stacked, np.ravel(first), rtol=1e-6, atol=0.0).all(axis=1)
+    same = [False] * len(metas)
+    for k, agrees in zip(with_matrix, close, strict=True):
+        same[k] = bool(agrees)
+    return same
 
 
 def _from_stage(discovery: Discovery, options: InputOptions) -> tuple[_Placed, np.ndarray, str]:
