@@ -78,6 +78,30 @@ def test_correlations_plot_without_rejections_or_thresholds(tmp_path):
     assert count(image, plots.THRESHOLD_RGB) == 0
 
 
+@pytest.mark.parametrize("limits", [(0.01, 1000.0), (2.0, 9.0)], ids=["decades", "short"])
+def test_the_log_axis_labels_matplotlibs_ticks_as_plain_numbers(limits):
+    # The same ticks as matplotlib's default log labels (on a short range, minor ticks too),
+    # written 0.01 or 3 instead of being typeset by mathtext.
+    labelled = {}
+    for plain in (False, True):
+        figure = plots._new_figure(plots.CORRELATIONS_SIZE_PX)
+        ax = figure.add_subplot()
+        ax.set_yscale("log")
+        if plain:
+            ax.yaxis.set_major_formatter(plots._plain_log_formatter())
+            ax.yaxis.set_minor_formatter(plots._plain_log_formatter(labelOnlyBase=False))
+        ax.set_ylim(*limits)
+        figure.canvas.draw()
+        labelled[plain] = {
+            round(float(t.get_position()[1]), 6): t.get_text()
+            for t in ax.get_yticklabels(which="both")
+            if t.get_text()
+        }
+    assert set(labelled[True]) == set(labelled[False]) and len(labelled[True]) >= 2
+    for value, text in labelled[True].items():
+        assert text == f"{value:g}" and "$" not in text
+
+
 def test_correlations_plot_survives_nan_zero_and_no_pairs(tmp_path):
     measurements, accepted = pairs(3, 1)
     blank = PairMeasurement(9, 10, (0.0, 0.0), (0.0, 0.0), float("nan"), 1.0, float("nan"))
