@@ -84,6 +84,23 @@ def test_without_copy_file_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert path.read_bytes() == _piexif_whole_file(block, original)
 
 
+def test_a_full_disk_leaves_the_original_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mosaic.jpg"
+    original = _noise_jpeg(path, 600, 800)
+
+    def disk_full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "copy_file_range", disk_full)
+    monkeypatch.setattr(exif.shutil, "copyfileobj", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        insert_exif_into_jpeg(path, exif_block(COMMENT))
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mosaic.jpg"]
+
+
 def test_not_a_jpeg_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "image.jpg"
     pyvips.Image.black(8, 8).cast("uchar").pngsave(str(path))
