@@ -118,26 +118,34 @@ def positions_document(
     offsets -= offsets.mean(axis=0) if n else 0.0
     mapping = _stage_mapping(tiles, positions, csm_matrix)
 
+    registered = (
+        None
+        if mapping is None
+        else (
+            mapping["stage_origin_xy"]
+            + (positions - mapping["position_origin_px"]) @ mapping["matrix"]
+        ).tolist()
+    )
+    # Plain Python numbers from here on (tolist): indexing numpy arrays per entry, and
+    # converting the numpy scalars afterwards, cost more than the rest of the report.
+    positions_list, stage_list, offsets_list = (
+        positions.tolist(),
+        stage_positions.tolist(),
+        offsets.tolist(),
+    )
     tile_entries = []
     for t, tile in enumerate(tiles):
-        row, col = positions[t]
+        row, col = positions_list[t]
         registered_xy = None
-        if mapping is not None and tile.stage_xyz is not None:
-            xy = (
-                mapping["stage_origin_xy"]
-                + (positions[t] - mapping["position_origin_px"]) @ (mapping["matrix"])
-            )
-            registered_xy = {"x": xy[0], "y": xy[1]}
+        if registered is not None and tile.stage_xyz is not None:
+            registered_xy = {"x": registered[t][0], "y": registered[t][1]}
         tile_entries.append(
             {
                 "index": t,
                 "name": tile.name,
                 "position_px": {"row": row, "col": col, "x": col, "y": row},
-                "stage_position_px": {
-                    "row": stage_positions[t, 0],
-                    "col": stage_positions[t, 1],
-                },
-                "offset_from_stage_px": {"row": offsets[t, 0], "col": offsets[t, 1]},
+                "stage_position_px": {"row": stage_list[t][0], "col": stage_list[t][1]},
+                "offset_from_stage_px": {"row": offsets_list[t][0], "col": offsets_list[t][1]},
                 "stage_xyz": None if tile.stage_xyz is None else list(tile.stage_xyz),
                 "registered_stage_xy": registered_xy,
                 "accepted_pairs": int(accepted_count[t]),
@@ -147,6 +155,11 @@ def positions_document(
             }
         )
 
+    residual_list, norm_list, accepted_list = (
+        pair_residuals.tolist(),
+        residual_norms.tolist(),
+        is_accepted.tolist(),
+    )
     pair_entries = [
         {
             "i": pair.i,
@@ -159,9 +172,9 @@ def positions_document(
             "peak_ratio": pair.peak_ratio,
             "quality": pair.quality,
             "stage_discrepancy": pair.stage_discrepancy,
-            "accepted": bool(is_accepted[k]),
-            "residual": list(pair_residuals[k]),
-            "residual_px": residual_norms[k],
+            "accepted": accepted_list[k],
+            "residual": residual_list[k],
+            "residual_px": norm_list[k],
         }
         for k, pair in enumerate(measurements)
     ]
@@ -261,8 +274,22 @@ def _tile_shape(tiles: Sequence[Tile]) -> list[int] | None:
     return list(shapes.pop()) if len(shapes) == 1 else None
 
 
+# Values that are already plain JSON: the common case, checked by exact type first (the
+# abstract Mapping check below costs several times more, for each of ~13,000 values).
+_PLAIN = (str, int, bool, type(None))
+
+
 def _json_ready(value: Any) -> Any:
     """Plain Python containers and numbers; non-finite floats become None (strict JSON)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_ready(item) for item in value]
     if isinstance(value, Mapping):
         return {str(key): _json_ready(item) for key, item in value.items()}
     if isinstance(value, np.ndarray):
