@@ -17,6 +17,8 @@ from typing import Any
 # flat (the cache's {file name: {size, mtime}} map).
 MAX_CONTAINERS_ON_ONE_LINE = 16
 
+_CONTAINERS = (dict, list, tuple)  # what json writes as objects and arrays
+
 
 def dumps(value: Any, *, allow_nan: bool = True) -> str:
     """``value`` as JSON text; ``json.loads`` gives back what it gives for ``json.dumps(value)``.
@@ -53,9 +55,6 @@ def _emit(
             parts.append(encode(key) + ": ")
         _emit(child, inner, parts, encode)
     parts.append("\n" + indent + ("}" if is_dict else "]"))
-
-
-_CONTAINERS = (dict, list, tuple)
 
 
 def _entries(container: Any) -> Any:
