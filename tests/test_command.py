@@ -93,6 +93,13 @@ def test_the_plot_helper_starts_early_only_for_runs_that_plot(
     assert command.draws_plots(argv) is expected
 
 
+def test_the_modes_without_plots_are_real_modes_and_the_others_plot() -> None:
+    # One list, read by the command (before numpy loads) and by the pipeline.
+    without = set(plot_process.MODES_WITHOUT_PLOTS)
+    assert without < set(pipeline.STITCHING_MODES)
+    assert set(pipeline.STITCHING_MODES) - without == {"all", "preview_stitch"}
+
+
 @pytest.fixture(scope="module")
 def small_scan(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("skimage")

@@ -20,9 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-# Options that end the command before any stitching, and modes that draw no plots.
+# Options that end the command before any stitching.
 _NO_RUN_OPTIONS = ("--help", "--version", "--show_cached_settings")
-_NO_PLOT_MODES = ("stage_stitch", "only_correlate")
 
 
 def run() -> NoReturn:
@@ -61,8 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def draws_plots(arguments: Sequence[str]) -> bool:
     """Whether this command line is likely to run a stitch that draws the plots."""
+    # Light: no numpy, no matplotlib (this runs before either loads).
+    from .plot_process import MODES_WITHOUT_PLOTS
+
     for argument in arguments:
-        if argument == "-h" or argument.endswith(_NO_PLOT_MODES):
+        if argument == "-h" or argument.endswith(MODES_WITHOUT_PLOTS):
             return False
         # argparse accepts any unambiguous prefix of a long option (--vers for --version).
         if len(argument) > 3 and any(option.startswith(argument) for option in _NO_RUN_OPTIONS):

@@ -21,7 +21,7 @@ from .layout import Layout, place_tiles
 from .measure import MeasureSettings, measure_pairs
 from .measurements import CandidatePair, PairMeasurement
 from .outputs import write_mosaics, write_stage_preview
-from .plot_process import PlotProcess
+from .plot_process import MODES_WITHOUT_PLOTS, PlotProcess
 from .positions_file import write_ofm_tile_configuration
 from .registration import CorrelationSettings
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
@@ -102,7 +102,7 @@ def stitch(
     own imports); it is stopped if the mode draws no plots.
     """
     options = options or StitchOptions()
-    draws_plots = options.stitching_mode in ("all", "preview_stitch")
+    draws_plots = options.stitching_mode not in MODES_WITHOUT_PLOTS
     if plot_helper is not None and not draws_plots:
         plot_helper.abort()
         plot_helper = None

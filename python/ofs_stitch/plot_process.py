@@ -26,6 +26,10 @@ from .measurements import PairMeasurement
 if TYPE_CHECKING:
     import numpy as np
 
+# The stitching modes that end before the plots are drawn (stage_stitch only previews the
+# stage positions, only_correlate stops after measuring pairs): no helper is needed for them.
+MODES_WITHOUT_PLOTS = ("stage_stitch", "only_correlate")
+
 
 class PlotProcess:
     """A running plot worker; send it jobs, then `finish` (or `abort`) it."""
