@@ -22,10 +22,12 @@ from typing import Any, TypeVar
 import numpy as np
 from registration_data import TileGrid, tile_grid, tile_pair
 
-from ofs_stitch import registration, solve_positions
-from ofs_stitch.overlap import OverlapRegions, overlap_regions
+from ofs_stitch import solve_positions
 
 # Short mode keeps a benchmark run to seconds on a shared 2-core machine; OFS_BENCH_FULL=1 runs
+from ofs_stitch.core import registration
+from ofs_stitch.core.overlap import OverlapRegions, overlap_regions
+
 # the sizes the issue names.
 FULL = os.environ.get("OFS_BENCH_FULL") == "1"
 TILE_SHAPE = (480, 640)

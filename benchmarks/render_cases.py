@@ -71,9 +71,9 @@ OURS = (
 import numpy as np
 import pyvips
 from pathlib import Path
-from ofs_stitch.canvas import layout_from_arrays
-from ofs_stitch.tile_strips import probe_pixel_format
-from ofs_stitch.writers import PreviewTap, plan_outputs, write_mosaic, write_thumbnail
+from ofs_stitch.render.geometry import layout_from_arrays
+from ofs_stitch.io.strips import probe_pixel_format
+from ofs_stitch.render.writers import PreviewTap, plan_outputs, write_mosaic, write_thumbnail
 held = None
 if spec.get("in_memory"):
     # As the pipeline does with its TileStore: tiles decoded for registration are reused.

@@ -3,7 +3,7 @@ write the mosaic JPEG with pyvips. Any stitcher must spend at least this; the en
 benchmark compares ofs-stitch's wall time with it.
 
 Usage: python benchmarks/stitch_floor.py SCAN_FOLDER OUTPUT.jpg  (SCAN_FOLDER/ground_truth.json
-from ofs_stitch.synthetic supplies the positions).
+from ofs_stitch.testing.synthetic supplies the positions).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ fi
 .venv/bin/python -m pip install --quiet ".[test]"
 
 if [ "$job" = example ]; then
-    exec .venv/bin/python -m ofs_stitch.example
+    exec .venv/bin/python -m ofs_stitch.testing.example
 fi
 
 # The package lives in python/, so the installed copy (with its compiled core) is what the tests

@@ -47,11 +47,11 @@ class CliRun:
 
 
 def run_cli(argv: Sequence[str]) -> CliRun:
-    """``ofs_stitch.cli.main(argv)`` in this process, its output captured.
+    """``ofs_stitch.cli.stitch.main(argv)`` in this process, its output captured.
 
     argparse errors leave ``main`` through SystemExit; its code is the exit status.
     """
-    from ofs_stitch.cli import main
+    from ofs_stitch.cli.stitch import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -7,7 +7,7 @@ Two sources of ground truth, both exact by construction:
   from the borders. The photograph is mirror-padded before the shift so that its periodic
   extension has no jumps, whose ringing would otherwise reach into the crops.
 * ``tile_pair`` and ``tile_grid``: tiles cut at sub-pixel positions from one large canvas of real
-  texture (``ofs_stitch.synthetic.make_canvas``) by cubic-spline sampling, so every tile samples
+  texture (``ofs_stitch.testing.synthetic.make_canvas``) by cubic-spline sampling, so every tile samples
   the same continuous image.
 
 Convention throughout (as ``register_pair``): ``b[y, x] == a[y + d_row, x + d_col]``.
@@ -121,7 +121,7 @@ class TileGrid:
 @functools.lru_cache(maxsize=2)
 def canvas(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     """A large real-texture canvas (float32 grey in [0, 1], read-only, cached)."""
-    from ofs_stitch.synthetic import make_canvas
+    from ofs_stitch.testing.synthetic import make_canvas
 
     pixels = make_canvas(shape, seed=seed)
     pixels.setflags(write=False)
@@ -208,7 +208,7 @@ def tile_grid(
         int(np.ceil(true_positions[:, 0].max())) + height + _SPLINE_MARGIN + 1,
         int(np.ceil(true_positions[:, 1].max())) + width + _SPLINE_MARGIN + 1,
     )
-    from ofs_stitch.synthetic import make_canvas
+    from ofs_stitch.testing.synthetic import make_canvas
 
     pixels = make_canvas(canvas_shape, seed=seed)
     tiles = []

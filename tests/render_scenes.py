@@ -13,7 +13,7 @@ import numpy as np
 import pyvips
 from scipy.ndimage import gaussian_filter
 
-from ofs_stitch.canvas import MosaicLayout, layout_from_arrays
+from ofs_stitch.render.geometry import MosaicLayout, layout_from_arrays
 
 
 @dataclass(frozen=True)

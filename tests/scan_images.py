@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pyvips
 
-from ofs_stitch.exif import exif_block, insert_exif_into_jpeg
+from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg
 
 # The real camera-stage matrix quoted in REFERENCE section 1: ~3.4 motor steps per pixel, axes
 # swapped (stage x moves the image along columns).

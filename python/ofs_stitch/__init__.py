@@ -10,13 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
-    from .placement import Placement, solve_positions
-    from .registration import Registration, register_pair
-
-__version__ = "0.1.0"
+    from .core.registration import Registration, register_pair
+    from .core.solve import Placement, solve_positions
 
 __all__ = [
     "ImageReadError",
@@ -33,10 +32,10 @@ __all__ = [
 # The numerical API loads numpy and the compiled core when first used, not on
 # `import ofs_stitch`: the command settles numpy's threading before numpy loads (command.py).
 _LAZY = {
-    "Placement": "placement",
-    "solve_positions": "placement",
-    "Registration": "registration",
-    "register_pair": "registration",
+    "Placement": "core.solve",
+    "solve_positions": "core.solve",
+    "Registration": "core.registration",
+    "register_pair": "core.registration",
 }
 
 

@@ -1,0 +1,113 @@
+"""Read what the input stage needs from each image without decoding its pixels.
+
+pyvips opens files lazily: ``new_from_file`` parses the header (size, bands, format and, for
+JPEG/PNG, the raw EXIF block) and decodes nothing until pixels are asked for. libtiff's loader
+does not expose EXIF, so for TIFF we let piexif walk the file's IFDs instead. JPEG headers are
+read by Pillow, which does the same in a quarter of the time (0.06 against 0.22 ms per file,
+most of libvips' share being pyvips' call machinery): the header pass runs alone on the
+critical path at the start of a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+from PIL import Image
+
+from ..errors import ImageReadError, libvips_reason
+from .discovery import JPEG_EXTENSIONS
+from .exif import ExifInfo, parse_exif_block
+
+_TIFF_SUFFIXES = (".tif", ".tiff")
+# Pillow's modes for 8-bit JPEGs, as libvips' band counts.
+_JPEG_MODE_BANDS = {"L": 1, "RGB": 3, "CMYK": 4}
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """Size, pixel type, EXIF and file facts of one image (no pixels)."""
+
+    path: Path
+    width: int
+    height: int
+    bands: int
+    pixel_format: str  # libvips band format name: "uchar", "ushort", "float", ...
+    exif: ExifInfo
+    file_size: int  # bytes; the z-stack rule keeps the largest (sharpest) file
+    mtime: float  # seconds since the epoch; capture order when EXIF has no DateTime
+
+
+def _read_exif(path: Path, image: pyvips.Image) -> ExifInfo:
+    if image.get_typeof("exif-data") != 0:
+        return parse_exif_block(image.get("exif-data"))
+    if path.suffix.lower() in _TIFF_SUFFIXES:
+        # piexif parses a whole TIFF file as an EXIF structure (0th IFD + Exif IFD pointer).
+        return parse_exif_block(path.read_bytes())
+    return ExifInfo()
+
+
+def read_header(path: Path | str) -> ImageHeader:
+    """Read one image's header; raise ImageReadError naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        jpeg = _jpeg_header(path) if path.suffix.lower() in JPEG_EXTENSIONS else None
+        if jpeg is not None:
+            (width, height, bands), exif = jpeg
+            pixel_format = "uchar"
+        else:
+            image = pyvips.Image.new_from_file(str(path))
+            width, height, bands = image.width, image.height, image.bands
+            pixel_format = str(image.format)
+            exif = _read_exif(path, image)
+    except (pyvips.Error, OSError) as error:
+        raise ImageReadError(
+            f"cannot read {path}: {libvips_reason(error)}; remove it from the folder or replace it"
+        ) from error
+    return ImageHeader(
+        path=path,
+        width=width,
+        height=height,
+        bands=bands,
+        pixel_format=pixel_format,
+        exif=exif,
+        file_size=stat.st_size,
+        mtime=stat.st_mtime,
+    )
+
+
+def _jpeg_header(path: Path) -> tuple[tuple[int, int, int], ExifInfo] | None:
+    """(width, height, bands) and EXIF of an 8-bit JPEG, read by Pillow; None for libvips to
+    read (other modes, and any file Pillow fails on, so that errors are reported one way)."""
+    try:
+        with Image.open(path, formats=["JPEG"]) as image:
+            bands = _JPEG_MODE_BANDS.get(image.mode)
+            if bands is None:
+                return None
+            width, height = image.size
+            exif_block = image.info.get("exif")
+    except (OSError, SyntaxError, ValueError):
+        return None
+    exif = parse_exif_block(exif_block) if exif_block else ExifInfo()
+    return (width, height, bands), exif
+
+
+def read_headers(paths: Iterable[Path], *, workers: int = 1) -> list[ImageHeader]:
+    """Read the headers of ``paths`` in order.
+
+    ``workers`` > 1 reads them in a thread pool. It does not pay: measured on 225 JPEGs of
+    640x480 with OpenFlexure EXIF (warm page cache, 2 shared cores), 1 worker took 58-85 ms,
+    2 workers 74-80 ms, 4 workers 78-88 ms. About 95 % of that is ``new_from_file`` itself, and
+    most of its 0.27 ms per file is pyvips' Python-side call machinery (operation lookup and
+    cffi marshalling), which holds the GIL; piexif adds 0.015 ms per file. So the default
+    stays serial; a pool may still help on a slow network disk, where each open waits on I/O.
+    """
+    paths = list(paths)
+    if workers <= 1 or len(paths) < 2:
+        return [read_header(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+        return list(pool.map(read_header, paths))

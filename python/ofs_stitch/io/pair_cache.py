@@ -1,0 +1,631 @@
+"""The correlation cache: pair measurements kept on disk so that a re-run only measures new pairs.
+
+One JSON file, ``openflexure_stitching_cache.json`` (upstream's name, our own schema):
+
+.. code-block:: json
+
+    {
+      "format": "ofs-stitch correlation cache",
+      "version": 1,
+      "files": {"a.jpg": {"size": 1234, "mtime_ns": 1700000000123456789}, ...},
+      "runs": [
+        {
+          "settings": {"high_pass_sigma": 10.0, "pad": true, ...},
+          "last_used": "2025-01-31T12:00:00.000000+00:00",
+          "pairs": [
+            {"a": "a.jpg", "b": "b.jpg", "shift": [dr, dc], "expected_shift": [dr, dc],
+             "pearson_r": 0.9, "peak_ratio": 5.1, "quality": 0.8},
+            ...
+          ]
+        }
+      ]
+    }
+
+Pairs are stored by file NAME, not by index, because indices change when images are added to a
+scan. ``files`` holds each file's (size, mtime_ns) as it was when its pairs were measured: when a
+file's signature differs on a later run, every pair that involves it is dropped (in all runs), so
+a re-captured image is always measured again. Each ``runs`` entry belongs to one set of
+correlation settings (only the settings that change results: the caller decides which), so
+several settings sets live side by side, as in upstream's cache.
+
+Writes are atomic (temporary file in the same folder, then ``os.replace``) and happen while the
+run progresses, throttled, so an interrupted run keeps the pairs it had finished. Unreadable,
+corrupt or foreign (upstream openflexure-stitching) cache files never stop a run: they produce a
+warning in ``CorrelationCache.warnings`` and are replaced by a fresh cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..core.matches import PairMeasurement
+from . import json_text
+from .atomic import write_text_atomic
+
+CACHE_FILE_NAME = "openflexure_stitching_cache.json"
+FORMAT_NAME = "ofs-stitch correlation cache"
+FORMAT_VERSION = 1
+
+# A cached pair is reused only if the stage still predicts the same shift: the measurement may
+# depend on the prediction (e.g. a correlation mask centred on it), and a changed camera-stage
+# matrix or positions file would otherwise silently reuse shifts measured under other premises.
+EXPECTED_SHIFT_TOLERANCE_PX = 0.01
+
+
+@dataclass(frozen=True)
+class FileSignature:
+    """What identifies one version of an input file: its name, size and modification time."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileSignature:
+        """Read the signature of the file at ``path`` (one ``stat`` call)."""
+        st = os.stat(path)
+        return cls(Path(path).name, int(st.st_size), int(st.st_mtime_ns))
+
+
+@dataclass(frozen=True)
+class CachedRun:
+    """A summary of one settings set held in a cache file (for ``--show_cached_settings``)."""
+
+    settings: dict[str, Any]
+    last_used: datetime | None
+    pair_count: int
+    image_count: int  # distinct images referenced by the cached pairs
+
+
+class _Record(NamedTuple):
+    """One cached measurement, in the orientation (a, b) it is stored in."""
+
+    shift: tuple[float, float]
+    expected_shift: tuple[float, float]
+    pearson_r: float
+    peak_ratio: float
+    quality: float
+
+
+@dataclass
+class _Document:
+    """A parsed cache file."""
+
+    files: dict[str, tuple[int, int]]
+    # Each run: {"settings": dict, "last_used": str | None, "pairs": dict[(a, b), _Record]}
+    runs: list[dict[str, Any]]
+    malformed_pairs: int = 0
+
+
+class CacheFormatError(ValueError):
+    """The file is not a cache this version of ofs-stitch can read (message says why)."""
+
+
+class CorrelationCache:
+    """Cached pair measurements for one set of correlation settings and one set of files.
+
+    Create it with :meth:`open`. ``get``/``put`` are thread-safe; ``put`` writes the file now and
+    then (at most every ``flush_interval_s`` unless ``flush_every`` new pairs are waiting), and
+    :meth:`flush` (or leaving a ``with`` block) writes whatever is left.
+
+    Attributes: ``path`` (the file written, or None when no candidate folder is writable),
+    ``loaded_from`` (the file read, or None), ``warnings`` (one-line messages for the user),
+    ``dropped_stale`` (cached pairs discarded because a file changed).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: dict[str, Any],
+        file_signatures: Sequence[FileSignature],
+        document: _Document,
+        path: Path | None,
+        loaded_from: Path | None,
+        warnings: list[str],
+        dropped_stale: int,
+        flush_interval_s: float,
+        flush_every: int,
+    ) -> None:
+        # Use CorrelationCache.open(); this constructor only assembles the parts.
+        self.path = path
+        self.loaded_from = loaded_from
+        self.warnings = warnings
+        self.dropped_stale = dropped_stale
+        self._settings = settings
+        self._index = {sig.name: k for k, sig in enumerate(file_signatures)}
+        self._files = document.files
+        self._runs = document.runs
+        run = _find_run(self._runs, settings)
+        if run is None:
+            run = {"settings": settings, "last_used": None, "pairs": {}}
+            self._runs.append(run)
+        run["last_used"] = _now_iso()
+        self._pairs: dict[tuple[str, str], _Record] = run["pairs"]
+        self._flush_interval_s = flush_interval_s
+        self._flush_every = flush_every
+        self._data_lock = threading.Lock()
+        # Held for snapshot + write together, so files reach the disk in snapshot order.
+        self._write_lock = threading.Lock()
+        # Opening changed "last_used" (and maybe dropped stale pairs): the file needs a write.
+        self._dirty = True
+        self._pairs_since_write = 0
+        self._last_flush = time.monotonic()
+
+    # ----------------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        cache_dir_candidates: Sequence[Path],
+        settings: Mapping[str, Any],
+        file_signatures: Sequence[FileSignature],
+        *,
+        flush_interval_s: float = 0.5,
+        flush_every: int = 1024,
+    ) -> CorrelationCache:
+        """Open (or start) the cache for these settings and these files.
+
+        ``cache_dir_candidates``: folders in order of preference, e.g. ``[input_folder,
+        output_folder]`` without ``-o`` and ``[output_dir, input_folder]`` with it. The cache is
+        written in the first candidate where a file can be created (a missing folder is
+        created); it is read from that folder's cache file if there is a valid one, else from
+        the first other candidate that has one (so a read-only input folder's cache is reused and
+        carried over to the output folder). No writable candidate: the cache works in memory
+        only, with a warning.
+
+        ``settings``: JSON-serialisable values of every setting that changes measurements
+        (filter sigma, padding, resize, mask radius, algorithm version, ...), never settings
+        that only change speed or memory. Cached pairs are reused only under equal settings.
+
+        ``file_signatures``: one per tile, in tile order: position k is the tile index that
+        measurements use for that file.
+
+        ``flush_interval_s`` bounds the measurements an interruption can lose; ``flush_every``
+        writes sooner when that many pairs are waiting. Its default is high: each write encodes
+        the whole growing file, and a fast run (400 pairs a second) rewrote it after every 64
+        pairs, seven times a second, with no less lost when interrupted than the interval allows.
+
+        Never raises for the cache file's content or location: problems become ``warnings``.
+        """
+        canonical_settings = _canonical_settings(settings)
+        names = [sig.name for sig in file_signatures]
+        if len(set(names)) != len(names):
+            raise ValueError("file_signatures: file names must be unique")
+        warnings: list[str] = []
+        candidates = [Path(c) for c in cache_dir_candidates]
+
+        write_dir = next((d for d in candidates if _can_create_files_in(d)), None)
+        if write_dir is None:
+            warnings.append(
+                "The correlation cache will not be saved: none of "
+                + ", ".join(str(d) for d in candidates)
+                + " is writable; give a writable folder with -o to keep measurements for re-runs."
+            )
+        read_order = ([write_dir] if write_dir is not None else []) + [
+            d for d in candidates if d != write_dir
+        ]
+        document: _Document | None = None
+        loaded_from: Path | None = None
+        for folder in read_order:
+            file = folder / CACHE_FILE_NAME
+            if not file.is_file():
+                continue
+            try:
+                document = _read_document(file)
+            except CacheFormatError as error:
+                # A foreign cache elsewhere (e.g. openflexure-stitch's in the input folder when
+                # -o writes ours elsewhere) is left alone, and not worth a warning on every run.
+                if folder == write_dir:
+                    warnings.append(f"{file}: {error}; it will be replaced by a fresh cache.")
+                continue
+            loaded_from = file
+            if document.malformed_pairs:
+                warnings.append(
+                    f"{file}: {document.malformed_pairs} malformed cache entries were ignored "
+                    "(those pairs will be measured again)."
+                )
+            break
+        if document is None:
+            document = _Document(files={}, runs=[])
+
+        dropped = _drop_stale_pairs(document, file_signatures)
+        return cls(
+            settings=canonical_settings,
+            file_signatures=file_signatures,
+            document=document,
+            path=None if write_dir is None else write_dir / CACHE_FILE_NAME,
+            loaded_from=loaded_from,
+            warnings=warnings,
+            dropped_stale=dropped,
+            flush_interval_s=flush_interval_s,
+            flush_every=flush_every,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    def __enter__(self) -> CorrelationCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Also on errors and Ctrl-C: whatever was measured is worth keeping.
+        self.flush()
+
+    def __len__(self) -> int:
+        """Number of pairs cached for these settings."""
+        with self._data_lock:
+            return len(self._pairs)
+
+    def get(
+        self,
+        name_i: str,
+        name_j: str,
+        *,
+        expected_shift: tuple[float, float] | None = None,
+    ) -> PairMeasurement | None:
+        """The cached measurement of tile ``name_j`` relative to tile ``name_i``, or None.
+
+        The result carries the current indices of the two names. A pair cached the other way
+        round is returned turned around (shifts negated, indices swapped). When
+        ``expected_shift`` is given (pass it), a cached pair whose stage prediction differs by
+        more than ``EXPECTED_SHIFT_TOLERANCE_PX`` is a miss.
+        """
+        i, j = self._index_of(name_i), self._index_of(name_j)
+        with self._data_lock:
+            record = self._pairs.get((name_i, name_j))
+            swapped = record is None
+            if swapped:
+                record = self._pairs.get((name_j, name_i))
+        if record is None:
+            return None
+        shift, expected = record.shift, record.expected_shift
+        if swapped:
+            shift = (-shift[0], -shift[1])
+            expected = (-expected[0], -expected[1])
+        if expected_shift is not None and (
+            abs(expected[0] - expected_shift[0]) > EXPECTED_SHIFT_TOLERANCE_PX
+            or abs(expected[1] - expected_shift[1]) > EXPECTED_SHIFT_TOLERANCE_PX
+        ):
+            return None
+        return PairMeasurement(
+            i=i,
+            j=j,
+            shift=shift,
+            expected_shift=expected,
+            pearson_r=record.pearson_r,
+            peak_ratio=record.peak_ratio,
+            quality=record.quality,
+        )
+
+    def put(self, name_i: str, name_j: str, measurement: PairMeasurement) -> None:
+        """Cache ``measurement`` (whose ``i``/``j`` must be the indices of the two names).
+
+        May write the file (throttled); call :meth:`flush` when the run ends.
+        """
+        if (measurement.i, measurement.j) != (self._index_of(name_i), self._index_of(name_j)):
+            raise ValueError(
+                f"put({name_i!r}, {name_j!r}): the measurement is for tiles "
+                f"({measurement.i}, {measurement.j}), not ({self._index[name_i]}, "
+                f"{self._index[name_j]})"
+            )
+        record = _Record(
+            shift=(float(measurement.shift[0]), float(measurement.shift[1])),
+            expected_shift=(
+                float(measurement.expected_shift[0]),
+                float(measurement.expected_shift[1]),
+            ),
+            pearson_r=float(measurement.pearson_r),
+            peak_ratio=float(measurement.peak_ratio),
+            quality=float(measurement.quality),
+        )
+        with self._data_lock:
+            self._pairs.pop((name_j, name_i), None)
+            self._pairs[(name_i, name_j)] = record
+            self._dirty = True
+            self._pairs_since_write += 1
+            due = (
+                self._pairs_since_write >= self._flush_every
+                or time.monotonic() - self._last_flush >= self._flush_interval_s
+            )
+        if due:
+            # Another thread already writing will be followed by a later flush: don't queue.
+            self._write(blocking=False)
+
+    def flush(self) -> None:
+        """Write every pending change to the cache file now (no-op without a writable folder)."""
+        self._write(blocking=True)
+
+    # ----------------------------------------------------------------------------------------
+    def _index_of(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"{name!r} is not one of the files this cache was opened for") from None
+
+    def _write(self, *, blocking: bool) -> None:
+        if self.path is None:
+            return
+        if not self._write_lock.acquire(blocking=blocking):
+            return
+        try:
+            with self._data_lock:
+                if not self._dirty:
+                    return
+                # Shallow copies (records are immutable) so workers wait microseconds, not
+                # for the JSON encoding.
+                files = dict(self._files)
+                runs = [{**run, "pairs": dict(run["pairs"])} for run in self._runs]
+                self._dirty = False
+                self._pairs_since_write = 0
+            started = time.monotonic()
+            try:
+                write_text_atomic(self.path, _serialise(files, runs))
+            except OSError as error:
+                # OutputError (an OSError) names the file: a full disk must not stop the run.
+                self.warnings.append(
+                    f"The correlation cache was not saved ({error}); measurements made from "
+                    "now on will not be reused by the next run."
+                )
+                self.path = None
+                return
+            except BaseException:
+                # Interrupted mid-write (Ctrl-C): the final flush must try again.
+                with self._data_lock:
+                    self._dirty = True
+                raise
+            finally:
+                self._last_flush = time.monotonic()
+                # A big cache takes a while to write: keep writing at most ~10 % of the time.
+                self._flush_interval_s = max(
+                    self._flush_interval_s, 10.0 * (self._last_flush - started)
+                )
+        finally:
+            self._write_lock.release()
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading cache files without opening a cache (for --show_cached_settings / --use_cached_settings)
+
+
+def find_cache_file(folders: Iterable[Path]) -> Path | None:
+    """The first cache file in ``folders`` (in order) that this version can read, or None."""
+    for folder in folders:
+        file = Path(folder) / CACHE_FILE_NAME
+        if file.is_file():
+            try:
+                _read_document(file)
+            except CacheFormatError:
+                continue
+            return file
+    return None
+
+
+def cached_runs(path: Path) -> list[CachedRun]:
+    """Summaries of the settings sets cached in ``path`` (a cache file or its folder).
+
+    Most recently used first. Empty when there is no readable cache there.
+    """
+    file = _as_cache_file(path)
+    try:
+        document = _read_document(file)
+    except CacheFormatError:
+        return []
+    runs = []
+    for run in document.runs:
+        names = {name for pair in run["pairs"] for name in pair}
+        runs.append(
+            CachedRun(
+                settings=run["settings"],
+                last_used=_parse_iso(run["last_used"]),
+                pair_count=len(run["pairs"]),
+                image_count=len(names),
+            )
+        )
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    runs.sort(key=lambda r: r.last_used or oldest, reverse=True)
+    return runs
+
+
+def list_cached_settings(path: Path) -> list[dict[str, Any]]:
+    """The settings dicts cached in ``path`` (a cache file or its folder), most recent first."""
+    return [run.settings for run in cached_runs(path)]
+
+
+def most_recent_cached_settings(path: Path) -> dict[str, Any] | None:
+    """The settings of the most recently used run cached in ``path``, or None when none is."""
+    runs = cached_runs(path)
+    return runs[0].settings if runs else None
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _as_cache_file(path: Path) -> Path:
+    path = Path(path)
+    return path / CACHE_FILE_NAME if path.is_dir() else path
+
+
+def _canonical_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    # Through JSON and back: tuples become lists and numpy scalars fail loudly here rather than
+    # at the first write, so the in-memory key compares equal to what a later run reads back.
+    result = json.loads(json.dumps(dict(settings), sort_keys=True))
+    assert isinstance(result, dict)
+    return result
+
+
+def _find_run(runs: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str, Any] | None:
+    return next((run for run in runs if run["settings"] == settings), None)
+
+
+def _can_create_files_in(folder: Path) -> bool:
+    # Try it: os.access ignores ACLs, read-only mounts and root's rights.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".ofs_stitch_probe_", suffix=".tmp")
+    except OSError:
+        return False
+    os.close(handle)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
+    return True
+
+
+def _drop_stale_pairs(document: _Document, signatures: Sequence[FileSignature]) -> int:
+    """Forget pairs of files whose size or mtime changed; record the current signatures."""
+    changed = {
+        sig.name
+        for sig in signatures
+        if sig.name in document.files and document.files[sig.name] != (sig.size, sig.mtime_ns)
+    }
+    for sig in signatures:
+        document.files[sig.name] = (sig.size, sig.mtime_ns)
+    dropped = 0
+    for run in document.runs:
+        pairs = run["pairs"]
+        # A name missing from the table cannot be checked, so it is treated as changed.
+        stale = [
+            key
+            for key in pairs
+            if key[0] in changed
+            or key[1] in changed
+            or key[0] not in document.files
+            or key[1] not in document.files
+        ]
+        for key in stale:
+            del pairs[key]
+        dropped += len(stale)
+    return dropped
+
+
+def _read_document(file: Path) -> _Document:
+    """Parse a cache file; raise CacheFormatError saying why it cannot be used."""
+    try:
+        raw = json.loads(file.read_bytes())
+    except OSError as error:
+        raise CacheFormatError(f"cannot be read ({error.strerror or error})") from None
+    except (ValueError, RecursionError):
+        raise CacheFormatError("is not valid JSON (corrupt or truncated)") from None
+    if not isinstance(raw, dict):
+        raise CacheFormatError("is not a correlation cache")
+    if raw.get("format") != FORMAT_NAME:
+        if "correlations" in raw and "images" in raw:
+            raise CacheFormatError("is an openflexure-stitching cache, which ofs-stitch cannot use")
+        raise CacheFormatError("is not an ofs-stitch correlation cache")
+    if raw.get("version") != FORMAT_VERSION:
+        raise CacheFormatError(
+            f"has cache format version {raw.get('version')!r}; this ofs-stitch reads version "
+            f"{FORMAT_VERSION}"
+        )
+    try:
+        files = {
+            str(name): (_as_int(sig["size"]), _as_int(sig["mtime_ns"]))
+            for name, sig in raw["files"].items()
+        }
+        runs = []
+        malformed = 0
+        for raw_run in raw["runs"]:
+            if not isinstance(raw_run["settings"], dict):
+                raise TypeError("settings")
+            pairs: dict[tuple[str, str], _Record] = {}
+            for raw_pair in raw_run["pairs"]:
+                try:
+                    key, record = _parse_pair(raw_pair)
+                except (KeyError, TypeError, ValueError, IndexError):
+                    malformed += 1
+                    continue
+                pairs[key] = record
+            last_used = raw_run.get("last_used")
+            runs.append(
+                {
+                    "settings": raw_run["settings"],
+                    "last_used": last_used if isinstance(last_used, str) else None,
+                    "pairs": pairs,
+                }
+            )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise CacheFormatError("has a damaged structure") from None
+    return _Document(files=files, runs=runs, malformed_pairs=malformed)
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return value
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("expected a number")
+    return float(value)
+
+
+def _as_pair_of_floats(value: Any) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise TypeError("expected two numbers")
+    return (_as_float(value[0]), _as_float(value[1]))
+
+
+def _parse_pair(raw: Any) -> tuple[tuple[str, str], _Record]:
+    a, b = raw["a"], raw["b"]
+    if not isinstance(a, str) or not isinstance(b, str) or a == b:
+        raise TypeError("pair names")
+    record = _Record(
+        shift=_as_pair_of_floats(raw["shift"]),
+        expected_shift=_as_pair_of_floats(raw["expected_shift"]),
+        pearson_r=_as_float(raw["pearson_r"]),
+        peak_ratio=_as_float(raw["peak_ratio"]),
+        quality=_as_float(raw["quality"]),
+    )
+    return (a, b), record
+
+
+def _serialise(files: dict[str, tuple[int, int]], runs: list[dict[str, Any]]) -> str:
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "files": {name: {"size": s, "mtime_ns": m} for name, (s, m) in files.items()},
+        "runs": [
+            {
+                "settings": run["settings"],
+                "last_used": run["last_used"],
+                "pairs": [
+                    {
+                        "a": a,
+                        "b": b,
+                        "shift": list(r.shift),
+                        "expected_shift": list(r.expected_shift),
+                        "pearson_r": r.pearson_r,
+                        "peak_ratio": r.peak_ratio,
+                        "quality": r.quality,
+                    }
+                    for (a, b), r in run["pairs"].items()
+                ],
+            }
+            for run in runs
+        ],
+    }
+    # NaN/inf (e.g. the correlation of a blank tile) are kept as Python's JSON extension: this
+    # file is only read back by ofs-stitch.
+    return json_text.dumps(document)
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,1 @@
+"""What is particular to OpenFlexure scans: metadata key paths, stage geometry, scan order."""

@@ -1,0 +1,1 @@
+"""Turning placed tiles into pixels: mosaic geometry, painting, streaming and format writers."""

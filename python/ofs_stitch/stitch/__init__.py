@@ -1,0 +1,1 @@
+"""The ``ofs-stitch FOLDER`` family: one module per stage, wired by ``pipeline``."""

@@ -1,0 +1,458 @@
+"""Wiring the stages of ``ofs-stitch FOLDER``: inputs -> pairs -> measurements -> selection ->
+layout -> outputs. Each stage lives in its own module; this one only passes typed data along
+and reports progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..core.matches import CandidatePair, PairMeasurement
+from ..core.registration import CorrelationSettings
+from ..errors import InputError, OutputError
+from ..io import pair_cache as correlation_cache
+from ..io.memory import TileStore
+from ..io.positions_file import write_ofm_tile_configuration
+from ..io.strips import pixel_format_of
+from ..io.tiles import Scan
+from .candidates import candidate_pairs, isolated_tiles
+from .inputs import InputOptions, load_scan
+from .measure import MeasureSettings, measure_pairs
+from .outputs import write_mosaics, write_stage_preview
+from .place import Layout, place_tiles
+from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
+from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .thresholds import PairSelection, ThresholdSettings, select_pairs
+
+# Bumped whenever a change to the measuring code changes results, so old cache entries are not
+# reused.
+ALGORITHM_VERSION = 2
+StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate"]
+STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
+# Default search radius around the stage prediction, as a fraction of the tile's shorter side.
+DEFAULT_SEARCH_FRACTION = 0.25
+UPSTREAM_MINIMUM_OVERLAP = 0.2
+
+
+@dataclass(frozen=True)
+class StitchOptions:
+    inputs: InputOptions = field(default_factory=InputOptions)
+    output_dir: Path | None = None  # None: the input folder
+    stitching_mode: StitchingMode = "all"
+    correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
+    resize: float = 1.0
+    pad: bool = True
+    minimum_overlap: float | None = None  # None: 0.2 as upstream, or half of --overlap with --grid
+    search_radius: float | None = None  # --corr_mask_radius, input pixels
+    thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
+    use_cache: bool = True
+    threads: int = 0
+    stitch_tiff: bool = False
+    stitch_dzi: bool = False
+    blend: str = "nearest"
+    quiet: bool = False
+    progress: bool = True
+
+
+@dataclass
+class StitchResult:
+    scan: Scan
+    output_dir: Path
+    measurements: list[PairMeasurement] = field(default_factory=list)
+    selection: PairSelection | None = None
+    layout: Layout | None = None
+    written: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Reporter:
+    """Messages for the user on stdout (not when quiet); warnings always go to stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if self.quiet:
+            return
+        try:
+            print(message, flush=True)
+        except BrokenPipeError:
+            # stdout was closed early (piped into head, say): keep working, stop talking.
+            self.quiet = True
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def stitch(
+    folder: Path | str,
+    options: StitchOptions | None = None,
+    *,
+    plot_helper: PlotProcess | None = None,
+) -> StitchResult:
+    """Run the whole job on ``folder`` and write the outputs the mode asks for.
+
+    ``plot_helper``: a plot process the caller already started (the command does, before its
+    own imports); it is stopped if the mode draws no plots.
+    """
+    options = options or StitchOptions()
+    draws_plots = options.stitching_mode not in MODES_WITHOUT_PLOTS
+    if plot_helper is not None and not draws_plots:
+        plot_helper.abort()
+        plot_helper = None
+    # The helper process that draws the diagnostic plots starts first, so that its slow
+    # matplotlib import overlaps with reading the scan (see plot_process).
+    plots = plot_helper or (PlotProcess() if draws_plots else None)
+    try:
+        return _stitch(Path(folder), options, plots)
+    except BaseException:
+        if plots is not None:
+            plots.abort()
+        raise
+
+
+def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> StitchResult:
+    say = _Reporter(options.quiet)
+    clock = _Stopwatch()
+
+    scan = load_scan(folder, options.inputs)
+    clock.lap("inputs")
+    for path, reason in scan.skipped:
+        say.info(f"skipped {path.name}: {reason}")
+    say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
+    if options.stitching_mode != "only_correlate":
+        # A tile the renderer cannot hold (float samples, say) fails now, not after the
+        # correlation work.
+        pixel_format_of(scan.tiles)
+    output_dir = _prepare_output_dir(options.output_dir or folder)
+    result = StitchResult(scan=scan, output_dir=output_dir, timings=clock.laps)
+
+    if options.stitching_mode == "stage_stitch":
+        result.written += write_stage_preview(scan, output_dir, blend=options.blend)
+        clock.lap("render")
+        return result
+
+    pairs = _candidate_pairs(scan, options)
+    say.info(f"{len(pairs)} overlapping pairs to correlate")
+    settings = MeasureSettings(
+        correlation=options.correlation,
+        search_radius=_search_radius(options, scan.tiles[0].shape),
+        resize=options.resize,
+        pad=options.pad,
+        threads=options.threads,
+    )
+    if options.stitching_mode == "only_correlate":
+        result.measurements = _measure_with_cache(scan, pairs, settings, options, output_dir, say)
+        clock.lap("correlate")
+        return result
+
+    # The plots are drawn under draft names that become final only when the whole run
+    # succeeds: a failed run leaves nothing that looks like a result (and keeps the plots of
+    # an earlier run).
+    assert plots is not None
+    plot_paths = {
+        name: (output_dir / name, output_dir / f".{name}.{os.getpid()}.partial.png")
+        for name in ("stitching_inputs.png", "stitching_correlations.png")
+    }
+    inputs_draft = plot_paths["stitching_inputs.png"][1]
+    correlations_draft = plot_paths["stitching_correlations.png"][1]
+    try:
+        plots.inputs(
+            scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
+        )
+        # Decoded tiles are kept for the renderer when they fit in memory: one decode per tile.
+        tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
+        try:
+            result.measurements = _measure_with_cache(
+                scan, pairs, settings, options, output_dir, say, tile_store
+            )
+            clock.lap("correlate")
+            result.selection, result.layout = _select_and_place(
+                scan, result.measurements, options, say
+            )
+            clock.lap("place")
+            plots.correlations(
+                result.measurements,
+                result.layout.accepted.tolist(),
+                correlations_draft,
+                _plot_thresholds(result.selection, options),
+            )
+            result.written += _write_positions(scan, result, settings, output_dir, say)
+            clock.lap("positions")
+            result.written += write_mosaics(
+                scan,
+                result.layout.positions,
+                output_dir,
+                full=options.stitching_mode == "all",
+                tiff=options.stitch_tiff,
+                dzi=options.stitch_dzi,
+                blend=options.blend,
+                tile_store=tile_store,
+                say=say.info,
+            )
+        finally:
+            tile_store.clear()
+        plots.finish()
+        for final, draft in plot_paths.values():
+            os.replace(draft, final)
+            result.written.append(final)
+    except BaseException:
+        for _, draft in plot_paths.values():
+            draft.unlink(missing_ok=True)
+        raise
+    clock.lap("render")
+    return result
+
+
+def _candidate_pairs(scan: Scan, options: StitchOptions) -> list[CandidatePair]:
+    minimum_overlap = _minimum_overlap(options)
+    pairs = candidate_pairs(scan.stage_positions_px, scan.tiles[0].shape, minimum_overlap)
+    lonely = isolated_tiles(len(scan.tiles), pairs)
+    if lonely:
+        names = ", ".join(scan.tiles[t].name for t in lonely[:5])
+        more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
+        raise InputError(
+            f"{names}{more} overlap no other tile according to their positions "
+            f"(--minimum_overlap {minimum_overlap:g}); check the positions, lower "
+            "--minimum_overlap, or remove those files"
+        )
+    return pairs
+
+
+def _select_and_place(
+    scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
+) -> tuple[PairSelection, Layout]:
+    selection = select_pairs(measurements, options.thresholds)
+    layout = place_tiles(
+        scan.stage_positions_px,
+        measurements,
+        selection.accepted,
+        # Manual thresholds are the user's decision: no pair they accept is dropped later.
+        reject_inconsistent=options.thresholds.method == "automatic",
+    )
+    used = int(layout.accepted.sum())
+    stage_error = (
+        f"; stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
+        if layout.stage_sigma_px is not None
+        else ""
+    )
+    say.info(
+        f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected)"
+        + stage_error
+    )
+    unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
+    if unplaced:
+        say.info(
+            f"{len(unplaced)} tiles had no trustworthy pair and sit at their stage position: "
+            + ", ".join(scan.tiles[t].name for t in unplaced[:5])
+            + (" ..." if len(unplaced) > 5 else "")
+        )
+    return selection, layout
+
+
+def _write_positions(
+    scan: Scan, result: StitchResult, settings: MeasureSettings, output_dir: Path, say: _Reporter
+) -> list[Path]:
+    """OFMTileConfiguration.txt (as upstream) and positions.json (everything we know)."""
+    layout, selection = result.layout, result.selection
+    assert layout is not None and selection is not None
+    names = [t.name for t in scan.tiles]
+    ofm = write_ofm_tile_configuration(output_dir, names, layout.positions)
+    improved = _improved_camera_stage_matrix(scan, layout, say)
+    extra: dict[str, object] = {
+        "thresholds": {
+            "min_quality": selection.min_quality,
+            "max_discrepancy_px": selection.max_discrepancy
+            if np.isfinite(selection.max_discrepancy)
+            else None,
+        },
+        "search_radius_px": settings.search_radius,
+        "stage_sigma_px": layout.stage_sigma_px,
+    }
+    if improved is not None:
+        extra["improved_camera_stage_matrix"] = improved.tolist()
+    positions_json = output_dir / "positions.json"
+    write_positions_json(
+        positions_json,
+        scan.tiles,
+        layout.positions,
+        result.measurements,
+        layout.accepted.tolist(),
+        layout.residuals,
+        csm_matrix=scan.csm_matrix,
+        pixel_size_um=scan.pixel_size_um,
+        extra=extra,
+    )
+    return [ofm, positions_json]
+
+
+def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[str, float | None]:
+    manual_limit = options.thresholds.method == "manual" and np.isfinite(selection.max_discrepancy)
+    return {
+        "min_peak_quality": selection.min_quality,
+        # In automatic mode the limit applies to the affine-corrected discrepancy, not to the
+        # plotted one, so no line is drawn for it.
+        "max_stage_discrepancy": selection.max_discrepancy if manual_limit else None,
+    }
+
+
+def _minimum_overlap(options: StitchOptions) -> float:
+    """Upstream's 0.2 by default; with --grid, half the stated overlap (grids of real
+    microscopes often overlap by only 10 %, which upstream's default would never correlate)."""
+    if options.minimum_overlap is not None:
+        return options.minimum_overlap
+    if options.inputs.grid is not None and options.inputs.positions_file is None:
+        return min(UPSTREAM_MINIMUM_OVERLAP, 0.5 * options.inputs.overlap)
+    return UPSTREAM_MINIMUM_OVERLAP
+
+
+def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:
+    """How far from the stage prediction to look for each match (input pixels)."""
+    if options.search_radius is not None:
+        return float(options.search_radius)
+    automatic = DEFAULT_SEARCH_FRACTION * min(tile_shape)
+    if options.thresholds.max_stage_discrepancy is not None:
+        # A match further off than the user's limit would be rejected anyway.
+        return float(min(automatic, options.thresholds.max_stage_discrepancy + 2.0))
+    return automatic
+
+
+def _measure_with_cache(
+    scan: Scan,
+    pairs: list[CandidatePair],
+    settings: MeasureSettings,
+    options: StitchOptions,
+    output_dir: Path,
+    say: _Reporter,
+    tile_store: TileStore | None = None,
+) -> list[PairMeasurement]:
+    cache_settings = cache_key(settings)
+    names = [t.name for t in scan.tiles]
+    candidates = [output_dir] if options.output_dir is not None else [scan.folder, output_dir]
+    if options.output_dir is not None and output_dir != scan.folder:
+        candidates.append(scan.folder)
+    cache = None
+    if options.use_cache:
+        signatures = [correlation_cache.FileSignature.of(t.path) for t in scan.tiles]
+        cache = correlation_cache.CorrelationCache.open(candidates, cache_settings, signatures)
+        for message in cache.warnings:
+            say.warn(message)
+
+    known: dict[int, PairMeasurement] = {}
+    if cache is not None:
+        for k, pair in enumerate(pairs):
+            hit = cache.get(names[pair.i], names[pair.j], expected_shift=pair.expected_shift)
+            if hit is not None:
+                known[k] = hit
+    todo = [p for k, p in enumerate(pairs) if k not in known]
+    if known:
+        say.info(f"{len(known)} pairs reused from the cache, {len(todo)} to measure")
+
+    bar = _progress_bar(len(todo), options)
+
+    def measured(_index: int, measurement: PairMeasurement) -> None:
+        if cache is not None:
+            cache.put(names[measurement.i], names[measurement.j], measurement)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        fresh = (
+            measure_pairs(scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store)
+            if todo
+            else []
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+        if cache is not None:
+            cache.flush()
+    fresh_iter = iter(fresh)
+    return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
+
+
+def cache_key(settings: MeasureSettings) -> dict[str, object]:
+    """The settings that change measurements (never those that change only speed or memory)."""
+    c = settings.correlation
+    return {
+        "algorithm": f"ofs-stitch-{ALGORITHM_VERSION}",
+        "high_pass_sigma": c.high_pass_sigma,
+        "smoothing_sigma": c.smoothing_sigma,
+        "whiten": c.whiten,
+        "taper": c.taper,
+        "pad": settings.pad,
+        "resize": settings.resize,
+        "search_radius": settings.search_radius,
+    }
+
+
+def _progress_bar(total: int, options: StitchOptions):  # type: ignore[no-untyped-def]
+    if options.quiet or not options.progress or total == 0 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm  # tqdm: the standard, thread-safe terminal progress bar
+
+    return tqdm(total=total, unit="pair", desc="correlating", leave=False)
+
+
+def _tiles_without_pairs(
+    n: int, measurements: list[PairMeasurement], accepted: np.ndarray
+) -> list[int]:
+    linked = np.zeros(n, dtype=bool)
+    for pair, keep in zip(measurements, accepted, strict=True):
+        if keep:
+            linked[pair.i] = linked[pair.j] = True
+    return [int(t) for t in np.flatnonzero(~linked)]
+
+
+def _improved_camera_stage_matrix(scan: Scan, layout: Layout, say: _Reporter) -> np.ndarray | None:
+    """The camera-stage matrix the registered positions imply (printed as upstream does)."""
+    if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
+        return None
+    stage_xy = np.array(
+        [t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None], dtype=float
+    )
+    improved = fit_camera_stage_matrix(stage_xy, layout.positions)
+    if improved is None:
+        return None
+    say.info(f"camera-stage matrix used: {format_camera_stage_matrix(scan.csm_matrix)}")
+    say.info(
+        "the scan suggests a more accurate camera-stage matrix (for these image widths): "
+        f"{format_camera_stage_matrix(improved)}"
+    )
+    return improved
+
+
+def _prepare_output_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot create output folder {path}: {error.strerror}; choose another with -o"
+        ) from None
+    probe = path / ".ofs-stitch-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write in output folder {path}: {error.strerror}; "
+            "choose a writable folder with -o"
+        ) from None
+    return path
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now

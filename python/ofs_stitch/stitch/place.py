@@ -1,0 +1,166 @@
+"""Final tile positions from the accepted pairs, anchored weakly to the stage.
+
+Three steps: (1) place the tiles from the accepted pairs alone; (2) map the stage positions
+onto that placement: a translation, or an affine map when the data show a miscalibrated
+camera-stage matrix; (3) solve again with the mapped stage positions as weak priors and a
+robust loss, then drop pairs that disagree with the loops around them and solve once more.
+The priors stop drift along long chains and put tiles without any accepted pair at their
+(corrected) stage position instead of letting them float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.matches import PairMeasurement
+from ..core.solve import solve_positions
+from .thresholds import sigma_from_lengths
+
+# Typical precision of an accepted pair (pixels): weights priors against pairs.
+PAIR_SIGMA_PX = 0.1
+# Stage error assumed when too few tiles are placed by pairs to measure it.
+DEFAULT_STAGE_SIGMA_PX = 10.0
+# The robust loss starts to discount a pair at this many robust standard deviations of all
+# pair residuals (never below ROBUST_SCALE_FLOOR_PX): good measurements agree to a few
+# hundredths of a pixel on clean data but to about a pixel on distorted real optics.
+ROBUST_SCALE_SIGMAS = 3.0
+ROBUST_SCALE_FLOOR_PX = 0.1
+# A pair whose residual after the robust solve exceeds this many robust standard deviations of
+# all residuals (and at least LOOP_RESIDUAL_FLOOR_PX) contradicts the loops around it.
+LOOP_RESIDUAL_FLOOR_PX = 0.5
+LOOP_RESIDUAL_SIGMAS = 6.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    positions: np.ndarray  # (n, 2) (row, col), top-left corners; minimum at (0, 0)
+    accepted: np.ndarray  # (m,) bool: pairs used in the final solve
+    residuals: np.ndarray  # (m, 2): (p_j - p_i) - measured shift, for every pair
+    stage_to_layout: np.ndarray  # (3, 2) affine map [row, col, 1] @ it: stage px -> layout px
+    # Spread of the stage positions around the stage-to-layout map, or None when too few tiles
+    # were placed by pairs to measure it (a default then weighs the stage priors).
+    stage_sigma_px: float | None
+
+
+def place_tiles(
+    stage_positions: np.ndarray,
+    measurements: list[PairMeasurement],
+    accepted: np.ndarray,
+    *,
+    reject_inconsistent: bool = True,
+) -> Layout:
+    """Place the tiles. ``reject_inconsistent=False`` keeps every accepted pair in the final
+    solve (manual thresholds: the user decided); the robust loss still discounts outliers."""
+    n = len(stage_positions)
+    stage = np.asarray(stage_positions, dtype=float).reshape(n, 2)
+    accepted = np.asarray(accepted, dtype=bool).copy()
+
+    def pair_table(mask: np.ndarray) -> np.ndarray:
+        rows = [
+            (p.i, p.j, p.shift[0], p.shift[1], 1.0)
+            for p, keep in zip(measurements, mask, strict=True)
+            if keep
+        ]
+        return np.array(rows, dtype=float).reshape(-1, 5)
+
+    # (1) Pairs alone; a vanishing prior only fixes the translation of each connected group.
+    # A Huber loss with a generous scale: robust to gross errors without trusting any estimate
+    # of how good the pairs are yet.
+    first = solve_positions(
+        n, pair_table(accepted), priors=stage, prior_weights=1e-9, robust="huber", robust_scale=1.0
+    )
+    robust_scale = max(
+        ROBUST_SCALE_FLOOR_PX,
+        ROBUST_SCALE_SIGMAS
+        * sigma_from_lengths(np.hypot(*first.residuals[first.robust_weights > 0.5].T)),
+    )
+    linked = np.zeros(n, dtype=bool)
+    for p, keep in zip(measurements, accepted, strict=True):
+        if keep:
+            linked[p.i] = linked[p.j] = True
+
+    # (2) Stage -> placement affine map, fitted on tiles that pairs placed.
+    affine = _fit_affine(stage, first.positions, linked)
+    mapped_stage = np.column_stack([stage, np.ones(n)]) @ affine
+    spread = mapped_stage[linked] - first.positions[linked] if linked.any() else np.zeros((0, 2))
+    measured_sigma = float(np.sqrt(np.mean(spread**2))) if len(spread) > 2 else None
+    stage_sigma = max(measured_sigma if measured_sigma is not None else DEFAULT_STAGE_SIGMA_PX, 1.0)
+    prior_weight = (PAIR_SIGMA_PX / stage_sigma) ** 2
+
+    # (3) Robust solve with stage priors, loop-consistency rejection, final solve.
+    result = None
+    for _ in range(3):
+        result = solve_positions(
+            n,
+            pair_table(accepted),
+            priors=mapped_stage,
+            prior_weights=prior_weight,
+            robust="cauchy",
+            robust_scale=robust_scale,
+        )
+        residual = _all_residuals(result.positions, measurements)
+        size = np.hypot(residual[:, 0], residual[:, 1])
+        if not accepted.any():
+            break
+        limit = max(
+            LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * sigma_from_lengths(size[accepted])
+        )
+        contradicting = accepted & (size > limit)
+        if not reject_inconsistent or not contradicting.any():
+            break
+        accepted &= ~contradicting
+    assert result is not None
+    positions = result.positions - result.positions.min(axis=0)
+    return Layout(
+        positions=positions,
+        accepted=accepted,
+        residuals=_all_residuals(positions, measurements),
+        stage_to_layout=affine,
+        stage_sigma_px=measured_sigma,
+    )
+
+
+def _all_residuals(positions: np.ndarray, measurements: list[PairMeasurement]) -> np.ndarray:
+    if not measurements:
+        return np.zeros((0, 2))
+    i = np.array([p.i for p in measurements])
+    j = np.array([p.j for p in measurements])
+    shift = np.array([p.shift for p in measurements], dtype=float)
+    return positions[j] - positions[i] - shift
+
+
+def _fit_affine(stage: np.ndarray, placed: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """(3, 2) matrix with [stage_row, stage_col, 1] @ it ~ placed.
+
+    The linear part corrects a miscalibrated camera-stage matrix. It is kept only when the data
+    show it: with an accurate matrix, a fitted one only adds noise, and extrapolating that noise
+    to tiles far from the placed ones (a blank corner of the scan) would put them further from
+    the truth than the stage itself. Otherwise, and when the tiles span no area, the map is a
+    translation.
+    """
+    translation = np.vstack([np.eye(2), np.zeros((1, 2))])
+    if not use.any():
+        return translation
+    translation[2] = (placed[use] - stage[use]).mean(axis=0)
+    count = int(use.sum())
+    if count < 4:
+        return translation
+    design = np.column_stack([stage[use], np.ones(count)])
+    affine, _, rank, _ = np.linalg.lstsq(design, placed[use], rcond=None)
+    if rank < 3:
+        return translation
+    residual = placed[use] - design @ affine
+    sigma = np.sqrt((residual**2).sum() / max(2 * (count - 3), 1))
+    # Standard errors of the linear coefficients: sigma * sqrt(diag((X^T X)^-1)).
+    covariance = np.linalg.inv(design.T @ design)
+    standard_error = sigma * np.sqrt(np.diag(covariance)[:2])
+    deviation = np.abs(affine[:2] - np.eye(2))
+    significant = (deviation > SIGNIFICANT_SIGMAS * standard_error[:, None] + 1e-12).any()
+    return affine if significant else translation
+
+
+# A fitted stage-to-layout scale or rotation is used only when it differs from the identity by
+# more than this many standard errors.
+SIGNIFICANT_SIGMAS = 4.0

@@ -1,0 +1,310 @@
+"""``positions.json``: registered tile positions and every pair's evidence, for people and tools.
+
+Also the camera-stage matrix that the registered positions imply, fitted and printed the way
+openflexure-stitching prints its "more accurate camera stage mapping matrix".
+
+Coordinates: positions are tile top-left corners in mosaic pixels, given as (row, col) and again
+as (x, y) with x = col and y = row. Stage coordinates follow OpenFlexure's convention:
+``stage_xy = [d_row, d_col] @ M`` for a displacement in pixels, M the camera-stage matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.matches import PairMeasurement
+from ..io import json_text
+from ..io.atomic import write_text_atomic
+from ..io.tiles import Tile
+
+FORMAT_NAME = "ofs-stitch positions"
+FORMAT_VERSION = 1
+
+COORDINATES_NOTE = (
+    "position_px: top-left corner of the tile in the mosaic, pixels; row/col as numpy indexes "
+    "images, x = col, y = row. shift = position[j] - position[i], [d_row, d_col]. "
+    "residual = the solver's misfit of that pair, [d_row, d_col]."
+)
+STAGE_MAPPING_NOTE = (
+    "stage_xy = stage_origin_xy + ([row, col] - position_origin_px) @ matrix; the origins are "
+    "the means over the tiles that have stage coordinates, so the registered positions keep the "
+    "scan's average stage position."
+)
+
+
+def write_positions_json(
+    path: Path,
+    tiles: Sequence[Tile],
+    positions_px: np.ndarray,
+    measurements: Sequence[PairMeasurement],
+    accepted: Sequence[bool],
+    residuals: np.ndarray,
+    *,
+    csm_matrix: np.ndarray | None = None,
+    pixel_size_um: float | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``positions.json`` (atomically) describing the registration result.
+
+    ``positions_px``: (n, 2) registered top-left corners, (row, col), one per tile.
+    ``measurements``/``accepted``/``residuals``: one entry per measured pair; ``residuals`` is
+    (m, 2), [d_row, d_col], NaN where the solver has none. ``csm_matrix``: the camera-stage
+    matrix used (stage_xy = [d_row, d_col] @ M, at the tiles' resolution); with it, tiles get
+    ``registered_stage_xy``, the stage coordinates the images say they were taken at.
+    ``extra``: more top-level entries (settings, thresholds, ``improved_camera_stage_matrix``,
+    timings...); numpy values are converted; a key may not replace a built-in one.
+    Non-finite numbers are written as null, so the file is strict JSON.
+    """
+    document = positions_document(
+        tiles,
+        positions_px,
+        measurements,
+        accepted,
+        residuals,
+        csm_matrix=csm_matrix,
+        pixel_size_um=pixel_size_um,
+        extra=extra,
+    )
+    write_text_atomic(Path(path), json_text.dumps(document, allow_nan=False) + "\n")
+
+
+def positions_document(
+    tiles: Sequence[Tile],
+    positions_px: np.ndarray,
+    measurements: Sequence[PairMeasurement],
+    accepted: Sequence[bool],
+    residuals: np.ndarray,
+    *,
+    csm_matrix: np.ndarray | None = None,
+    pixel_size_um: float | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON-ready content of ``positions.json`` (see :func:`write_positions_json`)."""
+    # Imported here: the package's __init__ may import this module before defining it.
+    from .._version import __version__
+
+    n, m = len(tiles), len(measurements)
+    positions = np.asarray(positions_px, dtype=float)
+    if positions.shape != (n, 2):
+        raise ValueError(f"positions_px has shape {positions.shape}; expected ({n}, 2)")
+    is_accepted = np.asarray(accepted, dtype=bool).reshape(-1)
+    if is_accepted.shape != (m,):
+        raise ValueError(f"{m} measurements but {is_accepted.size} accepted flags")
+    pair_residuals = np.asarray(residuals, dtype=float).reshape(-1, 2) if m else np.zeros((0, 2))
+    if pair_residuals.shape != (m, 2):
+        raise ValueError(f"residuals has {pair_residuals.shape[0]} rows; expected {m}")
+    residual_norms = np.hypot(pair_residuals[:, 0], pair_residuals[:, 1])
+
+    # Per tile: how many accepted pairs hold it in place, and how well they agree.
+    accepted_count = np.zeros(n, dtype=int)
+    squared_sum = np.zeros(n)
+    squared_count = np.zeros(n, dtype=int)
+    for k, pair in enumerate(measurements):
+        if not is_accepted[k]:
+            continue
+        for t in (pair.i, pair.j):
+            accepted_count[t] += 1
+            if math.isfinite(residual_norms[k]):
+                squared_sum[t] += residual_norms[k] ** 2
+                squared_count[t] += 1
+
+    stage_positions = np.array([t.stage_position_px for t in tiles], dtype=float).reshape(n, 2)
+    offsets = positions - stage_positions
+    offsets -= offsets.mean(axis=0) if n else 0.0
+    mapping = _stage_mapping(tiles, positions, csm_matrix)
+
+    registered = (
+        None
+        if mapping is None
+        else (
+            mapping["stage_origin_xy"]
+            + (positions - mapping["position_origin_px"]) @ mapping["matrix"]
+        ).tolist()
+    )
+    # Plain Python numbers from here on (tolist): indexing numpy arrays per entry, and
+    # converting the numpy scalars afterwards, cost more than the rest of the report.
+    positions_list, stage_list, offsets_list = (
+        positions.tolist(),
+        stage_positions.tolist(),
+        offsets.tolist(),
+    )
+    tile_entries = []
+    for t, tile in enumerate(tiles):
+        row, col = positions_list[t]
+        registered_xy = None
+        if registered is not None and tile.stage_xyz is not None:
+            registered_xy = {"x": registered[t][0], "y": registered[t][1]}
+        tile_entries.append(
+            {
+                "index": t,
+                "name": tile.name,
+                "position_px": {"row": row, "col": col, "x": col, "y": row},
+                "stage_position_px": {"row": stage_list[t][0], "col": stage_list[t][1]},
+                "offset_from_stage_px": {"row": offsets_list[t][0], "col": offsets_list[t][1]},
+                "stage_xyz": None if tile.stage_xyz is None else list(tile.stage_xyz),
+                "registered_stage_xy": registered_xy,
+                "accepted_pairs": int(accepted_count[t]),
+                "residual_rms_px": (
+                    math.sqrt(squared_sum[t] / squared_count[t]) if squared_count[t] else None
+                ),
+            }
+        )
+
+    residual_list, norm_list, accepted_list = (
+        pair_residuals.tolist(),
+        residual_norms.tolist(),
+        is_accepted.tolist(),
+    )
+    pair_entries = [
+        {
+            "i": pair.i,
+            "j": pair.j,
+            "name_i": tiles[pair.i].name,
+            "name_j": tiles[pair.j].name,
+            "shift": list(pair.shift),
+            "expected_shift": list(pair.expected_shift),
+            "pearson_r": pair.pearson_r,
+            "peak_ratio": pair.peak_ratio,
+            "quality": pair.quality,
+            "stage_discrepancy": pair.stage_discrepancy,
+            "accepted": accepted_list[k],
+            "residual": residual_list[k],
+            "residual_px": norm_list[k],
+        }
+        for k, pair in enumerate(measurements)
+    ]
+    accepted_norms = residual_norms[is_accepted & np.isfinite(residual_norms)]
+
+    document: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "generator": f"ofs-stitch {__version__}",
+        "coordinates": COORDINATES_NOTE,
+        "tile_count": n,
+        "tile_shape": _tile_shape(tiles),
+        "pair_count": m,
+        "accepted_pair_count": int(is_accepted.sum()),
+        "rms_residual_px": (
+            float(np.sqrt(np.mean(accepted_norms**2))) if accepted_norms.size else None
+        ),
+        "pixel_size_um": pixel_size_um,
+        "camera_stage_matrix": None if csm_matrix is None else np.asarray(csm_matrix),
+        "stage_mapping": None if mapping is None else {**mapping, "formula": STAGE_MAPPING_NOTE},
+        "tiles": tile_entries,
+        "pairs": pair_entries,
+    }
+    for key, value in (extra or {}).items():
+        if key in document:
+            raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
+        document[key] = value
+    return _json_ready(document)
+
+
+def fit_camera_stage_matrix(stage_xy: np.ndarray, positions_px: np.ndarray) -> np.ndarray | None:
+    """The 2x2 M that best maps registered positions to stage coordinates.
+
+    Least squares over tiles: ``stage_xy - mean(stage_xy) = (positions_px - mean(positions_px))
+    @ M``, positions as (row, col). This is the camera-stage matrix the images imply, at the
+    tiles' resolution (compare with the one used; print it with
+    :func:`format_camera_stage_matrix`). None when the positions do not span two dimensions
+    (fewer than 3 tiles, or a single row or column of tiles), as M is then undetermined.
+    """
+    stage = np.asarray(stage_xy, dtype=float).reshape(-1, 2)
+    positions = np.asarray(positions_px, dtype=float).reshape(-1, 2)
+    if len(stage) != len(positions):
+        raise ValueError(f"{len(stage)} stage positions but {len(positions)} tile positions")
+    finite = np.isfinite(stage).all(axis=1) & np.isfinite(positions).all(axis=1)
+    stage, positions = stage[finite], positions[finite]
+    if len(stage) < 3:
+        return None
+    centred = positions - positions.mean(axis=0)
+    singular = np.linalg.svd(centred, compute_uv=False)
+    # A strip scan: the across-strip spread is stage noise only, so M would fit noise.
+    if singular[1] <= 1e-3 * singular[0]:
+        return None
+    matrix, *_ = np.linalg.lstsq(centred, stage - stage.mean(axis=0), rcond=None)
+    return matrix
+
+
+def format_camera_stage_matrix(matrix: np.ndarray, scale: float = 1.0) -> str:
+    """One-line text of a camera-stage matrix, in openflexure-stitching's printed form.
+
+    ``scale``: calibration image width / tile width. Matrices here are at the tiles' resolution;
+    dividing by ``scale`` gives the matrix for the calibration resolution, which is what a user
+    puts back into the microscope's settings or ``--csm_matrix`` (with
+    ``--csm_calibration_width``). Example: ``[[-0.0022,  3.3979], [ 3.4064,  0.0039]]``.
+    """
+    # precision 4 and suppress_small keep one tiny term from switching all to e-notation.
+    text = np.array2string(
+        np.asarray(matrix, dtype=float) / scale, separator=", ", precision=4, suppress_small=True
+    )
+    return text.replace("\n", "")
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _stage_mapping(
+    tiles: Sequence[Tile], positions: np.ndarray, csm_matrix: np.ndarray | None
+) -> dict[str, np.ndarray] | None:
+    with_stage = [t for t, tile in enumerate(tiles) if tile.stage_xyz is not None]
+    if csm_matrix is None or not with_stage:
+        return None
+    matrix = np.asarray(csm_matrix, dtype=float)
+    if matrix.shape != (2, 2):
+        raise ValueError(f"csm_matrix has shape {matrix.shape}; expected (2, 2)")
+    stage_xy = np.array(
+        [[tile.stage_xyz[0], tile.stage_xyz[1]] for tile in tiles if tile.stage_xyz is not None],
+        dtype=float,
+    )
+    return {
+        "matrix": matrix,
+        "stage_origin_xy": stage_xy.mean(axis=0),
+        "position_origin_px": positions[with_stage].mean(axis=0),
+    }
+
+
+def _tile_shape(tiles: Sequence[Tile]) -> list[int] | None:
+    shapes = {tile.shape for tile in tiles}
+    return list(shapes.pop()) if len(shapes) == 1 else None
+
+
+# Values that are already plain JSON: the common case, checked by exact type first (the
+# abstract Mapping check below costs several times more, for each of ~13,000 values).
+_PLAIN = (str, int, bool, type(None))
+
+
+def _json_ready(value: Any) -> Any:
+    """Plain Python containers and numbers; non-finite floats become None (strict JSON)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_ready(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"positions.json cannot hold a {type(value).__name__}")

@@ -1,0 +1,211 @@
+"""positions.json content and the camera-stage matrix fit."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ofs_stitch.core.matches import PairMeasurement
+from ofs_stitch.io.tiles import Tile
+from ofs_stitch.stitch.report import (
+    fit_camera_stage_matrix,
+    format_camera_stage_matrix,
+    positions_document,
+    write_positions_json,
+)
+
+# A real OpenFlexure matrix (motor steps per pixel, axes swapped): stage_xy = [d_row, d_col] @ M.
+M = np.array([[-0.00222, 3.39785], [3.406378, 0.003936]])
+STAGE_ORIGIN = np.array([-2000.0, 5000.0])
+
+
+def scan():
+    """A 2x2 scan: tiles 0 1 / 2 3, with 4 neighbour pairs accepted and the diagonal rejected."""
+    stage_px = np.array([[0.0, 0.0], [0.0, 448.0], [336.0, 0.0], [336.0, 448.0]])
+    tiles = [
+        Tile(
+            path=Path(f"/scan/img_{t}.jpg"),
+            height=480,
+            width=640,
+            stage_position_px=tuple(stage_px[t]),
+            stage_xyz=(*(STAGE_ORIGIN + stage_px[t] @ M), -313.0),
+        )
+        for t in range(4)
+    ]
+    # The registration moved the tiles a little away from where the stage put them.
+    delta = np.array([[0.5, -1.0], [2.0, 0.0], [-1.5, 1.0], [0.0, 3.0]])
+    positions = stage_px + delta
+    edges = [(0, 1), (0, 2), (1, 3), (2, 3), (0, 3)]
+    measurements = [
+        PairMeasurement(
+            i=i,
+            j=j,
+            shift=tuple(positions[j] - positions[i] + (0.1 * k, -0.2)),
+            expected_shift=tuple(stage_px[j] - stage_px[i]),
+            pearson_r=0.9 - 0.1 * k,
+            peak_ratio=5.0 + k,
+            quality=0.8 - 0.1 * k,
+        )
+        for k, (i, j) in enumerate(edges)
+    ]
+    accepted = [True, True, True, True, False]
+    residuals = np.array([[0.3, 0.4], [1.0, 0.0], [0.0, 2.0], [0.6, 0.8], [np.nan, np.nan]])
+    return tiles, positions, measurements, accepted, residuals, delta
+
+
+def test_positions_json_holds_tiles_and_pairs(tmp_path):
+    tiles, positions, measurements, accepted, residuals, delta = scan()
+    path = tmp_path / "positions.json"
+    improved = np.array([[0.001, 3.4], [3.41, 0.002]])
+    write_positions_json(
+        path,
+        tiles,
+        positions,
+        measurements,
+        accepted,
+        residuals,
+        csm_matrix=M,
+        pixel_size_um=0.35,
+        extra={"improved_camera_stage_matrix": improved, "thresholds": {"min_peak_quality": 0.5}},
+    )
+    # Strict JSON: NaN would make this parse fail.
+    document = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert [p.name for p in tmp_path.iterdir()] == ["positions.json"]
+
+    assert (document["format"], document["version"]) == ("ofs-stitch positions", 1)
+    assert document["tile_count"] == 4 and document["tile_shape"] == [480, 640]
+    assert document["pair_count"] == 5 and document["accepted_pair_count"] == 4
+    assert document["pixel_size_um"] == 0.35
+    assert document["camera_stage_matrix"] == M.tolist()
+    assert document["improved_camera_stage_matrix"] == improved.tolist()
+    assert document["thresholds"] == {"min_peak_quality": 0.5}
+    # Accepted residual norms 0.5, 1, 2, 1.
+    assert document["rms_residual_px"] == pytest.approx(math.sqrt((0.25 + 1 + 4 + 1) / 4))
+
+    t1 = document["tiles"][1]
+    assert t1["index"] == 1 and t1["name"] == "img_1.jpg"
+    assert t1["position_px"] == {"row": 2.0, "col": 448.0, "x": 448.0, "y": 2.0}
+    assert t1["stage_position_px"] == {"row": 0.0, "col": 448.0}
+    mean_delta = delta.mean(axis=0)
+    assert t1["offset_from_stage_px"]["row"] == pytest.approx(2.0 - mean_delta[0])
+    assert t1["offset_from_stage_px"]["col"] == pytest.approx(0.0 - mean_delta[1])
+    assert t1["stage_xyz"] == pytest.approx([*(STAGE_ORIGIN + [0.0, 448.0] @ M), -313.0])
+    # The stage coordinates the images imply: the reported ones moved by the registration's
+    # correction (relative to the scan's mean correction), mapped through M.
+    for t, entry in enumerate(document["tiles"]):
+        expected = np.array(tiles[t].stage_xyz[:2]) + (delta[t] - mean_delta) @ M
+        got = entry["registered_stage_xy"]
+        assert [got["x"], got["y"]] == pytest.approx(expected.tolist(), abs=1e-9)
+    # Tile 1 is in accepted pairs 0-1 (residual 0.5) and 1-3 (residual 2).
+    assert t1["accepted_pairs"] == 2
+    assert t1["residual_rms_px"] == pytest.approx(math.sqrt((0.25 + 4) / 2))
+    # Tile 0: pairs 0-1 and 0-2 accepted, the diagonal 0-3 rejected.
+    assert document["tiles"][0]["accepted_pairs"] == 2
+    assert document["tiles"][0]["residual_rms_px"] == pytest.approx(math.sqrt((0.25 + 1) / 2))
+
+    p0, p4 = document["pairs"][0], document["pairs"][4]
+    assert (p0["i"], p0["j"], p0["name_i"], p0["name_j"]) == (0, 1, "img_0.jpg", "img_1.jpg")
+    assert p0["shift"] == pytest.approx([1.5, 448.8])
+    assert p0["expected_shift"] == [0.0, 448.0]
+    assert (p0["pearson_r"], p0["peak_ratio"], p0["quality"]) == (0.9, 5.0, 0.8)
+    assert p0["stage_discrepancy"] == pytest.approx(math.hypot(1.5, 0.8))
+    assert p0["accepted"] is True
+    assert p0["residual"] == [0.3, 0.4] and p0["residual_px"] == pytest.approx(0.5)
+    assert p4["accepted"] is False
+    assert p4["residual"] == [None, None] and p4["residual_px"] is None
+
+    mapping = document["stage_mapping"]
+    assert mapping["matrix"] == M.tolist()
+    assert mapping["stage_origin_xy"] == pytest.approx(
+        np.mean([t.stage_xyz[:2] for t in tiles], axis=0).tolist()
+    )
+    assert mapping["position_origin_px"] == pytest.approx(positions.mean(axis=0).tolist())
+
+
+def test_without_stage_coordinates_or_matrix_there_is_no_stage_mapping():
+    tiles, positions, measurements, accepted, residuals, _ = scan()
+    document = positions_document(tiles, positions, measurements, accepted, residuals)
+    assert document["stage_mapping"] is None and document["camera_stage_matrix"] is None
+    assert all(t["registered_stage_xy"] is None for t in document["tiles"])
+
+    no_stage = [Tile(t.path, t.height, t.width, t.stage_position_px) for t in tiles[:2]] + tiles[2:]
+    document = positions_document(
+        no_stage, positions, measurements, accepted, residuals, csm_matrix=M
+    )
+    assert [t["registered_stage_xy"] is None for t in document["tiles"]] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert [t["stage_xyz"] is None for t in document["tiles"]] == [True, True, False, False]
+
+
+def test_a_tile_without_accepted_pairs_has_no_residual():
+    tiles, positions, measurements, _, residuals, _ = scan()
+    document = positions_document(
+        tiles, positions, measurements, [False, False, True, True, False], residuals
+    )
+    assert document["tiles"][0]["accepted_pairs"] == 0
+    assert document["tiles"][0]["residual_rms_px"] is None
+    assert document["tiles"][3]["accepted_pairs"] == 2
+    assert document["rms_residual_px"] == pytest.approx(math.sqrt((4 + 1) / 2))
+
+
+def test_inconsistent_inputs_are_refused(tmp_path):
+    tiles, positions, measurements, accepted, residuals, _ = scan()
+    with pytest.raises(ValueError, match="positions_px"):
+        positions_document(tiles, positions[:3], measurements, accepted, residuals)
+    with pytest.raises(ValueError, match="accepted flags"):
+        positions_document(tiles, positions, measurements, accepted[:4], residuals)
+    with pytest.raises(ValueError, match="residuals"):
+        positions_document(tiles, positions, measurements, accepted, residuals[:4])
+    with pytest.raises(ValueError, match="'tiles'"):
+        positions_document(tiles, positions, measurements, accepted, residuals, extra={"tiles": []})
+    with pytest.raises(TypeError, match="object"):
+        positions_document(
+            tiles, positions, measurements, accepted, residuals, extra={"x": object()}
+        )
+    assert not any(tmp_path.iterdir())
+
+
+def test_matrix_fit_recovers_a_known_matrix_from_exact_data():
+    rng = np.random.default_rng(3)
+    positions = np.array([(r * 336.0, c * 448.0) for r in range(5) for c in range(5)])
+    positions += rng.normal(0.0, 15.0, positions.shape)
+    stage_xy = STAGE_ORIGIN + positions @ M
+    fitted = fit_camera_stage_matrix(stage_xy, positions)
+    assert fitted is not None
+    np.testing.assert_allclose(fitted, M, rtol=0, atol=1e-9)
+    # Rows with NaN (a tile without stage coordinates) are left out, not propagated.
+    stage_xy[4] = np.nan
+    np.testing.assert_allclose(fit_camera_stage_matrix(stage_xy, positions), M, atol=1e-9)
+
+
+def test_matrix_fit_is_least_squares_on_noisy_data():
+    rng = np.random.default_rng(4)
+    positions = rng.uniform(0, 3000, (40, 2))
+    stage_xy = positions @ M + rng.normal(0, 2.0, (40, 2))
+    fitted = fit_camera_stage_matrix(stage_xy, positions)
+    centred = positions - positions.mean(axis=0)
+    reference = np.linalg.pinv(centred) @ (stage_xy - stage_xy.mean(axis=0))
+    np.testing.assert_allclose(fitted, reference, atol=1e-12)
+    np.testing.assert_allclose(fitted, M, atol=5e-3)
+
+
+def test_matrix_fit_refuses_degenerate_layouts():
+    strip = np.array([(0.0, 448.0 * k) for k in range(10)])
+    assert fit_camera_stage_matrix(strip @ M, strip) is None
+    two = np.array([[0.0, 0.0], [300.0, 400.0]])
+    assert fit_camera_stage_matrix(two @ M, two) is None
+
+
+def test_matrix_is_printed_like_openflexure_stitching():
+    # The exact text openflexure-stitching 0.3.1 prints for this matrix.
+    assert format_camera_stage_matrix(M) == "[[-0.0022,  3.3979], [ 3.4064,  0.0039]]"
+    # Matrices at tile resolution are printed for the calibration resolution: 832 / 416 = 2.
+    assert format_camera_stage_matrix(M * 2, scale=2.0) == format_camera_stage_matrix(M)
