@@ -13,12 +13,12 @@ import numpy as np
 import pyvips
 from scipy.ndimage import gaussian_filter
 
-from ofs_stitch.render.geometry import MosaicLayout, layout_from_arrays
+from ofs_stitch.render.geometry import MosaicGeometry, layout_from_arrays
 
 
 @dataclass(frozen=True)
 class Scene:
-    layout: MosaicLayout
+    layout: MosaicGeometry
     truth: np.ndarray  # the canvas the tiles were cut from, in layout coordinates
 
 
@@ -95,7 +95,7 @@ class Waves:
 
 def subpixel_scene(
     folder: Path, rows: int, cols: int, tile_shape: tuple[int, int], seed: int
-) -> tuple[MosaicLayout, Waves, np.ndarray]:
+) -> tuple[MosaicGeometry, Waves, np.ndarray]:
     """Tiles sampled from `Waves` at random sub-pixel positions; returns the layout, the
     image and the true float positions."""
     folder.mkdir(parents=True, exist_ok=True)

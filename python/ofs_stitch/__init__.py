@@ -15,13 +15,13 @@ from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
     from .core.registration import Registration, register_pair
-    from .core.solve import Placement, solve_positions
+    from .core.solve import SolvedPositions, solve_positions
 
 __all__ = [
     "ImageReadError",
     "InputError",
     "OutputError",
-    "Placement",
+    "SolvedPositions",
     "Registration",
     "StitchError",
     "__version__",
@@ -32,7 +32,7 @@ __all__ = [
 # The numerical API loads numpy and the compiled core when first used, not on
 # `import ofs_stitch`: the command settles numpy's threading before numpy loads (command.py).
 _LAZY = {
-    "Placement": "core.solve",
+    "SolvedPositions": "core.solve",
     "solve_positions": "core.solve",
     "Registration": "core.registration",
     "register_pair": "core.registration",

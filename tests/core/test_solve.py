@@ -7,7 +7,7 @@ import pytest
 from scipy import sparse
 from scipy.sparse.linalg import lsqr
 
-from ofs_stitch import InputError, Placement, solve_positions
+from ofs_stitch import InputError, SolvedPositions, solve_positions
 
 AGREEMENT = 1e-6  # px, ours vs LSQR
 
@@ -209,7 +209,7 @@ def test_placement_unpacks_and_residuals_are_defined_per_pair() -> None:
     _, pairs = random_graph(40, 90, rng, noise=2.0)
     placement = solve_positions(40, pairs)
     positions, residuals = placement
-    assert isinstance(placement, Placement)
+    assert isinstance(placement, SolvedPositions)
     assert positions is placement.positions and residuals is placement.residuals
     assert positions.shape == (40, 2) and residuals.shape == (90, 2)
     i, j = pairs[:, 0].astype(int), pairs[:, 1].astype(int)

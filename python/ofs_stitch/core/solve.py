@@ -21,7 +21,7 @@ RobustLoss = Literal["huber", "cauchy"]
 
 
 @dataclass(frozen=True)
-class Placement:
+class SolvedPositions:
     """Solved tile positions.
 
     ``positions``: (n, 2) (row, col) top-left corners. ``residuals``: (m, 2), per pair
@@ -50,7 +50,7 @@ def solve_positions(
     robust: RobustLoss | None = None,
     robust_scale: float = 1.0,
     tolerance: float = 1e-12,
-) -> Placement:
+) -> SolvedPositions:
     """Positions of ``n_tiles`` tiles that best agree with the pair measurements.
 
     ``pairs``: (m, 5) rows ``(i, j, d_row, d_col, weight)`` (or (m, 4) with weight 1), each
@@ -105,7 +105,7 @@ def solve_positions(
         robust_scale=float(robust_scale),
         tolerance=float(tolerance),
     )
-    return Placement(
+    return SolvedPositions(
         positions=positions,
         residuals=residuals,
         robust_weights=robust_weights,

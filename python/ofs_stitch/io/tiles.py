@@ -1,4 +1,4 @@
-"""The typed data that the input stage hands to every later stage.
+"""An input image as every stage sees it: its file, size, pixel format and starting position.
 
 Coordinates are (row, col) in pixels, as numpy indexes images; (x, y) appears only at the edges
 where a file format says so (Fiji files, stage coordinates).
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 
 @dataclass(frozen=True)
@@ -46,26 +44,3 @@ class Tile:
     @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
-
-
-@dataclass
-class Scan:
-    """A set of tiles ready to be registered: the output of the input stage."""
-
-    folder: Path
-    tiles: list[Tile]
-    # Where the starting positions came from: "openflexure-metadata", "positions-file", "grid"
-    # or "file-name".
-    position_source: str
-    # The camera-to-stage matrix actually used (already rescaled to the image width), when the
-    # positions came from stage coordinates: stage_xy = [d_row, d_col] @ csm_matrix.
-    csm_matrix: np.ndarray | None = None
-    # Physical pixel size in micrometres, when the metadata or the user says so.
-    pixel_size_um: float | None = None
-    # Files in the folder that were not used, with the reason (for the user).
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def stage_positions_px(self) -> np.ndarray:
-        """(n, 2) float array of the stage positions, (row, col)."""
-        return np.array([t.stage_position_px for t in self.tiles], dtype=float).reshape(-1, 2)

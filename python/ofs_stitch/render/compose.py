@@ -36,7 +36,7 @@ from ..io.strips import (
     operation_cache_disabled,
     shrink_pixels,
 )
-from .geometry import MosaicLayout
+from .geometry import MosaicGeometry
 
 Blend = Literal["nearest", "feather"]
 BLENDS: tuple[str, ...] = ("nearest", "feather")
@@ -72,7 +72,7 @@ class RenderSource:
 
 
 def file_source(
-    layout: MosaicLayout,
+    layout: MosaicGeometry,
     fmt: PixelFormat,
     *,
     in_memory: Callable[[int], np.ndarray | None] | None = None,
@@ -100,7 +100,7 @@ def file_source(
 
 
 def render_bands(
-    layout: MosaicLayout,
+    layout: MosaicGeometry,
     source: RenderSource,
     *,
     blend: Blend | str = "nearest",
@@ -148,7 +148,7 @@ def render_bands(
 
 
 def render_array(
-    layout: MosaicLayout,
+    layout: MosaicGeometry,
     source: RenderSource,
     *,
     blend: Blend | str = "nearest",
@@ -165,7 +165,7 @@ class _NearestPainter:
     """Each pixel from the covering tile with the nearest centre (the compiled core resolves the
     rule exactly, run by run along each row)."""
 
-    def __init__(self, layout: MosaicLayout) -> None:
+    def __init__(self, layout: MosaicGeometry) -> None:
         self.tops = layout.placements
         self.shapes = layout.shapes
         self.bottoms = self.tops[:, 0] + self.shapes[:, 0]
@@ -265,7 +265,7 @@ class _Axis:
 class _FeatherPainter:
     """Weighted average of all covering tiles, each resampled to its exact position."""
 
-    def __init__(self, layout: MosaicLayout) -> None:
+    def __init__(self, layout: MosaicGeometry) -> None:
         self.width = layout.width
         self.rows = [
             _Axis.of(float(p), int(s))

@@ -19,7 +19,7 @@ from ..io.tiles import Tile
 
 
 @dataclass(frozen=True)
-class MosaicLayout:
+class MosaicGeometry:
     """Tiles, their float positions on the canvas and the canvas size, all in output pixels."""
 
     paths: tuple[Path, ...]
@@ -59,7 +59,7 @@ def layout_from_arrays(
     positions: np.ndarray,
     shapes: np.ndarray,
     pixel_format: PixelFormat | None = None,
-) -> MosaicLayout:
+) -> MosaicGeometry:
     """Build a layout from tile paths, (n, 2) top-left positions and (n, 2) tile sizes, and
     the mosaic's pixel format when known."""
     positions = np.asarray(positions, dtype=float).reshape(-1, 2)
@@ -82,7 +82,7 @@ def layout_from_arrays(
     origin = positions.min(0)
     relative = positions - origin
     height, width = _canvas_size(relative, shapes)
-    return MosaicLayout(
+    return MosaicGeometry(
         paths=tuple(Path(p) for p in paths),
         positions=relative,
         shapes=shapes,
@@ -93,7 +93,7 @@ def layout_from_arrays(
     )
 
 
-def plan_layout(tiles: Sequence[Tile], positions: np.ndarray) -> MosaicLayout:
+def plan_layout(tiles: Sequence[Tile], positions: np.ndarray) -> MosaicGeometry:
     """Layout of the scan's tiles at their solved (n, 2) (row, col) top-left positions."""
     return layout_from_arrays(
         [t.path for t in tiles],
@@ -103,7 +103,7 @@ def plan_layout(tiles: Sequence[Tile], positions: np.ndarray) -> MosaicLayout:
     )
 
 
-def scaled_layout(layout: MosaicLayout, scale: float) -> MosaicLayout:
+def scaled_layout(layout: MosaicGeometry, scale: float) -> MosaicGeometry:
     """The same layout with positions and tile sizes multiplied by ``scale`` (0 < scale <= 1).
 
     Tile sizes are rounded to whole pixels (at least one), as the resized tiles will be.
@@ -113,7 +113,7 @@ def scaled_layout(layout: MosaicLayout, scale: float) -> MosaicLayout:
     positions = layout.positions * scale
     shapes = np.maximum(1, np.rint(layout.shapes * scale)).astype(np.int64)
     height, width = _canvas_size(positions, shapes)
-    return MosaicLayout(
+    return MosaicGeometry(
         paths=layout.paths,
         positions=positions,
         shapes=shapes,

@@ -29,7 +29,7 @@ from ..io.ome import ome_xml
 from ..io.strips import PixelFormat, probe_pixel_format
 from .band_stream import StreamShape, stream_to_writers
 from .compose import Blend, band_rows, file_source, render_array, render_bands
-from .geometry import MosaicLayout, scaled_layout
+from .geometry import MosaicGeometry, scaled_layout
 
 # libjpeg refuses images with a side over 65,500 pixels.
 JPEG_MAX_SIDE = 65_500
@@ -232,13 +232,13 @@ class Preview:
     white_level: int
 
 
-def preview_scale(layout: MosaicLayout, width: int = PREVIEW_WIDTH) -> float:
+def preview_scale(layout: MosaicGeometry, width: int = PREVIEW_WIDTH) -> float:
     """Scale making the mosaic ``width`` px wide (never enlarged; tall strips capped)."""
     return min(1.0, width / layout.width, PREVIEW_MAX_HEIGHT / layout.height)
 
 
 def render_preview(
-    layout: MosaicLayout,
+    layout: MosaicGeometry,
     *,
     blend: Blend | str = "nearest",
     width: int = PREVIEW_WIDTH,
@@ -269,7 +269,7 @@ def _save_small_jpeg(pixels: np.ndarray, path: Path, quality: int, comment: dict
 
 
 def write_preview(
-    layout: MosaicLayout,
+    layout: MosaicGeometry,
     path: Path | str,
     *,
     blend: Blend | str = "nearest",
@@ -295,7 +295,7 @@ class PreviewTap:
     130 MB more for a 67,000-pixel-wide strip: its reader caches whole strips.)
     """
 
-    def __init__(self, layout: MosaicLayout, width: int = PREVIEW_WIDTH) -> None:
+    def __init__(self, layout: MosaicGeometry, width: int = PREVIEW_WIDTH) -> None:
         small = scaled_layout(layout, preview_scale(layout, width))
         self.height, self.width = small.height, small.width
         self.across = max(1, layout.width // self.width)  # columns per block
@@ -465,7 +465,7 @@ def _tiff_writer(
 
 
 def write_mosaic(
-    layout: MosaicLayout,
+    layout: MosaicGeometry,
     plan: OutputPlan,
     *,
     blend: Blend | str = "nearest",

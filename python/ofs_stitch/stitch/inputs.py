@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..io.discovery import Discovery, discover_images
 from ..io.header import ImageHeader, read_headers
 from ..io.positions_file import TilePosition, read_positions_file
-from ..io.tiles import Scan, Tile
+from ..io.tiles import Tile
 from ..openflexure.metadata import StageMetadata, parse_stage_metadata
 from ..openflexure.scan_order import capture_order, drop_z_stack_duplicates
 from ..openflexure.stage import (
@@ -35,6 +35,7 @@ from ..openflexure.stage import (
     resolve_camera_matrix,
     stage_to_pixels,
 )
+from .scan import Scan
 
 _MIN_TILES = 2
 _NAMES_SHOWN = 5

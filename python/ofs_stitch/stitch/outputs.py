@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from ..io.memory import TileStore
-from ..io.tiles import Scan
 from ..render.geometry import plan_layout
 from ..render.writers import (
     PreviewTap,
@@ -23,6 +22,7 @@ from ..render.writers import (
     write_preview,
     write_thumbnail,
 )
+from .scan import Scan
 
 PREVIEW = "preview.jpg"
 THUMBNAIL = "stitched_thumbnail.jpg"

@@ -20,14 +20,14 @@ from ..io import pair_cache as correlation_cache
 from ..io.memory import TileStore
 from ..io.positions_file import write_ofm_tile_configuration
 from ..io.strips import pixel_format_of
-from ..io.tiles import Scan
 from .candidates import candidate_pairs, isolated_tiles
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
 from .outputs import write_mosaics, write_stage_preview
-from .place import Layout, place_tiles
+from .place import PlacedTiles, place_tiles
 from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .scan import Scan
 from .thresholds import PairSelection, ThresholdSettings, select_pairs
 
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
@@ -66,7 +66,7 @@ class StitchResult:
     output_dir: Path
     measurements: list[PairMeasurement] = field(default_factory=list)
     selection: PairSelection | None = None
-    layout: Layout | None = None
+    layout: PlacedTiles | None = None
     written: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -227,7 +227,7 @@ def _candidate_pairs(scan: Scan, options: StitchOptions) -> list[CandidatePair]:
 
 def _select_and_place(
     scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
-) -> tuple[PairSelection, Layout]:
+) -> tuple[PairSelection, PlacedTiles]:
     selection = select_pairs(measurements, options.thresholds)
     layout = place_tiles(
         scan.stage_positions_px,
@@ -410,7 +410,9 @@ def _tiles_without_pairs(
     return [int(t) for t in np.flatnonzero(~linked)]
 
 
-def _improved_camera_stage_matrix(scan: Scan, layout: Layout, say: _Reporter) -> np.ndarray | None:
+def _improved_camera_stage_matrix(
+    scan: Scan, layout: PlacedTiles, say: _Reporter
+) -> np.ndarray | None:
     """The camera-stage matrix the registered positions imply (printed as upstream does)."""
     if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
         return None

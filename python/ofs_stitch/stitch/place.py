@@ -34,7 +34,9 @@ LOOP_RESIDUAL_SIGMAS = 6.0
 
 
 @dataclass(frozen=True)
-class Layout:
+class PlacedTiles:
+    """The place stage's product: final tile positions and which pairs they rest on."""
+
     positions: np.ndarray  # (n, 2) (row, col), top-left corners; minimum at (0, 0)
     accepted: np.ndarray  # (m,) bool: pairs used in the final solve
     residuals: np.ndarray  # (m, 2): (p_j - p_i) - measured shift, for every pair
@@ -50,7 +52,7 @@ def place_tiles(
     accepted: np.ndarray,
     *,
     reject_inconsistent: bool = True,
-) -> Layout:
+) -> PlacedTiles:
     """Place the tiles. ``reject_inconsistent=False`` keeps every accepted pair in the final
     solve (manual thresholds: the user decided); the robust loss still discounts outliers."""
     n = len(stage_positions)
@@ -113,7 +115,7 @@ def place_tiles(
         accepted &= ~contradicting
     assert result is not None
     positions = result.positions - result.positions.min(axis=0)
-    return Layout(
+    return PlacedTiles(
         positions=positions,
         accepted=accepted,
         residuals=_all_residuals(positions, measurements),
