@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad option is one line naming the option and the fix (no usage dump)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"ofs-stitch: {message}; see ofs-stitch --help", file=sys.stderr)
+        print(f"{self.prog}: {message}; see {self.prog} --help", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR)
 
 
@@ -67,9 +67,10 @@ def _tile_size(text: str) -> int | None:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
+    """The parser of ``ofs-stitch`` (``prog``: the name it is called by, ``ofs stitch`` too)."""
     parser = _Parser(
-        prog="ofs-stitch",
+        prog=prog,
         description=(
             "Stitch a folder of overlapping microscope images into one mosaic. Accepts every "
             "option of openflexure-stitch with the same meaning and defaults."
@@ -335,9 +336,14 @@ def _show_cached_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, plot_helper: PlotProcess | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    plot_helper: PlotProcess | None = None,
+    prog: str = "ofs-stitch",
+) -> int:
     """Run the command; ``plot_helper``: a plot process already started (see command.py)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         if args.show_cached_settings:
             return _show_cached_settings(args)
@@ -345,10 +351,10 @@ def main(argv: Sequence[str] | None = None, *, plot_helper: PlotProcess | None =
             _apply_cached_settings(args)
         result = stitch(args.input_folder, options_from_args(args), plot_helper=plot_helper)
     except StitchError as error:
-        print(f"ofs-stitch: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("ofs-stitch: interrupted; measured pairs are kept in the cache", file=sys.stderr)
+        print(f"{prog}: interrupted; measured pairs are kept in the cache", file=sys.stderr)
         return 130
     if not args.quiet:
         try:
