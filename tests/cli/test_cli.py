@@ -152,6 +152,22 @@ def test_full_run_succeeds_and_reports_skipped_files(full_run: FullRun) -> None:
     assert "previous_stitched.jpg" not in read_ofm_positions(full_run.output)
 
 
+def test_a_rerun_into_the_input_folder_sums_up_its_own_outputs_in_one_line(
+    base_scan: SyntheticScan, tmp_path: Path
+) -> None:
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    mode = ["--stitching_mode", "preview_stitch"]
+    assert run_cli([scan.folder, *mode]).status == 0
+    rerun = run_cli([scan.folder, *mode])
+    assert rerun.status == 0, rerun.stderr
+    skipped = [line for line in rerun.stdout.splitlines() if line.startswith("skipped")]
+    images = sorted(n for n in MODE_OUTPUTS["preview_stitch"] if n.endswith((".jpg", ".png")))
+    assert len(images) >= 3
+    assert len(skipped) == 1, rerun.stdout
+    assert skipped[0].startswith(f"skipped {len(images)} earlier outputs: ")
+    assert all(name in skipped[0] for name in images)
+
+
 def test_full_run_never_touches_its_input(full_run: FullRun) -> None:
     assert full_run.input_digests_after == full_run.input_digests_before
     assert listing(full_run.output) == MODE_OUTPUTS["all"]
@@ -682,6 +698,52 @@ def _case_negative_resize(scan: SyntheticScan, tmp: Path) -> BadCase:
     return BadCase([scan.folder, "--resize", "-1"], ["--resize"], [scan.folder])
 
 
+def _case_resize_above_one(scan: SyntheticScan, tmp: Path) -> BadCase:
+    # Enlarging only costs memory and time (--resize 20 ran for minutes at 14 GB): refused at once.
+    return BadCase([scan.folder, "--resize", "20"], ["--resize", "at most 1"], [scan.folder])
+
+
+def _case_zero_threads(scan: SyntheticScan, tmp: Path) -> BadCase:
+    return BadCase([scan.folder, "--threads", "0"], ["--threads", "1 or more"], [scan.folder])
+
+
+def _case_negative_threads(scan: SyntheticScan, tmp: Path) -> BadCase:
+    return BadCase([scan.folder, "--threads", "-2"], ["--threads", "1 or more"], [scan.folder])
+
+
+def _case_negative_high_pass(scan: SyntheticScan, tmp: Path) -> BadCase:
+    return BadCase(
+        [scan.folder, "--high_pass_sigma", "-5"], ["--high_pass_sigma", "0 or more"], [scan.folder]
+    )
+
+
+def _case_grid_overlap_one(scan: SyntheticScan, tmp: Path) -> BadCase:
+    words = ["--overlap", "from 0 up to (not including) 1"]
+    return BadCase([scan.folder, "--grid", "3x3", "--overlap", "1"], words, [scan.folder])
+
+
+def _case_grid_overlap_above_one(scan: SyntheticScan, tmp: Path) -> BadCase:
+    words = ["--overlap", "from 0 up to (not including) 1"]
+    return BadCase([scan.folder, "--grid", "3x3", "--overlap", "1.5"], words, [scan.folder])
+
+
+def _case_output_is_a_file(scan: SyntheticScan, tmp: Path) -> BadCase:
+    output = tmp / "afile"
+    output.write_text("a file, not a folder\n")
+    return BadCase(
+        [scan.folder, "-o", output], [str(output), "is a file", "-o"], [scan.folder, tmp]
+    )
+
+
+def _case_grid_count_with_an_earlier_output(scan: SyntheticScan, tmp: Path) -> BadCase:
+    (scan.folder / "preview.jpg").write_bytes((scan.folder / scan.file_names[0]).read_bytes())
+    (scan.folder / scan.file_names[1]).unlink()
+    # 8 tiles and a preview: the count must come with the name of the file not counted.
+    return BadCase(
+        [scan.folder, "--grid", "3x3"], ["--grid", "9", "8", "preview.jpg"], [scan.folder]
+    )
+
+
 def _case_unknown_mode(scan: SyntheticScan, tmp: Path) -> BadCase:
     return BadCase([scan.folder, "--stitching_mode", "foo"], ["--stitching_mode"], [scan.folder])
 
@@ -715,6 +777,14 @@ BAD_CASES: dict[str, Callable[[SyntheticScan, Path], BadCase]] = {
     "grid-zero-rows": _case_grid_zero,
     "grid-count-mismatch": _case_grid_count,
     "negative-resize": _case_negative_resize,
+    "resize-above-one": _case_resize_above_one,
+    "zero-threads": _case_zero_threads,
+    "negative-threads": _case_negative_threads,
+    "negative-high-pass-sigma": _case_negative_high_pass,
+    "grid-overlap-one": _case_grid_overlap_one,
+    "grid-overlap-above-one": _case_grid_overlap_above_one,
+    "output-is-a-file": _case_output_is_a_file,
+    "grid-count-with-an-earlier-output": _case_grid_count_with_an_earlier_output,
     "unknown-stitching-mode": _case_unknown_mode,
     "image-count-one": _case_image_count_one,
     "no-cache-to-reuse": _case_no_cache_to_reuse,

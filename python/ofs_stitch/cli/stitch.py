@@ -43,6 +43,39 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _scale_factor(text: str) -> float:
+    """A shrink factor in (0, 1]: images are never enlarged (that only costs memory and time)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be greater than 0 and at most 1 (1 keeps the full size)"
+        )
+    return value
+
+
+def _thread_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more (leave it out: one per core)")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -50,6 +83,20 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
+def _grid_overlap(text: str) -> float:
+    """--overlap: the same range and words as the grid stage's own check (openflexure/stage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: give the overlap of neighbouring tiles as a fraction "
+            "of the tile size, from 0 up to (not including) 1"
+        )
     return value
 
 
@@ -148,7 +195,7 @@ def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
     )
     loading.add_argument(
         "--overlap",
-        type=_fraction,
+        type=_grid_overlap,
         default=0.1,
         help="(new) with --grid: overlap between neighbours as a fraction of the tile "
         "(default: %(default)s)",
@@ -175,14 +222,14 @@ def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
     )
     correlation.add_argument(
         "--high_pass_sigma",
-        type=float,
+        type=_non_negative_float,
         default=10.0,
         help="Gaussian sigma (image pixels) of the high-pass filter "
         "1 - exp(-2 pi^2 sigma^2 |f|^2) (default: %(default)s)",
     )
     correlation.add_argument(
         "--resize",
-        type=_positive_float,
+        type=_scale_factor,
         default=1.0,
         help="scale images by this factor (0-1) before correlating; faster, less precise "
         "(default: %(default)s)",
@@ -215,7 +262,10 @@ def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
         f"(default: {CorrelationSettings().whiten:.1f})",
     )
     correlation.add_argument(
-        "--threads", type=int, default=0, help="(new) worker threads (default: one per core)"
+        "--threads",
+        type=_thread_count,
+        default=0,
+        help="(new) worker threads, 1 or more (default: one per core)",
     )
 
     tiling = parser.add_argument_group("thresholds")

@@ -156,6 +156,14 @@ def _from_grid(discovery: Discovery, grid: str, options: InputOptions) -> _Place
     paths = discovery.images
     if options.image_count is not None:
         paths = paths[: options.image_count]
+    if len(paths) != rows * cols and discovery.skipped:
+        # The count alone would puzzle: say which files were not counted, and why.
+        left_out = _names([path.name for path, _ in discovery.skipped])
+        raise InputError(
+            f"--grid {rows}x{cols} needs {rows * cols} images but the folder has {len(paths)} "
+            f"usable ones; left out as earlier outputs: {left_out}: fix --grid, or rename "
+            "those files if they are tiles"
+        )
     headers = read_headers(paths, workers=options.header_workers)
     _check_same_size(headers)
     tile_shape = (headers[0].height, headers[0].width)

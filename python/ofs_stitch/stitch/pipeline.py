@@ -17,6 +17,7 @@ from ..core.matches import CandidatePair, PairMeasurement
 from ..core.registration import CorrelationSettings
 from ..errors import InputError, OutputError
 from ..io import pair_cache as correlation_cache
+from ..io.discovery import EARLIER_OUTPUT_REASON
 from ..io.memory import TileStore
 from ..io.positions_file import write_ofm_tile_configuration
 from ..io.strips import pixel_format_of
@@ -123,8 +124,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
 
     scan = load_scan(folder, options.inputs)
     clock.lap("inputs")
-    for path, reason in scan.skipped:
-        say.info(f"skipped {path.name}: {reason}")
+    _report_skipped(scan.skipped, say)
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
     if options.stitching_mode != "only_correlate":
         # A tile the renderer cannot hold (float samples, say) fails now, not after the
@@ -430,7 +430,20 @@ def _improved_camera_stage_matrix(
     return improved
 
 
+def _report_skipped(skipped: list[tuple[Path, str]], say: _Reporter) -> None:
+    """One line per file left out, but one line in all for earlier outputs: a re-run into the
+    input folder finds the tool's own outputs there every time."""
+    earlier = [path.name for path, why in skipped if why.endswith(EARLIER_OUTPUT_REASON)]
+    for path, reason in skipped:
+        if len(earlier) < 2 or not reason.endswith(EARLIER_OUTPUT_REASON):
+            say.info(f"skipped {path.name}: {reason}")
+    if len(earlier) >= 2:
+        say.info(f"skipped {len(earlier)} earlier outputs: {', '.join(earlier)}")
+
+
 def _prepare_output_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"output folder {path} is a file, not a folder; give a folder with -o")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
