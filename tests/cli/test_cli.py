@@ -242,6 +242,18 @@ def test_improved_camera_stage_matrix_is_printed_and_saved(full_run: FullRun) ->
     ), full_run.run.stdout
 
 
+def test_a_camera_stage_matrix_that_fits_is_not_questioned(tmp_path: Path) -> None:
+    scan = make_scan(
+        tmp_path / SCAN_NAME, rows=2, cols=2, tile_shape=TILE_SHAPE, seed=4, stage_noise=0.0
+    )
+    run = run_cli([scan.folder, "-o", tmp_path / "out", "--stitching_mode", "preview_stitch"])
+    assert run.status == 0, run.stderr
+    said = [line for line in run.stdout.splitlines() if not line.startswith("wrote ")]
+    assert not any("matrix" in line for line in said), run.stdout
+    document = json.loads((tmp_path / "out" / POSITIONS_JSON).read_text())
+    assert "improved_camera_stage_matrix" in document  # still saved for tools
+
+
 def test_preview_and_thumbnail_sizes(full_run: FullRun) -> None:
     mosaic = pyvips.Image.new_from_file(str(full_run.output / f"{SCAN_NAME}_stitched.jpg"))
     aspect = mosaic.width / mosaic.height

@@ -110,6 +110,42 @@ def test_lscm_grid_start_matches_reference_and_seams_are_as_good(tmp_path: Path)
     assert seams_ours >= seams_theirs - SEAM_NCC_SLACK, (seams_ours, seams_theirs)
 
 
+def test_lscm_from_its_positions_file_measures_every_neighbour_pair(tmp_path: Path) -> None:
+    # ~10 % overlaps: upstream's --minimum_overlap 0.2 measured a spanning tree (15 of 24 pairs
+    # here), where no loop can catch a wrong match.
+    _need(LSCM)
+    output = tmp_path / "out"
+    run = run_cli(
+        [
+            LSCM,
+            "-o",
+            output,
+            "--stitching_mode",
+            "only_correlate",
+            "--positions",
+            LSCM / "TileConfiguration.txt",
+        ]
+    )
+    assert run.status == 0, run.stderr
+    assert "neighbour pairs" not in run.stdout  # none left out, so nothing to say
+    assert "24 overlapping pairs to correlate" in run.stdout
+    upstream = run_cli(
+        [
+            LSCM,
+            "-o",
+            tmp_path / "upstream",
+            "--stitching_mode",
+            "only_correlate",
+            "--positions",
+            LSCM / "TileConfiguration.txt",
+            "--minimum_overlap",
+            "0.2",
+        ]
+    )
+    assert upstream.status == 0, upstream.stderr
+    assert "9 of 24 neighbour pairs overlap by less than --minimum_overlap 0.2" in upstream.stdout
+
+
 def _mist_truth() -> dict[str, tuple[float, float]]:
     """{file: (row, col)} from ground_truth_positions_exact.csv (columns file,...,x_px,y_px)."""
     text = (MIST / "ground_truth_positions_exact.csv").read_text().splitlines()

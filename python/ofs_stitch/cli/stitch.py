@@ -239,7 +239,7 @@ def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
         type=_fraction,
         default=None,
         help="correlate tiles whose stage positions overlap by at least this fraction of a tile "
-        "(default: 0.2; with --grid, half of --overlap)",
+        "(default: 0.2, or half the overlap of neighbouring tiles when that is thinner)",
     )
     correlation.add_argument(
         "--priority",

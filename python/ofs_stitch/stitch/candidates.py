@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..core.matches import CandidatePair
@@ -13,6 +15,67 @@ def overlap_fraction(shift: np.ndarray, tile_shape: tuple[int, int]) -> np.ndarr
     rows = np.clip(height - np.abs(shift[:, 0]), 0, None)
     cols = np.clip(width - np.abs(shift[:, 1]), 0, None)
     return rows * cols / float(height * width)
+
+
+# Upstream's default --minimum_overlap; the derived threshold never exceeds it.
+UPSTREAM_MINIMUM_OVERLAP = 0.2
+# A pair whose offset along one axis is below this fraction of the tile is a neighbour along
+# the other axis (a grid's left-right or up-down neighbour, not a diagonal one).
+NEIGHBOUR_OFFSET_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class NeighbourOverlaps:
+    """The overlaps of a scan's neighbouring tiles (left-right and up-down, not diagonal)."""
+
+    pairs: np.ndarray  # (k, 2) index pairs i < j
+    fractions: np.ndarray  # (k,) overlap area / tile area from the positions
+    along_rows: np.ndarray  # (k,) bool: j is above or below i (else beside it)
+
+    def typical_overlap(self) -> float | None:
+        """The smaller of the median up-down and the median left-right overlap (None: no
+        neighbours). Medians, so that a few tiles the stage misplaced do not decide it."""
+        medians = [
+            float(np.median(self.fractions[direction]))
+            for direction in (self.along_rows, ~self.along_rows)
+            if direction.any()
+        ]
+        return min(medians) if medians else None
+
+
+def neighbour_overlaps(
+    stage_positions_px: np.ndarray, tile_shape: tuple[int, int]
+) -> NeighbourOverlaps:
+    """The overlapping pairs that are direct neighbours, with their overlap fractions."""
+    positions = np.asarray(stage_positions_px, dtype=float).reshape(-1, 2)
+    close = _overlapping_pairs(positions, tile_shape) if len(positions) > 1 else np.empty((0, 2))
+    close = close.astype(np.int64).reshape(-1, 2)
+    shifts = positions[close[:, 1]] - positions[close[:, 0]]
+    relative = np.abs(shifts) / np.asarray(tile_shape, dtype=float)
+    neighbours = relative.min(axis=1) < NEIGHBOUR_OFFSET_FRACTION
+    return NeighbourOverlaps(
+        pairs=close[neighbours],
+        fractions=overlap_fraction(shifts[neighbours], tile_shape),
+        along_rows=relative[neighbours, 0] > relative[neighbours, 1],
+    )
+
+
+def derived_minimum_overlap(neighbours: NeighbourOverlaps) -> float:
+    """The --minimum_overlap to use when the user gives none: upstream's 0.2 while it leaves no
+    neighbour pair out; otherwise half the scan's typical neighbour overlap (real grids often
+    overlap by only 10 %, and a threshold above that leaves a spanning tree where loops could
+    catch a bad match). Keeping 0.2 when it suffices keeps diagonal pairs out of wide-overlap
+    scans, as upstream does."""
+    typical = neighbours.typical_overlap()
+    if typical is None or bool(np.all(neighbours.fractions >= UPSTREAM_MINIMUM_OVERLAP)):
+        return UPSTREAM_MINIMUM_OVERLAP
+    return min(UPSTREAM_MINIMUM_OVERLAP, 0.5 * typical)
+
+
+def neighbours_left_out(neighbours: NeighbourOverlaps, pairs: list[CandidatePair]) -> int:
+    """How many neighbour pairs are not among the candidate ``pairs``."""
+    chosen = {(p.i, p.j) for p in pairs}
+    return sum((int(i), int(j)) not in chosen for i, j in neighbours.pairs)
 
 
 def candidate_pairs(

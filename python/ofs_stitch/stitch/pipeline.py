@@ -21,7 +21,13 @@ from ..io.discovery import EARLIER_OUTPUT_REASON
 from ..io.memory import TileStore
 from ..io.positions_file import write_ofm_tile_configuration
 from ..io.strips import pixel_format_of
-from .candidates import candidate_pairs, isolated_tiles
+from .candidates import (
+    candidate_pairs,
+    derived_minimum_overlap,
+    isolated_tiles,
+    neighbour_overlaps,
+    neighbours_left_out,
+)
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
 from .outputs import write_mosaics, write_stage_preview
@@ -38,7 +44,9 @@ StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25
-UPSTREAM_MINIMUM_OVERLAP = 0.2
+# The camera-stage matrix the registration implies is printed when it differs from the one
+# used by more than this (relative Frobenius norm): below, it is noise, not advice.
+CSM_CHANGE_WORTH_TELLING = 0.01
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,8 @@ class StitchOptions:
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
     resize: float = 1.0
     pad: bool = True
-    minimum_overlap: float | None = None  # None: 0.2 as upstream, or half of --overlap with --grid
+    # None: upstream's 0.2, or half the scan's neighbour overlap when that is thinner
+    minimum_overlap: float | None = None
     search_radius: float | None = None  # --corr_mask_radius, input pixels
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     use_cache: bool = True
@@ -138,7 +147,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         clock.lap("render")
         return result
 
-    pairs = _candidate_pairs(scan, options)
+    pairs = _candidate_pairs(scan, options, say)
     say.info(f"{len(pairs)} overlapping pairs to correlate")
     settings = MeasureSettings(
         correlation=options.correlation,
@@ -210,9 +219,19 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
     return result
 
 
-def _candidate_pairs(scan: Scan, options: StitchOptions) -> list[CandidatePair]:
-    minimum_overlap = _minimum_overlap(options)
-    pairs = candidate_pairs(scan.stage_positions_px, scan.tiles[0].shape, minimum_overlap)
+def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list[CandidatePair]:
+    tile_shape = scan.tiles[0].shape
+    neighbours = neighbour_overlaps(scan.stage_positions_px, tile_shape)
+    minimum_overlap = options.minimum_overlap
+    if minimum_overlap is None:
+        minimum_overlap = derived_minimum_overlap(neighbours)
+    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, minimum_overlap)
+    left_out = neighbours_left_out(neighbours, pairs)
+    if left_out:
+        say.info(
+            f"{left_out} of {len(neighbours.pairs)} neighbour pairs overlap by less than "
+            f"--minimum_overlap {minimum_overlap:g} and are not measured"
+        )
     lonely = isolated_tiles(len(scan.tiles), pairs)
     if lonely:
         names = ", ".join(scan.tiles[t].name for t in lonely[:5])
@@ -237,16 +256,11 @@ def _select_and_place(
         reject_inconsistent=options.thresholds.method == "automatic",
     )
     used = int(layout.accepted.sum())
-    stage_error = (
-        f"; stage positions were off by {layout.stage_sigma_px:.1f} px RMS"
-        if layout.stage_sigma_px is not None
-        else ""
-    )
+    unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
     say.info(
         f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected)"
-        + stage_error
+        + _starting_position_error(scan, layout, unplaced)
     )
-    unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
     if unplaced:
         say.info(
             f"{len(unplaced)} tiles had no trustworthy pair and sit at their stage position: "
@@ -264,7 +278,8 @@ def _write_positions(
     assert layout is not None and selection is not None
     names = [t.name for t in scan.tiles]
     ofm = write_ofm_tile_configuration(output_dir, names, layout.positions)
-    improved = _improved_camera_stage_matrix(scan, layout, say)
+    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    improved = _improved_camera_stage_matrix(scan, layout, unplaced, say)
     extra: dict[str, object] = {
         "thresholds": {
             "min_quality": selection.min_quality,
@@ -300,16 +315,6 @@ def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[s
         # plotted one, so no line is drawn for it.
         "max_stage_discrepancy": selection.max_discrepancy if manual_limit else None,
     }
-
-
-def _minimum_overlap(options: StitchOptions) -> float:
-    """Upstream's 0.2 by default; with --grid, half the stated overlap (grids of real
-    microscopes often overlap by only 10 %, which upstream's default would never correlate)."""
-    if options.minimum_overlap is not None:
-        return options.minimum_overlap
-    if options.inputs.grid is not None and options.inputs.positions_file is None:
-        return min(UPSTREAM_MINIMUM_OVERLAP, 0.5 * options.inputs.overlap)
-    return UPSTREAM_MINIMUM_OVERLAP
 
 
 def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:
@@ -400,6 +405,36 @@ def _progress_bar(total: int, options: StitchOptions):  # type: ignore[no-untype
     return tqdm(total=total, unit="pair", desc="correlating", leave=False)
 
 
+# What the starting positions were, by where they came from (Scan.position_source).
+_POSITION_NOUNS = {
+    "openflexure-metadata": "the stage positions",
+    "file-name": "the stage positions in the file names",
+    "grid": "the grid positions",
+    "positions-file": "the positions from the file",
+}
+
+
+def _starting_position_error(scan: Scan, layout: PlacedTiles, unplaced: list[int]) -> str:
+    """How far the registered positions are from the starting ones, over the tiles that pairs
+    placed: RMS and largest distance once the mean offset is removed, then RMS once a common
+    affine map (scale, rotation, shear: a miscalibrated camera-stage matrix) is removed too."""
+    placed = np.ones(len(scan.tiles), dtype=bool)
+    placed[unplaced] = False
+    if placed.sum() < 3:
+        return ""
+    offsets = layout.positions[placed] - scan.stage_positions_px[placed]
+    distances = np.hypot(*(offsets - offsets.mean(axis=0)).T)
+    noun = _POSITION_NOUNS.get(scan.position_source, "the starting positions")
+    text = (
+        f"; {noun} were off by {np.sqrt(np.mean(distances**2)):.1f} px RMS "
+        f"({distances.max():.1f} px at most)"
+    )
+    if layout.stage_sigma_px is not None:
+        affine = "a common scale, rotation and shear"
+        text += f", {layout.stage_sigma_px:.1f} px RMS after removing {affine}"
+    return text
+
+
 def _tiles_without_pairs(
     n: int, measurements: list[PairMeasurement], accepted: np.ndarray
 ) -> list[int]:
@@ -411,22 +446,27 @@ def _tiles_without_pairs(
 
 
 def _improved_camera_stage_matrix(
-    scan: Scan, layout: PlacedTiles, say: _Reporter
+    scan: Scan, layout: PlacedTiles, unplaced: list[int], say: _Reporter
 ) -> np.ndarray | None:
-    """The camera-stage matrix the registered positions imply (printed as upstream does)."""
+    """The camera-stage matrix the registered positions imply (printed as upstream does, but
+    only when it says something: fitted on the tiles that pairs placed, and different enough
+    from the one used to be worth acting on)."""
     if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
         return None
-    stage_xy = np.array(
-        [t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None], dtype=float
-    )
-    improved = fit_camera_stage_matrix(stage_xy, layout.positions)
+    placed = np.ones(len(scan.tiles), dtype=bool)
+    placed[unplaced] = False
+    stage_xy = np.array([t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None])
+    improved = fit_camera_stage_matrix(stage_xy[placed], layout.positions[placed])
     if improved is None:
         return None
-    say.info(f"camera-stage matrix used: {format_camera_stage_matrix(scan.csm_matrix)}")
-    say.info(
-        "the scan suggests a more accurate camera-stage matrix (for these image widths): "
-        f"{format_camera_stage_matrix(improved)}"
-    )
+    change = np.linalg.norm(improved - scan.csm_matrix) / np.linalg.norm(scan.csm_matrix)
+    if change > CSM_CHANGE_WORTH_TELLING:
+        say.info(f"camera-stage matrix used: {format_camera_stage_matrix(scan.csm_matrix)}")
+        say.info(
+            f"the registered positions imply one {100 * change:.1f} % different (recalibrate "
+            "the camera-stage mapping, or start later scans of these image widths with "
+            f"--csm_matrix): {format_camera_stage_matrix(improved)}"
+        )
     return improved
 
 

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stitched {len(truth.file_names)} tiles in {seconds:.2f} s")
     print(
         f"RMS position error: {truth.rms_error(positions):.3f} px "
-        f"(the stage alone was off by {truth.rms_error(truth.stage_positions_px):.1f} px)"
+        f"(the stage positions were off by {truth.rms_error(truth.stage_positions_px):.1f} px RMS)"
     )
     for path in result.written:
         print(f"  {path}")
