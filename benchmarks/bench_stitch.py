@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ofs_stitch.stitch.pipeline import StitchOptions, stitch
+from ofs_stitch.stitching.pipeline import StitchOptions, stitch
 
 pytest.importorskip("skimage")
 from stitch_floor import stitch_floor  # noqa: E402

@@ -41,10 +41,10 @@ def test_a_module_importing_from_a_higher_layer_breaks_a_contract(tmp_path: Path
     copy = tmp_path / "layer_probe"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     overlap = copy / "core" / "overlap.py"
-    overlap.write_text(overlap.read_text() + "\nfrom ..stitch import pipeline  # noqa\n")
+    overlap.write_text(overlap.read_text() + "\nfrom ..stitching import pipeline  # noqa\n")
     config = tmp_path / "pyproject.toml"
     contracts = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     config.write_text(contracts.replace("ofs_stitch", "layer_probe"), encoding="utf-8")
     done = _lint_imports(tmp_path, config)
     assert done.returncode != 0
-    assert "layer_probe.core.overlap -> layer_probe.stitch.pipeline" in done.stdout
+    assert "layer_probe.core.overlap -> layer_probe.stitching.pipeline" in done.stdout

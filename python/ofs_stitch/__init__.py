@@ -1,8 +1,8 @@
 """ofs-stitch: fast, accurate stitching of microscope tile scans.
 
-The public API: ``register_pair`` measures where one image sits relative to another;
-``solve_positions`` places any number of tiles from such measurements. The command line tool
-``ofs-stitch FOLDER`` stitches a whole scan.
+The public API: ``stitch(folder, **options)`` does the whole job of ``ofs-stitch FOLDER``;
+``register_pair`` measures where one image sits relative to another; ``solve_positions`` places
+any number of tiles from such measurements.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .errors import ImageReadError, InputError, OutputError, StitchError
 if TYPE_CHECKING:
     from .core.registration import Registration, register_pair
     from .core.solve import SolvedPositions, solve_positions
+    from .stitching.api import Stitched, stitch
 
 __all__ = [
     "ImageReadError",
@@ -24,9 +25,11 @@ __all__ = [
     "SolvedPositions",
     "Registration",
     "StitchError",
+    "Stitched",
     "__version__",
     "register_pair",
     "solve_positions",
+    "stitch",
 ]
 
 # The numerical API loads numpy and the compiled core when first used, not on
@@ -36,6 +39,8 @@ _LAZY = {
     "solve_positions": "core.solve",
     "Registration": "core.registration",
     "register_pair": "core.registration",
+    "Stitched": "stitching.api",
+    "stitch": "stitching.api",
 }
 
 

@@ -38,9 +38,9 @@ from e2e_support import (
     run_process,
 )
 
-import ofs_stitch.stitch.measure
+import ofs_stitch.stitching.measure
 from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg, parse_exif_block
-from ofs_stitch.stitch.options import build_parser
+from ofs_stitch.stitching.options import build_parser
 from ofs_stitch.testing.synthetic import SyntheticScan, make_scan
 
 TILE_SHAPE = (240, 320)
@@ -331,14 +331,14 @@ def test_default_output_is_the_input_folder(base_scan: SyntheticScan, tmp_path: 
 
 
 class MeasureCounter:
-    """Counts pair registrations by wrapping ``ofs_stitch.stitch.measure.register_overlap``."""
+    """Counts pair registrations by wrapping ``ofs_stitch.stitching.measure.register_overlap``."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *, interrupt_at: int | None = None) -> None:
-        self._original = ofs_stitch.stitch.measure.register_overlap
+        self._original = ofs_stitch.stitching.measure.register_overlap
         self._lock = threading.Lock()
         self.calls = 0
         self.interrupt_at = interrupt_at
-        monkeypatch.setattr(ofs_stitch.stitch.measure, "register_overlap", self._register)
+        monkeypatch.setattr(ofs_stitch.stitching.measure, "register_overlap", self._register)
 
     def _register(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         with self._lock:

@@ -18,9 +18,9 @@ import ofs_stitch
 from ofs_stitch.cli import command
 
 # Run in fresh interpreters: this test process has long imported numpy.
-from ofs_stitch.stitch import pipeline, plot_worker
-from ofs_stitch.stitch.pipeline import StitchOptions
-from ofs_stitch.stitch.plot_worker import PlotProcess
+from ofs_stitch.stitching import pipeline, plot_worker
+from ofs_stitch.stitching.pipeline import StitchOptions
+from ofs_stitch.stitching.plot_worker import PlotProcess
 
 ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
 

@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "ofs-stitch") -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     plot_helper = None
     if draws_plots(arguments):
-        from ..stitch.plot_worker import PlotProcess
+        from ..stitching.plot_worker import PlotProcess
 
         plot_helper = PlotProcess()
     try:
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "ofs-stitch") -> int:
 def draws_plots(arguments: Sequence[str]) -> bool:
     """Whether this command line is likely to run a stitch that draws the plots."""
     # Light: no numpy, no matplotlib (this runs before either loads).
-    from ..stitch.plot_worker import MODES_WITHOUT_PLOTS
+    from ..stitching.plot_worker import MODES_WITHOUT_PLOTS
 
     for argument in arguments:
         if argument == "-h" or argument.endswith(MODES_WITHOUT_PLOTS):

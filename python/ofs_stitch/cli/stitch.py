@@ -1,6 +1,6 @@
 """``ofs-stitch FOLDER``: the command line, option-compatible with ``openflexure-stitch``.
 
-The options themselves live with the family (`ofs_stitch.stitch.options`). Problems the user
+The options themselves live with the family (`ofs_stitch.stitching.options`). Problems the user
 can fix end in one line on stderr and exit status 2, never a traceback.
 """
 
@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import StitchError
-from ..stitch.options import OptionError, apply_cached_settings, build_parser, options_from_args
-from ..stitch.pipeline import stitch
-from ..stitch.plot_worker import PlotProcess
+from ..stitching.options import OptionError, apply_cached_settings, build_parser, options_from_args
+from ..stitching.pipeline import stitch
+from ..stitching.plot_worker import PlotProcess
 
 EXIT_USER_ERROR = 2
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StitchError
-from ..stitch.pipeline import StitchOptions, stitch
+from ..stitching.pipeline import StitchOptions, stitch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ofs_stitch.stitch.thresholds import sigma_from_lengths
+from ofs_stitch.stitching.thresholds import sigma_from_lengths
 
 
 @pytest.mark.parametrize("count", [1, 2, 7, 404, 405])

@@ -1,7 +1,7 @@
 """The options of ``ofs-stitch`` (every openflexure-stitch option, with its name, meaning and
 default; new ones are marked (new)), parsed into `StitchOptions`.
 
-One parser serves the command and the Python call ``ofs_stitch.stitch(folder, **options)``, so
+One parser serves the command and the Python call ``ofs_stitch.stitching(folder, **options)``, so
 both accept the same names, defaults and checks.
 """
 
@@ -26,8 +26,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad option is an `OptionError` naming the option and the fix (no usage
     dump): the command prints it as one line, ``ofs_stitch.stitch()`` raises it."""
 
+    help_hint = ""  # where the options are described, for the end of every error
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise OptionError(f"{message}; see {self.prog} --help")
+        raise OptionError(f"{message}; {self.help_hint}")
 
 
 def _positive_float(text: str) -> float:
@@ -111,8 +113,9 @@ def _tile_size(text: str) -> int | None:
     return value
 
 
-def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
-    """The parser of ``ofs-stitch`` (``prog``: the name it is called by, ``ofs stitch`` too)."""
+def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``ofs-stitch`` (``prog``: the name it is called by, ``ofs stitch`` too;
+    ``help_hint``: where errors send the user, ``see PROG --help`` by default)."""
     parser = _Parser(
         prog=prog,
         description=(
@@ -121,6 +124,7 @@ def build_parser(prog: str = "ofs-stitch") -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.help_hint = help_hint or f"see {prog} --help"
     parser.add_argument("input_folder", type=Path, help="folder holding the tile images")
     parser.add_argument(
         "--version",

@@ -40,7 +40,7 @@ class PlotProcess:
         environment = dict(os.environ)
         environment.setdefault("OPENBLAS_NUM_THREADS", "1")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ofs_stitch.stitch.plot_worker"],
+            [sys.executable, "-m", "ofs_stitch.stitching.plot_worker"],
             env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,

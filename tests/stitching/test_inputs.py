@@ -19,7 +19,7 @@ from scan_images import (
 
 from ofs_stitch.errors import ImageReadError, InputError
 from ofs_stitch.io.positions_file import write_tile_configuration
-from ofs_stitch.stitch.inputs import InputOptions, load_scan
+from ofs_stitch.stitching.inputs import InputOptions, load_scan
 
 # A 2x2 scan in stage steps; with the real matrix (~3.4 steps/px, calibrated on 832-px-wide
 # frames) and 64-px-wide tiles, 100 steps is about 2.3 px.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ofs_stitch.stitch import candidates
+from ofs_stitch.stitching import candidates
 
 TILE = (480, 640)
 

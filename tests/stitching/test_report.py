@@ -11,7 +11,7 @@ import pytest
 
 from ofs_stitch.core.matches import PairMeasurement
 from ofs_stitch.io.tiles import Tile
-from ofs_stitch.stitch.report import (
+from ofs_stitch.stitching.report import (
     fit_camera_stage_matrix,
     format_camera_stage_matrix,
     positions_document,

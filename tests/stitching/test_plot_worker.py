@@ -12,7 +12,7 @@ import pytest
 
 from ofs_stitch.core.matches import PairMeasurement
 from ofs_stitch.errors import OutputError
-from ofs_stitch.stitch.plot_worker import PlotProcess
+from ofs_stitch.stitching.plot_worker import PlotProcess
 
 
 def test_worker_draws_both_plots(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ofs_stitch.core.matches import PairMeasurement
 from ofs_stitch.errors import OutputError
-from ofs_stitch.stitch import plots
+from ofs_stitch.stitching import plots
 
 
 def pairs(n_good: int, n_bad: int) -> tuple[list[PairMeasurement], list[bool]]:
@@ -178,9 +178,9 @@ def test_matplotlib_is_imported_lazily_and_pyplot_never(tmp_path):
     script = f"""
 import sys
 from pathlib import Path
-import ofs_stitch.stitch.plots as plots
+import ofs_stitch.stitching.plots as plots
 from ofs_stitch.core.matches import PairMeasurement
-assert "matplotlib" not in sys.modules, "importing ofs_stitch.stitch.plots imported matplotlib"
+assert "matplotlib" not in sys.modules, "importing ofs_stitch.stitching.plots imported matplotlib"
 m = PairMeasurement(0, 1, (1.0, 2.0), (1.0, 2.5), 0.9, 5.0, 0.8)
 plots.plot_correlations([m], [True], Path({str(tmp_path / "c.png")!r}))
 assert "matplotlib" in sys.modules
