@@ -1,7 +1,8 @@
 """ofs-stitch: fast, accurate stitching of microscope tile scans.
 
 The public API: ``register_pair`` measures where one image sits relative to another;
-``solve_positions`` places any number of tiles from such measurements. The command line tool
+``solve_positions`` places any number of tiles from such measurements; ``Transform``,
+``TransformTable`` and ``fit`` hold and estimate the maps between images. The command line tool
 ``ofs-stitch FOLDER`` stitches a whole scan.
 """
 
@@ -16,6 +17,7 @@ from .errors import ImageReadError, InputError, OutputError, StitchError
 if TYPE_CHECKING:
     from .core.registration import Registration, register_pair
     from .core.solve import SolvedPositions, solve_positions
+    from .core.transform import Transform, TransformTable, fit
 
 __all__ = [
     "ImageReadError",
@@ -24,7 +26,10 @@ __all__ = [
     "SolvedPositions",
     "Registration",
     "StitchError",
+    "Transform",
+    "TransformTable",
     "__version__",
+    "fit",
     "register_pair",
     "solve_positions",
 ]
@@ -36,6 +41,9 @@ _LAZY = {
     "solve_positions": "core.solve",
     "Registration": "core.registration",
     "register_pair": "core.registration",
+    "Transform": "core.transform",
+    "TransformTable": "core.transform",
+    "fit": "core.transform",
 }
 
 
