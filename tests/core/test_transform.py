@@ -516,6 +516,8 @@ def test_table_equality_is_exact_and_counts_nan_qualities_equal() -> None:
         ({"status": ("ok", "ok", "maybe")}, 2, "ok, flagged, interpolated, reference, failed"),
         ({"quality": [0.1, math.inf, 0.2]}, 1, "finite"),
         ({"kind": "translation"}, 1, "not a translation"),
+        ({"matrices": np.stack([np.eye(3), np.full((3, 3), np.nan), np.eye(3)])}, 1, "not finite"),
+        ({"matrices": np.stack([np.eye(3), np.eye(3), np.eye(3) * 2])}, 2, "last row"),
     ],
 )
 def test_a_bad_row_is_refused_with_its_number(change: dict, row: int, message: str) -> None:

@@ -30,6 +30,7 @@ KINDS: tuple[Kind, ...] = ("translation", "rigid", "similarity", "affine")
 #   others are relative to; failed: the measurement failed and the matrix is only the fallback
 #   its producer chose (an identity or a prediction), never a measurement.
 STATUSES: tuple[str, ...] = ("ok", "flagged", "interpolated", "reference", "failed")
+_STATUS_SET = frozenset(STATUSES)
 
 # A matrix is of a kind when it departs from that kind's form by no more than this, relative to
 # the size of its linear part: products and inverses of rigid transforms stay rigid to ~1e-15.
@@ -302,21 +303,15 @@ class TransformTable:
         status = tuple(self.status)
         if len(status) != n:
             raise InputError(f"status has {len(status)} values for {n} ids; give one per id")
-        seen: set[str] = set()
-        for number, name in enumerate(ids):
-            problem = _row_problem(name, quality[number], status[number])
-            if problem is None:
-                try:
-                    _check_kind(
-                        _checked_matrix(matrices[number], "the matrix"), self.kind, "the matrix"
-                    )
-                except InputError as error:
-                    problem = str(error)
-            if problem is None and name in seen:
-                problem = "its id is given to an earlier row too; give each row its own id"
-            if problem is not None:
-                raise TableRowError(number, name, problem)
-            seen.add(name)
+        valid = _valid_matrices(matrices, self.kind)
+        if not (
+            valid.all()
+            and not np.isinf(quality).any()
+            and set(status) <= _STATUS_SET
+            and len(set(ids)) == n
+            and all(type(name) is str and name and _no_line_break(name) for name in ids)
+        ):
+            _raise_first_bad_row(ids, matrices, valid, quality, status, self.kind)
         matrices.flags.writeable = False
         quality.flags.writeable = False
         object.__setattr__(self, "ids", ids)
@@ -492,9 +487,37 @@ def _float_array(values: object, name: str) -> np.ndarray:
         raise InputError(f"{name} are not an array of numbers ({error}); give numbers") from error
 
 
+def _raise_first_bad_row(
+    ids: tuple[str, ...],
+    matrices: np.ndarray,
+    valid: np.ndarray,
+    quality: np.ndarray,
+    status: tuple[str, ...],
+    kind: Kind,
+) -> None:
+    """Raise TableRowError for the first row that breaks a table's contract."""
+    seen: set[str] = set()
+    for number, name in enumerate(ids):
+        problem = _row_problem(name, quality[number], status[number])
+        if problem is None and not valid[number]:
+            try:
+                _check_kind(_checked_matrix(matrices[number], "the matrix"), kind, "the matrix")
+            except InputError as error:
+                problem = str(error)
+        if problem is None and name in seen:
+            problem = "its id is given to an earlier row too; give each row its own id"
+        if problem is not None:
+            raise TableRowError(number, name, problem)
+        seen.add(name)
+
+
+def _no_line_break(name: str) -> bool:
+    return "\n" not in name and "\r" not in name
+
+
 def _row_problem(name: object, quality: float, status: str) -> str | None:
-    """What is wrong with one row of a table apart from its matrix's kind, or None."""
-    if not isinstance(name, str) or not name or any(c in name for c in "\r\n"):
+    """What is wrong with one row of a table apart from its matrix, or None."""
+    if not isinstance(name, str) or not name or not _no_line_break(name):
         return f"the id {name!r} must be a non-empty string without line breaks"
     if math.isinf(quality):
         return f"quality is {quality}; give a finite number, or NaN when not measured"
@@ -535,27 +558,38 @@ def _checked_matrix(matrix: np.ndarray, what: str) -> np.ndarray:
 
 
 def _check_kind(matrix: np.ndarray, kind: Kind, what: str) -> None:
-    rank = _kind_rank(kind)
-    if rank == KINDS.index("affine"):
-        return
-    linear = matrix[:2, :2]
-    if rank == KINDS.index("translation"):
-        departure = float(np.abs(linear - np.eye(2)).max())
-        size = 1.0
-    else:
-        # A similarity is s [[c, -s'], [s', c]]: equal diagonal, opposite off-diagonal.
-        size = math.hypot(linear[0, 0], linear[1, 0])
-        departure = max(abs(linear[0, 0] - linear[1, 1]), abs(linear[0, 1] + linear[1, 0]))
-        if rank == KINDS.index("rigid"):
-            departure = max(departure, abs(size - 1.0))
-            size = 1.0
-        elif size == 0.0:
-            departure = math.inf
-    if departure > KIND_TOLERANCE * size:
+    if not _valid_matrices(matrix[None], kind)[0]:
         raise InputError(
-            f"{what} has linear part {linear.tolist()}, which is not a {kind} "
+            f"{what} has linear part {matrix[:2, :2].tolist()}, which is not a {kind} "
             f"({_KIND_FORMS[kind]}); give such a matrix or declare a more general kind"
         )
+
+
+def _valid_matrices(matrices: np.ndarray, kind: Kind) -> np.ndarray:
+    """(n,) bool: which of the (n, 3, 3) ``matrices`` are finite, homogeneous and of ``kind``.
+
+    One pass over a whole table; the single-matrix checks say what is wrong with a row."""
+    rank = _kind_rank(kind)
+    with np.errstate(invalid="ignore"):  # NaN and inf rows are invalid whatever they compare
+        valid = np.isfinite(matrices).all(axis=(1, 2)) & (matrices[:, 2] == _LAST_ROW).all(axis=1)
+        if rank == KINDS.index("affine"):
+            return valid
+        linear = matrices[:, :2, :2]
+        if rank == KINDS.index("translation"):
+            departure = np.abs(linear - np.eye(2)).max(axis=(1, 2))
+            size = np.ones(len(matrices))
+        else:
+            # A similarity is s [[c, -s'], [s', c]]: equal diagonal, opposite off-diagonal.
+            size = np.hypot(linear[:, 0, 0], linear[:, 1, 0])
+            departure = np.maximum(
+                np.abs(linear[:, 0, 0] - linear[:, 1, 1]), np.abs(linear[:, 0, 1] + linear[:, 1, 0])
+            )
+            if rank == KINDS.index("rigid"):
+                departure = np.maximum(departure, np.abs(size - 1.0))
+                size = np.ones(len(matrices))
+            else:
+                valid &= size > 0.0
+        return valid & (departure <= KIND_TOLERANCE * size)
 
 
 _KIND_FORMS: dict[str, str] = {
