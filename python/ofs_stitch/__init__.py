@@ -2,7 +2,8 @@
 
 The public API: ``stitch(folder, **options)`` does the whole job of ``ofs-stitch FOLDER``;
 ``register_pair`` measures where one image sits relative to another; ``solve_positions`` places
-any number of tiles from such measurements.
+any number of tiles from such measurements; ``Transform``, ``TransformTable`` and ``fit`` hold
+and estimate the maps between images.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .errors import ImageReadError, InputError, OutputError, StitchError
 if TYPE_CHECKING:
     from .core.registration import Registration, register_pair
     from .core.solve import SolvedPositions, solve_positions
+    from .core.transform import Transform, TransformTable, fit
     from .stitching.api import Stitched, stitch
 
 __all__ = [
@@ -26,7 +28,10 @@ __all__ = [
     "Registration",
     "StitchError",
     "Stitched",
+    "Transform",
+    "TransformTable",
     "__version__",
+    "fit",
     "register_pair",
     "solve_positions",
     "stitch",
@@ -41,6 +46,9 @@ _LAZY = {
     "register_pair": "core.registration",
     "Stitched": "stitching.api",
     "stitch": "stitching.api",
+    "Transform": "core.transform",
+    "TransformTable": "core.transform",
+    "fit": "core.transform",
 }
 
 

@@ -197,6 +197,24 @@ def test_matrix_fit_is_least_squares_on_noisy_data():
     np.testing.assert_allclose(fitted, M, atol=5e-3)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_matrix_fit_is_the_old_lstsq_formula(seed):
+    # The formula report.py used before core.transform.fit, verbatim: numpy's lstsq on the
+    # centred positions and stage coordinates.
+    rng = np.random.default_rng(seed)
+    rows, cols = rng.integers(2, 7, 2)
+    positions = np.array([(r * 336.0, c * 448.0) for r in range(rows) for c in range(cols)])
+    positions += rng.normal(0.0, 20.0, positions.shape) + rng.uniform(-5e4, 5e4, 2)
+    stage_xy = (
+        STAGE_ORIGIN + positions @ (M * rng.uniform(0.9, 1.1)) + rng.normal(0, 30, positions.shape)
+    )
+    centred = positions - positions.mean(axis=0)
+    reference, *_ = np.linalg.lstsq(centred, stage_xy - stage_xy.mean(axis=0), rcond=None)
+    np.testing.assert_allclose(
+        fit_camera_stage_matrix(stage_xy, positions), reference, rtol=0, atol=1e-9
+    )
+
+
 def test_matrix_fit_refuses_degenerate_layouts():
     strip = np.array([(0.0, 448.0 * k) for k in range(10)])
     assert fit_camera_stage_matrix(strip @ M, strip) is None

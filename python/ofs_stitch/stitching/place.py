@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.matches import PairMeasurement
 from ..core.solve import solve_positions
+from ..core.transform import DegenerateFitError, Transform, fit
 from .thresholds import sigma_from_lengths
 
 # Typical precision of an accepted pair (pixels): weights priors against pairs.
@@ -40,7 +41,7 @@ class PlacedTiles:
     positions: np.ndarray  # (n, 2) (row, col), top-left corners; minimum at (0, 0)
     accepted: np.ndarray  # (m,) bool: pairs used in the final solve
     residuals: np.ndarray  # (m, 2): (p_j - p_i) - measured shift, for every pair
-    stage_to_layout: np.ndarray  # (3, 2) affine map [row, col, 1] @ it: stage px -> layout px
+    stage_to_layout: Transform  # stage px -> the pairs-only placement's px (translation or affine)
     # Spread of the stage positions around the stage-to-layout map, or None when too few tiles
     # were placed by pairs to measure it (a default then weighs the stage priors).
     stage_sigma_px: float | None
@@ -84,8 +85,8 @@ def place_tiles(
             linked[p.i] = linked[p.j] = True
 
     # (2) Stage -> placement affine map, fitted on tiles that pairs placed.
-    affine = _fit_affine(stage, first.positions, linked)
-    mapped_stage = np.column_stack([stage, np.ones(n)]) @ affine
+    stage_to_layout = _stage_to_layout(stage, first.positions, linked)
+    mapped_stage = stage_to_layout.apply(stage)
     spread = mapped_stage[linked] - first.positions[linked] if linked.any() else np.zeros((0, 2))
     measured_sigma = float(np.sqrt(np.mean(spread**2))) if len(spread) > 2 else None
     stage_sigma = max(measured_sigma if measured_sigma is not None else DEFAULT_STAGE_SIGMA_PX, 1.0)
@@ -119,7 +120,7 @@ def place_tiles(
         positions=positions,
         accepted=accepted,
         residuals=_all_residuals(positions, measurements),
-        stage_to_layout=affine,
+        stage_to_layout=stage_to_layout,
         stage_sigma_px=measured_sigma,
     )
 
@@ -133,8 +134,8 @@ def _all_residuals(positions: np.ndarray, measurements: list[PairMeasurement]) -
     return positions[j] - positions[i] - shift
 
 
-def _fit_affine(stage: np.ndarray, placed: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """(3, 2) matrix with [stage_row, stage_col, 1] @ it ~ placed.
+def _stage_to_layout(stage: np.ndarray, placed: np.ndarray, use: np.ndarray) -> Transform:
+    """The map with placed ~ M @ stage over the ``use`` tiles: a translation or an affine map.
 
     The linear part corrects a miscalibrated camera-stage matrix. It is kept only when the data
     show it: with an accurate matrix, a fitted one only adds noise, and extrapolating that noise
@@ -142,24 +143,25 @@ def _fit_affine(stage: np.ndarray, placed: np.ndarray, use: np.ndarray) -> np.nd
     the truth than the stage itself. Otherwise, and when the tiles span no area, the map is a
     translation.
     """
-    translation = np.vstack([np.eye(2), np.zeros((1, 2))])
     if not use.any():
-        return translation
-    translation[2] = (placed[use] - stage[use]).mean(axis=0)
+        return Transform.identity()
+    translation = fit("translation", stage[use], placed[use])
     count = int(use.sum())
     if count < 4:
         return translation
-    design = np.column_stack([stage[use], np.ones(count)])
-    affine, _, rank, _ = np.linalg.lstsq(design, placed[use], rcond=None)
-    if rank < 3:
+    try:
+        affine = fit("affine", stage[use], placed[use])
+    except DegenerateFitError:  # tiles on one line
         return translation
-    residual = placed[use] - design @ affine
+    residual = placed[use] - affine.apply(stage[use])
     sigma = np.sqrt((residual**2).sum() / max(2 * (count - 3), 1))
-    # Standard errors of the linear coefficients: sigma * sqrt(diag((X^T X)^-1)).
+    # Standard errors of the linear coefficients: sigma * sqrt(diag((X^T X)^-1)), X the design
+    # [row, col, 1]; entry k belongs to the coefficients of the stage's axis k.
+    design = np.column_stack([stage[use], np.ones(count)])
     covariance = np.linalg.inv(design.T @ design)
     standard_error = sigma * np.sqrt(np.diag(covariance)[:2])
-    deviation = np.abs(affine[:2] - np.eye(2))
-    significant = (deviation > SIGNIFICANT_SIGMAS * standard_error[:, None] + 1e-12).any()
+    deviation = np.abs(affine.matrix[:2, :2] - np.eye(2))
+    significant = (deviation > SIGNIFICANT_SIGMAS * standard_error[None, :] + 1e-12).any()
     return affine if significant else translation
 
 

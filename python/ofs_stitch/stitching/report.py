@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core.matches import PairMeasurement
+from ..core.transform import fit
 from ..io import json_text
 from ..io.atomic import write_text_atomic
 from ..io.tiles import Tile
@@ -227,8 +228,10 @@ def fit_camera_stage_matrix(stage_xy: np.ndarray, positions_px: np.ndarray) -> n
     # A strip scan: the across-strip spread is stage noise only, so M would fit noise.
     if singular[1] <= 1e-3 * singular[0]:
         return None
-    matrix, *_ = np.linalg.lstsq(centred, stage - stage.mean(axis=0), rcond=None)
-    return matrix
+    # Fitted in (row, col) on both sides, stage (y, x) ~ L @ (row, col) + t: then
+    # stage_xy = (row, col) @ L^T with L^T's columns swapped back into (x, y) order.
+    linear = fit("affine", positions, stage[:, ::-1]).matrix[:2, :2]
+    return linear.T[:, ::-1].copy()
 
 
 def format_camera_stage_matrix(matrix: np.ndarray, scale: float = 1.0) -> str:

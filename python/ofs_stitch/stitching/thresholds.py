@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..core.matches import PairMeasurement
+from ..core.transform import DegenerateFitError, Transform, fit
 
 # Quality (0..1, see registration.py) below which a match is not trusted. Measured on generated
 # scans: correct overlaps of real texture score 0.3-0.95; blank, blurred or mismatched overlaps
@@ -90,24 +91,40 @@ def select_pairs(
 def _affine_corrected_discrepancy(
     shift: np.ndarray, expected: np.ndarray, good: np.ndarray
 ) -> np.ndarray:
-    """|shift - (expected @ A + t)| with A, t fitted robustly to the good pairs.
+    """|shift - M @ expected| with M an affine map fitted robustly to the good pairs.
 
     A miscalibrated camera-stage matrix makes every pair's discrepancy grow with its length in
     the same way; the fit absorbs that so only each pair's own error remains.
     """
     if good.sum() < 4:
         return np.hypot(*(shift - expected).T)
-    design = np.column_stack([expected, np.ones(len(expected))])
     use = good.copy()
     for _ in range(3):  # trimmed refits: drop gross outliers from the fit itself
-        coefficients, *_ = np.linalg.lstsq(design[use], shift[use], rcond=None)
-        residual = np.hypot(*(shift - design @ coefficients).T)
+        model = _stage_error_model(expected[use], shift[use])
+        residual = np.hypot(*(shift - model.apply(expected)).T)
         limit = max(MIN_DISCREPANCY_PX, 3.0 * sigma_from_lengths(residual[use]))
         trimmed = good & (residual <= limit)
         if trimmed.sum() < 4 or (trimmed == use).all():
             break
         use = trimmed
     return residual
+
+
+def _stage_error_model(expected: np.ndarray, shift: np.ndarray) -> Transform:
+    """The affine map from expected to measured shifts, or the most general map they determine.
+
+    On a grid of equal stage steps the expected shifts take only a few values, all on one line
+    when only rows or only columns of pairs are good (or two values: one horizontal, one
+    vertical step): an affine map is then undetermined, but a similarity (or a translation, for
+    a single value) predicts at each expected value on that line what any least-squares affine
+    map would, the mean measured shift there.
+    """
+    for kind in ("affine", "similarity"):
+        try:
+            return fit(kind, expected, shift)
+        except DegenerateFitError:
+            continue
+    return fit("translation", expected, shift)
 
 
 def sigma_from_lengths(lengths: np.ndarray) -> float:
