@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +32,32 @@ if (pyvips.version(0), pyvips.version(1)) != PINNED_LIBVIPS:
         allow_module_level=True,
     )
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-from registration_cases import grid_system, tile_pair_cases  # noqa: E402
-from registration_data import fourier_pair, random_shifts, tile_grid, tile_pair  # noqa: E402
-from render_cases import make_jpeg_scan  # noqa: E402
-from render_scenes import cut_scene, grid_positions, smooth_canvas, subpixel_scene  # noqa: E402
-from scan_images import legacy_v3_comment, pixels, v2_comment, v3_comment, write_jpeg, write_png  # noqa: E402
-
-from ofs_stitch.testing.synthetic import (  # noqa: E402
+from ofs_stitch.testing.files import (  # noqa: E402
     REAL_CSM_MATRIX,
-    make_canvas,
-    make_pair,
-    make_scan,
-    make_tiles,
+    legacy_v3_comment,
     openflexure_user_comment,
+    pattern_pixels,
+    v2_comment,
+    v3_comment,
+    write_image,
 )
+from ofs_stitch.testing.grids import make_tiles, neighbour_shifts, tile_grid  # noqa: E402
+from ofs_stitch.testing.mosaics import (  # noqa: E402
+    cut_scene,
+    grid_positions,
+    make_jpeg_scan,
+    smooth_canvas,
+    subpixel_scene,
+)
+from ofs_stitch.testing.pairs import (  # noqa: E402
+    fourier_pair,
+    make_pair,
+    neighbour_pairs,
+    random_shifts,
+    tile_pair,
+)
+from ofs_stitch.testing.scans import make_scan  # noqa: E402
+from ofs_stitch.testing.scene import make_canvas  # noqa: E402
 
 
 def digest(*items: Any) -> str:
@@ -128,9 +136,13 @@ def test_registration_pairs_and_grids() -> None:
 
 
 def test_registration_benchmark_cases() -> None:
-    cases = tile_pair_cases(2)
+    # The registration benchmarks' configuration (benchmarks/registration_cases.py).
+    cases = neighbour_pairs(
+        2, tile_shape=(480, 640), overlap=0.3, stage_error=10.0, noise_fraction=0.02
+    )
     assert digest(*[array for case in cases for array in case]) == "ff25fdaa6e5fb414"
-    assert digest(*grid_system(3)) == "88f974fbf6272e58"
+    system = neighbour_shifts(3, tile_shape=(480, 640), overlap=0.3, noise=0.1, seed=5)
+    assert digest(*system) == "88f974fbf6272e58"
 
 
 def test_render_scenes(tmp_path: Path) -> None:
@@ -166,7 +178,7 @@ def test_single_images_with_openflexure_metadata(tmp_path: Path) -> None:
         for layout in ("v3", "legacy-v3", "v2", "none")
     ]
     assert digest(json.dumps(comments)) == "bba283a605099639"
-    jpeg = write_jpeg(tmp_path / "a.jpg", comment=comments[0], date_time="2024:03:01 12:00:07")
-    png = write_png(tmp_path / "b.png", (20, 30), comment=comments[2], seed=3)
-    plain = pixels((12, 16), seed=3, noise=0.5)
+    jpeg = write_image(tmp_path / "a.jpg", comment=comments[0], date_time="2024:03:01 12:00:07")
+    png = write_image(tmp_path / "b.png", (20, 30), comment=comments[2], seed=3)
+    plain = pattern_pixels((12, 16), seed=3, noise=0.5)
     assert digest(jpeg.read_bytes(), decoded(png), exif_of(png), plain) == "f0a38b2a842f1d98"
