@@ -2,8 +2,8 @@
 
 Tests and benchmarks assert figures measured on these data sets; a generator that drifts (a
 refactoring, a changed default) would silently move every one of them. Each digest covers the
-pixels (decoded, so the pin does not depend on a file's incidental layout), the positions and the
-metadata one call produces.
+pixels, the positions and the metadata one call produces: lossless files are decoded (the pin
+does not depend on their compression level), JPEG files are taken byte for byte.
 
 The canvas is enlarged with libvips' Lanczos resize and the JPEG tiles are encoded by libvips, so
 the digests belong to the libvips release they were taken with; under another release the test
@@ -145,7 +145,7 @@ def test_registration_benchmark_cases() -> None:
     assert digest(*system) == "88f974fbf6272e58"
 
 
-def test_render_scenes(tmp_path: Path) -> None:
+def test_mosaics_cut_from_a_canvas_and_sampled_from_waves(tmp_path: Path) -> None:
     canvas8 = smooth_canvas((60, 110), 3, np.uint8, seed=1)
     canvas16 = smooth_canvas((40, 50), 1, np.uint16, seed=2)
     positions = grid_positions(2, 3, (20, 30), 4, seed=5)
