@@ -41,7 +41,7 @@ from e2e_support import (
 import ofs_stitch.stitching.measure
 from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg, parse_exif_block
 from ofs_stitch.stitching.options import build_parser
-from ofs_stitch.testing.synthetic import SyntheticScan, make_scan
+from ofs_stitch.testing.scans import SyntheticScan, make_scan
 
 TILE_SHAPE = (240, 320)
 SCAN_NAME = "sample_scan"

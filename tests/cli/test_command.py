@@ -105,7 +105,7 @@ def test_the_modes_without_plots_are_real_modes_and_the_others_plot() -> None:
 @pytest.fixture(scope="module")
 def small_scan(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("skimage")
-    from ofs_stitch.testing.synthetic import make_scan
+    from ofs_stitch.testing.scans import make_scan
 
     folder = tmp_path_factory.mktemp("scan") / "scan"
     return make_scan(folder, rows=1, cols=2, tile_shape=(240, 320), seed=3)

@@ -59,7 +59,7 @@ def test_stitch_errors_name_the_command_as_typed(
 @pytest.fixture(scope="module")
 def scan_named_drift(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("skimage")
-    from ofs_stitch.testing.synthetic import make_scan
+    from ofs_stitch.testing.scans import make_scan
 
     # A folder named like a future subcommand: ofs-stitch never takes subcommands.
     folder = tmp_path_factory.mktemp("scans") / "drift"

@@ -2,7 +2,7 @@
 
 Ground truth: scikit-image photographs moved with ``scipy.ndimage.fourier_shift`` (as scikit-image's
 own registration tests do), and tile-like pairs cut at sub-pixel positions from one real-texture
-canvas; see ``registration_data``. Convention: ``b[y, x] == a[y + d_row, x + d_col]``.
+canvas; see ``ofs_stitch.testing.pairs``. Convention: ``b[y, x] == a[y + d_row, x + d_col]``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from registration_data import TEXTURES, fourier_pair, random_shifts, tile_pair
 
 from ofs_stitch import InputError, register_pair
+from ofs_stitch.testing.pairs import TEXTURES, fourier_pair, random_shifts, tile_pair
 
 CROP = (256, 256)  # about the size of a 640x480 tile's 30 % overlap region
 MAX_SHIFT = 10.0

@@ -12,14 +12,6 @@ import pyvips
 from data_paths import SHARED_DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from render_scenes import (
-    cut_scene,
-    grid_positions,
-    psnr,
-    save_tile,
-    smooth_canvas,
-    subpixel_scene,
-)
 
 from ofs_stitch import _core
 from ofs_stitch.errors import ImageReadError
@@ -29,6 +21,14 @@ from ofs_stitch.render import compose
 from ofs_stitch.render.band_stream import StreamShape, stream_to_writers
 from ofs_stitch.render.compose import file_source, render_array, render_bands
 from ofs_stitch.render.geometry import layout_from_arrays, scaled_layout
+from ofs_stitch.testing.mosaics import (
+    cut_scene,
+    grid_positions,
+    psnr,
+    save_tile,
+    smooth_canvas,
+    subpixel_scene,
+)
 
 
 def nearest_owner(tops: np.ndarray, shapes: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -18,7 +18,6 @@ import piexif
 import pytest
 import pyvips
 import tifffile
-from render_scenes import cut_scene, grid_positions, psnr, smooth_canvas
 
 from ofs_stitch import _core
 from ofs_stitch.errors import ImageReadError, OutputError
@@ -36,6 +35,7 @@ from ofs_stitch.render.writers import (
     write_preview,
     write_thumbnail,
 )
+from ofs_stitch.testing.mosaics import cut_scene, grid_positions, psnr, smooth_canvas
 
 OME = "{http://www.openmicroscopy.org/Schemas/OME/2016-06}"
 FIRST_TILE_COMMENT = {

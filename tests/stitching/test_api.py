@@ -17,7 +17,7 @@ from ofs_stitch.stitching.options import build_parser
 @pytest.fixture(scope="module")
 def scan_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("skimage")
-    from ofs_stitch.testing.synthetic import make_scan
+    from ofs_stitch.testing.scans import make_scan
 
     folder = tmp_path_factory.mktemp("api") / "scan"
     make_scan(folder, rows=2, cols=2, tile_shape=(240, 320), seed=8)

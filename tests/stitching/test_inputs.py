@@ -8,23 +8,22 @@ from typing import Any
 import numpy as np
 import pytest
 import tifffile
-from scan_images import (
-    REAL_MATRIX,
-    legacy_v3_comment,
-    v2_comment,
-    v3_comment,
-    write_jpeg,
-    write_png,
-)
 
 from ofs_stitch.errors import ImageReadError, InputError
 from ofs_stitch.io.positions_file import write_tile_configuration
 from ofs_stitch.stitching.inputs import InputOptions, load_scan
+from ofs_stitch.testing.files import (
+    REAL_CSM_MATRIX,
+    legacy_v3_comment,
+    v2_comment,
+    v3_comment,
+    write_image,
+)
 
 # A 2x2 scan in stage steps; with the real matrix (~3.4 steps/px, calibrated on 832-px-wide
 # frames) and 64-px-wide tiles, 100 steps is about 2.3 px.
 STAGE_XY = [(0, 0), (100, 0), (0, 100), (100, 100)]
-M = np.array(REAL_MATRIX)
+M = np.array(REAL_CSM_MATRIX)
 
 
 def expected_pixels(stage_xy: Any, matrix: np.ndarray) -> np.ndarray:
@@ -38,7 +37,7 @@ def date(second: int) -> str:
 def make_scan(folder: Path, comments: list[dict[str, Any]], **kwargs: Any) -> list[Path]:
     folder.mkdir(exist_ok=True)
     return [
-        write_jpeg(folder / f"tile_{i:02d}.jpg", comment=c, date_time=date(i), seed=i, **kwargs)
+        write_image(folder / f"tile_{i:02d}.jpg", comment=c, date_time=date(i), seed=i, **kwargs)
         for i, c in enumerate(comments)
     ]
 
@@ -46,9 +45,9 @@ def make_scan(folder: Path, comments: list[dict[str, Any]], **kwargs: Any) -> li
 @pytest.mark.parametrize(
     "layout",
     [
-        lambda x, y: v3_comment(x, y, 7, REAL_MATRIX, [624, 832]),
-        lambda x, y: legacy_v3_comment(x, y, 7, REAL_MATRIX, [624, 832]),
-        lambda x, y: v2_comment(x, y, 7, REAL_MATRIX),
+        lambda x, y: v3_comment(x, y, 7, REAL_CSM_MATRIX, [624, 832]),
+        lambda x, y: legacy_v3_comment(x, y, 7, REAL_CSM_MATRIX, [624, 832]),
+        lambda x, y: v2_comment(x, y, 7, REAL_CSM_MATRIX),
     ],
     ids=["v3", "legacy-v3", "v2"],
 )
@@ -73,7 +72,7 @@ def test_real_matrix_calibrated_at_640_on_1280_wide_tiles(tmp_path: Path) -> Non
     stage_xy = [(-2000, 5000), (1400, 5000)]
     make_scan(
         tmp_path,
-        [v3_comment(x, y, -313, REAL_MATRIX, [480, 640]) for x, y in stage_xy],
+        [v3_comment(x, y, -313, REAL_CSM_MATRIX, [480, 640]) for x, y in stage_xy],
         shape=(8, 1280),
     )
 
@@ -86,7 +85,7 @@ def test_real_matrix_calibrated_at_640_on_1280_wide_tiles(tmp_path: Path) -> Non
 
 
 def test_csm_override_and_calibration_width_zero(tmp_path: Path) -> None:
-    make_scan(tmp_path, [v3_comment(x, y, 0, REAL_MATRIX, [480, 640]) for x, y in STAGE_XY])
+    make_scan(tmp_path, [v3_comment(x, y, 0, REAL_CSM_MATRIX, [480, 640]) for x, y in STAGE_XY])
 
     override = load_scan(tmp_path, InputOptions(csm_matrix="[[0, 2], [2, 0]]"))
     np.testing.assert_array_equal(override.csm_matrix, [[0, 2], [2, 0]])
@@ -114,7 +113,7 @@ def test_singular_or_inconsistent_exif_matrix_is_an_input_error(tmp_path: Path) 
     with pytest.raises(InputError, match="tile_00.jpg .* is singular.*--csm_matrix"):
         load_scan(tmp_path / "singular")
 
-    comments = [v3_comment(x, y, 0, REAL_MATRIX, [48, 64]) for x, y in STAGE_XY]
+    comments = [v3_comment(x, y, 0, REAL_CSM_MATRIX, [48, 64]) for x, y in STAGE_XY]
     comments[2] = v3_comment(0, 100, 0, [[0, 1], [1, 0]], [48, 64])
     make_scan(tmp_path / "mixed", comments)
     with pytest.raises(InputError, match="tile_02.jpg has a different camera-stage calibration"):
@@ -126,7 +125,7 @@ def test_singular_or_inconsistent_exif_matrix_is_an_input_error(tmp_path: Path) 
 
 @pytest.mark.parametrize("without", [0, 3], ids=["first-image", "later-image"])
 def test_an_image_without_the_others_matrix_is_named(tmp_path: Path, without: int) -> None:
-    comments = [v3_comment(x, y, 0, REAL_MATRIX, [48, 64]) for x, y in STAGE_XY]
+    comments = [v3_comment(x, y, 0, REAL_CSM_MATRIX, [48, 64]) for x, y in STAGE_XY]
     comments[without] = v3_comment(*STAGE_XY[without])
     make_scan(tmp_path, comments)
     named = "tile_03.jpg" if without == 3 else "tile_01.jpg"
@@ -137,7 +136,7 @@ def test_an_image_without_the_others_matrix_is_named(tmp_path: Path, without: in
 def test_file_name_fallback_with_negative_numbers(tmp_path: Path) -> None:
     names = ["img_-100_50_-3.png", "img_0_50_-3.png", "img_-100_-10_-3.png"]
     for i, name in enumerate(names):
-        write_png(tmp_path / name, seed=i)
+        write_image(tmp_path / name, seed=i)
 
     scan = load_scan(tmp_path)
 
@@ -155,7 +154,7 @@ def test_file_name_fallback_with_negative_numbers(tmp_path: Path) -> None:
 
 def test_grid_mode_uses_natural_name_order(tmp_path: Path) -> None:
     for i in range(1, 7):
-        write_png(tmp_path / f"tile_p{i * 2}.png", seed=i)  # p2, p4, ..., p12
+        write_image(tmp_path / f"tile_p{i * 2}.png", seed=i)  # p2, p4, ..., p12
 
     scan = load_scan(tmp_path, InputOptions(grid="2x3", overlap=0.25, order="snake"))
 
@@ -180,7 +179,7 @@ def test_positions_file_gives_positions_and_must_match_the_folder(tmp_path: Path
     scan_dir.mkdir()
     names = ["a.png", "b.png", "stage_c.png"]  # listed explicitly, so "stage" is no obstacle
     for i, name in enumerate(names):
-        write_png(scan_dir / name, seed=i)
+        write_image(scan_dir / name, seed=i)
     config = tmp_path / "TileConfiguration.txt"
     write_tile_configuration(config, names, np.array([[0, 0], [1.5, 60], [40, -2]]))
 
@@ -191,7 +190,7 @@ def test_positions_file_gives_positions_and_must_match_the_folder(tmp_path: Path
     np.testing.assert_allclose(scan.stage_positions_px, [[0, 0], [1.5, 60], [40, -2]])
     assert scan.skipped == []
 
-    write_png(scan_dir / "extra.png", seed=9)
+    write_image(scan_dir / "extra.png", seed=9)
     with pytest.raises(
         InputError, match="scan has images that .*TileConfiguration.txt does not list: extra.png"
     ):
@@ -207,7 +206,7 @@ def test_positions_file_gives_positions_and_must_match_the_folder(tmp_path: Path
 
 def test_csv_positions_file(tmp_path: Path) -> None:
     for i in range(3):
-        write_jpeg(tmp_path / f"t{i}.jpg", seed=i)
+        write_image(tmp_path / f"t{i}.jpg", seed=i)
     csv = tmp_path / "positions.csv"
     csv.write_text("file,x,y\nt2.jpg,0,0\nt0.jpg,50,0\nt1.jpg,100,10\n")
 
@@ -223,13 +222,13 @@ def test_order_by_exif_date_time_else_by_mtime(tmp_path: Path) -> None:
     seconds = {"img_0_0.jpg": 30, "img_50_0.jpg": 10, "img_0_50.jpg": 20}
     mtimes = {"img_0_0.jpg": 1_000, "img_50_0.jpg": 3_000, "img_0_50.jpg": 2_000}
     for name, second in seconds.items():
-        write_jpeg(tmp_path / name, date_time=date(second))
+        write_image(tmp_path / name, date_time=date(second))
         os.utime(tmp_path / name, (mtimes[name], mtimes[name]))
 
     by_date = load_scan(tmp_path)
     assert [t.name for t in by_date.tiles] == ["img_50_0.jpg", "img_0_50.jpg", "img_0_0.jpg"]
 
-    write_jpeg(tmp_path / "img_50_50.jpg")  # no DateTime: fall back to file times for all
+    write_image(tmp_path / "img_50_50.jpg")  # no DateTime: fall back to file times for all
     os.utime(tmp_path / "img_50_50.jpg", (1_500, 1_500))
     by_mtime = load_scan(tmp_path)
     assert [t.name for t in by_mtime.tiles] == [
@@ -260,7 +259,7 @@ def test_z_stack_keeps_the_largest_file_and_reports_the_others(tmp_path: Path) -
     make_scan(tmp_path, [v3_comment(0, 0, 0), v3_comment(100, 0, 0)])
     # Three focus planes at stage (0, 100); the noisiest JPEG is the largest.
     for i, noise in enumerate([0.0, 1.0, 0.3]):
-        write_jpeg(
+        write_image(
             tmp_path / f"z_{i}.jpg",
             comment=v3_comment(0.2, 100, i * 50),
             date_time=date(10 + i),
@@ -279,7 +278,7 @@ def test_z_stack_keeps_the_largest_file_and_reports_the_others(tmp_path: Path) -
 
 def test_skipped_earlier_outputs_are_reported(tmp_path: Path) -> None:
     make_scan(tmp_path, [v3_comment(x, y) for x, y in STAGE_XY[:2]])
-    write_jpeg(tmp_path / "scan_stitched.jpg", shape=(100, 100))
+    write_image(tmp_path / "scan_stitched.jpg", shape=(100, 100))
     (tmp_path / "notes.txt").write_text("not an image")
 
     scan = load_scan(tmp_path)
@@ -291,7 +290,7 @@ def test_skipped_earlier_outputs_are_reported(tmp_path: Path) -> None:
 
 
 def test_pixel_size_from_metadata_or_option(tmp_path: Path) -> None:
-    make_scan(tmp_path, [v2_comment(x, y, 0, REAL_MATRIX, um_per_px=0.25) for x, y in STAGE_XY])
+    make_scan(tmp_path, [v2_comment(x, y, 0, REAL_CSM_MATRIX, um_per_px=0.25) for x, y in STAGE_XY])
     assert load_scan(tmp_path).pixel_size_um == pytest.approx(0.25)
     assert load_scan(tmp_path, InputOptions(pixel_size_um=0.5)).pixel_size_um == 0.5
 
@@ -306,8 +305,8 @@ def test_exif_on_only_some_images_names_the_first_without(tmp_path: Path) -> Non
 
 
 def test_no_positions_at_all(tmp_path: Path) -> None:
-    write_jpeg(tmp_path / "img_1_2.jpg")
-    write_jpeg(tmp_path / "overview.jpg")
+    write_image(tmp_path / "img_1_2.jpg")
+    write_image(tmp_path / "overview.jpg")
     with pytest.raises(InputError) as caught:
         load_scan(tmp_path)
     assert str(caught.value) == (
@@ -317,7 +316,7 @@ def test_no_positions_at_all(tmp_path: Path) -> None:
 
 def test_mixed_tile_sizes_name_the_odd_file(tmp_path: Path) -> None:
     make_scan(tmp_path, [v3_comment(x, y) for x, y in STAGE_XY[:3]])
-    write_jpeg(tmp_path / "tile_99.jpg", shape=(48, 60), comment=v3_comment(5, 5))
+    write_image(tmp_path / "tile_99.jpg", shape=(48, 60), comment=v3_comment(5, 5))
     with pytest.raises(
         InputError, match="tile_99.jpg is 60x48 pixels but the other images are 64x48"
     ):
@@ -353,7 +352,7 @@ def test_option_errors_name_the_option(tmp_path: Path) -> None:
 
 
 def test_unusable_exif_pieces_are_named(tmp_path: Path) -> None:
-    comments = [v3_comment(x, y, 0, REAL_MATRIX, [48, 64]) for x, y in STAGE_XY]
+    comments = [v3_comment(x, y, 0, REAL_CSM_MATRIX, [48, 64]) for x, y in STAGE_XY]
     comments[1]["camera_stage_mapping"]["image_to_stage_displacement_matrix"] = [[1, 2]]
     make_scan(tmp_path / "matrix", comments)
     with pytest.raises(InputError) as caught:

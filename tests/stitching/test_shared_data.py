@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import pyvips
 from data_paths import SHARED_DATA
-from e2e_support import file_digests, gauge_aligned_errors, positions_in_order, run_cli
+from e2e_support import file_digests, positions_in_order, run_cli
 
 from ofs_stitch.io.positions_file import read_tile_configuration
+from ofs_stitch.testing.scans import gauge_aligned_errors
 
 DATA = SHARED_DATA
 LSCM = DATA / "lscm_tensile_ref_4x4"

@@ -1,6 +1,6 @@
 """End-to-end accuracy of ``ofs-stitch FOLDER`` on generated scans with an exact ground truth.
 
-Each test writes a small scan with ``ofs_stitch.testing.synthetic.make_scan``, runs the command line on
+Each test writes a small scan with ``ofs_stitch.testing.scans.make_scan``, runs the command line on
 it (in-process), reads the positions back from OFMTileConfiguration.txt by file name and
 compares them with the truth after removing the global translation (positions are defined only
 up to one).
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from e2e_support import gauge_aligned_errors, positions_in_order, run_cli
+from e2e_support import positions_in_order, run_cli
 
-from ofs_stitch.testing.synthetic import REAL_CSM_MATRIX, SyntheticScan, make_scan, make_strip
+from ofs_stitch.testing.files import REAL_CSM_MATRIX
+from ofs_stitch.testing.scans import SyntheticScan, gauge_aligned_errors, make_scan, make_strip
 
 TILE_SHAPE = (240, 320)  # (h, w): small tiles keep the whole suite fast on two cores
 # Targets from the issue: clean scans, noisy scans, and scans with blank (featureless) areas.

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("folder", nargs="?", type=Path, default=Path("ofs-stitch-example"))
     args = parser.parse_args(argv)
-    from .synthetic import make_scan  # needs scikit-image (the test extra)
+    from .scans import make_scan  # needs scikit-image (the test extra)
 
     scan_folder = args.folder / "scan"
     if scan_folder.exists():

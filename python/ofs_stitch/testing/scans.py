@@ -1,19 +1,12 @@
-"""Synthetic scans with an exactly known answer, for tests, benchmarks and the README example.
+"""Tile scans with exactly known positions, as an OpenFlexure microscope writes them.
 
-A scan is photographed from one large canvas of real image content (the photographs bundled in
-scikit-image; ``testing.canvas`` explains how no content repeats). Tiles sit on a raster grid
-with sub-pixel jitter; the stage reports each position with Gaussian noise, in motor steps,
-through a camera-to-stage matrix; the files carry OpenFlexure metadata in one of its historical
-layouts.
-
-Sub-pixel sampling is band-limited and exactly consistent (``testing.optics``: a 97-tap
-Kaiser-windowed sinc applied by FFT to a cut region with a 48 px margin): every tile samples one
-and the same band-limited scene, so ``b[y, x] == a[y + d_row, x + d_col]`` holds for the true
-shift to float32 rounding, and any two tiles are exact Fourier shifts of each other. Blur,
-vignetting and noise are applied per tile, as a camera would.
-
-scikit-image is an optional dependency (``pip install 'ofs-stitch[test]'``); it is imported only
-when a canvas is first built.
+Truth: every tile's true position (sub-pixel, exact), what the stage reported for it (with
+Gaussian noise, in whole motor steps, through a camera-to-stage matrix) and which tiles show
+no sample (``SyntheticScan``, saved beside the tiles as ``ground_truth.json``). Tiles sit on a
+raster grid with sub-pixel jitter, in snake or raster capture order, and are photographed from
+one scene (``testing.scene``, ``testing.camera``): any two tiles are exact band-limited shifts of
+each other before noise. The files carry OpenFlexure metadata in one of its historical layouts
+(``testing.files``). Strips are one-row scans; tiles in memory are ``testing.grids``.
 """
 
 from __future__ import annotations
@@ -30,186 +23,34 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import exif as _exif
-from .canvas import texture_canvas
-from .optics import MAX_BLUR_SIGMA, SAMPLING_MARGIN, blur_margin, sample_subpixel
-
-__all__ = [
-    "GROUND_TRUTH_NAME",
-    "REAL_CSM_MATRIX",
-    "SyntheticScan",
-    "make_canvas",
-    "make_pair",
-    "make_scan",
-    "make_strip",
-    "make_tiles",
-    "openflexure_user_comment",
-]
-
-# A real OpenFlexure camera-stage matrix (about 3.4 motor steps per pixel, axes swapped), as in
-# the reference's v3 example: stage_xy = [d_row, d_col] @ M at 640 px wide images.
-REAL_CSM_MATRIX: tuple[tuple[float, float], tuple[float, float]] = (
-    (-0.00222, 3.39785),
-    (3.406378, 0.003936),
+from .camera import (
+    canvas_covering,
+    channels_last,
+    check_blur,
+    photograph,
+    quantise,
+    vignetting_gain,
 )
-# openflexure-metadata assumes this calibration width for v2 files, which do not record one.
-V2_CALIBRATION_WIDTH = 832
+from .files import METADATA_LAYOUTS, REAL_CSM_MATRIX, openflexure_user_comment, write_tile
+from .scene import SAMPLING_MARGIN, blur_margin
+
 GROUND_TRUTH_NAME = "ground_truth.json"
-METADATA_LAYOUTS = ("v3", "legacy-v3", "v2", "none")
 FILE_EXTENSIONS = {"jpeg": ".jpeg", "png": ".png", "tiff": ".tiff"}
 _FIRST_CAPTURE = _dt.datetime(2024, 5, 17, 10, 0, 0)
 _SECONDS_PER_CAPTURE = 2  # an OpenFlexure scan takes about 2 s per image
 
 
-def make_canvas(shape: tuple[int, int], *, seed: int = 0, rgb: bool = False) -> np.ndarray:
-    """The whole synthetic canvas as float32 in [0, 1]: (rows, cols) grey or (rows, cols, 3).
-
-    Deterministic for (shape, seed). The layout is cached; the pixels are rendered on each call
-    (about 0.5 s grey, 1.3 s RGB for 5300x7000) because a 37 Mpx RGB float array is 450 MB.
-    """
-    canvas = texture_canvas((int(shape[0]), int(shape[1])), int(seed))
-    return canvas.render(0, 0, canvas.shape[0], canvas.shape[1], rgb=rgb)
-
-
-def _quantise(image: np.ndarray, dtype: Any) -> np.ndarray:
-    """float [0, 1] -> dtype. Clipping is pointwise, so tiles stay consistent with each other."""
-    dtype = np.dtype(dtype)
-    np.clip(image, 0.0, 1.0, out=image)
-    if dtype.kind == "f":
-        return image.astype(dtype, copy=False)
-    if dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):
-        raise InputError(f"dtype {dtype} is not supported; use float32, uint8 or uint16")
-    full_scale = np.float32(np.iinfo(dtype).max)
-    image *= full_scale
-    image += np.float32(0.5)
-    return image.astype(dtype)
-
-
-def _channels_last(image: np.ndarray) -> np.ndarray:
-    """(3, rows, cols) -> contiguous (rows, cols, 3); done after quantising, on the small dtype."""
-    return np.ascontiguousarray(np.moveaxis(image, 0, 2)) if image.ndim == 3 else image
-
-
-def make_tiles(
-    positions: Any,
-    tile_shape: tuple[int, int],
-    *,
-    seed: int = 0,
-    rgb: bool = False,
-    blur_sigma: float = 0.0,
-    noise_sigma: float = 0.0,
-    dtype: Any = np.float32,
-) -> list[np.ndarray]:
-    """In-memory tiles of ``tile_shape`` whose top-left corners sit at ``positions`` (n, 2).
-
-    Positions are (row, col) px, sub-pixel, in any frame: the scene is laid out to cover them,
-    so one call photographs one scene (another set of positions gives another canvas). Tiles at
-    positions p and q satisfy ``tile_q[y, x] == tile_p[y + d_row, x + d_col]`` with d = q - p,
-    to float32 rounding, before noise. ``blur_sigma``: Gaussian defocus (px); ``noise_sigma``:
-    independent Gaussian noise per tile, fraction of full scale; ``dtype``: float32/float64 in
-    [0, 1], uint8 or uint16. RGB tiles are (rows, cols, 3).
-    """
-    positions = np.asarray(positions, dtype=float).reshape(-1, 2)
-    shape = (int(tile_shape[0]), int(tile_shape[1]))
-    if shape[0] < 1 or shape[1] < 1:
-        raise InputError(f"tile_shape {tile_shape} must be positive")
-    _check_blur(blur_sigma)
-    canvas, low = _canvas_covering(positions, shape, seed)
-    tiles = []
-    for index, position in enumerate(positions):
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x711E, index]))
-        image = _photograph(
-            canvas,
-            position - low,
-            shape,
-            rgb=rgb,
-            blur_sigma=blur_sigma,
-            blank_from_col=None,
-            blank_level=0.0,
-            blank_noise_sigma=0.0,
-            gain=None,
-            noise_sigma=noise_sigma,
-            rng=rng,
-        )
-        tiles.append(_channels_last(_quantise(image, dtype)))
-    return tiles
-
-
-def make_pair(
-    shape: tuple[int, int],
-    shift: tuple[float, float],
-    *,
-    noise_sigma: float = 0.0,
-    seed: int = 0,
-    dtype: Any = np.float32,
-    rgb: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two images of ``shape`` whose true relative shift is ``shift`` = (d_row, d_col).
-
-    ``b[y, x] == a[y + d_row, x + d_col]`` (b's origin sits at ``shift`` in a's frame), exactly
-    for the band-limited scene both are sampled from. a's own origin has a random sub-pixel
-    part, so neither image is a plain copy of canvas pixels. ``noise_sigma`` (fraction of full
-    scale) adds independent Gaussian noise to each. ``dtype``: float32/float64 in [0, 1], uint8
-    or uint16.
-    """
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9A1, 1]))
-    origin_a = rng.random(2)
-    origin_b = origin_a + (float(shift[0]), float(shift[1]))
-    a, b = make_tiles(
-        [origin_a, origin_b], shape, seed=seed, rgb=rgb, noise_sigma=noise_sigma, dtype=dtype
-    )
-    return a, b
-
-
-# Room around the tiles for the widest sampling kernel (the largest blur). It does not depend on
-# the blur actually asked for, so the same positions always give the same scene.
-_CANVAS_MARGIN = SAMPLING_MARGIN + blur_margin(MAX_BLUR_SIGMA) + 1
-
-
-def _canvas_covering(
-    origins: np.ndarray, shape: tuple[int, int], seed: int
-) -> tuple[Any, np.ndarray]:
-    """A canvas holding tiles of ``shape`` at ``origins`` (n, 2) with their sampling margins.
-
-    Returns the canvas and the position of its pixel (0, 0) in the frame of ``origins``.
-    """
-    low = np.floor(origins.min(axis=0)).astype(int) - _CANVAS_MARGIN
-    high = np.floor(origins.max(axis=0)).astype(int) + np.array(shape) + _CANVAS_MARGIN + 1
-    size = high - low
-    return texture_canvas((int(size[0]), int(size[1])), int(seed)), low
-
-
-def _sample(
-    canvas: Any,
-    origin: np.ndarray,
-    shape: tuple[int, int],
-    *,
-    rgb: bool,
-    blur_sigma: float = 0.0,
-    blank_from_col: float | None = None,
-    blank_level: float = 0.0,
+def gauge_aligned_errors(
+    positions: Any, truth: Any, reference_tiles: Sequence[bool] | np.ndarray
 ) -> np.ndarray:
-    """The scene sampled at origin + (i, j), canvas coordinates (see ``testing.optics``).
+    """Per-tile distance from the truth after removing the mean offset over ``reference_tiles``.
 
-    RGB comes channels-first, (3, rows, cols).
-
-    Canvas columns at or right of ``blank_from_col`` are replaced by ``blank_level`` before
-    sampling, so the blank area is part of the scene (band-limited and blurred with it).
+    Positions are defined only up to a translation; fixing it on one set of tiles for every
+    layout compared keeps the comparison fair.
     """
-    base = np.floor(origin).astype(int)
-    frac = (float(origin[0] - base[0]), float(origin[1] - base[1]))
-    pad = SAMPLING_MARGIN + blur_margin(blur_sigma)
-    region = canvas.render(
-        int(base[0]) - pad,
-        int(base[1]) - pad,
-        shape[0] + 2 * pad,
-        shape[1] + 2 * pad,
-        rgb=rgb,
-        channels_first=True,
-    )
-    if blank_from_col is not None:
-        first_blank = int(np.ceil(blank_from_col)) - (int(base[1]) - pad)
-        region[..., max(first_blank, 0) :] = blank_level
-    return sample_subpixel(region, frac, pad, blur_sigma=blur_sigma)
+    difference = np.asarray(positions, float) - np.asarray(truth, float)
+    difference -= difference[np.asarray(reference_tiles, bool)].mean(axis=0)
+    return np.asarray(np.hypot(difference[:, 0], difference[:, 1]))
 
 
 @dataclass
@@ -252,9 +93,7 @@ class SyntheticScan:
                 f"{self.true_positions.shape[0]} tiles"
             )
         selected = np.ones(len(positions), bool) if mask is None else np.asarray(mask, bool)
-        difference = positions[selected] - self.true_positions[selected]
-        difference -= difference.mean(axis=0)
-        return np.asarray(np.hypot(difference[:, 0], difference[:, 1]))
+        return gauge_aligned_errors(positions, self.true_positions, selected)[selected]
 
     def rms_error(
         self, positions: Any, *, mask: Sequence[bool] | np.ndarray | None = None
@@ -303,78 +142,6 @@ class SyntheticScan:
             blank_tiles=np.array(data["blank_tiles"], dtype=bool).reshape(n),
             settings=dict(data.get("settings", {})),
         )
-
-
-def openflexure_user_comment(
-    layout: str,
-    stage_xyz: Sequence[int],
-    csm_matrix: np.ndarray,
-    tile_shape: tuple[int, int],
-    *,
-    um_per_px: float | None = None,
-) -> dict[str, Any] | None:
-    """The UserComment JSON an OpenFlexure server of that generation writes (reference sec. 1).
-
-    ``csm_matrix`` is the matrix valid at this tile width. v3 layouts record the calibration
-    resolution [h, w] (so readers do not rescale); v2 records none and readers assume 832 px,
-    so the matrix written is scaled by w / 832 to make the reader's rescale land on the truth.
-    """
-    position = {"x": int(stage_xyz[0]), "y": int(stage_xyz[1]), "z": int(stage_xyz[2])}
-    if layout == "none":
-        return None
-    if layout in ("v3", "legacy-v3"):
-        mapping = {
-            "image_to_stage_displacement_matrix": np.asarray(csm_matrix).tolist(),
-            "image_resolution": [int(tile_shape[0]), int(tile_shape[1])],
-        }
-        if layout == "v3":
-            return {"stage": {"position": position}, "camera_stage_mapping": mapping}
-        return {"/stage/": {"position": position}, "/camera_stage_mapping/": mapping}
-    if layout == "v2":
-        scaled = np.asarray(csm_matrix) * (tile_shape[1] / V2_CALIBRATION_WIDTH)
-        extensions: dict[str, Any] = {
-            "org.openflexure.camera_stage_mapping": {"image_to_stage_displacement": scaled.tolist()}
-        }
-        if um_per_px is not None:
-            extensions["usafcal"] = {"um_per_px": float(um_per_px)}
-        return {
-            "instrument": {
-                "state": {"stage": {"position": position}},
-                "settings": {"extensions": extensions},
-            }
-        }
-    raise InputError(f"metadata_layout {layout!r} is not one of {', '.join(METADATA_LAYOUTS)}")
-
-
-def _write_tile(
-    path: Path, pixels: np.ndarray, file_format: str, exif_block: bytes | None, quality: int
-) -> None:
-    import pyvips
-
-    image = pyvips.Image.new_from_array(pixels)
-    if pixels.dtype == np.uint16:
-        image = image.copy(interpretation="rgb16" if image.bands == 3 else "grey16")
-    if file_format == "jpeg":
-        image.jpegsave(str(path), Q=quality)
-        if exif_block is not None:
-            _exif.insert_exif_into_jpeg(path, exif_block)
-    elif file_format == "png":
-        if exif_block is not None:
-            image = image.copy()
-            image.set_type(pyvips.GValue.blob_type, "exif-data", exif_block)
-        # Level 1 compression: 3x faster to write than the default, files 10-20 % larger.
-        image.pngsave(str(path), compression=1)
-    else:
-        # libvips does not write EXIF into TIFF; such tiles are located by file name only.
-        image.tiffsave(str(path))
-
-
-def _vignetting_gain(tile_shape: tuple[int, int], vignetting: float) -> np.ndarray:
-    """Radial gain 1 - v (r / r_corner)^2: 1 at the centre, 1 - v at the corners."""
-    rows = np.arange(tile_shape[0], dtype=np.float32) - (tile_shape[0] - 1) / 2
-    cols = np.arange(tile_shape[1], dtype=np.float32) - (tile_shape[1] - 1) / 2
-    r2 = rows[:, None] ** 2 + cols[None, :] ** 2
-    return np.asarray(1.0 - vignetting * r2 / r2.max(), dtype=np.float32)
 
 
 def _capture_order(rows: int, cols: int, scan_order: str) -> np.ndarray:
@@ -470,7 +237,7 @@ def make_scan(
         seed,
     )
 
-    canvas, low = _canvas_covering(true_positions, (height, width), seed)
+    canvas, low = canvas_covering(true_positions, (height, width), seed)
     scan_left = true_positions[:, 1].min()
     scan_width = true_positions[:, 1].max() + width - scan_left
     blank_from = scan_left + (1.0 - blank_fraction) * scan_width if blank_fraction > 0 else None
@@ -480,7 +247,7 @@ def make_scan(
         else np.zeros(len(grid_index), bool)
     )
 
-    gain = _vignetting_gain((height, width), vignetting) if vignetting > 0 else None
+    gain = vignetting_gain((height, width), vignetting) if vignetting > 0 else None
     dtype = np.uint16 if bit_depth == 16 else np.uint8
     extension = FILE_EXTENSIONS[file_format]
     folder.mkdir(parents=True, exist_ok=True)
@@ -499,7 +266,7 @@ def make_scan(
         zip(file_names, true_positions, stage_xyz, strict=True)
     ):
         tile_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5CA7, 2, index]))
-        pixels = _photograph(
+        pixels = photograph(
             canvas,
             position - low,
             (height, width),
@@ -520,8 +287,8 @@ def make_scan(
         if file_format != "tiff":
             block = _exif.exif_block(comment, captured.strftime("%Y:%m:%d %H:%M:%S"))
         path = folder / name
-        _write_tile(
-            path, _channels_last(_quantise(pixels, dtype)), file_format, block, jpeg_quality
+        write_tile(
+            path, channels_last(quantise(pixels, dtype)), exif=block, jpeg_quality=jpeg_quality
         )
         os.utime(path, (captured.timestamp(), captured.timestamp()))
 
@@ -594,47 +361,6 @@ def make_strip(folder: Path | str, count: int, **options: Any) -> SyntheticScan:
     return make_scan(folder, rows=1, cols=count, **options)
 
 
-def _photograph(
-    canvas: Any,
-    origin: np.ndarray,
-    tile_shape: tuple[int, int],
-    *,
-    rgb: bool,
-    blur_sigma: float,
-    blank_from_col: float | None,
-    blank_level: float,
-    blank_noise_sigma: float,
-    gain: np.ndarray | None,
-    noise_sigma: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """One tile as float32 [0, 1]-ish (before clipping), at canvas position ``origin``.
-
-    RGB comes channels-first, (3, rows, cols).
-    """
-    image = _sample(
-        canvas,
-        origin,
-        tile_shape,
-        rgb=rgb,
-        blur_sigma=blur_sigma,
-        blank_from_col=blank_from_col,
-        blank_level=blank_level,
-    )
-    if blank_from_col is not None and blank_noise_sigma > 0:
-        first_blank = int(np.ceil(blank_from_col - origin[1]))
-        if first_blank < tile_shape[1]:
-            blank = image[..., max(first_blank, 0) :]
-            blank += rng.standard_normal(blank.shape, dtype=np.float32) * np.float32(
-                blank_noise_sigma
-            )
-    if gain is not None:
-        image *= gain  # broadcasts over the channels-first planes
-    if noise_sigma > 0:
-        image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise_sigma)
-    return image
-
-
 def _check_scan_options(
     rows: int,
     cols: int,
@@ -669,11 +395,6 @@ def _check_scan_options(
         raise InputError(f"blank_fraction={blank_fraction} must be in [0, 1)")
     if not 0.0 <= vignetting < 1.0:
         raise InputError(f"vignetting={vignetting} must be in [0, 1)")
-    _check_blur(blur_sigma)
+    check_blur(blur_sigma)
     if scan_order not in ("snake", "raster"):
         raise InputError(f"scan_order {scan_order!r} must be 'snake' or 'raster'")
-
-
-def _check_blur(blur_sigma: float) -> None:
-    if not 0.0 <= blur_sigma <= MAX_BLUR_SIGMA:
-        raise InputError(f"blur_sigma={blur_sigma} must be in [0, {MAX_BLUR_SIGMA}] px")
