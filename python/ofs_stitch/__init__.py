@@ -14,7 +14,8 @@ from ._version import __version__
 from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
-    from .core.registration import Registration, register_pair
+    from .core.matches import Registration
+    from .core.registration import register_pair
     from .core.solve import SolvedPositions, solve_positions
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 _LAZY = {
     "SolvedPositions": "core.solve",
     "solve_positions": "core.solve",
-    "Registration": "core.registration",
+    "Registration": "core.matches",
     "register_pair": "core.registration",
 }
 

@@ -300,7 +300,6 @@ class CorrelationCache:
             expected_shift=expected,
             pearson_r=record.pearson_r,
             peak_ratio=record.peak_ratio,
-            quality=record.quality,
         )
 
     def put(self, name_i: str, name_j: str, measurement: PairMeasurement) -> None:

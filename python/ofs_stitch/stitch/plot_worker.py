@@ -143,11 +143,12 @@ def _run_jobs() -> None:
         else:
             measurements = [
                 PairMeasurement(
-                    **{
-                        **m,
-                        "shift": tuple(m["shift"]),
-                        "expected_shift": tuple(m["expected_shift"]),
-                    }
+                    i=m["i"],
+                    j=m["j"],
+                    shift=tuple(m["shift"]),
+                    expected_shift=tuple(m["expected_shift"]),
+                    pearson_r=m["pearson_r"],
+                    peak_ratio=m["peak_ratio"],
                 )
                 for m in job["measurements"]
             ]
