@@ -421,6 +421,8 @@ def test_malformed_entries_are_skipped_and_counted(tmp_path):
     assert len(reopened) == 1
     assert reopened.get("a.jpg", "b.jpg") == measurement(0, 1)
     assert len(reopened.warnings) == 1 and "1 malformed" in reopened.warnings[0]
+    # The warning says which entry is damaged, and how.
+    assert "a.jpg/c.jpg: 'shift' must be a list of two numbers" in reopened.warnings[0]
 
 
 def test_an_upstream_cache_is_replaced_with_a_warning(tmp_path):

@@ -3,7 +3,9 @@
 ``Match`` holds what one registration measures: where ``b`` sits in ``a``'s frame and how sure
 the images are of it. ``register_pair`` returns it as a ``Registration`` (with how the search
 went); the stitching pipeline keeps it as a ``PairMeasurement`` (with which two tiles, and where
-the stage put them).
+the stage put them). A pair measurement travels as one JSON-ready record, written and read by
+``PairMeasurement.to_json`` and ``PairMeasurement.from_json`` for the correlation cache,
+``positions.json`` and the plot helper process alike.
 
 Quality measures (``ofs_stitch.core.registration`` says how they are measured):
 
@@ -13,11 +15,15 @@ Quality measures (``ofs_stitch.core.registration`` says how they are measured):
 - ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``, 0 for ``peak_ratio`` <= 1:
   near 0 for blank or unrelated overlaps (r ~ 0) and for ambiguous ones (another shift fits as
   well); close to r for a distinct match.
+
+No numpy here: the plot helper decodes measurements before it loads numpy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,95 @@ class PairMeasurement(Match):
         d_row = self.shift[0] - self.expected_shift[0]
         d_col = self.shift[1] - self.expected_shift[1]
         return float((d_row * d_row + d_col * d_col) ** 0.5)
+
+    def swapped(self) -> PairMeasurement:
+        """The same measurement seen from tile j: i and j exchanged, both shifts negated."""
+        return PairMeasurement(
+            i=self.j,
+            j=self.i,
+            shift=(-self.shift[0], -self.shift[1]),
+            expected_shift=(-self.expected_shift[0], -self.expected_shift[1]),
+            pearson_r=self.pearson_r,
+            peak_ratio=self.peak_ratio,
+        )
+
+    def to_json(self, **tiles: Any) -> dict[str, Any]:
+        """The JSON-ready record: the ``tiles`` entries, then ``shift``, ``expected_shift``
+        ([d_row, d_col] lists), ``pearson_r``, ``peak_ratio`` and ``quality``; non-finite
+        numbers stay floats (each file decides how to write them).
+
+        ``tiles`` name the two tiles in the file's own terms: the cache by file name, which
+        survives images being added to a scan (``a=``, ``b=``); positions.json and the plot
+        helper by index. Readers pass them back to :meth:`from_json`.
+        """
+        # One dict filled in place: this runs for every pair each time the cache is written.
+        shift, expected = self.shift, self.expected_shift
+        tiles["shift"] = [shift[0], shift[1]]
+        tiles["expected_shift"] = [expected[0], expected[1]]
+        tiles["pearson_r"] = self.pearson_r
+        tiles["peak_ratio"] = self.peak_ratio
+        tiles["quality"] = self.quality
+        return tiles
+
+    @classmethod
+    def from_json(cls, record: Any, *, i: Any, j: Any) -> PairMeasurement:
+        """The measurement of tiles ``i`` and ``j`` held in ``record`` (see :meth:`to_json`).
+
+        Raises MeasurementRecordError naming the entry that is missing or of the wrong type.
+        ``quality`` must be a number, but its value is recomputed (see ``Match``).
+        """
+        if not isinstance(record, Mapping):
+            raise MeasurementRecordError(
+                f"a pair record must be a JSON object, not {_describe(record)}"
+            )
+        measurement = cls(
+            i=_tile_index(i, "i"),
+            j=_tile_index(j, "j"),
+            shift=_two_numbers(record, "shift"),
+            expected_shift=_two_numbers(record, "expected_shift"),
+            pearson_r=_number(record, "pearson_r"),
+            peak_ratio=_number(record, "peak_ratio"),
+        )
+        _number(record, "quality")
+        return measurement
+
+
+class MeasurementRecordError(ValueError):
+    """A pair record is damaged: the message names the entry and what is wrong with it."""
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _tile_index(value: Any, name: str) -> int:
+    # bool is an int to Python, but true is no tile index.
+    if type(value) is not int or value < 0:
+        raise MeasurementRecordError(
+            f"{name!r} must be a tile index (an integer >= 0), not {_describe(value)}"
+        )
+    return value
+
+
+def _number(record: Mapping[str, Any], key: str) -> float:
+    value = record.get(key)
+    # Exact types: bool is an int to Python, and a JSON reader gives only float and int.
+    if type(value) is float or type(value) is int:
+        return float(value)
+    if key not in record:
+        raise MeasurementRecordError(f"{key!r} is missing")
+    raise MeasurementRecordError(f"{key!r} must be a number, not {_describe(value)}")
+
+
+def _two_numbers(record: Mapping[str, Any], key: str) -> tuple[float, float]:
+    value = record.get(key)
+    if type(value) is list and len(value) == 2:
+        first, second = value
+        if type(first) in (float, int) and type(second) in (float, int):
+            return (float(first), float(second))
+    if key not in record:
+        raise MeasurementRecordError(f"{key!r} is missing")
+    raise MeasurementRecordError(
+        f"{key!r} must be a list of two numbers [d_row, d_col], not {_describe(value)}"
+    )
