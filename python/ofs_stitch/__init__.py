@@ -15,7 +15,8 @@ from ._version import __version__
 from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
-    from .core.registration import Registration, register_pair
+    from .core.matches import Registration
+    from .core.registration import register_pair
     from .core.solve import SolvedPositions, solve_positions
     from .core.transform import Transform, TransformTable, fit
     from .stitching.api import Stitched, stitch
@@ -42,7 +43,7 @@ __all__ = [
 _LAZY = {
     "SolvedPositions": "core.solve",
     "solve_positions": "core.solve",
-    "Registration": "core.registration",
+    "Registration": "core.matches",
     "register_pair": "core.registration",
     "Stitched": "stitching.api",
     "stitch": "stitching.api",

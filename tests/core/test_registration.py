@@ -297,6 +297,21 @@ def test_quality_separates_true_pairs_from_noise_and_blanks() -> None:
         assert 0.0 <= measured.quality <= 1.0
 
 
+def test_the_result_is_a_registration_whose_quality_follows_from_its_figures() -> None:
+    from ofs_stitch import Registration
+    from ofs_stitch.core.matches import combined_quality
+
+    rng = np.random.default_rng(5)
+    a, b = tile_pair((1.3, 447.6), rng, noise_fraction=NOISE)
+    measured = register_pair(a, b, expected_shift=(5.0, 440.0), search_radius=30)
+    assert type(measured) is Registration
+    assert measured.found is True and type(measured.gaussian_fit) is bool
+    assert type(measured.pearson_r) is float and type(measured.peak_ratio) is float
+    assert all(type(value) is float for value in measured.shift)
+    assert measured.quality == combined_quality(measured.pearson_r, measured.peak_ratio) > 0.3
+    assert np.hypot(measured.shift[0] - 1.3, measured.shift[1] - 447.6) < 0.1
+
+
 def test_a_blank_overlap_is_not_searched_again_at_full_resolution(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -9,10 +10,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ofs_stitch.core.matches import PairMeasurement
 from ofs_stitch.errors import OutputError
+from ofs_stitch.stitching import plots as draw_plots
 from ofs_stitch.stitching.plot_worker import PlotProcess
+
+
+def pair(
+    i: int,
+    j: int,
+    shift: tuple[float, float],
+    expected_shift: tuple[float, float],
+    pearson_r: float = 0.0,
+    peak_ratio: float = 0.0,
+) -> PairMeasurement:
+    return PairMeasurement(
+        i=i,
+        j=j,
+        shift=shift,
+        expected_shift=expected_shift,
+        pearson_r=pearson_r,
+        peak_ratio=peak_ratio,
+    )
 
 
 def test_worker_draws_both_plots(tmp_path: Path) -> None:
@@ -20,8 +41,8 @@ def test_worker_draws_both_plots(tmp_path: Path) -> None:
     positions = np.array([[0.0, 0.0], [0.0, 448.0], [336.0, 0.0]])
     plots.inputs(positions, (480, 640), ["a.jpg", "b.jpg", "c.jpg"], tmp_path / "inputs.png")
     pairs = [
-        PairMeasurement(0, 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0, 0.83),
-        PairMeasurement(0, 2, (40.0, 9.0), (336.0, 0.0), 0.05, 1.1, 0.0),
+        pair(0, 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0),
+        pair(0, 2, (40.0, 9.0), (336.0, 0.0)),
     ]
     plots.correlations(pairs, [True, False], tmp_path / "pairs.png", {"min_peak_quality": 0.15})
     plots.finish()
@@ -41,9 +62,7 @@ def test_worker_failure_is_one_line_naming_the_file(tmp_path: Path) -> None:
 
 
 def _many_pairs(count: int) -> list[PairMeasurement]:
-    return [
-        PairMeasurement(k, k + 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0, 0.83) for k in range(count)
-    ]
+    return [pair(k, k + 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0) for k in range(count)]
 
 
 def test_a_job_larger_than_the_pipe_does_not_stall_the_run(tmp_path: Path) -> None:
@@ -79,3 +98,29 @@ def test_abort_with_jobs_still_queued_returns(tmp_path: Path) -> None:
     stopper.join(timeout=30)
     assert not stopper.is_alive()
     assert not (tmp_path / "pairs.png").exists()
+
+
+def test_the_workers_plot_is_the_one_drawn_in_process(tmp_path: Path) -> None:
+    # The measurements reach the worker as JSON records: every figure must survive the trip,
+    # including the NaN correlation of a blank overlap and a failed pair's zeros.
+    rng = np.random.default_rng(3)
+    pairs = [
+        pair(k, k + 1, (rng.normal(0, 3), 448 + rng.normal(0, 3)), (0.0, 448.0), r, ratio)
+        for k, (r, ratio) in enumerate(zip(rng.uniform(0, 1, 40), rng.uniform(1, 30, 40)))
+    ]
+    pairs += [
+        pair(50, 51, (1.0, 2.0), (0.0, 448.0), math.nan, 3.0),
+        pair(52, 53, (0.0, 0.0), (0.0, 0.0)),
+    ]
+    accepted = [m.quality > 0.3 for m in pairs]
+    thresholds = {"min_peak_quality": 0.3, "max_stage_discrepancy": 8.0}
+    worker = PlotProcess()
+    worker.correlations(pairs, accepted, tmp_path / "worker.png", thresholds)
+    worker.finish()
+    draw_plots.plot_correlations(pairs, accepted, tmp_path / "here.png", thresholds=thresholds)
+    drawn = [
+        np.asarray(Image.open(tmp_path / name).convert("RGB"))
+        for name in ("worker.png", "here.png")
+    ]
+    assert drawn[0].shape == (600, 800, 3)
+    assert np.array_equal(drawn[0], drawn[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -28,9 +29,9 @@ def pairs(n_good: int, n_bad: int) -> tuple[list[PairMeasurement], list[bool]]:
                 j=k + 1,
                 shift=(1.0 + error[0], 480.0 + error[1]),
                 expected_shift=(1.0, 480.0),
-                pearson_r=0.9 if good else 0.1,
-                peak_ratio=6.0 if good else 1.1,
-                quality=float(rng.uniform(0.5, 1.0) if good else rng.uniform(0.0, 0.3)),
+                # Nothing competes with the peak, so quality is r (to 1e-6).
+                pearson_r=float(rng.uniform(0.5, 1.0) if good else rng.uniform(0.0, 0.3)),
+                peak_ratio=1e6,
             )
         )
         accepted.append(good)
@@ -104,8 +105,13 @@ def test_the_log_axis_labels_matplotlibs_ticks_as_plain_numbers(limits):
 
 def test_correlations_plot_survives_nan_zero_and_no_pairs(tmp_path):
     measurements, accepted = pairs(3, 1)
-    blank = PairMeasurement(9, 10, (0.0, 0.0), (0.0, 0.0), float("nan"), 1.0, float("nan"))
-    exact = PairMeasurement(11, 12, (5.0, 5.0), (5.0, 5.0), 1.0, 9.0, 0.9)  # discrepancy 0
+    blank = PairMeasurement(
+        i=9, j=10, shift=(0.0, 0.0), expected_shift=(0.0, 0.0), pearson_r=math.nan, peak_ratio=2.0
+    )
+    assert math.isnan(blank.quality)
+    exact = PairMeasurement(  # discrepancy 0
+        i=11, j=12, shift=(5.0, 5.0), expected_shift=(5.0, 5.0), pearson_r=1.0, peak_ratio=9.0
+    )
     plots.plot_correlations(
         [*measurements, blank, exact], [*accepted, False, True], tmp_path / "a.png"
     )
@@ -181,7 +187,9 @@ from pathlib import Path
 import ofs_stitch.stitching.plots as plots
 from ofs_stitch.core.matches import PairMeasurement
 assert "matplotlib" not in sys.modules, "importing ofs_stitch.stitching.plots imported matplotlib"
-m = PairMeasurement(0, 1, (1.0, 2.0), (1.0, 2.5), 0.9, 5.0, 0.8)
+m = PairMeasurement(
+    i=0, j=1, shift=(1.0, 2.0), expected_shift=(1.0, 2.5), pearson_r=0.9, peak_ratio=5.0
+)
 plots.plot_correlations([m], [True], Path({str(tmp_path / "c.png")!r}))
 assert "matplotlib" in sys.modules
 assert "matplotlib.pyplot" not in sys.modules, "plotting imported pyplot"

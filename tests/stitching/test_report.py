@@ -48,7 +48,6 @@ def scan():
             expected_shift=tuple(stage_px[j] - stage_px[i]),
             pearson_r=0.9 - 0.1 * k,
             peak_ratio=5.0 + k,
-            quality=0.8 - 0.1 * k,
         )
         for k, (i, j) in enumerate(edges)
     ]
@@ -111,7 +110,9 @@ def test_positions_json_holds_tiles_and_pairs(tmp_path):
     assert (p0["i"], p0["j"], p0["name_i"], p0["name_j"]) == (0, 1, "img_0.jpg", "img_1.jpg")
     assert p0["shift"] == pytest.approx([1.5, 448.8])
     assert p0["expected_shift"] == [0.0, 448.0]
-    assert (p0["pearson_r"], p0["peak_ratio"], p0["quality"]) == (0.9, 5.0, 0.8)
+    # Quality follows from r and the peak ratio: 0.9 * (1 - 1 / 5).
+    assert (p0["pearson_r"], p0["peak_ratio"], p0["quality"]) == (0.9, 5.0, 0.9 * (1 - 1 / 5.0))
+    assert p0["quality"] == pytest.approx(0.72) == measurements[0].quality
     assert p0["stage_discrepancy"] == pytest.approx(math.hypot(1.5, 0.8))
     assert p0["accepted"] is True
     assert p0["residual"] == [0.3, 0.4] and p0["residual_px"] == pytest.approx(0.5)
@@ -124,6 +125,27 @@ def test_positions_json_holds_tiles_and_pairs(tmp_path):
         np.mean([t.stage_xyz[:2] for t in tiles], axis=0).tolist()
     )
     assert mapping["position_origin_px"] == pytest.approx(positions.mean(axis=0).tolist())
+
+
+def test_pair_entries_keep_their_keys_order_and_numbers(tmp_path):
+    # One line per pair, as ofs-stitch has always written it: readers may rely on any of it.
+    tiles, positions, measurements, accepted, residuals, _ = scan()
+    path = tmp_path / "positions.json"
+    write_positions_json(path, tiles, positions, measurements, accepted, residuals)
+    lines = [line for line in path.read_text().splitlines() if line.startswith('  {"i": ')]
+    assert len(lines) == 5
+    assert lines[0] == (
+        '  {"i": 0, "j": 1, "name_i": "img_0.jpg", "name_j": "img_1.jpg", "shift": [1.5, 448.8], '
+        '"expected_shift": [0.0, 448.0], "pearson_r": 0.9, "peak_ratio": 5.0, '
+        '"quality": 0.7200000000000001, "stage_discrepancy": 1.7000000000000053, '
+        '"accepted": true, "residual": [0.3, 0.4], "residual_px": 0.5},'
+    )
+    assert lines[4] == (
+        '  {"i": 0, "j": 3, "name_i": "img_0.jpg", "name_j": "img_3.jpg", '
+        '"shift": [335.9, 451.8], "expected_shift": [336.0, 448.0], "pearson_r": 0.5, '
+        '"peak_ratio": 9.0, "quality": 0.4444444444444444, "stage_discrepancy": '
+        '3.8013155617496546, "accepted": false, "residual": [null, null], "residual_px": null}'
+    )
 
 
 def test_without_stage_coordinates_or_matrix_there_is_no_stage_mapping():

@@ -4,16 +4,15 @@ The numerics run in the compiled core (``ofs_stitch._core``): FFTW correlation w
 filter folded into each image's spectrum, a 2-D Gaussian peak fit, and the overlap's Pearson r.
 This module chooses the settings, converts images to float32 grey and shapes the result.
 
-Quality measures:
+Quality measures (their scales are in ``ofs_stitch.core.matches``):
 
 - ``pearson_r``: Pearson correlation of the overlapping pixels at the found shift, -1..1.
 - ``peak_ratio``: the correlation peak over the highest competing local maximum, both
   divided by their overlap area; only maxima whose pixels agree about as well as the chosen
   one's (Pearson r within 0.05) compete. >= 1 for a clear match; 1e6 when nothing competes.
-- ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``: near 0 for blank or
-  unrelated overlaps (r ~ 0) and for ambiguous ones (another shift fits as well); close to r for
-  a distinct match. Measured: correct matches on generated scans score 0.4-1 (median 0.99),
-  on the real confocal tiles of lscm_tensile_ref_4x4 0.45-0.85; blank overlaps score below 0.02.
+- ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``. Measured: correct matches
+  on generated scans score 0.4-1 (median 0.99), on the real confocal tiles of
+  lscm_tensile_ref_4x4 0.45-0.85; blank overlaps score below 0.02.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import InputError
+from .matches import Registration
 from .overlap import overlap_regions
 
 # Defaults measured on noisy real texture (see benchmarks/bench_registration.py and
@@ -51,32 +51,6 @@ class CorrelationSettings:
             raise InputError("high_pass_sigma and smoothing_sigma must be >= 0")
         if self.taper < 0:
             raise InputError(f"taper={self.taper} must be >= 0")
-
-
-@dataclass(frozen=True)
-class Registration:
-    """The measured placement of ``b`` relative to ``a``.
-
-    ``shift`` = (d_row, d_col) with ``b[y, x] ~ a[y + d_row, x + d_col]``: b's origin sits at
-    ``shift`` in a's frame (for tiles i, j: position_j - position_i).
-    """
-
-    shift: tuple[float, float]
-    pearson_r: float  # Pearson r of the overlapping pixels at the integer shift, -1..1
-    peak_ratio: float  # peak over the highest competing maximum (see the module docstring)
-    gaussian_fit: bool  # False when the sub-pixel step had to fall back to a parabola
-    found: bool  # False when no shift satisfied the search constraints
-
-    @property
-    def quality(self) -> float:
-        return combined_quality(self.pearson_r, self.peak_ratio)
-
-
-def combined_quality(pearson_r: float, peak_ratio: float) -> float:
-    """The 0..1 score described in the module docstring."""
-    if peak_ratio <= 1.0:
-        return 0.0
-    return float(max(pearson_r, 0.0) * (1.0 - 1.0 / peak_ratio))
 
 
 def as_grey_float32(image: np.ndarray, name: str = "image") -> np.ndarray:

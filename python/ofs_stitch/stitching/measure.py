@@ -169,12 +169,12 @@ def _measure_strips(
         expected_shift=plan.pair.expected_shift,
         pearson_r=found.pearson_r,
         peak_ratio=found.peak_ratio,
-        quality=found.quality,
     )
 
 
 def _failed(pair: CandidatePair) -> PairMeasurement:
-    """A pair that could not be measured: zero quality, so thresholding always rejects it."""
+    """A pair that could not be measured: no evidence (peak_ratio 0 makes quality 0), so
+    thresholding always rejects it."""
     return PairMeasurement(
         i=pair.i,
         j=pair.j,
@@ -182,5 +182,4 @@ def _failed(pair: CandidatePair) -> PairMeasurement:
         expected_shift=pair.expected_shift,
         pearson_r=0.0,
         peak_ratio=0.0,
-        quality=0.0,
     )

@@ -95,7 +95,7 @@ class PlotProcess:
         self._send(
             {
                 "plot": "correlations",
-                "measurements": [m.__dict__ for m in measurements],
+                "measurements": [m.to_json(i=m.i, j=m.j) for m in measurements],
                 "accepted": [bool(a) for a in accepted],
                 "path": str(path),
                 "thresholds": dict(thresholds),
@@ -142,13 +142,7 @@ def _run_jobs() -> None:
             )
         else:
             measurements = [
-                PairMeasurement(
-                    **{
-                        **m,
-                        "shift": tuple(m["shift"]),
-                        "expected_shift": tuple(m["expected_shift"]),
-                    }
-                )
+                PairMeasurement.from_json(m, i=m.get("i"), j=m.get("j"))
                 for m in job["measurements"]
             ]
             plot_correlations(measurements, job["accepted"], path, thresholds=job["thresholds"])

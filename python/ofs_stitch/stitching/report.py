@@ -161,24 +161,16 @@ def positions_document(
         residual_norms.tolist(),
         is_accepted.tolist(),
     )
-    pair_entries = [
-        {
-            "i": pair.i,
-            "j": pair.j,
-            "name_i": tiles[pair.i].name,
-            "name_j": tiles[pair.j].name,
-            "shift": list(pair.shift),
-            "expected_shift": list(pair.expected_shift),
-            "pearson_r": pair.pearson_r,
-            "peak_ratio": pair.peak_ratio,
-            "quality": pair.quality,
-            "stage_discrepancy": pair.stage_discrepancy,
-            "accepted": accepted_list[k],
-            "residual": residual_list[k],
-            "residual_px": norm_list[k],
-        }
-        for k, pair in enumerate(measurements)
-    ]
+    pair_entries = []
+    for k, pair in enumerate(measurements):
+        entry = pair.to_json(
+            i=pair.i, j=pair.j, name_i=tiles[pair.i].name, name_j=tiles[pair.j].name
+        )
+        entry["stage_discrepancy"] = pair.stage_discrepancy
+        entry["accepted"] = accepted_list[k]
+        entry["residual"] = residual_list[k]
+        entry["residual_px"] = norm_list[k]
+        pair_entries.append(entry)
     accepted_norms = residual_norms[is_accepted & np.isfinite(residual_norms)]
 
     document: dict[str, Any] = {
