@@ -13,6 +13,12 @@ from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg
 # The real camera-stage matrix quoted in REFERENCE section 1: ~3.4 motor steps per pixel, axes
 # swapped (stage x moves the image along columns).
 REAL_MATRIX = [[-0.00222, 3.39785], [3.406378, 0.003936]]
+# A first tile's UserComment, as the stitched files' comment starts from it.
+FIRST_TILE_COMMENT = {
+    "stage": {"position": {"x": -2000, "y": 5000, "z": -313}},
+    "camera": {"tuning": {"big": [1] * 10}, "exposure": 100},
+    "camera_stage_mapping": {"image_resolution": [480, 640]},
+}
 
 
 def pixels(shape: tuple[int, int], seed: int = 0, noise: float = 1.0) -> np.ndarray:
