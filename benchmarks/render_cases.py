@@ -37,7 +37,9 @@ import pyvips
 from pathlib import Path
 from ofs_stitch.render.geometry import layout_from_arrays
 from ofs_stitch.io.strips import probe_pixel_format
-from ofs_stitch.render.writers import PreviewTap, plan_outputs, write_mosaic, write_thumbnail
+from ofs_stitch.render.output_plan import plan_outputs
+from ofs_stitch.render.preview import PreviewTap, write_thumbnail
+from ofs_stitch.render.writers import write_mosaic
 held = None
 if spec.get("in_memory"):
     # As the pipeline does with its TileStore: tiles decoded for registration are reused.

@@ -16,11 +16,18 @@ from hypothesis import strategies as st
 from ofs_stitch import _core
 from ofs_stitch.errors import ImageReadError
 from ofs_stitch.io import strips
-from ofs_stitch.io.strips import probe_pixel_format
+from ofs_stitch.io.strips import PixelFormat, probe_pixel_format
 from ofs_stitch.render import compose
 from ofs_stitch.render.band_stream import StreamShape, stream_to_writers
-from ofs_stitch.render.compose import file_source, render_array, render_bands
+from ofs_stitch.render.compose import (
+    RenderSource,
+    file_source,
+    render_array,
+    render_bands,
+    render_window,
+)
 from ofs_stitch.render.geometry import layout_from_arrays, scaled_layout
+from ofs_stitch.render.painting import Window, band_windows
 from ofs_stitch.testing.mosaics import (
     cut_scene,
     grid_positions,
@@ -121,6 +128,130 @@ def test_painter_copies_strided_strips_and_refuses_a_missing_strip() -> None:
     # A strip that lacks rows the tile owns in the band is an error, not a silent gap.
     with pytest.raises(ValueError, match="outside its decoded strip"):
         _core.paint_nearest(colour, covered, 0, [(0, 0, 2, 6, 8, 0, 2, rgba[:3, :, :3])])
+
+
+def held_tiles_source(tiles: list[np.ndarray]) -> RenderSource:
+    """Tiles already decoded, in the mosaic's format: no file is opened."""
+
+    def opener(tile: int) -> pyvips.Image:
+        raise AssertionError(f"tile {tile} is held in memory and must not be opened")
+
+    fmt = PixelFormat(tiles[0].shape[2], tiles[0].dtype)
+    return RenderSource(fmt, opener, in_memory=dict(enumerate(tiles)).get)
+
+
+# Tile positions on whole pixels or anywhere between them (rows, cols).
+positions = st.one_of(
+    st.tuples(st.integers(0, 40), st.integers(0, 40)).map(lambda p: (float(p[0]), float(p[1]))),
+    st.tuples(st.floats(0, 40), st.floats(0, 40)),
+)
+window_scenes = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(
+        st.lists(positions, min_size=n, max_size=n),
+        st.lists(st.tuples(st.integers(1, 24), st.integers(1, 24)), min_size=n, max_size=n),
+        st.sampled_from([np.uint8, np.uint16]),
+        st.sampled_from([1, 3]),
+        st.sampled_from(["nearest", "feather"]),
+        st.integers(1, 20),  # rows per band of the whole render
+        st.integers(0, 2**32 - 1),  # pixel seed
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(window_scenes, st.data())
+def test_a_window_holds_the_same_pixels_as_that_cut_of_the_whole_canvas(
+    scene: tuple, data: st.DataObject
+) -> None:
+    placed, shapes, dtype, bands, blend, rows_per_band, seed = scene
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max
+    tiles = [rng.integers(0, top, (h, w, bands), dtype=dtype, endpoint=True) for h, w in shapes]
+    layout = layout_from_arrays(
+        [f"tile_{k}.png" for k in range(len(tiles))], np.array(placed), np.array(shapes)
+    )
+    source = held_tiles_source(tiles)
+    whole = np.concatenate(
+        list(render_bands(layout, source, blend=blend, rows_per_band=rows_per_band, alpha=True))
+    )
+    y0 = data.draw(st.integers(0, layout.height - 1), label="y0")
+    x0 = data.draw(st.integers(0, layout.width - 1), label="x0")
+    rows = data.draw(st.integers(1, layout.height - y0), label="rows")
+    cols = data.draw(st.integers(1, layout.width - x0), label="cols")
+    window = render_window(layout, source, Window(y0, x0, rows, cols), blend=blend, alpha=True)
+    np.testing.assert_array_equal(window, whole[y0 : y0 + rows, x0 : x0 + cols])
+
+
+def test_windows_are_checked_against_the_canvas() -> None:
+    with pytest.raises(ValueError, match="not a window"):
+        Window(0, 0, 0, 5)
+    with pytest.raises(ValueError, match="not a window"):
+        Window(-1, 0, 5, 5)
+    tiles = [np.zeros((10, 12, 1), np.uint8)]
+    layout = layout_from_arrays(["t.png"], np.zeros((1, 2)), np.array([[10, 12]]))
+    with pytest.raises(ValueError, match="outside the 10 x 12 canvas"):
+        render_window(layout, held_tiles_source(tiles), Window(5, 0, 6, 12))
+    assert band_windows(10, 12, 4) == [
+        Window(0, 0, 4, 12),
+        Window(4, 0, 4, 12),
+        Window(8, 0, 2, 12),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("blend", "read"),
+    # Feather also reads the cubic stencil's neighbours: one sample back and two ahead.
+    [("nearest", (0, 20, 30, 10, 25)), ("feather", (0, 18, 31, 8, 26))],
+)
+def test_a_window_decodes_only_its_part_of_a_tile(
+    blend: str, read: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one-pixel tile keeps the canvas origin on whole pixels, far from the window.
+    tiles = [np.full((60, 80, 1), 7, np.uint8), np.full((1, 1, 1), 9, np.uint8)]
+    layout = layout_from_arrays(
+        ["a.png", "b.png"], np.array([[0.5, 0.5], [0.0, 0.0]]), np.array([[60, 80], [1, 1]])
+    )
+    requested: list[tuple] = []
+
+    class RecordingReader(strips.StripReader):
+        def submit(self, requests):
+            requested.extend((r.tile, r.row0, r.row1, r.col0, r.col1) for r in requests)
+            return super().submit(requests)
+
+    monkeypatch.setattr(compose, "StripReader", RecordingReader)
+    window = render_window(layout, held_tiles_source(tiles), Window(20, 10, 10, 15), blend=blend)
+    assert (window == 7).all()
+    assert requested == [read]
+
+
+@pytest.mark.parametrize("blend", ["nearest", "feather"])
+def test_bands_decode_every_row_of_a_tile_once(blend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sub-pixel positions: the feather stencil reads rows of the band above and below, which
+    # must come from the rows kept from the previous band, not from a second decoding.
+    rng = np.random.default_rng(12)
+    shapes = np.tile([50, 60], (6, 1))
+    placed = np.array([[r * 37, c * 45] for r in range(2) for c in range(3)]) + rng.uniform(
+        0, 3, (6, 2)
+    )
+    tiles = [rng.integers(0, 256, (50, 60, 3), dtype=np.uint8) for _ in shapes]
+    layout = layout_from_arrays([f"t{k}.png" for k in range(6)], placed, shapes)
+    decoded: dict[int, list[tuple[int, int]]] = {k: [] for k in range(6)}
+
+    class RecordingReader(strips.StripReader):
+        def submit(self, requests):
+            for request in requests:
+                assert (request.col0, request.col1) == (0, 60)
+                decoded[request.tile].append((request.row0, request.row1))
+            return super().submit(requests)
+
+    monkeypatch.setattr(compose, "StripReader", RecordingReader)
+    source = held_tiles_source(tiles)
+    streamed = np.concatenate(list(render_bands(layout, source, blend=blend, rows_per_band=7)))
+    for tile, spans in decoded.items():
+        rows = [row for start, stop in spans for row in range(start, stop)]
+        assert rows == list(range(50)), tile  # each row once, top to bottom
+    whole = Window(0, 0, layout.height, layout.width)
+    np.testing.assert_array_equal(streamed, render_window(layout, source, whole, blend=blend))
 
 
 @pytest.mark.parametrize(

@@ -110,8 +110,8 @@ def _normalise(image: pyvips.Image, fmt: PixelFormat) -> pyvips.Image:
     return image
 
 
-def open_tile(path: Path, fmt: PixelFormat, shape: tuple[int, int] | None = None) -> pyvips.Image:
-    """A lazily decoded tile in the mosaic's format, resized to ``shape`` (h, w) if given.
+def open_image(path: Path, fmt: PixelFormat, shape: tuple[int, int] | None = None) -> pyvips.Image:
+    """A lazily decoded image in the mosaic's format, resized to ``shape`` (h, w) if given.
 
     Top-to-bottom access only. Truncated files raise an error when the missing part is reached
     (libvips would otherwise fill it with grey). Downsizing uses JPEG shrink-on-load (DCT
@@ -228,7 +228,7 @@ class _Worker(threading.Thread):
 class StripReader:
     """Reads strips of tiles in top-to-bottom order, each tile decoded once.
 
-    ``opener(tile)`` returns the tile's lazily decoded image (see `open_tile`); ``in_memory``,
+    ``opener(tile)`` returns the tile's lazily decoded image (see `open_image`); ``in_memory``,
     when given, returns already decoded pixels of a tile (or None), which are then used as is.
     Use as a context manager; requests for one tile must move down the tile.
     """
