@@ -8,7 +8,6 @@ import numpy as np
 import pyvips
 from PIL import Image, ImageFile
 
-from .. import _core
 from ..errors import decode_error
 from .discovery import JPEG_EXTENSIONS
 
@@ -57,16 +56,3 @@ def _small_jpeg(path: Path) -> np.ndarray | None:
             return np.asarray(image)
     except (OSError, SyntaxError, ValueError):
         return None
-
-
-def grey_region(pixels: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
-    """The region as contiguous float32 grey: colour bands averaged, alpha ignored."""
-    crop = pixels[region]
-    if crop.dtype in (np.uint8, np.uint16):
-        # One compiled pass over the interleaved bands (numpy needs four).
-        return _core.grey_float32(crop)
-    if crop.ndim == 2:
-        return np.ascontiguousarray(crop, dtype=np.float32)
-    if crop.shape[2] < 3:  # grey + alpha
-        return np.ascontiguousarray(crop[:, :, 0], dtype=np.float32)
-    return crop[:, :, :3].mean(axis=2, dtype=np.float32)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.grey import grey_float32
 from ..core.matches import CandidatePair, PairMeasurement
 from ..core.overlap import OverlapRegions, overlap_regions
 from ..core.registration import CorrelationSettings, register_overlap
-from ..io.decode import grey_region, read_tile
+from ..io.decode import read_tile
 from ..io.memory import TileStore
 from ..io.tiles import Tile
 
@@ -97,7 +98,7 @@ def measure_pairs(
         for plan, is_first in wanted[tile_index]:
             assert plan.regions is not None
             region = plan.regions.region_a if is_first else plan.regions.region_b
-            strips.append((plan, is_first, grey_region(pixels, region)))
+            strips.append((plan, is_first, grey_float32(pixels[region])))
         return strips
 
     def measure(plan: _PairPlan, strip_a: np.ndarray, strip_b: np.ndarray) -> None:
