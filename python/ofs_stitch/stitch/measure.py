@@ -20,7 +20,7 @@ from ..core.grey import grey_float32
 from ..core.matches import CandidatePair, PairMeasurement
 from ..core.overlap import OverlapRegions, overlap_regions
 from ..core.registration import CorrelationSettings, register_overlap
-from ..io.decode import read_tile
+from ..io.decode import read_pixels
 from ..io.memory import TileStore
 from ..io.tiles import Tile
 
@@ -91,7 +91,7 @@ def measure_pairs(
             wanted.setdefault(plan.pair.j, []).append((plan, False))
 
     def extract(tile_index: int) -> list[tuple[_PairPlan, bool, np.ndarray]]:
-        pixels = read_tile(tiles[tile_index].path, scale)
+        pixels = read_pixels(tiles[tile_index].path, scale=scale)
         if keep_tiles is not None and scale == 1.0:
             keep_tiles.keep(tile_index, pixels)
         strips = []
