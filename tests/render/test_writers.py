@@ -22,7 +22,8 @@ from render_scenes import cut_scene, grid_positions, psnr, smooth_canvas
 
 from ofs_stitch import _core
 from ofs_stitch.errors import ImageReadError, OutputError
-from ofs_stitch.io.strips import probe_pixel_format
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.io.pixel_format import pixel_format_of
 from ofs_stitch.render import writers
 from ofs_stitch.render.compose import file_source, render_array
 from ofs_stitch.render.writers import (
@@ -57,7 +58,7 @@ def rgb_scene(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def rgb_render(rgb_scene) -> np.ndarray:
     layout = rgb_scene.layout
-    return render_array(layout, file_source(layout, probe_pixel_format(layout.paths)))
+    return render_array(layout, file_source(layout, pixel_format_of(read_headers(layout.paths))))
 
 
 def plan_in(folder: Path, layout, **formats: bool) -> OutputPlan:
@@ -175,7 +176,7 @@ def test_16_bit_grey_tiff_is_lossless_with_its_pixel_size(tmp_path: Path) -> Non
     layout = scene.layout
     plan = plan_in(tmp_path / "out", layout, jpeg=False, tiff=True)
     write_mosaic(layout, plan, pixel_size_um=0.25)
-    render = render_array(layout, file_source(layout, probe_pixel_format(layout.paths)))
+    render = render_array(layout, file_source(layout, pixel_format_of(read_headers(layout.paths))))
     with tifffile.TiffFile(plan.tiff) as handle:
         assert handle.is_ome and handle.is_bigtiff
         series = handle.series[0]
@@ -288,7 +289,7 @@ def tapped_preview(folder: Path, canvas: np.ndarray) -> tuple[np.ndarray, np.nda
     write_mosaic(scene.layout, plan_in(folder / "out", scene.layout, jpeg=True), preview=tap)
     preview = tap.save(folder / "preview.jpg").pixels
     mosaic = render_array(
-        scene.layout, file_source(scene.layout, probe_pixel_format(scene.layout.paths))
+        scene.layout, file_source(scene.layout, pixel_format_of(read_headers(scene.layout.paths)))
     )
     return preview, mosaic, scene
 

@@ -26,10 +26,10 @@ from ..errors import OutputError, StitchError, libvips_reason
 from ..io.atomic import atomic_output, temporary_tag
 from ..io.exif import exif_block, insert_exif_into_jpeg
 from ..io.ome import ome_xml
-from ..io.strips import PixelFormat, probe_pixel_format
+from ..io.pixel_format import PixelFormat
 from .band_stream import StreamShape, stream_to_writers
 from .compose import Blend, band_rows, file_source, render_array, render_bands
-from .geometry import MosaicGeometry, scaled_layout
+from .geometry import MosaicGeometry, scaled_layout, with_headers
 
 # libjpeg refuses images with a side over 65,500 pixels.
 JPEG_MAX_SIDE = 65_500
@@ -246,8 +246,9 @@ def render_preview(
 ) -> Preview:
     """A small mosaic for overviews: tiles shrunk first (JPEG shrink-on-load, then area
     averaging), then composed at the small scale. ``in_memory``: as in `write_mosaic`."""
-    small = scaled_layout(layout, preview_scale(layout, width))
-    fmt = small.pixel_format or probe_pixel_format(small.paths)
+    small = scaled_layout(with_headers(layout), preview_scale(layout, width))
+    fmt = small.pixel_format
+    assert fmt is not None
     source = file_source(small, fmt, in_memory=in_memory)
     pixels = render_array(small, source, blend=blend, alpha=True)
     colour, covered = pixels[:, :, :-1], pixels[:, :, -1] > 0
@@ -495,7 +496,9 @@ def write_mosaic(
             f"pixel size {pixel_size_um} um is not a positive number; "
             "give a positive --pixel_size_um"
         )
-    fmt = layout.pixel_format or probe_pixel_format(layout.paths)
+    layout = with_headers(layout)  # read once for the preview and the full size alike
+    fmt = layout.pixel_format
+    assert fmt is not None
     needs_8bit = plan.jpeg is not None or (plan.dzi is not None and dzi_tile_format == "jpeg")
     if white is None:
         white = (

@@ -18,8 +18,8 @@ from ..core.registration import CorrelationSettings
 from ..errors import InputError, OutputError
 from ..io import pair_cache as correlation_cache
 from ..io.memory import TileStore
+from ..io.pixel_format import pixel_format_of
 from ..io.positions_file import write_ofm_tile_configuration
-from ..io.strips import pixel_format_of
 from .candidates import candidate_pairs, isolated_tiles
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
