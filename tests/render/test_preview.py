@@ -11,7 +11,8 @@ import pytest
 import pyvips
 
 from ofs_stitch import _core
-from ofs_stitch.io.strips import probe_pixel_format
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.io.pixel_format import pixel_format_of
 from ofs_stitch.openflexure.metadata import stitched_user_comment
 from ofs_stitch.render.compose import file_source, render_array
 from ofs_stitch.render.output_plan import OutputPlan, plan_outputs
@@ -56,7 +57,7 @@ def tapped_preview(folder: Path, canvas: np.ndarray) -> tuple[np.ndarray, np.nda
     write_mosaic(scene.layout, plan_in(folder / "out", scene.layout), preview=tap)
     preview = tap.save(folder / "preview.jpg").pixels
     mosaic = render_array(
-        scene.layout, file_source(scene.layout, probe_pixel_format(scene.layout.paths))
+        scene.layout, file_source(scene.layout, pixel_format_of(read_headers(scene.layout.paths)))
     )
     return preview, mosaic, scene
 

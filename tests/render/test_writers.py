@@ -20,7 +20,8 @@ import pyvips
 import tifffile
 
 from ofs_stitch.errors import ImageReadError, OutputError
-from ofs_stitch.io.strips import probe_pixel_format
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.io.pixel_format import pixel_format_of
 from ofs_stitch.openflexure.metadata import stitched_user_comment
 from ofs_stitch.render import writers
 from ofs_stitch.render.compose import file_source, render_array
@@ -44,7 +45,7 @@ def rgb_scene(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def rgb_render(rgb_scene) -> np.ndarray:
     layout = rgb_scene.layout
-    return render_array(layout, file_source(layout, probe_pixel_format(layout.paths)))
+    return render_array(layout, file_source(layout, pixel_format_of(read_headers(layout.paths))))
 
 
 def plan_in(folder: Path, layout, **formats: bool) -> OutputPlan:
@@ -116,7 +117,7 @@ def test_16_bit_grey_tiff_is_lossless_with_its_pixel_size(tmp_path: Path) -> Non
     layout = scene.layout
     plan = plan_in(tmp_path / "out", layout, jpeg=False, tiff=True)
     write_mosaic(layout, plan, pixel_size_um=0.25)
-    render = render_array(layout, file_source(layout, probe_pixel_format(layout.paths)))
+    render = render_array(layout, file_source(layout, pixel_format_of(read_headers(layout.paths))))
     with tifffile.TiffFile(plan.tiff) as handle:
         assert handle.is_ome and handle.is_bigtiff
         series = handle.series[0]

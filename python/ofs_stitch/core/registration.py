@@ -2,7 +2,8 @@
 
 The numerics run in the compiled core (``ofs_stitch._core``): FFTW correlation with every
 filter folded into each image's spectrum, a 2-D Gaussian peak fit, and the overlap's Pearson r.
-This module chooses the settings, converts images to float32 grey and shapes the result.
+This module chooses the settings, checks the images (grey conversion: `grey`) and shapes the
+result.
 
 Quality measures (their scales are in ``ofs_stitch.core.matches``):
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import InputError
+from .grey import grey_float32
 from .matches import Registration
 from .overlap import overlap_regions
 
@@ -53,17 +55,13 @@ class CorrelationSettings:
             raise InputError(f"taper={self.taper} must be >= 0")
 
 
-def as_grey_float32(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """A 2-D float32 view or copy of ``image``: RGB(A) is averaged to grey, integers scaled 1:1.
+def _checked_grey(image: np.ndarray, name: str) -> np.ndarray:
+    """``image`` as float32 grey (see `grey.grey_float32`), after checking it is one.
 
     Raises InputError for empty, non-image or non-finite input.
     """
     array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        # Mean of the colour channels (alpha ignored): registration needs structure, not colour
-        # fidelity, and the mean keeps the noise of all channels averaged down.
-        array = array[:, :, :3].mean(axis=2, dtype=np.float32)
-    if array.ndim != 2:
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
         raise InputError(
             f"{name} has shape {array.shape}; pass a 2-D greyscale or (rows, cols, 3) RGB image"
         )
@@ -71,10 +69,10 @@ def as_grey_float32(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise InputError(f"{name} is empty; pass an image with at least one pixel")
     if array.dtype.kind not in "uif":
         raise InputError(f"{name} has dtype {array.dtype}; pass uint8, uint16 or float pixels")
-    converted = array if array.dtype == np.float32 else array.astype(np.float32)
-    if converted.dtype.kind == "f" and not np.isfinite(converted).all():
+    grey = grey_float32(array)
+    if array.dtype.kind == "f" and not np.isfinite(grey).all():
         raise InputError(f"{name} contains NaN or infinite values; replace them before registering")
-    return converted
+    return grey
 
 
 def padded_shape(
@@ -161,8 +159,8 @@ def register_pair(
     the expected shift (e.g. the stage's prediction). ``pad=False`` correlates circularly, as
     ``openflexure-stitch --no-pad`` does: faster, but shifts beyond half the size alias.
     """
-    grey_a = as_grey_float32(a, "a")
-    grey_b = as_grey_float32(b, "b")
+    grey_a = _checked_grey(a, "a")
+    grey_b = _checked_grey(b, "b")
     if grey_a.shape != grey_b.shape:
         raise InputError(
             f"a has shape {grey_a.shape} but b has {grey_b.shape}; crop both to the same size"

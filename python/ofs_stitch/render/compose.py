@@ -28,17 +28,17 @@ import numpy as np
 import pyvips
 
 from ..errors import ImageReadError, InputError
+from ..io.pixel_format import PixelFormat, pixels_in_format
 from ..io.strips import (
     HeapTrimmer,
-    PixelFormat,
     StripReader,
     StripRequest,
-    open_image,
+    open_in_format,
     operation_cache_disabled,
     shrink_pixels,
 )
 from .feather import FeatherPainter
-from .geometry import MosaicGeometry
+from .geometry import MosaicGeometry, with_headers
 from .nearest import NearestPainter
 from .painting import Painter, Strips, Window, band_windows
 
@@ -82,13 +82,22 @@ def file_source(
 ) -> RenderSource:
     """Tiles read from their files (resized when the layout is scaled); ``in_memory(tile)``
     returns a tile's decoded pixels when they are already held (then used instead)."""
+    headers = with_headers(layout).headers
+    assert headers is not None
+
+    def held(tile: int) -> np.ndarray | None:
+        pixels = in_memory(tile) if in_memory is not None else None
+        # CMYK is converted with the file's colour profile, which held pixels lack.
+        if pixels is None or headers[tile].interpretation == "cmyk":
+            return None
+        return pixels_in_format(pixels, headers[tile].interpretation, fmt)
 
     def opener(tile: int) -> pyvips.Image:
         expected = (int(layout.shapes[tile, 0]), int(layout.shapes[tile, 1]))
-        held = in_memory(tile) if in_memory is not None and layout.scale != 1 else None
-        if held is not None:
-            return shrink_pixels(held, fmt, expected)
-        image = open_image(layout.paths[tile], fmt, None if layout.scale == 1 else expected)
+        pixels = held(tile) if layout.scale != 1 else None
+        if pixels is not None:
+            return shrink_pixels(pixels, expected)
+        image = open_in_format(headers[tile], fmt, None if layout.scale == 1 else expected)
         if (image.height, image.width) != expected:
             raise ImageReadError(
                 f"{layout.paths[tile]} is {image.width} x {image.height} px but was "
@@ -97,7 +106,7 @@ def file_source(
             )
         return image
 
-    memory = in_memory if layout.scale == 1 else None
+    memory = held if in_memory is not None and layout.scale == 1 else None
     return RenderSource(fmt, opener, memory, workers)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.strips import PixelFormat, StripRequest
+from ..io.pixel_format import PixelFormat
+from ..io.strips import StripRequest
 from .geometry import MosaicGeometry
 from .painting import Strips, Window
 

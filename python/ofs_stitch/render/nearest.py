@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from ..io.strips import PixelFormat, StripRequest
+from ..io.pixel_format import PixelFormat
+from ..io.strips import StripRequest
 from .geometry import MosaicGeometry
 from .painting import Strips, Window
 

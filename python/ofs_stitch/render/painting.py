@@ -15,7 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..io.strips import PixelFormat, StripRequest
+from ..io.pixel_format import PixelFormat
+from ..io.strips import StripRequest
 
 # Per tile: which of its pixels an array holds (tile rows and columns), and the array
 # (rows, cols, bands). A painter may be handed more of a tile than it asked for.

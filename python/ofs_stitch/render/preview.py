@@ -17,9 +17,8 @@ import pyvips
 from .. import _core
 from ..io.atomic import staged_output
 from ..io.exif import exif_block, insert_exif_into_jpeg
-from ..io.strips import probe_pixel_format
 from .compose import Blend, file_source, render_array
-from .geometry import MosaicGeometry, scaled_layout
+from .geometry import MosaicGeometry, scaled_layout, with_headers
 
 PREVIEW_WIDTH = 1000
 # A preview of a long, narrow strip is capped in height instead of being 1000 px wide.
@@ -62,8 +61,9 @@ def render_preview(
     """A small mosaic for overviews: tiles shrunk first (JPEG shrink-on-load, then area
     averaging), then composed at the small scale. ``in_memory(tile)``: decoded pixels already
     held, or None."""
-    small = scaled_layout(layout, preview_scale(layout, width))
-    fmt = small.pixel_format or probe_pixel_format(small.paths)
+    small = scaled_layout(with_headers(layout), preview_scale(layout, width))
+    fmt = small.pixel_format
+    assert fmt is not None
     source = file_source(small, fmt, in_memory=in_memory)
     pixels = render_array(small, source, blend=blend, alpha=True)
     colour, covered = pixels[:, :, :-1], pixels[:, :, -1] > 0

@@ -23,10 +23,10 @@ from ..errors import OutputError
 from ..io.atomic import staged_output, staged_outputs, write_failures_named
 from ..io.exif import exif_block, insert_exif_into_jpeg
 from ..io.ome import ome_xml
-from ..io.strips import PixelFormat, probe_pixel_format
+from ..io.pixel_format import PixelFormat
 from .band_stream import StreamShape, stream_to_writers
 from .compose import Blend, band_rows, file_source, render_bands
-from .geometry import MosaicGeometry
+from .geometry import MosaicGeometry, with_headers
 from .output_plan import OutputPlan, dzi_tiles_folder
 from .preview import PreviewTap, render_preview
 
@@ -163,7 +163,9 @@ def write_mosaic(
             f"pixel size {pixel_size_um} um is not a positive number; "
             "give a positive --pixel_size_um"
         )
-    fmt = layout.pixel_format or probe_pixel_format(layout.paths)
+    layout = with_headers(layout)  # read once for the preview and the full size alike
+    fmt = layout.pixel_format
+    assert fmt is not None
     needs_8bit = plan.jpeg is not None or (plan.dzi is not None and dzi_tile_format == "jpeg")
     if white is None:
         white = (

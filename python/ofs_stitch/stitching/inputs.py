@@ -314,6 +314,8 @@ def load_scan(folder: Path | str, options: InputOptions | None = None) -> Scan:
             metadata=meta,
             bands=h.bands,
             pixel_format=h.pixel_format,
+            interpretation=h.interpretation,
+            loader=h.loader,
         )
         for h, (row, col), xyz, meta in zip(
             placed.headers, placed.positions_rc, placed.stage_xyz, metadata, strict=True

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.grey import grey_float32
 from ..core.matches import CandidatePair, PairMeasurement
 from ..core.overlap import OverlapRegions, overlap_regions
 from ..core.registration import CorrelationSettings, register_overlap
-from ..io.decode import grey_region, read_tile
+from ..io.decode import read_pixels
 from ..io.memory import TileStore
 from ..io.tiles import Tile
 
@@ -90,14 +91,14 @@ def measure_pairs(
             wanted.setdefault(plan.pair.j, []).append((plan, False))
 
     def extract(tile_index: int) -> list[tuple[_PairPlan, bool, np.ndarray]]:
-        pixels = read_tile(tiles[tile_index].path, scale)
+        pixels = read_pixels(tiles[tile_index].path, scale=scale)
         if keep_tiles is not None and scale == 1.0:
             keep_tiles.keep(tile_index, pixels)
         strips = []
         for plan, is_first in wanted[tile_index]:
             assert plan.regions is not None
             region = plan.regions.region_a if is_first else plan.regions.region_b
-            strips.append((plan, is_first, grey_region(pixels, region)))
+            strips.append((plan, is_first, grey_float32(pixels[region])))
         return strips
 
     def measure(plan: _PairPlan, strip_a: np.ndarray, strip_b: np.ndarray) -> None:

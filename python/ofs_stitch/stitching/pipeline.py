@@ -19,8 +19,8 @@ from ..errors import InputError, OutputError
 from ..io import pair_cache as correlation_cache
 from ..io.discovery import EARLIER_OUTPUT_REASON
 from ..io.memory import TileStore
+from ..io.pixel_format import pixel_format_of
 from ..io.positions_file import write_ofm_tile_configuration
-from ..io.strips import pixel_format_of
 from .candidates import (
     candidate_pairs,
     derived_minimum_overlap,
