@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyvips
@@ -59,3 +60,19 @@ def write_sample(folder: Path, kind: str, shape: tuple[int, int] = (37, 53)) -> 
     path = folder / kind
     WRITERS[kind](path, shape)
     return path
+
+
+def old_file_normaliser(image: pyvips.Image, fmt: Any) -> pyvips.Image:
+    """The renderer's normaliser for tiles decoded from files, as it was before io.pixel_format
+    (the reference the differential tests hold the new code to)."""
+    if image.interpretation == "cmyk":
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        image = image.extract_band(0, n=image.bands - 1)
+    if image.bands > fmt.bands:
+        image = image.extract_band(0, n=fmt.bands)
+    if image.format == "uchar" and fmt.dtype == np.uint16:
+        image = (image.cast("ushort") * 257).cast("ushort")
+    if image.bands < fmt.bands:
+        image = image.bandjoin([image] * (fmt.bands - image.bands))
+    return image

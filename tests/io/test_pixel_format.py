@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyvips
-from pixel_samples import KINDS, write_sample
+from pixel_samples import KINDS, old_file_normaliser, write_sample
 
 from ofs_stitch.errors import InputError
 from ofs_stitch.io.decode import open_image, read_pixels
@@ -24,21 +24,6 @@ from ofs_stitch.io.pixel_format import (
 FORMATS = [
     PixelFormat(bands, np.dtype(dtype)) for bands in (1, 3) for dtype in (np.uint8, np.uint16)
 ]
-
-
-def _old_file_normaliser(image: pyvips.Image, fmt: PixelFormat) -> pyvips.Image:
-    """The renderer's normaliser for tiles decoded from files, as it was (io.strips)."""
-    if image.interpretation == "cmyk":
-        image = image.colourspace("srgb")
-    if image.hasalpha():
-        image = image.extract_band(0, n=image.bands - 1)
-    if image.bands > fmt.bands:
-        image = image.extract_band(0, n=fmt.bands)
-    if image.format == "uchar" and fmt.dtype == np.uint16:
-        image = (image.cast("ushort") * 257).cast("ushort")
-    if image.bands < fmt.bands:
-        image = image.bandjoin([image] * (fmt.bands - image.bands))
-    return image
 
 
 def _old_memory_normaliser(pixels: np.ndarray, fmt: PixelFormat) -> np.ndarray:
@@ -68,7 +53,7 @@ def test_files_and_held_pixels_normalise_as_before_and_alike(tmp_path: Path, kin
     for fmt in holding:
         from_file = _as_3d(to_pixel_format(open_image(path), fmt).numpy())
         held = pixels_in_format(read_pixels(path), header.interpretation, fmt)
-        before = _old_file_normaliser(pyvips.Image.new_from_file(str(path)), fmt).numpy()
+        before = old_file_normaliser(pyvips.Image.new_from_file(str(path)), fmt).numpy()
         assert from_file.shape == (*held.shape[:2], fmt.bands) and from_file.dtype == fmt.dtype
         np.testing.assert_array_equal(from_file, _as_3d(before))
         np.testing.assert_array_equal(held, from_file)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyvips
-from pixel_samples import write_sample
+from pixel_samples import old_file_normaliser, write_sample
 
 from ofs_stitch.io import decode
 from ofs_stitch.io.header import read_header
@@ -19,19 +19,6 @@ from ofs_stitch.io.strips import open_in_format, shrink_pixels
 def _old_open_tile(path: Path, fmt: PixelFormat, shape: tuple[int, int] | None) -> pyvips.Image:
     """open_tile as it was: its own decoder, opening the file twice to shrink a JPEG."""
 
-    def normalise(image: pyvips.Image) -> pyvips.Image:
-        if image.interpretation == "cmyk":
-            image = image.colourspace("srgb")
-        if image.hasalpha():
-            image = image.extract_band(0, n=image.bands - 1)
-        if image.bands > fmt.bands:
-            image = image.extract_band(0, n=fmt.bands)
-        if image.format == "uchar" and fmt.dtype == np.uint16:
-            image = (image.cast("ushort") * 257).cast("ushort")
-        if image.bands < fmt.bands:
-            image = image.bandjoin([image] * (fmt.bands - image.bands))
-        return image
-
     image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="truncated")
     if shape is not None and (image.height, image.width) != tuple(shape):
         factor = min(image.width / shape[1], image.height / shape[0])
@@ -40,12 +27,12 @@ def _old_open_tile(path: Path, fmt: PixelFormat, shape: tuple[int, int] | None) 
             image = pyvips.Image.new_from_file(
                 str(path), access="sequential", fail_on="truncated", shrink=shrink
             )
-        image = normalise(image)
+        image = old_file_normaliser(image, fmt)
         image = image.resize(shape[1] / image.width, vscale=shape[0] / image.height)
         if (image.height, image.width) != tuple(shape):
             image = image.embed(0, 0, shape[1], shape[0], extend="copy")
         return image
-    return normalise(image)
+    return old_file_normaliser(image, fmt)
 
 
 @pytest.mark.parametrize(
