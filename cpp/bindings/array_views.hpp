@@ -7,7 +7,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include "ofs/image_view.hpp"
+#include "ofs/image/image_view.hpp"
 
 namespace ofs_bindings {
 

@@ -4,16 +4,16 @@
 
 namespace py = pybind11;
 
-void bind_correlation(py::module_& m);
-void bind_grey(py::module_& m);
-void bind_render(py::module_& m);
-void bind_placement(py::module_& m);
+void bind_register(py::module_& m);
+void bind_image(py::module_& m);
+void bind_compose(py::module_& m);
+void bind_solve(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "ofs-stitch compiled kernels: FFTW correlation, peak fitting, sparse placement, "
               "nearest-centre painting";
-    bind_correlation(m);
-    bind_grey(m);
-    bind_render(m);
-    bind_placement(m);
+    bind_register(m);
+    bind_image(m);
+    bind_compose(m);
+    bind_solve(m);
 }

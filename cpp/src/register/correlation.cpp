@@ -1,4 +1,4 @@
-#include "ofs/correlation.hpp"
+#include "ofs/register/correlation.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "ofs/taper.hpp"
+#include "ofs/register/taper.hpp"
 
 namespace ofs {
 

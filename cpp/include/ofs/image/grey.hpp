@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "ofs/image_view.hpp"
+#include "ofs/image/image_view.hpp"
 
 namespace ofs {
 
@@ -17,10 +17,5 @@ void grey_of(const PixelsView<Sample>& pixels, float* grey);
 
 extern template void grey_of<std::uint8_t>(const PixelsView<std::uint8_t>&, float*);
 extern template void grey_of<std::uint16_t>(const PixelsView<std::uint16_t>&, float*);
-
-// Writes the (rows / factor) x (cols / factor) means of factor x factor blocks of `image`
-// (row-major) to `out`; rows and columns beyond the last whole block are left out. The
-// coarse level of the coarse-to-fine search.
-void block_mean(const PixelsView<float>& image, int factor, float* out);
 
 }  // namespace ofs

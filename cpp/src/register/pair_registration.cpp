@@ -1,4 +1,4 @@
-#include "ofs/pair_registration.hpp"
+#include "ofs/register/pair_registration.hpp"
 
 #include <vector>
 

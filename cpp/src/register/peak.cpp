@@ -1,11 +1,11 @@
-#include "ofs/peak.hpp"
+#include "ofs/register/peak.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "ofs/taper.hpp"
+#include "ofs/register/taper.hpp"
 
 namespace ofs {
 

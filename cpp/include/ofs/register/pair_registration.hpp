@@ -1,9 +1,9 @@
 // One pair, start to finish: correlate two spectra, pick the peak, fit it, judge it.
 #pragma once
 
-#include "ofs/correlation.hpp"
-#include "ofs/image_view.hpp"
-#include "ofs/peak.hpp"
+#include "ofs/image/image_view.hpp"
+#include "ofs/register/correlation.hpp"
+#include "ofs/register/peak.hpp"
 
 namespace ofs {
 

@@ -1,4 +1,4 @@
-#include "ofs/nearest_paint.hpp"
+#include "ofs/compose/nearest_paint.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -5,7 +5,8 @@
 #include <pybind11/pybind11.h>
 
 #include "array_views.hpp"
-#include "ofs/grey.hpp"
+#include "ofs/image/block_mean.hpp"
+#include "ofs/image/grey.hpp"
 
 namespace py = pybind11;
 
@@ -26,7 +27,7 @@ py::array_t<float> grey_float32(const py::array& pixels) {
 
 }  // namespace
 
-void bind_grey(py::module_& m) {
+void bind_image(py::module_& m) {
     m.def(
         "grey_float32",
         [](const py::array& pixels) -> py::array_t<float> {

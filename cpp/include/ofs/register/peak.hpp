@@ -3,8 +3,8 @@
 
 #include <vector>
 
-#include "ofs/correlation.hpp"
-#include "ofs/image_view.hpp"
+#include "ofs/image/image_view.hpp"
+#include "ofs/register/correlation.hpp"
 
 namespace ofs {
 

@@ -1,4 +1,4 @@
-#include "ofs/row_sums.hpp"
+#include "ofs/compose/row_sums.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "ofs/fft_plans.hpp"
-#include "ofs/image_view.hpp"
+#include "ofs/fft/fft_plans.hpp"
+#include "ofs/image/image_view.hpp"
 
 namespace ofs {
 

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ofs/image_view.hpp"
+#include "ofs/image/image_view.hpp"
 
 namespace ofs {
 

@@ -7,10 +7,10 @@
 #include <pybind11/stl.h>
 
 #include "array_views.hpp"
-#include "ofs/correlation.hpp"
-#include "ofs/fft_plans.hpp"
-#include "ofs/pair_registration.hpp"
-#include "ofs/peak.hpp"
+#include "ofs/fft/fft_plans.hpp"
+#include "ofs/register/correlation.hpp"
+#include "ofs/register/pair_registration.hpp"
+#include "ofs/register/peak.hpp"
 
 namespace py = pybind11;
 using ofs_bindings::image_view;
@@ -43,7 +43,7 @@ ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, d
 
 }  // namespace
 
-void bind_correlation(py::module_& m) {
+void bind_register(py::module_& m) {
     py::class_<ofs::Spectrum, std::shared_ptr<ofs::Spectrum>>(
         m, "Spectrum", "Filtered half spectrum of one region (opaque; reuse it for many pairs).")
         .def_property_readonly("region_shape",

@@ -9,8 +9,8 @@
 #include <pybind11/stl.h>
 
 #include "array_views.hpp"
-#include "ofs/nearest_paint.hpp"
-#include "ofs/row_sums.hpp"
+#include "ofs/compose/nearest_paint.hpp"
+#include "ofs/compose/row_sums.hpp"
 
 namespace py = pybind11;
 
@@ -88,7 +88,7 @@ bool is_sum_array(const py::array& sums) {
 
 }  // namespace
 
-void bind_render(py::module_& m) {
+void bind_compose(py::module_& m) {
     m.def(
         "paint_nearest",
         [](py::array colour, py::array covered, std::int64_t y0,
