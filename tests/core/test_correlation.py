@@ -17,7 +17,7 @@ from ofs_stitch import _core
 
 
 def reference_taper(length: int, taper: int) -> np.ndarray:
-    """The raised-cosine edge weights of cpp/src/taper.cpp, written out independently."""
+    """The raised-cosine edge weights of cpp/src/register/taper.cpp, written out independently."""
     weights = np.ones(length)
     width = min(taper, length // 2)
     if width > 0:

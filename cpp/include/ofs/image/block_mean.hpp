@@ -8,6 +8,6 @@ namespace ofs {
 
 // Writes the (rows / factor) x (cols / factor) means of factor x factor blocks of `image`
 // (row-major) to `out`; rows and columns beyond the last whole block are left out.
-void block_mean(const PixelsView<float>& image, int factor, float* out);
+void block_mean(const ImageView<float>& image, int factor, float* out);
 
 }  // namespace ofs
