@@ -82,7 +82,7 @@ bool is_sum_array(const py::array& sums) {
 
 }  // namespace
 
-void bind_compose(py::module_& m) {
+void bind_compose(py::module_ m) {
     m.def(
         "paint_nearest",
         [](py::array colour, py::array covered, std::int64_t y0,

@@ -30,7 +30,7 @@ py::array_t<float> grey_float32(const py::array& pixels) {
 
 }  // namespace
 
-void bind_image(py::module_& m) {
+void bind_image(py::module_ m) {
     m.def(
         "grey_float32",
         [](const py::array& pixels) -> py::array_t<float> {

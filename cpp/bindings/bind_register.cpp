@@ -7,7 +7,6 @@
 #include <pybind11/stl.h>
 
 #include "array_views.hpp"
-#include "ofs/fft/fft_plans.hpp"
 #include "ofs/register/correlation.hpp"
 #include "ofs/register/pair_registration.hpp"
 #include "ofs/register/peak.hpp"
@@ -44,7 +43,7 @@ ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, d
 
 }  // namespace
 
-void bind_register(py::module_& m) {
+void bind_register(py::module_ m) {
     py::class_<ofs::Spectrum, std::shared_ptr<ofs::Spectrum>>(
         m, "Spectrum", "Filtered half spectrum of one region (opaque; reuse it for many pairs).")
         .def_property_readonly("region_shape",
@@ -75,9 +74,6 @@ void bind_register(py::module_& m) {
     py::class_<ofs::PairRegistration>(m, "PairRegistration")
         .def_readonly("peak", &ofs::PairRegistration::peak)
         .def_readonly("pearson_r", &ofs::PairRegistration::pearson_r);
-
-    m.def("fast_fft_size", &ofs::fast_fft_size, py::arg("n"),
-          "Smallest size >= n with prime factors 2, 3 and 5 only.");
 
     m.def(
         "compute_spectrum",

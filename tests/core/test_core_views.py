@@ -22,26 +22,26 @@ PIXELS = RNG.integers(0, 255, size=(30, 36, 4), dtype=np.uint8)
 
 
 def spectrum_values(region: np.ndarray) -> np.ndarray:
-    spectrum = _core.compute_spectrum(region, (64, 64), 2.0, 1.0, 0.5, 3)
-    return np.array(_core.cross_correlate(spectrum, spectrum).values)
+    spectrum = _core.register.compute_spectrum(region, (64, 64), 2.0, 1.0, 0.5, 3)
+    return np.array(_core.register.cross_correlate(spectrum, spectrum).values)
 
 
 def registration(a: np.ndarray, b: np.ndarray) -> tuple[float, ...]:
-    spectra = [_core.compute_spectrum(x, (64, 64), 2.0, 1.0, 0.5, 3) for x in (a, b)]
-    result = _core.register_spectra(spectra[0], spectra[1], a, b)
+    spectra = [_core.register.compute_spectrum(x, (64, 64), 2.0, 1.0, 0.5, 3) for x in (a, b)]
+    result = _core.register.register_spectra(spectra[0], spectra[1], a, b)
     return (result.peak.row, result.peak.col, result.peak.peak_ratio, result.pearson_r)
 
 
 def row_sums(pixels: np.ndarray) -> np.ndarray:
     sums = np.zeros(pixels.shape[1:], np.uint64)
-    _core.add_rows(pixels, sums)
+    _core.compose.add_rows(pixels, sums)
     return sums
 
 
 def painted(strip: np.ndarray) -> np.ndarray:
     colour = np.zeros((strip.shape[0], strip.shape[1] + 4, 3), strip.dtype)
     covered = np.zeros(colour.shape[:2], bool)
-    _core.paint_nearest(
+    _core.compose.paint_nearest(
         colour, covered, 0, [(0, 0, 2, strip.shape[0], strip.shape[1], 0, 2, strip)]
     )
     return colour
@@ -50,12 +50,16 @@ def painted(strip: np.ndarray) -> np.ndarray:
 # (kernel, the view it reads): a view of every kind the kernels meet.
 READS_IN_PLACE: list[tuple[str, Callable[[np.ndarray], object], np.ndarray]] = [
     ("compute_spectrum", spectrum_values, FLOATS[::-1, 3::2]),
-    ("overlap_pearson", lambda a: _core.overlap_pearson(a, FLOATS[:20, :16], 3, 2), FLOATS.T[::2]),
+    (
+        "overlap_pearson",
+        lambda a: _core.register.overlap_pearson(a, FLOATS[:20, :16], 3, 2),
+        FLOATS.T[::2],
+    ),
     ("register_spectra", lambda b: registration(FLOATS[:40, :32], b), FLOATS[5:45, 35:3:-1]),
-    ("block_mean", lambda image: _core.block_mean(image, 3), FLOATS[::-1, ::-1]),
-    ("grey_float32 (BGR)", _core.grey_float32, PIXELS[:, ::-1, 2::-1]),
-    ("grey_float32 (one channel)", _core.grey_float32, PIXELS[::2, :, 1]),
-    ("grey_float32 (16-bit)", _core.grey_float32, PIXELS.astype(np.uint16)[:, 1::3, :3]),
+    ("block_mean", lambda image: _core.image.block_mean(image, 3), FLOATS[::-1, ::-1]),
+    ("grey_float32 (BGR)", _core.image.grey_float32, PIXELS[:, ::-1, 2::-1]),
+    ("grey_float32 (one channel)", _core.image.grey_float32, PIXELS[::2, :, 1]),
+    ("grey_float32 (16-bit)", _core.image.grey_float32, PIXELS.astype(np.uint16)[:, 1::3, :3]),
     ("add_rows", row_sums, PIXELS[::-1, ::2, 1:]),
     ("paint_nearest", painted, PIXELS[3:, :, :3]),
     ("paint_nearest (BGR)", painted, PIXELS[:, :, 2::-1]),
@@ -103,29 +107,34 @@ REFUSED: list[tuple[str, Callable[[np.ndarray], object], np.ndarray, str]] = [
     ("3-D region", spectrum_values, FLOATS[:, :, None], "region must be a 2-D"),
     (
         "misaligned b",
-        lambda b: _core.overlap_pearson(FLOATS, b, 0, 0),
+        lambda b: _core.register.overlap_pearson(FLOATS, b, 0, 0),
         misaligned(np.float32, (8, 8)),
         "b is not aligned",
     ),
     (
         "odd image strides",
-        lambda image: _core.block_mean(image, 2),
+        lambda image: _core.image.block_mean(image, 2),
         odd_strides(np.float32, (8, 8)),
         "image has strides",
     ),
     (
         "misaligned 16-bit pixels",
-        _core.grey_float32,
+        _core.image.grey_float32,
         misaligned(np.uint16, (8, 8, 3)),
         "pixels is not aligned",
     ),
     (
         "odd 16-bit strides",
-        _core.grey_float32,
+        _core.image.grey_float32,
         odd_strides(np.uint16, (8, 8)),
         "pixels has strides",
     ),
-    ("no channels", _core.grey_float32, np.zeros((4, 4, 0), np.uint8), "at least one channel"),
+    (
+        "no channels",
+        _core.image.grey_float32,
+        np.zeros((4, 4, 0), np.uint8),
+        "at least one channel",
+    ),
     (
         "misaligned row sums pixels",
         row_sums,
@@ -157,12 +166,12 @@ def test_arrays_written_into_are_never_converted() -> None:
     pixels = PIXELS[:, :, :3]
     # A list would become a temporary array whose sums nobody sees.
     with pytest.raises(TypeError):
-        _core.add_rows(pixels, np.zeros((36, 3), np.uint64).tolist())  # type: ignore[arg-type]
+        _core.compose.add_rows(pixels, np.zeros((36, 3), np.uint64).tolist())
     read_only = np.zeros((36, 3), np.uint64)
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="sums must be a writable"):
-        _core.add_rows(pixels, read_only)
+        _core.compose.add_rows(pixels, read_only)
     colour = np.zeros((30, 36, 3), np.uint8)
     colour.flags.writeable = False
     with pytest.raises(ValueError, match="colour must be a writable"):
-        _core.paint_nearest(colour, np.zeros((30, 36), bool), 0, [])
+        _core.compose.paint_nearest(colour, np.zeros((30, 36), bool), 0, [])

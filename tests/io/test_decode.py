@@ -42,7 +42,7 @@ def test_grey_of_reversed_views_and_extremes() -> None:
     tile = np.zeros((4, 6, 3), dtype=np.uint16)
     tile[0, 0] = 65535  # white: the integer sum must not overflow
     tile[3, 5] = (1, 2, 4)
-    grey = _core.grey_float32(tile[::-1, ::-1])
+    grey = _core.image.grey_float32(tile[::-1, ::-1])
     assert grey[3, 5] == pytest.approx(65535.0)
     assert grey[0, 0] == pytest.approx(7 / 3)
     assert grey.sum() == pytest.approx(65535.0 + 7 / 3)
@@ -54,9 +54,9 @@ def test_other_sample_types_fall_back_to_numpy_or_are_refused() -> None:
         grey_region(floats, (slice(None), slice(None))), numpy_grey(floats), rtol=1e-6
     )
     with pytest.raises(ValueError, match="uint8 or uint16"):
-        _core.grey_float32(floats)
+        _core.image.grey_float32(floats)
     with pytest.raises(ValueError, match="rows, cols"):
-        _core.grey_float32(np.zeros(5, dtype=np.uint8))
+        _core.image.grey_float32(np.zeros(5, dtype=np.uint8))
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
@@ -67,14 +67,14 @@ def test_block_mean_matches_the_definition_on_a_strided_view(factor: int) -> Non
         rows, cols = (view.shape[0] // factor) * factor, (view.shape[1] // factor) * factor
         blocks = view[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
         expected = blocks.astype(np.float64).mean(axis=(1, 3))
-        np.testing.assert_allclose(_core.block_mean(view, factor), expected, atol=1e-4)
+        np.testing.assert_allclose(_core.image.block_mean(view, factor), expected, atol=1e-4)
 
 
 def test_block_mean_refuses_other_pixels_and_factors() -> None:
     with pytest.raises(ValueError, match="float32"):
-        _core.block_mean(np.zeros((8, 8), np.float64), 2)
+        _core.image.block_mean(np.zeros((8, 8), np.float64), 2)
     with pytest.raises(ValueError, match="factor"):
-        _core.block_mean(np.zeros((8, 8), np.float32), 0)
+        _core.image.block_mean(np.zeros((8, 8), np.float32), 0)
 
 
 # --- decoding ---------------------------------------------------------------------------------

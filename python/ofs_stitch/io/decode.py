@@ -64,7 +64,7 @@ def grey_region(pixels: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
     crop = pixels[region]
     if crop.dtype in (np.uint8, np.uint16):
         # One compiled pass over the interleaved bands (numpy needs four).
-        return _core.grey_float32(crop)
+        return _core.image.grey_float32(crop)
     if crop.ndim == 2:
         return np.ascontiguousarray(crop, dtype=np.float32)
     if crop.shape[2] < 3:  # grey + alpha

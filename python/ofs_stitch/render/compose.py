@@ -206,7 +206,7 @@ class _NearestPainter:
             tiles.append(
                 (t, top, left, height, width, top + request.row0, left + request.col0, pixels)
             )
-        _core.paint_nearest(colour, covered, y0, tiles)
+        _core.compose.paint_nearest(colour, covered, y0, tiles)
         return colour, covered
 
 
