@@ -71,7 +71,8 @@ void block_means(py::array& sums, std::int64_t across, double count, py::array& 
     auto* values = static_cast<Sum*>(sums.mutable_data());
     auto* means = static_cast<float*>(out.mutable_data());
     const std::ptrdiff_t cols = sums.shape(0), channels = sums.shape(1);
-    py::gil_scoped_release release;  // both arrays were checked to be ours to write, and live
+    // `sums` and `out` are referenced by the caller's frame and written by us only.
+    py::gil_scoped_release release;
     ofs::block_means(values, cols, channels, across, count, means);
 }
 

@@ -110,7 +110,7 @@ void bind_register(py::module_ m) {
            double min_overlap_fraction, int exclusion_radius) {
             const ofs::PeakSearch search =
                 make_search(expected, radius, min_overlap_fraction, exclusion_radius);
-            py::gil_scoped_release release;  // only reads the surface, which `surface` keeps alive
+            py::gil_scoped_release release;  // `surface` is referenced by this frame, only read
             return ofs::find_peak(surface, search);
         },
         py::arg("surface"), py::arg("expected") = py::none(), py::arg("radius") = 0.0,
