@@ -32,14 +32,14 @@ def test_grey_matches_the_definition_on_a_strided_region(dtype: type, bands: int
     assert grey.dtype == np.float32 and grey.flags.c_contiguous
     np.testing.assert_allclose(grey, numpy_grey(tile[region]), rtol=1e-6)
     # 8- and 16-bit pixels go through the compiled kernel, bit for bit.
-    np.testing.assert_array_equal(grey, _core.grey_float32(tile[region]))
+    np.testing.assert_array_equal(grey, _core.image.grey_float32(tile[region]))
 
 
 def test_grey_of_reversed_views_and_extremes() -> None:
     tile = np.zeros((4, 6, 3), dtype=np.uint16)
     tile[0, 0] = 65535  # white: the integer sum must not overflow
     tile[3, 5] = (1, 2, 4)
-    grey = _core.grey_float32(tile[::-1, ::-1])
+    grey = _core.image.grey_float32(tile[::-1, ::-1])
     assert grey[3, 5] == pytest.approx(65535.0)
     assert grey[0, 0] == pytest.approx(7 / 3)
     assert grey.sum() == pytest.approx(65535.0 + 7 / 3)
@@ -61,9 +61,9 @@ def test_other_sample_types_fall_back_to_numpy(dtype: type, bands: int | None) -
 
 def test_the_kernel_refuses_what_numpy_takes() -> None:
     with pytest.raises(ValueError, match="uint8 or uint16"):
-        _core.grey_float32(np.zeros((2, 2, 3), np.float64))
+        _core.image.grey_float32(np.zeros((2, 2, 3), np.float64))
     with pytest.raises(ValueError, match="rows, cols"):
-        _core.grey_float32(np.zeros(5, dtype=np.uint8))
+        _core.image.grey_float32(np.zeros(5, dtype=np.uint8))
 
 
 def test_register_pair_correlates_the_same_grey_as_the_pipeline() -> None:

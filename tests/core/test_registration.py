@@ -353,14 +353,14 @@ def test_block_mean_matches_the_definition_on_a_strided_view(factor: int) -> Non
         rows, cols = (view.shape[0] // factor) * factor, (view.shape[1] // factor) * factor
         blocks = view[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
         expected = blocks.astype(np.float64).mean(axis=(1, 3))
-        np.testing.assert_allclose(_core.block_mean(view, factor), expected, atol=1e-4)
+        np.testing.assert_allclose(_core.image.block_mean(view, factor), expected, atol=1e-4)
 
 
 def test_block_mean_refuses_other_pixels_and_factors() -> None:
     with pytest.raises(ValueError, match="float32"):
-        _core.block_mean(np.zeros((8, 8), np.float64), 2)
+        _core.image.block_mean(np.zeros((8, 8), np.float64), 2)
     with pytest.raises(ValueError, match="factor"):
-        _core.block_mean(np.zeros((8, 8), np.float32), 0)
+        _core.image.block_mean(np.zeros((8, 8), np.float32), 0)
 
 
 # --- bad input -----------------------------------------------------------------------------------

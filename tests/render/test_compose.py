@@ -79,7 +79,7 @@ def paint_owner_map(
             r0, r1 = max(y0, top), min(y1, top + h)
             if r0 < r1:
                 tiles.append((k, top, left, h, w, r0, left, fills[k][r0 - top : r1 - top]))
-        _core.paint_nearest(colour, covered, y0, tiles)
+        _core.compose.paint_nearest(colour, covered, y0, tiles)
         assert (colour[~covered] == 0).all()
         owner[y0:y1] = np.where(covered, colour[:, :, 0].astype(np.int64) - 1, -1)
     return owner
@@ -125,12 +125,12 @@ def test_painter_copies_strided_strips_and_refuses_a_missing_strip() -> None:
     colour = np.empty((6, 10, 3), np.uint8)
     covered = np.empty((6, 10), bool)
     # The RGB part of an RGBA tile (pixel stride 4), placed at column 2.
-    _core.paint_nearest(colour, covered, 0, [(0, 0, 2, 6, 8, 0, 2, rgba[:, :, :3])])
+    _core.compose.paint_nearest(colour, covered, 0, [(0, 0, 2, 6, 8, 0, 2, rgba[:, :, :3])])
     np.testing.assert_array_equal(colour[:, 2:], rgba[:, :, :3])
     assert covered[:, 2:].all() and not covered[:, :2].any() and (colour[:, :2] == 0).all()
     # A strip that lacks rows the tile owns in the band is an error, not a silent gap.
     with pytest.raises(ValueError, match="outside its decoded strip"):
-        _core.paint_nearest(colour, covered, 0, [(0, 0, 2, 6, 8, 0, 2, rgba[:3, :, :3])])
+        _core.compose.paint_nearest(colour, covered, 0, [(0, 0, 2, 6, 8, 0, 2, rgba[:3, :, :3])])
 
 
 def held_tiles_source(tiles: list[np.ndarray]) -> RenderSource:

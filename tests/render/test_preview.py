@@ -132,16 +132,16 @@ def test_row_sums_match_numpy(dtype, bands: int, keep: int, sum_type) -> None:
     pixels[0] = top  # the largest samples must not wrap
     view = pixels[:, :, :keep]
     sums = np.full((53, keep), 7, sum_type)  # adds to what is there
-    _core.add_rows(view, sums)
+    _core.compose.add_rows(view, sums)
     expected = view.sum(axis=0, dtype=np.uint64) + 7
     np.testing.assert_array_equal(sums, expected)
 
 
 def test_row_sums_refuse_a_mismatched_accumulator() -> None:
     with pytest.raises(ValueError, match="sums"):
-        _core.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((5, 3), np.int32))
+        _core.compose.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((5, 3), np.int32))
     with pytest.raises(ValueError, match="sums"):
-        _core.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((6, 3), np.uint64))
+        _core.compose.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((6, 3), np.uint64))
 
 
 @pytest.mark.parametrize("sum_type", [np.uint32, np.uint64])
@@ -150,7 +150,7 @@ def test_block_means_average_whole_blocks_and_clear_the_sums(sum_type) -> None:
     sums = rng.integers(0, 2**31, (23, 3)).astype(sum_type)  # 23 columns: 3 blocks of 7 + 2
     expected = sums[:21].astype(np.float64).reshape(3, 7, 3).sum(axis=1) / 35.0
     out = np.zeros((3, 3), np.float32)
-    _core.block_means(sums, 7, 35, out)
+    _core.compose.block_means(sums, 7, 35, out)
     np.testing.assert_allclose(out, expected, rtol=1e-6)
     assert not sums.any()  # ready for the next block row
 
@@ -158,10 +158,10 @@ def test_block_means_average_whole_blocks_and_clear_the_sums(sum_type) -> None:
 def test_block_means_refuse_mismatched_arrays() -> None:
     sums = np.zeros((23, 3), np.uint32)
     with pytest.raises(ValueError, match="out"):
-        _core.block_means(sums, 7, 35, np.zeros((4, 3), np.float32))
+        _core.compose.block_means(sums, 7, 35, np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match="out"):
-        _core.block_means(sums, 7, 35, np.zeros((3, 3), np.float64))
+        _core.compose.block_means(sums, 7, 35, np.zeros((3, 3), np.float64))
     with pytest.raises(ValueError, match="across"):
-        _core.block_means(sums, 0, 35, np.zeros((3, 3), np.float32))
+        _core.compose.block_means(sums, 0, 35, np.zeros((3, 3), np.float32))
     with pytest.raises(ValueError, match="sums"):
-        _core.block_means(np.zeros((23, 3), np.int64), 7, 35, np.zeros((3, 3), np.float32))
+        _core.compose.block_means(np.zeros((23, 3), np.int64), 7, 35, np.zeros((3, 3), np.float32))

@@ -20,7 +20,7 @@ def grey_float32(pixels: np.ndarray) -> np.ndarray:
     where numpy needs four); other sample types through numpy, with the same definition.
     """
     if pixels.dtype in (np.uint8, np.uint16):
-        return _core.grey_float32(pixels)
+        return _core.image.grey_float32(pixels)
     if pixels.ndim == 2:
         return np.ascontiguousarray(pixels, dtype=np.float32)
     if pixels.shape[2] < 3:

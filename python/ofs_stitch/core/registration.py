@@ -90,17 +90,17 @@ def padded_shape(
         need_rows = rows + min(max(int(max_shift[0]), 1), rows - 1)
         need_cols = cols + min(max(int(max_shift[1]), 1), cols - 1)
     # Even column counts keep the half spectrum simple for FFTW's fastest real transforms.
-    padded_cols = _core.fast_fft_size(need_cols)
+    padded_cols = _core.fft.fast_fft_size(need_cols)
     while padded_cols % 2:
-        padded_cols = _core.fast_fft_size(padded_cols + 1)
-    return (_core.fast_fft_size(need_rows), padded_cols)
+        padded_cols = _core.fft.fast_fft_size(padded_cols + 1)
+    return (_core.fft.fast_fft_size(need_rows), padded_cols)
 
 
 def compute_spectrum(
     region: np.ndarray, padded: tuple[int, int], settings: CorrelationSettings
-) -> _core.Spectrum:
+) -> _core.register.Spectrum:
     """The filtered spectrum of one float32 region, reusable for every pair it takes part in."""
-    return _core.compute_spectrum(
+    return _core.register.compute_spectrum(
         region,
         padded,
         settings.high_pass_sigma,
@@ -111,8 +111,8 @@ def compute_spectrum(
 
 
 def register_spectra(
-    spectrum_a: _core.Spectrum,
-    spectrum_b: _core.Spectrum,
+    spectrum_a: _core.register.Spectrum,
+    spectrum_b: _core.register.Spectrum,
     a: np.ndarray,
     b: np.ndarray,
     *,
@@ -120,7 +120,7 @@ def register_spectra(
     search_radius: float | None = None,
 ) -> Registration:
     """Register two regions whose spectra are already computed (the fast path for many pairs)."""
-    result = _core.register_spectra(
+    result = _core.register.register_spectra(
         spectrum_a,
         spectrum_b,
         a,
@@ -251,8 +251,8 @@ def _search(
     factor = _coarse_factor(search_radius, overlap.shape if overlap is not None else (0, 0))
     if factor > 1 and search_radius is not None:
         coarse = _register_cropped(
-            _core.block_mean(a, factor),
-            _core.block_mean(b, factor),
+            _core.image.block_mean(a, factor),
+            _core.image.block_mean(b, factor),
             (expected_shift[0] / factor, expected_shift[1] / factor),
             search_radius / factor + 1.0,
             _coarse_settings(settings, factor),

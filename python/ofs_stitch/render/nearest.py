@@ -59,5 +59,5 @@ class NearestPainter:
             tiles.append(
                 (t, top, left - x0, height, width, top + held.row0, left + held.col0 - x0, pixels)
             )
-        _core.paint_nearest(colour, covered, window.y0, tiles)
+        _core.compose.paint_nearest(colour, covered, window.y0, tiles)
         return colour, covered

@@ -143,7 +143,7 @@ class PreviewTap:
                 self._means = np.empty(
                     (self._block_rows, band.shape[1] // self.across, band.shape[2]), np.float32
                 )
-            _core.add_rows(band[start:stop], self._row_sum)
+            _core.compose.add_rows(band[start:stop], self._row_sum)
             self._rows_summed += stop - start
             start = stop
             if self._rows_summed == self.down:
@@ -152,7 +152,7 @@ class PreviewTap:
     def _close_block(self) -> None:
         assert self._row_sum is not None and self._means is not None
         # Also clears the sums for the next block row.
-        _core.block_means(
+        _core.compose.block_means(
             self._row_sum,
             self.across,
             self._rows_summed * self.across,

@@ -1,4 +1,4 @@
-#include "ofs/taper.hpp"
+#include "ofs/register/taper.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -9,10 +9,13 @@
 #include <pybind11/stl.h>
 
 #include "array_views.hpp"
-#include "ofs/nearest_paint.hpp"
-#include "ofs/row_sums.hpp"
+#include "ofs/compose/nearest_paint.hpp"
+#include "ofs/compose/row_sums.hpp"
 
 namespace py = pybind11;
+using ofs_bindings::Axes;
+using ofs_bindings::has_dtype;
+using ofs_bindings::image_view;
 
 namespace {
 
@@ -23,31 +26,24 @@ using TileEntry = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int6
 template <typename Sample>
 void paint(py::array& colour, py::array& covered, std::int64_t y0,
            const std::vector<TileEntry>& entries) {
-    const auto sample = static_cast<py::ssize_t>(sizeof(Sample));
     ofs::BandTarget<Sample> band;
     band.colour = static_cast<Sample*>(colour.mutable_data());
     band.covered = static_cast<std::uint8_t*>(covered.mutable_data());
     band.y0 = y0;
     band.rows = colour.shape(0);
     band.width = colour.shape(1);
-    band.bands = static_cast<int>(colour.shape(2));
+    band.channels = static_cast<int>(colour.shape(2));
     std::vector<ofs::TileStrip<Sample>> tiles;
     tiles.reserve(entries.size());
     for (const TileEntry& entry : entries) {
         const py::array& pixels = std::get<7>(entry);
-        if (!pixels.dtype().is(colour.dtype()) || pixels.ndim() != 3 ||
-            pixels.shape(2) != colour.shape(2))
-            throw py::value_error("tile " + std::to_string(std::get<0>(entry)) +
-                                  ": strip must be (rows, cols, bands) like the band");
+        const std::string name = "tile " + std::to_string(std::get<0>(entry)) + "'s strip";
+        if (!has_dtype<Sample>(pixels) || pixels.ndim() != 3 || pixels.shape(2) != band.channels)
+            throw py::value_error(name + " must be (rows, cols, channels) like the band");
         ofs::TileStrip<Sample> tile;
         std::tie(tile.index, tile.top, tile.left, tile.height, tile.width, tile.strip_top,
                  tile.strip_left, std::ignore) = entry;
-        tile.pixels = static_cast<const Sample*>(pixels.data());
-        tile.strip_rows = pixels.shape(0);
-        tile.strip_cols = pixels.shape(1);
-        tile.row_stride = pixels.strides(0) / sample;
-        tile.col_stride = pixels.strides(1) / sample;
-        tile.band_stride = pixels.strides(2) / sample;
+        tile.strip = image_view<Sample>(pixels, name, Axes::channels);
         tiles.push_back(tile);
     }
     // The arrays are referenced by the caller's frame; the band buffers are written by us only.
@@ -57,7 +53,7 @@ void paint(py::array& colour, py::array& covered, std::int64_t y0,
 
 template <typename Sample, typename Sum>
 void add_rows(const py::array& pixels, py::array& sums) {
-    const ofs::PixelsView<Sample> view = ofs_bindings::pixels_view<Sample>(pixels);
+    const auto view = image_view<Sample>(pixels, "pixels", Axes::channels);
     auto* out = static_cast<Sum*>(sums.mutable_data());
     // `pixels` is referenced by the caller's frame and only read; `sums` is written by us only.
     py::gil_scoped_release release;
@@ -66,8 +62,7 @@ void add_rows(const py::array& pixels, py::array& sums) {
 
 template <typename Sample>
 void add_rows_into(const py::array& pixels, py::array& sums) {
-    if (py::dtype::of<std::uint32_t>().is(sums.dtype()))
-        return add_rows<Sample, std::uint32_t>(pixels, sums);
+    if (has_dtype<std::uint32_t>(sums)) return add_rows<Sample, std::uint32_t>(pixels, sums);
     return add_rows<Sample, std::uint64_t>(pixels, sums);
 }
 
@@ -75,35 +70,36 @@ template <typename Sum>
 void block_means(py::array& sums, std::int64_t across, double count, py::array& out) {
     auto* values = static_cast<Sum*>(sums.mutable_data());
     auto* means = static_cast<float*>(out.mutable_data());
-    const std::ptrdiff_t cols = sums.shape(0), bands = sums.shape(1);
+    const std::ptrdiff_t cols = sums.shape(0), channels = sums.shape(1);
+    // `sums` and `out` are referenced by the caller's frame and written by us only.
     py::gil_scoped_release release;
-    ofs::block_means(values, cols, bands, across, count, means);
+    ofs::block_means(values, cols, channels, across, count, means);
 }
 
 bool is_sum_array(const py::array& sums) {
     return sums.ndim() == 2 && sums.writeable() && (sums.flags() & py::array::c_style) &&
-           (py::dtype::of<std::uint32_t>().is(sums.dtype()) ||
-            py::dtype::of<std::uint64_t>().is(sums.dtype()));
+           (has_dtype<std::uint32_t>(sums) || has_dtype<std::uint64_t>(sums));
 }
 
 }  // namespace
 
-void bind_render(py::module_& m) {
+void bind_compose(py::module_ m) {
     m.def(
         "paint_nearest",
         [](py::array colour, py::array covered, std::int64_t y0,
            const std::vector<TileEntry>& tiles) {
             if (colour.ndim() != 3 || !(colour.flags() & py::array::c_style) ||
                 !colour.writeable())
-                throw py::value_error("colour must be a writable C-contiguous (rows, width, bands)");
-            if (covered.ndim() != 2 || !py::dtype::of<bool>().is(covered.dtype()) ||
+                throw py::value_error(
+                    "colour must be a writable C-contiguous (rows, width, channels)");
+            if (covered.ndim() != 2 || !has_dtype<bool>(covered) ||
                 !(covered.flags() & py::array::c_style) || !covered.writeable() ||
                 covered.shape(0) != colour.shape(0) || covered.shape(1) != colour.shape(1))
                 throw py::value_error("covered must be a writable C-contiguous bool (rows, width)");
             try {
-                if (py::dtype::of<std::uint8_t>().is(colour.dtype()))
+                if (has_dtype<std::uint8_t>(colour))
                     return paint<std::uint8_t>(colour, covered, y0, tiles);
-                if (py::dtype::of<std::uint16_t>().is(colour.dtype()))
+                if (has_dtype<std::uint16_t>(colour))
                     return paint<std::uint16_t>(colour, covered, y0, tiles);
             } catch (const std::invalid_argument& error) {
                 throw py::value_error(error.what());
@@ -120,20 +116,18 @@ void bind_render(py::module_& m) {
         "add_rows",
         [](const py::array& pixels, py::array sums) {
             if (pixels.ndim() != 3)
-                throw py::value_error("pixels must be (rows, cols, bands)");
+                throw py::value_error("pixels must be (rows, cols, channels)");
             if (!is_sum_array(sums) || sums.shape(0) != pixels.shape(1) ||
                 sums.shape(1) != pixels.shape(2))
                 throw py::value_error(
-                    "sums must be a writable C-contiguous uint32 or uint64 (cols, bands)");
-            if (py::dtype::of<std::uint8_t>().is(pixels.dtype()))
-                return add_rows_into<std::uint8_t>(pixels, sums);
-            if (py::dtype::of<std::uint16_t>().is(pixels.dtype()))
-                return add_rows_into<std::uint16_t>(pixels, sums);
+                    "sums must be a writable C-contiguous uint32 or uint64 (cols, channels)");
+            if (has_dtype<std::uint8_t>(pixels)) return add_rows_into<std::uint8_t>(pixels, sums);
+            if (has_dtype<std::uint16_t>(pixels)) return add_rows_into<std::uint16_t>(pixels, sums);
             throw py::value_error("pixels must be uint8 or uint16");
         },
         py::arg("pixels"), py::arg("sums"),
-        "Add every row of (rows, cols, bands) 8/16-bit pixels of any strides into sums "
-        "(cols, bands), column by column. uint32 sums are faster; the caller makes sure they "
+        "Add every row of (rows, cols, channels) 8/16-bit pixels of any strides into sums "
+        "(cols, channels), column by column. uint32 sums are faster; the caller makes sure they "
         "cannot overflow.");
 
     m.def(
@@ -141,20 +135,20 @@ void bind_render(py::module_& m) {
         [](py::array sums, std::int64_t across, double count, py::array out) {
             if (!is_sum_array(sums))
                 throw py::value_error(
-                    "sums must be a writable C-contiguous uint32 or uint64 (cols, bands)");
+                    "sums must be a writable C-contiguous uint32 or uint64 (cols, channels)");
             if (across < 1 || across > sums.shape(0))
                 throw py::value_error("across must be between 1 and the number of columns");
             if (!(count > 0.0)) throw py::value_error("count must be positive");
-            if (out.ndim() != 2 || !py::dtype::of<float>().is(out.dtype()) ||
+            if (out.ndim() != 2 || !has_dtype<float>(out) ||
                 !(out.flags() & py::array::c_style) || !out.writeable() ||
                 out.shape(0) != sums.shape(0) / across || out.shape(1) != sums.shape(1))
                 throw py::value_error(
-                    "out must be a writable C-contiguous float32 (cols // across, bands)");
-            if (py::dtype::of<std::uint32_t>().is(sums.dtype()))
+                    "out must be a writable C-contiguous float32 (cols // across, channels)");
+            if (has_dtype<std::uint32_t>(sums))
                 return block_means<std::uint32_t>(sums, across, count, out);
             return block_means<std::uint64_t>(sums, across, count, out);
         },
         py::arg("sums"), py::arg("across"), py::arg("count"), py::arg("out"),
-        "Write into out (cols // across, bands) the means of blocks of `across` columns of "
+        "Write into out (cols // across, channels) the means of blocks of `across` columns of "
         "sums, each sum standing for `count` samples; then set sums to zero.");
 }

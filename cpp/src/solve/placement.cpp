@@ -1,4 +1,4 @@
-#include "ofs/placement.hpp"
+#include "ofs/solve/placement.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "ofs/correlation.hpp"
+#include "ofs/register/correlation.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "ofs/taper.hpp"
+#include "ofs/register/taper.hpp"
 
 namespace ofs {
 
@@ -21,7 +21,7 @@ bool same_settings(const SpectrumSettings& a, const SpectrumSettings& b) {
            a.whiten == b.whiten && a.taper == b.taper;
 }
 
-void validate(const ImageView& region, const SpectrumSettings& s) {
+void validate(const ImageView<float>& region, const SpectrumSettings& s) {
     if (region.data == nullptr || region.rows <= 0 || region.cols <= 0)
         throw std::invalid_argument("region must be a non-empty 2-D image");
     if (s.padded_rows < region.rows || s.padded_cols < region.cols)
@@ -97,8 +97,8 @@ Spectrum::Spectrum(int region_rows, int region_cols, const SpectrumSettings& set
       settings_(settings),
       values_(allocate_complex(half_spectrum_size(settings.padded_rows, settings.padded_cols))) {}
 
-std::shared_ptr<Spectrum> compute_spectrum(const ImageView& region,
-                                                 const SpectrumSettings& settings) {
+std::shared_ptr<Spectrum> compute_spectrum(const ImageView<float>& region,
+                                           const SpectrumSettings& settings) {
     validate(region, settings);
     const int rows = static_cast<int>(region.rows);
     const int cols = static_cast<int>(region.cols);
@@ -108,13 +108,15 @@ std::shared_ptr<Spectrum> compute_spectrum(const ImageView& region,
     // Four running sums instead of one: each addition no longer waits for the previous one,
     // which made this loop cost half as much as the transform.
     double sums[4] = {0.0, 0.0, 0.0, 0.0};
-    for (int r = 0; r < rows; ++r) {
-        const float* in = region.data + r * region.row_stride;
-        int c = 0;
-        for (; c + 4 <= cols; c += 4)
-            for (int lane = 0; lane < 4; ++lane) sums[lane] += in[(c + lane) * region.col_stride];
-        for (; c < cols; ++c) sums[0] += in[c * region.col_stride];
-    }
+    with_step(region.col_step(), [&](auto col_step) {
+        for (int r = 0; r < rows; ++r) {
+            const float* in = region.row(r);
+            int c = 0;
+            for (; c + 4 <= cols; c += 4)
+                for (int lane = 0; lane < 4; ++lane) sums[lane] += in[(c + lane) * col_step];
+            for (; c < cols; ++c) sums[0] += in[c * col_step];
+        }
+    });
     const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     const float mean = static_cast<float>(sum / (static_cast<double>(rows) * cols));
 
@@ -129,13 +131,16 @@ std::shared_ptr<Spectrum> compute_spectrum(const ImageView& region,
         padded = allocate_floats(padded_size);
         padded_capacity = padded_size;
     }
-    for (int r = 0; r < rows; ++r) {
-        const float* in = region.data + r * region.row_stride;
-        float* out = padded.get() + static_cast<std::size_t>(r) * padded_cols;
-        const float weight = row_taper[r];
-        for (int c = 0; c < cols; ++c) out[c] = (in[c * region.col_stride] - mean) * weight * col_taper[c];
-        std::fill(out + cols, out + padded_cols, 0.0f);
-    }
+    with_step(region.col_step(), [&](auto col_step) {
+        for (int r = 0; r < rows; ++r) {
+            const float* in = region.row(r);
+            float* out = padded.get() + static_cast<std::size_t>(r) * padded_cols;
+            const float weight = row_taper[r];
+            for (int c = 0; c < cols; ++c)
+                out[c] = (in[c * col_step] - mean) * weight * col_taper[c];
+            std::fill(out + cols, out + padded_cols, 0.0f);
+        }
+    });
     std::fill(padded.get() + static_cast<std::size_t>(rows) * padded_cols,
               padded.get() + padded_size, 0.0f);
 

@@ -1,11 +1,11 @@
-#include "ofs/peak.hpp"
+#include "ofs/register/peak.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "ofs/taper.hpp"
+#include "ofs/register/taper.hpp"
 
 namespace ofs {
 
@@ -253,8 +253,8 @@ Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search) {
     return peak_from_candidate(surface, candidates, 0, {});
 }
 
-double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,
-                       std::int64_t min_pixels, int step) {
+double overlap_pearson(const ImageView<float>& a, const ImageView<float>& b, int d_row,
+                       int d_col, std::int64_t min_pixels, int step) {
     // b(y, x) faces a(y + d_row, x + d_col); loop over the part of b that lands inside a.
     const std::int64_t row_begin = std::max<std::int64_t>(0, -d_row);
     const std::int64_t row_end = std::min<std::int64_t>(b.rows, a.rows - d_row);
@@ -265,18 +265,24 @@ double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_
 
     double sum_a = 0, sum_b = 0, sum_aa = 0, sum_bb = 0, sum_ab = 0;
     std::int64_t count = 0;
-    for (std::int64_t y = row_begin; y < row_end; y += step) {
-        for (std::int64_t x = col_begin; x < col_end; x += step) {
-            ++count;
-            const double va = a.at(y + d_row, x + d_col);
-            const double vb = b.at(y, x);
-            sum_a += va;
-            sum_b += vb;
-            sum_aa += va * va;
-            sum_bb += vb * vb;
-            sum_ab += va * vb;
-        }
-    }
+    with_step(a.col_step(), [&](auto a_step) {
+        with_step(b.col_step(), [&](auto b_step) {
+            for (std::int64_t y = row_begin; y < row_end; y += step) {
+                const float* row_a = a.row(y + d_row);
+                const float* row_b = b.row(y);
+                for (std::int64_t x = col_begin; x < col_end; x += step) {
+                    ++count;
+                    const double va = row_a[(x + d_col) * a_step];
+                    const double vb = row_b[x * b_step];
+                    sum_a += va;
+                    sum_b += vb;
+                    sum_aa += va * va;
+                    sum_bb += vb * vb;
+                    sum_ab += va * vb;
+                }
+            }
+        });
+    });
     const double n = static_cast<double>(count);
     const double cov = sum_ab - sum_a * sum_b / n;
     const double var_a = sum_aa - sum_a * sum_a / n;

@@ -1,6 +1,7 @@
-#include "ofs/nearest_paint.hpp"
+#include "ofs/compose/nearest_paint.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -48,21 +49,26 @@ std::int64_t overtakes_at(const RowCandidate& t, const RowCandidate& o, std::int
 template <typename Sample>
 void copy_run(const BandTarget<Sample>& band, const TileStrip<Sample>& tile, std::int64_t y,
               std::int64_t x0, std::int64_t x1) {
+    const ImageView<Sample>& strip = tile.strip;
     const std::int64_t strip_row = y - tile.strip_top;
     const std::int64_t strip_col = x0 - tile.strip_left;
-    if (strip_row < 0 || strip_row >= tile.strip_rows || strip_col < 0 ||
-        x1 - tile.strip_left > tile.strip_cols)
+    if (strip_row < 0 || strip_row >= strip.rows || strip_col < 0 ||
+        x1 - tile.strip_left > strip.cols)
         throw std::invalid_argument("tile " + std::to_string(tile.index) +
                                     " owns canvas pixels outside its decoded strip (row " +
                                     std::to_string(y) + ")");
-    const Sample* in = tile.pixels + strip_row * tile.row_stride + strip_col * tile.col_stride;
-    Sample* out = band.colour + ((y - band.y0) * band.width + x0) * band.bands;
+    const std::ptrdiff_t col_step = strip.col_step(), channel_step = strip.channel_step();
+    const Sample* in = strip.row(strip_row) + strip_col * col_step;
+    Sample* out = band.colour + ((y - band.y0) * band.width + x0) * band.channels;
     const std::int64_t count = x1 - x0;
-    if (tile.col_stride == band.bands && tile.band_stride == 1) {
-        std::memcpy(out, in, sizeof(Sample) * static_cast<std::size_t>(count * band.bands));
+    if (col_step == band.channels && channel_step == 1) {
+        std::memcpy(out, in, sizeof(Sample) * static_cast<std::size_t>(count * band.channels));
     } else {
-        for (std::int64_t k = 0; k < count; ++k, in += tile.col_stride)
-            for (int b = 0; b < band.bands; ++b) *out++ = in[b * tile.band_stride];
+        with_step(channel_step, [&](auto step) {
+            for (std::int64_t k = 0; k < count; ++k, in += col_step)
+                for (int channel = 0; channel < band.channels; ++channel)
+                    *out++ = in[channel * step];
+        });
     }
     std::memset(band.covered + (y - band.y0) * band.width + x0, 1,
                 static_cast<std::size_t>(count));
@@ -71,8 +77,8 @@ void copy_run(const BandTarget<Sample>& band, const TileStrip<Sample>& tile, std
 template <typename Sample>
 void leave_uncovered(const BandTarget<Sample>& band, std::int64_t y, std::int64_t x0,
                      std::int64_t x1) {
-    std::fill(band.colour + ((y - band.y0) * band.width + x0) * band.bands,
-              band.colour + ((y - band.y0) * band.width + x1) * band.bands, Sample(0));
+    std::fill(band.colour + ((y - band.y0) * band.width + x0) * band.channels,
+              band.colour + ((y - band.y0) * band.width + x1) * band.channels, Sample(0));
     std::memset(band.covered + (y - band.y0) * band.width + x0, 0,
                 static_cast<std::size_t>(x1 - x0));
 }

@@ -1,10 +1,11 @@
 // Locating the correlation peak to sub-pixel precision, and judging how trustworthy it is.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
-#include "ofs/correlation.hpp"
-#include "ofs/image_view.hpp"
+#include "ofs/image/image_view.hpp"
+#include "ofs/register/correlation.hpp"
 
 namespace ofs {
 
@@ -60,7 +61,7 @@ Peak find_peak(const CorrelationSurface& surface, const PeakSearch& search);
 // Pearson correlation of the pixels a(x + d) and b(x) that overlap at integer shift d;
 // 0 when fewer than `min_pixels` overlap. `step` > 1 samples every step-th row and column
 // (a cheaper estimate, for ranking candidates).
-double overlap_pearson(const ImageView& a, const ImageView& b, int d_row, int d_col,
-                       std::int64_t min_pixels = 64, int step = 1);
+double overlap_pearson(const ImageView<float>& a, const ImageView<float>& b, int d_row,
+                       int d_col, std::int64_t min_pixels = 64, int step = 1);
 
 }  // namespace ofs

@@ -4,7 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include "ofs/placement.hpp"
+#include "ofs/solve/placement.hpp"
 
 namespace py = pybind11;
 
@@ -28,7 +28,7 @@ void require_length(const py::array& array, py::ssize_t length, const char* name
 
 }  // namespace
 
-void bind_placement(py::module_& m) {
+void bind_solve(py::module_ m) {
     m.def(
         "solve_positions",
         [](std::int64_t n_tiles, Int64Array i, Int64Array j, DoubleArray displacement,

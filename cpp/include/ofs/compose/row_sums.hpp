@@ -8,29 +8,29 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ofs/image_view.hpp"
+#include "ofs/image/image_view.hpp"
 
 namespace ofs {
 
-// Adds every row of `pixels` into `sums` (cols x bands values, row-major): afterwards
-// sums[c * bands + b] has grown by the sum over rows of pixel (row, c, band b).
+// Adds every row of `pixels` into `sums` (cols x channels values, row-major): afterwards
+// sums[c * channels + k] has grown by the sum over rows of pixel (row, c, channel k).
 // Sum is uint32_t or uint64_t. 32-bit sums fit twice as many per vector instruction; the
 // caller uses them only where the rows summed times the largest sample cannot overflow them.
 template <typename Sample, typename Sum>
-void add_rows(const PixelsView<Sample>& pixels, Sum* sums);
+void add_rows(const ImageView<Sample>& pixels, Sum* sums);
 
-// The means of blocks of `across` columns of `sums` (cols x bands, as add_rows leaves them),
-// each sum standing for `count` samples: out[k * bands + b] for the `blocks` blocks
+// The means of blocks of `across` columns of `sums` (cols x channels, as add_rows leaves
+// them), each sum standing for `count` samples: out[k * channels + channel] for the blocks
 // k * across .. (k + 1) * across - 1 (columns beyond the last whole block are left out).
 // Clears `sums` for the next block row.
 template <typename Sum>
-void block_means(Sum* sums, std::ptrdiff_t cols, std::ptrdiff_t bands, std::ptrdiff_t across,
+void block_means(Sum* sums, std::ptrdiff_t cols, std::ptrdiff_t channels, std::ptrdiff_t across,
                  double count, float* out);
 
-extern template void add_rows(const PixelsView<std::uint8_t>&, std::uint32_t*);
-extern template void add_rows(const PixelsView<std::uint8_t>&, std::uint64_t*);
-extern template void add_rows(const PixelsView<std::uint16_t>&, std::uint32_t*);
-extern template void add_rows(const PixelsView<std::uint16_t>&, std::uint64_t*);
+extern template void add_rows(const ImageView<std::uint8_t>&, std::uint32_t*);
+extern template void add_rows(const ImageView<std::uint8_t>&, std::uint64_t*);
+extern template void add_rows(const ImageView<std::uint16_t>&, std::uint32_t*);
+extern template void add_rows(const ImageView<std::uint16_t>&, std::uint64_t*);
 extern template void block_means(std::uint32_t*, std::ptrdiff_t, std::ptrdiff_t,
                                  std::ptrdiff_t, double, float*);
 extern template void block_means(std::uint64_t*, std::ptrdiff_t, std::ptrdiff_t,

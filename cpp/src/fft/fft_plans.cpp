@@ -1,4 +1,4 @@
-#include "ofs/fft_plans.hpp"
+#include "ofs/fft/fft_plans.hpp"
 
 #include <map>
 #include <mutex>

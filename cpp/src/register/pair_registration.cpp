@@ -1,4 +1,4 @@
-#include "ofs/pair_registration.hpp"
+#include "ofs/register/pair_registration.hpp"
 
 #include <vector>
 
@@ -9,8 +9,9 @@ constexpr double kClearlyBetterR = 0.05;
 }  // namespace
 
 PairRegistration register_regions(const Spectrum& spectrum_a, const Spectrum& spectrum_b,
-                                  const ImageView& a, const ImageView& b, const PeakSearch& search,
-                                  int max_candidates, CorrelationSurface& surface) {
+                                  const ImageView<float>& a, const ImageView<float>& b,
+                                  const PeakSearch& search, int max_candidates,
+                                  CorrelationSurface& surface) {
     PairRegistration result;
     cross_correlate(spectrum_a, spectrum_b, surface);
     const std::vector<PeakCandidate> candidates = peak_candidates(surface, search, max_candidates);

@@ -1,9 +1,9 @@
 // One pair, start to finish: correlate two spectra, pick the peak, fit it, judge it.
 #pragma once
 
-#include "ofs/correlation.hpp"
-#include "ofs/image_view.hpp"
-#include "ofs/peak.hpp"
+#include "ofs/image/image_view.hpp"
+#include "ofs/register/correlation.hpp"
+#include "ofs/register/peak.hpp"
 
 namespace ofs {
 
@@ -17,7 +17,8 @@ struct PairRegistration {
 // repetitive overlaps the highest maximum is not always the match, while the true match is the
 // one whose pixels agree. `surface` is scratch space, reused between calls.
 PairRegistration register_regions(const Spectrum& spectrum_a, const Spectrum& spectrum_b,
-                                  const ImageView& a, const ImageView& b, const PeakSearch& search,
-                                  int max_candidates, CorrelationSurface& surface);
+                                  const ImageView<float>& a, const ImageView<float>& b,
+                                  const PeakSearch& search, int max_candidates,
+                                  CorrelationSurface& surface);
 
 }  // namespace ofs

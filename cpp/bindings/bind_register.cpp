@@ -7,12 +7,12 @@
 #include <pybind11/stl.h>
 
 #include "array_views.hpp"
-#include "ofs/correlation.hpp"
-#include "ofs/fft_plans.hpp"
-#include "ofs/pair_registration.hpp"
-#include "ofs/peak.hpp"
+#include "ofs/register/correlation.hpp"
+#include "ofs/register/pair_registration.hpp"
+#include "ofs/register/peak.hpp"
 
 namespace py = pybind11;
+using ofs_bindings::Axes;
 using ofs_bindings::image_view;
 
 namespace {
@@ -43,7 +43,7 @@ ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, d
 
 }  // namespace
 
-void bind_correlation(py::module_& m) {
+void bind_register(py::module_ m) {
     py::class_<ofs::Spectrum, std::shared_ptr<ofs::Spectrum>>(
         m, "Spectrum", "Filtered half spectrum of one region (opaque; reuse it for many pairs).")
         .def_property_readonly("region_shape",
@@ -75,14 +75,11 @@ void bind_correlation(py::module_& m) {
         .def_readonly("peak", &ofs::PairRegistration::peak)
         .def_readonly("pearson_r", &ofs::PairRegistration::pearson_r);
 
-    m.def("fast_fft_size", &ofs::fast_fft_size, py::arg("n"),
-          "Smallest size >= n with prime factors 2, 3 and 5 only.");
-
     m.def(
         "compute_spectrum",
         [](const py::array& region, std::pair<int, int> padded_shape, double high_pass_sigma,
            double smoothing_sigma, double whiten, int taper) {
-            const ofs::ImageView view = image_view(region, "region");
+            const auto view = image_view<float>(region, "region", Axes::plane);
             ofs::SpectrumSettings settings;
             settings.padded_rows = padded_shape.first;
             settings.padded_cols = padded_shape.second;
@@ -113,7 +110,7 @@ void bind_correlation(py::module_& m) {
            double min_overlap_fraction, int exclusion_radius) {
             const ofs::PeakSearch search =
                 make_search(expected, radius, min_overlap_fraction, exclusion_radius);
-            py::gil_scoped_release release;
+            py::gil_scoped_release release;  // `surface` is referenced by this frame, only read
             return ofs::find_peak(surface, search);
         },
         py::arg("surface"), py::arg("expected") = py::none(), py::arg("radius") = 0.0,
@@ -122,8 +119,9 @@ void bind_correlation(py::module_& m) {
     m.def(
         "overlap_pearson",
         [](const py::array& a, const py::array& b, int d_row, int d_col) {
-            const ofs::ImageView va = image_view(a, "a"), vb = image_view(b, "b");
-            py::gil_scoped_release release;
+            const auto va = image_view<float>(a, "a", Axes::plane);
+            const auto vb = image_view<float>(b, "b", Axes::plane);
+            py::gil_scoped_release release;  // `a` and `b` live in this frame and are only read
             return ofs::overlap_pearson(va, vb, d_row, d_col);
         },
         py::arg("a"), py::arg("b"), py::arg("d_row"), py::arg("d_col"));
@@ -133,7 +131,8 @@ void bind_correlation(py::module_& m) {
         [](const ofs::Spectrum& spectrum_a, const ofs::Spectrum& spectrum_b, const py::array& a,
            const py::array& b, std::optional<std::pair<double, double>> expected, double radius,
            double min_overlap_fraction, int exclusion_radius, int max_candidates) {
-            const ofs::ImageView va = image_view(a, "a"), vb = image_view(b, "b");
+            const auto va = image_view<float>(a, "a", Axes::plane);
+            const auto vb = image_view<float>(b, "b", Axes::plane);
             const ofs::PeakSearch search =
                 make_search(expected, radius, min_overlap_fraction, exclusion_radius);
             // The whole pair runs without the GIL so Python threads measure pairs in parallel;

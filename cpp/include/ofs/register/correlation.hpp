@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "ofs/fft_plans.hpp"
-#include "ofs/image_view.hpp"
+#include "ofs/fft/fft_plans.hpp"
+#include "ofs/image/image_view.hpp"
 
 namespace ofs {
 
@@ -55,8 +55,8 @@ class Spectrum {
 };
 
 // Mean-subtract, taper, zero-pad, transform and filter one region.
-std::shared_ptr<Spectrum> compute_spectrum(const ImageView& region,
-                                                 const SpectrumSettings& settings);
+std::shared_ptr<Spectrum> compute_spectrum(const ImageView<float>& region,
+                                           const SpectrumSettings& settings);
 
 // A correlation surface in FFT order: element (r, c) holds the correlation at shift
 // (r, c) modulo (rows, cols), that is shift r for r < rows / 2 and r - rows above.

@@ -5,15 +5,19 @@
 #include <pybind11/pybind11.h>
 
 #include "array_views.hpp"
-#include "ofs/grey.hpp"
+#include "ofs/image/block_mean.hpp"
+#include "ofs/image/grey.hpp"
 
 namespace py = pybind11;
+using ofs_bindings::Axes;
+using ofs_bindings::has_dtype;
+using ofs_bindings::image_view;
 
 namespace {
 
 template <typename Sample>
 py::array_t<float> grey_float32(const py::array& pixels) {
-    const ofs::PixelsView<Sample> view = ofs_bindings::pixels_view<Sample>(pixels);
+    const auto view = image_view<Sample>(pixels, "pixels", Axes::plane_or_channels);
     py::array_t<float> grey({view.rows, view.cols});
     float* out = grey.mutable_data();
     {
@@ -26,32 +30,24 @@ py::array_t<float> grey_float32(const py::array& pixels) {
 
 }  // namespace
 
-void bind_grey(py::module_& m) {
+void bind_image(py::module_ m) {
     m.def(
         "grey_float32",
         [](const py::array& pixels) -> py::array_t<float> {
-            if (pixels.ndim() != 2 && pixels.ndim() != 3)
-                throw py::value_error("pixels must be (rows, cols) or (rows, cols, bands)");
-            if (pixels.ndim() == 3 && pixels.shape(2) < 1)
-                throw py::value_error("pixels must have at least one band");
-            if (py::dtype::of<std::uint8_t>().is(pixels.dtype()))
-                return grey_float32<std::uint8_t>(pixels);
-            if (py::dtype::of<std::uint16_t>().is(pixels.dtype()))
-                return grey_float32<std::uint16_t>(pixels);
+            if (has_dtype<std::uint8_t>(pixels)) return grey_float32<std::uint8_t>(pixels);
+            if (has_dtype<std::uint16_t>(pixels)) return grey_float32<std::uint16_t>(pixels);
             throw py::value_error("pixels must be uint8 or uint16, not " +
                                   std::string(py::str(pixels.dtype())));
         },
         py::arg("pixels"),
-        "Float32 grey copy of 8- or 16-bit pixels of any strides: the mean of the first three "
-        "bands when there are three or more, else the first band.");
+        "Float32 grey copy of 8- or 16-bit (rows, cols[, channels]) pixels of any strides: the "
+        "mean of the first three channels when there are three or more, else the first.");
 
     m.def(
         "block_mean",
         [](const py::array& image, int factor) -> py::array_t<float> {
-            if (image.ndim() != 2 || !py::dtype::of<float>().is(image.dtype()))
-                throw py::value_error("image must be a 2-D float32 array");
+            const auto view = image_view<float>(image, "image", Axes::plane);
             if (factor < 1) throw py::value_error("factor must be at least 1");
-            const ofs::PixelsView<float> view = ofs_bindings::pixels_view<float>(image);
             py::array_t<float> out({view.rows / factor, view.cols / factor});
             float* target = out.mutable_data();
             {

@@ -8,9 +8,10 @@
 // of the pixels plus a few operations per run, whatever the layout.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "ofs/image/image_view.hpp"
 
 namespace ofs {
 
@@ -19,22 +20,22 @@ template <typename Sample>
 struct TileStrip {
     std::int64_t index = 0;  // tile index: the lower one wins ties
     std::int64_t top = 0, left = 0, height = 0, width = 0;  // footprint, canvas pixels
-    // The decoded strip: its first pixel is canvas pixel (strip_top, strip_left). Strides count
-    // samples. It must hold every pixel of the footprint inside the band being painted.
-    const Sample* pixels = nullptr;
-    std::int64_t strip_top = 0, strip_left = 0, strip_rows = 0, strip_cols = 0;
-    std::ptrdiff_t row_stride = 0, col_stride = 0, band_stride = 1;
+    // The decoded strip, whose first pixel is canvas pixel (strip_top, strip_left). It must
+    // hold every pixel of the footprint inside the band being painted.
+    ImageView<Sample> strip;
+    std::int64_t strip_top = 0, strip_left = 0;
 };
 
 // The band: canvas rows [y0, y0 + rows) of a canvas `width` pixels wide, written row-major into
-// `colour` (rows x width x bands samples) and `covered` (rows x width, 1 where a tile covers the
-// pixel, else 0; uncovered colour is 0).
+// `colour` (rows x width x channels samples) and `covered` (rows x width, 1 where a tile covers
+// the pixel, else 0; uncovered colour is 0). Written, so not a view: the bindings hand over
+// only C-contiguous arrays that Python owns and reads back.
 template <typename Sample>
 struct BandTarget {
     Sample* colour = nullptr;
     std::uint8_t* covered = nullptr;
     std::int64_t y0 = 0, rows = 0, width = 0;
-    int bands = 1;
+    int channels = 1;
 };
 
 // Paints the band. `tiles` must include every tile whose footprint reaches into the band (a
