@@ -1,7 +1,7 @@
 // The one way every kernel reads an image: a pointer, a shape and numpy's byte strides.
 //
 // The core never copies or owns caller pixels. A numpy array of any layout (a slice, a flipped
-// or transposed view, an interleaved RGB tile, a single band of one) crosses the Python
+// or transposed view, an interleaved RGB tile, a single channel of one) crosses the Python
 // boundary as one of these, pointing into the array's own memory; the strides are copied from
 // numpy unchanged. They are in bytes, like numpy's, and always whole samples (the bindings
 // refuse other arrays), so a kernel can also step through a row in samples with col_step().
@@ -39,7 +39,8 @@ struct ImageView {
 
 // Calls loop(step) with `step`, a stride in samples, turned into the compile-time constant 1
 // when it is 1. The loop is then compiled twice, and the copy for contiguous samples becomes
-// vector instructions, which a step known only at run time rules out.
+// vector instructions; compilers do not make that copy by themselves for a step computed
+// from a byte stride.
 template <typename Loop>
 void with_step(std::ptrdiff_t step, Loop&& loop) {
     if (step == 1)
