@@ -165,3 +165,41 @@ def test_block_means_refuse_mismatched_arrays() -> None:
         _core.compose.block_means(sums, 0, 35, np.zeros((3, 3), np.float32))
     with pytest.raises(ValueError, match="sums"):
         _core.compose.block_means(np.zeros((23, 3), np.int64), 7, 35, np.zeros((3, 3), np.float32))
+
+
+def _row_of_tiles(count: int, tile: tuple[int, int], pitch: float):
+    from ofs_stitch.render.geometry import layout_from_arrays
+
+    positions = [[0.0, k * pitch] for k in range(count)]
+    return layout_from_arrays([f"t{k}.jpg" for k in range(count)], positions, [tile] * count)
+
+
+def test_previews_are_never_wider_than_asked() -> None:
+    from ofs_stitch.render.geometry import scaled_layout
+    from ofs_stitch.render.preview import PREVIEW_WIDTH, preview_scale
+
+    overshoots = 0
+    for count in range(2, 40):
+        for tile_width in (333, 480, 517, 640, 821):
+            layout = _row_of_tiles(count, (tile_width, tile_width), 0.7 * tile_width + 0.37)
+            if layout.width <= PREVIEW_WIDTH or layout.height * 1000 < 100 * layout.width:
+                continue  # no shrinking, or a strip's preview (the test below)
+            naive = min(1.0, PREVIEW_WIDTH / layout.width)
+            overshoots += scaled_layout(layout, naive).width > PREVIEW_WIDTH
+            width = scaled_layout(layout, preview_scale(layout)).width
+            assert PREVIEW_WIDTH - 3 <= width <= PREVIEW_WIDTH, (count, tile_width, width)
+    assert overshoots > 0  # the plain scale did give 1001-px previews for some of these
+
+
+def test_a_long_flat_strip_gets_a_preview_tall_enough_to_see() -> None:
+    from ofs_stitch.render.geometry import scaled_layout
+    from ofs_stitch.render.preview import PREVIEW_MAX_WIDTH, PREVIEW_MIN_HEIGHT, preview_scale
+
+    strip = _row_of_tiles(150, (480, 640), 448.0)  # 67,392 x 480 px
+    small = scaled_layout(strip, preview_scale(strip))
+    assert small.height >= PREVIEW_MIN_HEIGHT - 1
+    assert small.width <= PREVIEW_MAX_WIDTH
+    assert (
+        abs(small.width / small.height - strip.width / strip.height)
+        < 0.02 * small.width / small.height
+    )

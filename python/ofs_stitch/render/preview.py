@@ -21,8 +21,12 @@ from .compose import Blend, file_source, render_array
 from .geometry import MosaicGeometry, scaled_layout, with_headers
 
 PREVIEW_WIDTH = 1000
-# A preview of a long, narrow strip is capped in height instead of being 1000 px wide.
+# A preview of a tall, narrow strip is capped in height instead of being 1000 px wide.
 PREVIEW_MAX_HEIGHT = 10_000
+# A preview of a long, flat strip keeps this height (1000 px wide, a 1x150 strip of 640x480
+# tiles would be 7 px tall): it gets wider instead, up to PREVIEW_MAX_WIDTH.
+PREVIEW_MIN_HEIGHT = 100
+PREVIEW_MAX_WIDTH = 16_000
 PREVIEW_QUALITY = 95
 THUMBNAIL_BOX = 400
 THUMBNAIL_QUALITY = 85
@@ -47,8 +51,20 @@ class Preview:
 
 
 def preview_scale(layout: MosaicGeometry, width: int = PREVIEW_WIDTH) -> float:
-    """Scale making the mosaic ``width`` px wide (never enlarged; tall strips capped)."""
-    return min(1.0, width / layout.width, PREVIEW_MAX_HEIGHT / layout.height)
+    """Scale making the mosaic at most ``width`` px wide (never enlarged; tall strips capped
+    in height; long flat strips kept PREVIEW_MIN_HEIGHT tall, up to PREVIEW_MAX_WIDTH wide)."""
+    scale = min(1.0, width / layout.width, PREVIEW_MAX_HEIGHT / layout.height)
+    if layout.height * scale < PREVIEW_MIN_HEIGHT:
+        scale = min(1.0, PREVIEW_MIN_HEIGHT / layout.height, PREVIEW_MAX_WIDTH / layout.width)
+        width = PREVIEW_MAX_WIDTH
+    # Tiles are resized to whole pixels, so the canvas can come out a pixel or two wider than
+    # the scale says (a 1001-px preview): shrink the scale by that much.
+    for _ in range(3):
+        scaled_width = scaled_layout(layout, scale).width
+        if scale == 1.0 or scaled_width <= width:
+            break
+        scale *= (width - 0.5) / scaled_width
+    return scale
 
 
 def render_preview(
