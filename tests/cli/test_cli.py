@@ -41,6 +41,7 @@ from e2e_support import (
 import ofs_stitch.stitching.measure
 from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg, parse_exif_block
 from ofs_stitch.stitching.options import build_parser
+from ofs_stitch.stitching.thresholds import REJECTION_REASONS
 from ofs_stitch.testing.scans import SyntheticScan, make_scan
 
 TILE_SHAPE = (240, 320)
@@ -216,9 +217,13 @@ def test_positions_json_pairs(full_run: FullRun) -> None:
         assert 0.0 <= pair["quality"] <= 1.0
         assert -1.0 <= pair["pearson_r"] <= 1.0
         assert len(pair["shift"]) == len(pair["residual"]) == 2
+        # A rejected pair says why; an accepted one has no reason.
+        assert (pair["rejected"] is None) == pair["accepted"]
+        assert pair["rejected"] in (None, *REJECTION_REASONS)
         if not pair["accepted"]:
             continue
-        assert pair["peak_ratio"] >= 1.0
+        # null: nothing competed with the peak (the core's 1e6 is never written here).
+        assert pair["peak_ratio"] is None or 1.0 <= pair["peak_ratio"] < 1e6
         i, j = index[pair["name_i"]], index[pair["name_j"]]
         truth = scan.true_positions[j] - scan.true_positions[i]
         assert np.hypot(*(np.array(pair["shift"]) - truth)) < 0.5
@@ -421,6 +426,27 @@ def test_settings_change_uses_a_separate_cache_entry(
     settings = [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
     assert sorted(s["high_pass_sigma"] for s in settings) == sorted([5.0, default_sigma])
     assert listing(scan.folder) == before
+
+
+def test_a_peak_without_rival_is_null_in_positions_json_also_when_read_from_the_cache(
+    base_scan: SyntheticScan, tmp_path: Path, counter: MeasureCounter
+) -> None:
+    # The cache keeps the number the core reports (its format is unchanged, so caches written
+    # before read the same); positions.json writes null for it, from a fresh or a cached run.
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    argv = [scan.folder, "--stitching_mode", "preview_stitch"]
+    assert counter.run(argv)[1] == PAIR_COUNT
+    (run,) = json.loads((scan.folder / CACHE_NAME).read_text())["runs"]
+    cached = run["pairs"]
+    assert sum(p["peak_ratio"] == 1e6 for p in cached) >= PAIR_COUNT // 2
+    measured = json.loads((scan.folder / POSITIONS_JSON).read_text())
+    assert counter.run(argv)[1] == 0
+    reread = json.loads((scan.folder / POSITIONS_JSON).read_text())
+    assert reread["pairs"] == measured["pairs"]
+    ratios = [p["peak_ratio"] for p in reread["pairs"]]
+    assert ratios.count(None) == sum(p["peak_ratio"] == 1e6 for p in cached)
+    assert 1e6 not in ratios
+    assert "null when nothing competes" in reread["fields"]["pairs[].peak_ratio"]
 
 
 def test_use_cached_settings_reuses_the_cached_run(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,11 +32,17 @@ from .candidates import (
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
 from .outputs import write_mosaics, write_stage_preview
-from .place import PlacedTiles, place_tiles
+from .place import PlacedTiles, place_tiles, rejection_reasons
 from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
 from .scan import Scan
-from .thresholds import PairSelection, ThresholdSettings, select_pairs
+from .thresholds import (
+    CONVINCING_QUALITY,
+    REJECTION_REASONS,
+    PairSelection,
+    ThresholdSettings,
+    select_pairs,
+)
 
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
 # reused.
@@ -77,6 +84,8 @@ class StitchResult:
     measurements: list[PairMeasurement] = field(default_factory=list)
     selection: PairSelection | None = None
     layout: PlacedTiles | None = None
+    # Per measurement: None where the placement used it, else why not (REJECTION_REASONS).
+    rejected: tuple[str | None, ...] = ()
     written: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -182,15 +191,19 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                 scan, pairs, settings, options, output_dir, say, tile_store
             )
             clock.lap("correlate")
-            result.selection, result.layout = _select_and_place(
+            result.selection, result.layout, result.rejected = _select_and_place(
                 scan, result.measurements, options, say
             )
             clock.lap("place")
+            automatic = options.thresholds.method == "automatic"
             plots.correlations(
                 result.measurements,
-                result.layout.accepted.tolist(),
+                result.rejected,
                 correlations_draft,
                 _plot_thresholds(result.selection, options),
+                # Automatic thresholds judge the discrepancy left after the scan's affine stage
+                # error: the plot shows that one, so the pairs sit where they were judged.
+                result.selection.corrected_discrepancy.tolist() if automatic else None,
             )
             result.written += _write_positions(scan, result, settings, output_dir, say)
             clock.lap("positions")
@@ -246,7 +259,8 @@ def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list
 
 def _select_and_place(
     scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
-) -> tuple[PairSelection, PlacedTiles]:
+) -> tuple[PairSelection, PlacedTiles, tuple[str | None, ...]]:
+    """The pairs to trust, the tiles placed on them, and why each other pair was left out."""
     selection = select_pairs(measurements, options.thresholds)
     layout = place_tiles(
         scan.stage_positions_px,
@@ -255,10 +269,11 @@ def _select_and_place(
         # Manual thresholds are the user's decision: no pair they accept is dropped later.
         reject_inconsistent=options.thresholds.method == "automatic",
     )
+    rejected = rejection_reasons(selection, layout)
     used = int(layout.accepted.sum())
     unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
     say.info(
-        f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected)"
+        f"using {used} of {len(measurements)} pairs ({_rejections_text(rejected)})"
         + _starting_position_error(scan, layout, unplaced)
     )
     if unplaced:
@@ -267,7 +282,7 @@ def _select_and_place(
             + ", ".join(scan.tiles[t].name for t in unplaced[:5])
             + (" ..." if len(unplaced) > 5 else "")
         )
-    return selection, layout
+    return selection, layout, rejected
 
 
 def _write_positions(
@@ -298,7 +313,7 @@ def _write_positions(
         scan.tiles,
         layout.positions,
         result.measurements,
-        layout.accepted.tolist(),
+        result.rejected,
         layout.residuals,
         csm_matrix=scan.csm_matrix,
         pixel_size_um=scan.pixel_size_um,
@@ -308,13 +323,24 @@ def _write_positions(
 
 
 def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[str, float | None]:
-    manual_limit = options.thresholds.method == "manual" and np.isfinite(selection.max_discrepancy)
+    automatic = options.thresholds.method == "automatic"
+    limited = bool(np.isfinite(selection.max_discrepancy))
     return {
         "min_peak_quality": selection.min_quality,
-        # In automatic mode the limit applies to the affine-corrected discrepancy, not to the
-        # plotted one, so no line is drawn for it.
-        "max_stage_discrepancy": selection.max_discrepancy if manual_limit else None,
+        "max_stage_discrepancy": selection.max_discrepancy if limited else None,
+        "convincing_quality": CONVINCING_QUALITY if automatic else None,
     }
+
+
+def _rejections_text(rejected: tuple[str | None, ...]) -> str:
+    """ "3 rejected: 2 for quality, 1 for loop inconsistency", or "0 rejected"."""
+    counts = Counter(reason for reason in rejected if reason is not None)
+    total = sum(counts.values())
+    if not total:
+        return "0 rejected"
+    return f"{total} rejected: " + ", ".join(
+        f"{counts[reason]} for {reason}" for reason in REJECTION_REASONS if counts[reason]
+    )
 
 
 def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:

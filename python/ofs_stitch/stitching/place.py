@@ -17,7 +17,7 @@ import numpy as np
 from ..core.matches import PairMeasurement
 from ..core.solve import solve_positions
 from ..core.transform import DegenerateFitError, Transform, fit
-from .thresholds import sigma_from_lengths
+from .thresholds import REJECTED_AS_LOOP_INCONSISTENT, PairSelection, sigma_from_lengths
 
 # Typical precision of an accepted pair (pixels): weights priors against pairs.
 PAIR_SIGMA_PX = 0.1
@@ -40,6 +40,9 @@ class PlacedTiles:
 
     positions: np.ndarray  # (n, 2) (row, col), top-left corners; minimum at (0, 0)
     accepted: np.ndarray  # (m,) bool: pairs used in the final solve
+    # (m,) bool: pairs given as accepted that the loops of pairs around them contradicted, so
+    # the final solve left them out (never with reject_inconsistent=False).
+    loop_inconsistent: np.ndarray
     residuals: np.ndarray  # (m, 2): (p_j - p_i) - measured shift, for every pair
     stage_to_layout: Transform  # stage px -> the pairs-only placement's px (translation or affine)
     # Spread of the stage positions around the stage-to-layout map, or None when too few tiles
@@ -58,7 +61,8 @@ def place_tiles(
     solve (manual thresholds: the user decided); the robust loss still discounts outliers."""
     n = len(stage_positions)
     stage = np.asarray(stage_positions, dtype=float).reshape(n, 2)
-    accepted = np.asarray(accepted, dtype=bool).copy()
+    given = np.asarray(accepted, dtype=bool)
+    accepted = given.copy()
 
     def pair_table(mask: np.ndarray) -> np.ndarray:
         rows = [
@@ -119,9 +123,21 @@ def place_tiles(
     return PlacedTiles(
         positions=positions,
         accepted=accepted,
+        loop_inconsistent=given & ~accepted,
         residuals=_all_residuals(positions, measurements),
         stage_to_layout=stage_to_layout,
         stage_sigma_px=measured_sigma,
+    )
+
+
+def rejection_reasons(selection: PairSelection, layout: PlacedTiles) -> tuple[str | None, ...]:
+    """Why each pair is not in the final solve (None where it is): the thresholds' reason, or
+    REJECTED_AS_LOOP_INCONSISTENT for a pair they accepted that the layout dropped."""
+    return tuple(
+        REJECTED_AS_LOOP_INCONSISTENT if dropped else reason
+        for reason, dropped in zip(
+            selection.rejected, layout.loop_inconsistent.tolist(), strict=True
+        )
     )
 
 
