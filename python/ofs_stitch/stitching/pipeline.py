@@ -34,6 +34,7 @@ from .measure import MeasureSettings, measure_pairs
 from .outputs import write_mosaics, write_stage_preview
 from .place import PlacedTiles, place_tiles, rejection_reasons
 from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
+from .progress import Progress
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
 from .scan import Scan
 from .thresholds import (
@@ -139,8 +140,9 @@ def stitch(
 def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> StitchResult:
     say = _Reporter(options.quiet)
     clock = _Stopwatch()
+    progress = Progress.on_terminal(quiet=options.quiet or not options.progress)
 
-    scan = load_scan(folder, options.inputs)
+    scan = load_scan(folder, options.inputs, progress=progress)
     clock.lap("inputs")
     _report_skipped(scan.skipped, say)
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
@@ -166,7 +168,9 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         threads=options.threads,
     )
     if options.stitching_mode == "only_correlate":
-        result.measurements = _measure_with_cache(scan, pairs, settings, options, output_dir, say)
+        result.measurements = _measure_with_cache(
+            scan, pairs, settings, options, output_dir, say, progress
+        )
         clock.lap("correlate")
         return result
 
@@ -188,7 +192,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
         try:
             result.measurements = _measure_with_cache(
-                scan, pairs, settings, options, output_dir, say, tile_store
+                scan, pairs, settings, options, output_dir, say, progress, tile_store
             )
             clock.lap("correlate")
             result.selection, result.layout, result.rejected = _select_and_place(
@@ -207,17 +211,19 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
             )
             result.written += _write_positions(scan, result, settings, output_dir, say)
             clock.lap("positions")
-            result.written += write_mosaics(
-                scan,
-                result.layout.positions,
-                output_dir,
-                full=options.stitching_mode == "all",
-                tiff=options.stitch_tiff,
-                dzi=options.stitch_dzi,
-                blend=options.blend,
-                tile_store=tile_store,
-                say=say.info,
-            )
+            with progress.reporting("rendering", "row") as rendered:
+                result.written += write_mosaics(
+                    scan,
+                    result.layout.positions,
+                    output_dir,
+                    full=options.stitching_mode == "all",
+                    tiff=options.stitch_tiff,
+                    dzi=options.stitch_dzi,
+                    blend=options.blend,
+                    tile_store=tile_store,
+                    say=say.info,
+                    progress=rendered,
+                )
         finally:
             tile_store.clear()
         plots.finish()
@@ -361,6 +367,7 @@ def _measure_with_cache(
     options: StitchOptions,
     output_dir: Path,
     say: _Reporter,
+    progress: Progress,
     tile_store: TileStore | None = None,
 ) -> list[PairMeasurement]:
     cache_settings = cache_key(settings)
@@ -385,25 +392,24 @@ def _measure_with_cache(
     if known:
         say.info(f"{len(known)} pairs reused from the cache, {len(todo)} to measure")
 
-    bar = _progress_bar(len(todo), options)
+    with progress.counting("correlating", len(todo), "pair") as advance:
 
-    def measured(_index: int, measurement: PairMeasurement) -> None:
-        if cache is not None:
-            cache.put(names[measurement.i], names[measurement.j], measurement)
-        if bar is not None:
-            bar.update(1)
+        def measured(_index: int, measurement: PairMeasurement) -> None:
+            if cache is not None:
+                cache.put(names[measurement.i], names[measurement.j], measurement)
+            advance(1)
 
-    try:
-        fresh = (
-            measure_pairs(scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store)
-            if todo
-            else []
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-        if cache is not None:
-            cache.flush()
+        try:
+            fresh = (
+                measure_pairs(
+                    scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+                )
+                if todo
+                else []
+            )
+        finally:
+            if cache is not None:
+                cache.flush()
     fresh_iter = iter(fresh)
     return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
 
@@ -421,14 +427,6 @@ def cache_key(settings: MeasureSettings) -> dict[str, object]:
         "resize": settings.resize,
         "search_radius": settings.search_radius,
     }
-
-
-def _progress_bar(total: int, options: StitchOptions):  # type: ignore[no-untyped-def]
-    if options.quiet or not options.progress or total == 0 or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm  # tqdm: the standard, thread-safe terminal progress bar
-
-    return tqdm(total=total, unit="pair", desc="correlating", leave=False)
 
 
 # What the starting positions were, by where they came from (Scan.position_source).
