@@ -9,6 +9,7 @@ copied for each test that needs its own folder.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -37,10 +38,12 @@ from e2e_support import (
     run_cli,
     run_process,
 )
+from report_page import parse_report
 
 import ofs_stitch.stitching.measure
 from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg, parse_exif_block
 from ofs_stitch.stitching.options import build_parser
+from ofs_stitch.stitching.report_html import REPORT_NAME
 from ofs_stitch.stitching.thresholds import REJECTION_REASONS
 from ofs_stitch.testing.scans import SyntheticScan, make_scan
 
@@ -65,6 +68,7 @@ MODE_OUTPUTS = {
         f"{SCAN_NAME}_stitched.jpg",
         "stitching_correlations.png",
         "stitching_inputs.png",
+        REPORT_NAME,
         CACHE_NAME,
     },
     "preview_stitch": {
@@ -74,6 +78,7 @@ MODE_OUTPUTS = {
         "stitched_thumbnail.jpg",
         "stitching_correlations.png",
         "stitching_inputs.png",
+        REPORT_NAME,
         CACHE_NAME,
     },
     "stage_stitch": {"stitched_from_stage.jpg"},
@@ -228,6 +233,30 @@ def test_positions_json_pairs(full_run: FullRun) -> None:
         truth = scan.true_positions[j] - scan.true_positions[i]
         assert np.hypot(*(np.array(pair["shift"]) - truth)) < 0.5
         assert np.hypot(*pair["residual"]) < 0.5
+
+
+def test_the_html_report_shows_the_runs_figures(full_run: FullRun) -> None:
+    document = full_run.document
+    text = (full_run.output / REPORT_NAME).read_text(encoding="utf-8")
+    page = parse_report(text)
+    figures = page.figures()
+    assert figures["tiles"] == str(document["tile_count"]) == str(len(full_run.scan.file_names))
+    assert figures["pairs measured"] == str(document["pair_count"])
+    assert figures["pairs used"] == str(document["accepted_pair_count"])
+    assert f"{document['rms_residual_px']:.3f} px" == figures["RMS residual of the pairs used"]
+    # The same starting-position error as the summary line the run printed.
+    printed = next(line for line in full_run.run.stdout.splitlines() if line.startswith("using "))
+    assert f"were off by {figures['the stage positions were off by']}" in printed
+    assert page.elements["rect.tile"] == document["tile_count"]
+    pairs = page.elements["g.pair"] + page.elements["g.pair.rejected"]
+    assert pairs == document["pair_count"]
+    # The preview as written, and the correlations plot, are inside the page.
+    previews = [link for link in page.links if link.startswith("data:image/jpeg;base64,")]
+    assert (
+        base64.b64decode(previews[0].split(",", 1)[1])
+        == (full_run.output / "preview.jpg").read_bytes()
+    )
+    assert all(link.startswith("data:") for link in page.links) and len(page.links) == 2
 
 
 def test_improved_camera_stage_matrix_is_printed_and_saved(full_run: FullRun) -> None:

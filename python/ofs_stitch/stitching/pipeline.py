@@ -31,11 +31,18 @@ from .candidates import (
 )
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
-from .outputs import write_mosaics, write_stage_preview
-from .place import PlacedTiles, place_tiles, rejection_reasons
+from .outputs import PREVIEW, write_mosaics, write_stage_preview
+from .place import (
+    PlacedTiles,
+    StartingPositionError,
+    place_tiles,
+    rejection_reasons,
+    starting_position_error,
+)
 from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
 from .progress import Progress
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .report_html import REPORT_NAME, report_data, write_report_html
 from .scan import Scan
 from .thresholds import (
     CONVINCING_QUALITY,
@@ -45,6 +52,8 @@ from .thresholds import (
     select_pairs,
 )
 
+INPUTS_PLOT = "stitching_inputs.png"
+CORRELATIONS_PLOT = "stitching_correlations.png"
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
 # reused.
 ALGORITHM_VERSION = 2
@@ -96,8 +105,10 @@ class _Reporter:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.said: list[str] = []  # every message, printed or not (for the HTML report)
 
     def info(self, message: str) -> None:
+        self.said.append(message)
         if self.quiet:
             return
         try:
@@ -180,10 +191,10 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
     assert plots is not None
     plot_paths = {
         name: (output_dir / name, output_dir / f".{name}.{os.getpid()}.partial.png")
-        for name in ("stitching_inputs.png", "stitching_correlations.png")
+        for name in (INPUTS_PLOT, CORRELATIONS_PLOT)
     }
-    inputs_draft = plot_paths["stitching_inputs.png"][1]
-    correlations_draft = plot_paths["stitching_correlations.png"][1]
+    inputs_draft = plot_paths[INPUTS_PLOT][1]
+    correlations_draft = plot_paths[CORRELATIONS_PLOT][1]
     try:
         plots.inputs(
             scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
@@ -235,6 +246,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
             draft.unlink(missing_ok=True)
         raise
     clock.lap("render")
+    result.written.append(_write_report(result, options, say))
     return result
 
 
@@ -326,6 +338,30 @@ def _write_positions(
         extra=extra,
     )
     return [ofm, positions_json]
+
+
+def _write_report(result: StitchResult, options: StitchOptions, say: _Reporter) -> Path:
+    """stitching_report.html, from the run's products and the images it has just written."""
+    scan, layout, selection = result.scan, result.layout, result.selection
+    assert layout is not None and selection is not None
+    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    preview, correlations = (result.output_dir / PREVIEW, result.output_dir / CORRELATIONS_PLOT)
+    data = report_data(
+        title=scan.folder.name,
+        tiles=scan.tiles,
+        layout=layout,
+        measurements=result.measurements,
+        rejected=result.rejected,
+        stage_positions=scan.stage_positions_px,
+        position_noun=position_noun(scan),
+        start_error=_start_error(scan, layout, unplaced),
+        thresholds=_plot_thresholds(selection, options),
+        timings=result.timings,
+        messages=say.said,
+        preview_jpeg=preview.read_bytes(),
+        correlations_png=correlations.read_bytes(),
+    )
+    return write_report_html(result.output_dir / REPORT_NAME, data)
 
 
 def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[str, float | None]:
@@ -439,24 +475,30 @@ _POSITION_NOUNS = {
 
 
 def _starting_position_error(scan: Scan, layout: PlacedTiles, unplaced: list[int]) -> str:
-    """How far the registered positions are from the starting ones, over the tiles that pairs
-    placed: RMS and largest distance once the mean offset is removed, then RMS once a common
-    affine map (scale, rotation, shear: a miscalibrated camera-stage matrix) is removed too."""
+    """How far the registered positions are from the starting ones (see
+    `place.starting_position_error`), as the end of the summary line."""
+    error = _start_error(scan, layout, unplaced)
+    if error is None:
+        return ""
+    noun = position_noun(scan)
+    text = f"; {noun} were off by {error.rms_px:.1f} px RMS ({error.max_px:.1f} px at most)"
+    if error.affine_rms_px is not None:
+        affine = "a common scale, rotation and shear"
+        text += f", {error.affine_rms_px:.1f} px RMS after removing {affine}"
+    return text
+
+
+def _start_error(
+    scan: Scan, layout: PlacedTiles, unplaced: list[int]
+) -> StartingPositionError | None:
     placed = np.ones(len(scan.tiles), dtype=bool)
     placed[unplaced] = False
-    if placed.sum() < 3:
-        return ""
-    offsets = layout.positions[placed] - scan.stage_positions_px[placed]
-    distances = np.hypot(*(offsets - offsets.mean(axis=0)).T)
-    noun = _POSITION_NOUNS.get(scan.position_source, "the starting positions")
-    text = (
-        f"; {noun} were off by {np.sqrt(np.mean(distances**2)):.1f} px RMS "
-        f"({distances.max():.1f} px at most)"
-    )
-    if layout.stage_sigma_px is not None:
-        affine = "a common scale, rotation and shear"
-        text += f", {layout.stage_sigma_px:.1f} px RMS after removing {affine}"
-    return text
+    return starting_position_error(scan.stage_positions_px, layout, placed)
+
+
+def position_noun(scan: Scan) -> str:
+    """What the scan's starting positions were, in words ("the grid positions")."""
+    return _POSITION_NOUNS.get(scan.position_source, "the starting positions")
 
 
 def _tiles_without_pairs(

@@ -130,6 +130,33 @@ def place_tiles(
     )
 
 
+@dataclass(frozen=True)
+class StartingPositionError:
+    """How far the placed tiles are from their starting positions, over the tiles that pairs
+    placed, once the mean offset is removed."""
+
+    rms_px: float
+    max_px: float
+    # RMS once a common affine map (scale, rotation, shear: a miscalibrated camera-stage
+    # matrix) is removed too: PlacedTiles.stage_sigma_px; None when that was not measured.
+    affine_rms_px: float | None
+
+
+def starting_position_error(
+    stage_positions: np.ndarray, layout: PlacedTiles, placed: np.ndarray
+) -> StartingPositionError | None:
+    """The error over the ``placed`` tiles (a bool mask); None for fewer than 3 of them."""
+    if placed.sum() < 3:
+        return None
+    offsets = layout.positions[placed] - np.asarray(stage_positions, dtype=float)[placed]
+    distances = np.hypot(*(offsets - offsets.mean(axis=0)).T)
+    return StartingPositionError(
+        rms_px=float(np.sqrt(np.mean(distances**2))),
+        max_px=float(distances.max()),
+        affine_rms_px=layout.stage_sigma_px,
+    )
+
+
 def rejection_reasons(selection: PairSelection, layout: PlacedTiles) -> tuple[str | None, ...]:
     """Why each pair is not in the final solve (None where it is): the thresholds' reason, or
     REJECTED_AS_LOOP_INCONSISTENT for a pair they accepted that the layout dropped."""
