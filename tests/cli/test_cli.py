@@ -259,6 +259,19 @@ def test_the_html_report_shows_the_runs_figures(full_run: FullRun) -> None:
     assert all(link.startswith("data:") for link in page.links) and len(page.links) == 2
 
 
+def test_the_html_report_repeats_the_runs_warnings(
+    base_scan: SyntheticScan, tmp_path: Path
+) -> None:
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    (scan.folder / CACHE_NAME).write_text("{ not json")
+    run = run_cli([scan.folder, "--stitching_mode", "preview_stitch"])
+    assert run.status == 0, run.stderr
+    (warning,) = run.stderr_lines
+    assert warning.startswith("warning: ") and CACHE_NAME in warning
+    page = parse_report((scan.folder / REPORT_NAME).read_text(encoding="utf-8"))
+    assert warning in page.text
+
+
 def test_improved_camera_stage_matrix_is_printed_and_saved(full_run: FullRun) -> None:
     improved = np.array(full_run.document["improved_camera_stage_matrix"], dtype=float)
     assert improved.shape == (2, 2)

@@ -105,7 +105,8 @@ class _Reporter:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.said: list[str] = []  # every message, printed or not (for the HTML report)
+        # Every message and warning, printed or not (for the HTML report).
+        self.said: list[str] = []
 
     def info(self, message: str) -> None:
         self.said.append(message)
@@ -118,6 +119,7 @@ class _Reporter:
             self.quiet = True
 
     def warn(self, message: str) -> None:
+        self.said.append(f"warning: {message}")
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
