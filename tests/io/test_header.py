@@ -11,7 +11,7 @@ from pixel_samples import KINDS, write_sample
 
 from ofs_stitch.errors import ImageReadError
 from ofs_stitch.io.exif import exif_block
-from ofs_stitch.io.header import ImageHeader, read_header
+from ofs_stitch.io.header import ImageHeader, read_header, read_headers
 
 COMMENT = {"image": {"id": "abc"}, "instrument": {"state": {"stage": {"position": {"x": 5}}}}}
 
@@ -102,3 +102,15 @@ def test_every_kind_of_header_says_what_libvips_decodes(tmp_path: Path, kind: st
     # Later stages decode and normalise from these facts without opening the file again.
     path = write_sample(tmp_path, kind)
     assert _facts(read_header(path)) == _libvips_header(path)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_reading_headers_reports_each_file_read(tmp_path: Path, workers: int) -> None:
+    paths = []
+    for k in range(5):
+        paths.append(tmp_path / f"tile_{k}.png")
+        _image(3).write_to_file(str(paths[-1]))
+    counted: list[int] = []
+    headers = read_headers(paths, workers=workers, on_read=counted.append)
+    assert [h.path for h in headers] == paths
+    assert counted == [1] * 5

@@ -187,6 +187,24 @@ def test_one_pass_and_separate_passes_write_the_same_files(
             assert a.read_bytes() == b.read_bytes(), a.name
 
 
+@pytest.mark.parametrize("budget", [None, 0], ids=["one pass", "a pass per writer"])
+def test_progress_counts_every_row_of_every_pass(
+    tmp_path: Path, rgb_scene, monkeypatch, budget: int | None
+) -> None:
+    layout = rgb_scene.layout
+    if budget is not None:
+        monkeypatch.setattr(writers, "WRITERS_MEMORY_BUDGET", budget)
+    reports: list[tuple[int, int]] = []
+    plan = plan_in(tmp_path, layout, jpeg=True, tiff=True)
+    write_mosaic(layout, plan, progress=lambda done, total: reports.append((done, total)))
+    passes = 1 if budget is None else 2
+    totals = {total for _, total in reports}
+    assert totals == {passes * layout.height}
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and done[-1] == passes * layout.height
+    assert len(reports) >= passes * 2  # band by band, not once at the end
+
+
 def test_png_deep_zoom_tiles_are_transparent_where_no_tile_reaches(tmp_path: Path) -> None:
     canvas = smooth_canvas((200, 300), 3, np.uint8, seed=3)
     # Two tiles offset diagonally: the top-right and bottom-left corners stay uncovered.

@@ -11,7 +11,8 @@ Quality measures (``ofs_stitch.core.registration`` says how they are measured):
 
 - ``pearson_r``: Pearson correlation of the overlapping pixels at the found shift, -1..1.
 - ``peak_ratio``: the correlation peak over the highest competing local maximum; >= 1 for a
-  clear match, 1e6 when nothing competes, 0 when nothing was measured.
+  clear match, ``PEAK_RATIO_WITHOUT_RIVAL`` (1e6) when nothing competes, 0 when nothing was
+  measured. The correlation cache stores that value as it is; positions.json writes null.
 - ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``, 0 for ``peak_ratio`` <= 1:
   near 0 for blank or unrelated overlaps (r ~ 0) and for ambiguous ones (another shift fits as
   well); close to r for a distinct match.
@@ -24,6 +25,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# The peak ratio the compiled core reports when no other maximum competes with the peak: a
+# finite stand-in for an infinite ratio (quality is then pearson_r to 1e-6).
+PEAK_RATIO_WITHOUT_RIVAL = 1e6
 
 
 @dataclass(frozen=True)

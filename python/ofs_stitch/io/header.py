@@ -10,7 +10,7 @@ critical path at the start of a run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +129,11 @@ def _jpeg_header(path: Path) -> tuple[tuple[int, int, int, str], ExifInfo] | Non
     return (width, height, *mode), exif
 
 
-def read_headers(paths: Iterable[Path], *, workers: int = 1) -> list[ImageHeader]:
-    """Read the headers of ``paths`` in order.
+def read_headers(
+    paths: Iterable[Path], *, workers: int = 1, on_read: Callable[[int], None] | None = None
+) -> list[ImageHeader]:
+    """Read the headers of ``paths`` in order; ``on_read(1)`` after each (progress, from the
+    pool's threads when ``workers`` > 1).
 
     ``workers`` > 1 reads them in a thread pool. It does not pay: measured on 225 JPEGs of
     640x480 with OpenFlexure EXIF (warm page cache, 2 shared cores), 1 worker took 58-85 ms,
@@ -140,7 +143,14 @@ def read_headers(paths: Iterable[Path], *, workers: int = 1) -> list[ImageHeader
     stays serial; a pool may still help on a slow network disk, where each open waits on I/O.
     """
     paths = list(paths)
+
+    def read(path: Path) -> ImageHeader:
+        header = read_header(path)
+        if on_read is not None:
+            on_read(1)
+        return header
+
     if workers <= 1 or len(paths) < 2:
-        return [read_header(p) for p in paths]
+        return [read(p) for p in paths]
     with ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
-        return list(pool.map(read_header, paths))
+        return list(pool.map(read, paths))

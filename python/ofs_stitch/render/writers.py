@@ -143,6 +143,7 @@ def write_mosaic(
     dzi_tile_format: str = "jpeg",
     in_memory: Callable[[int], np.ndarray | None] | None = None,
     preview: PreviewTap | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write the full-size files of ``plan`` in one pass over the tiles; returns their paths.
 
@@ -152,6 +153,8 @@ def write_mosaic(
     None: taken from a preview-sized render. ``dzi_tile_format``: "jpeg", or "png" (keeps
     transparency and 16 bits). ``in_memory(tile)``: decoded pixels already held, or None.
     ``preview``: also shrink the mosaic into this tap in the same pass.
+    ``progress(rows_done, rows_in_all)``: called as each band is produced, counting the rows of
+    every pass (writers that do not fit in memory together get passes of their own).
     Raises ImageReadError naming a tile that fails to decode, OutputError for write failures.
     """
     if plan.jpeg is None and plan.dzi is None and plan.tiff is None:
@@ -203,7 +206,8 @@ def write_mosaic(
             writers.append(
                 (pyramid_bytes, _named(plan.dzi, _dzi_writer(base, white, dzi_tile_format, alpha)))
             )
-        for k, group in enumerate(_passes(writers, WRITERS_MEMORY_BUDGET)):
+        passes = _passes(writers, WRITERS_MEMORY_BUDGET)
+        for k, group in enumerate(passes):
             bands = render_bands(
                 layout,
                 file_source(layout, fmt, in_memory=in_memory),
@@ -211,6 +215,9 @@ def write_mosaic(
                 rows_per_band=rows,
                 alpha=alpha,
             )
+            if progress is not None:
+                rows_in_all = len(passes) * layout.height
+                bands = _counted(bands, progress, k * layout.height, rows_in_all)
             tap = preview if k == 0 else None
             if tap is not None:
                 bands = _tapped(bands, tap, fmt.bands)
@@ -227,6 +234,15 @@ def write_mosaic(
 def _tapped(bands: Iterator[np.ndarray], tap: PreviewTap, colour: int) -> Iterator[np.ndarray]:
     for band in bands:
         tap.add(band[:, :, :colour])
+        yield band
+
+
+def _counted(
+    bands: Iterator[np.ndarray], progress: Callable[[int, int], None], done: int, total: int
+) -> Iterator[np.ndarray]:
+    for band in bands:
+        done += len(band)
+        progress(done, total)
         yield band
 
 

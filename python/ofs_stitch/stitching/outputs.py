@@ -33,9 +33,11 @@ def write_mosaics(
     blend: str,
     tile_store: TileStore | None,
     say: Callable[[str], None],
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Preview and thumbnail always; with ``full`` the stitched JPEG and the requested DZI and
-    TIFF, all written in one pass over the tiles (from memory when ``tile_store`` holds them)."""
+    TIFF, all written in one pass over the tiles (from memory when ``tile_store`` holds them).
+    ``progress(rows_done, rows_in_all)`` follows the full-size pass (see `write_mosaic`)."""
     layout = plan_layout(scan.tiles, positions)
     comment = stitched_user_comment(scan.tiles[0].metadata, len(scan.tiles))
     in_memory = tile_store.get if tile_store is not None and tile_store.enabled else None
@@ -58,6 +60,7 @@ def write_mosaics(
         user_comment=comment,
         pixel_size_um=scan.pixel_size_um,
         in_memory=in_memory,
+        progress=progress,
     )
     if full and not _sixteen_bit(scan):
         # The preview is shrunk from the full-size mosaic in the same pass.
