@@ -37,8 +37,6 @@ done
 arch="${host%%-*}"
 [ -n "$arch" ] || arch="$(uname -m)"
 [ -n "$prefix" ] || prefix="$root/build/fftw-${version}-${arch}"
-mkdir -p "$prefix"
-prefix="$(cd "$prefix" && pwd)"
 
 # Only what the core calls: single precision (fftwf_*), no threads library (the core runs one
 # FFT per calling thread and plans under its own lock), no Fortran wrappers, no docs.
@@ -57,14 +55,6 @@ case "$arch" in
 esac
 [ -z "$host" ] || options+=(--host="$host")
 cflags="${FFTW_CFLAGS:--O3 -fomit-frame-pointer -fstrict-aliasing -fPIC}"
-
-stamp="$prefix/.ofs-fftw-build"
-wanted="fftw ${version} ${options[*]} CC=${CC:-cc} CFLAGS=${cflags}"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -f "$prefix/lib/libfftw3f.a" ]; then
-    echo "FFTW ${version} already built in $prefix" >&2
-    echo "$prefix"
-    exit 0
-fi
 
 checksum() {
     if command -v sha256sum >/dev/null 2>&1; then
@@ -125,8 +115,17 @@ if [ "$download_only" = 1 ]; then
     exit 0
 fi
 
-tarball="$(checked_tarball)"
+mkdir -p "$prefix"
+prefix="$(cd "$prefix" && pwd)"
+stamp="$prefix/.ofs-fftw-build"
+wanted="fftw ${version} ${options[*]} CC=${CC:-cc} CFLAGS=${cflags}"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -f "$prefix/lib/libfftw3f.a" ]; then
+    echo "FFTW ${version} already built in $prefix" >&2
+    echo "$prefix"
+    exit 0
+fi
 
+tarball="$(checked_tarball)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/ofs-fftw.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 tar xzf "$tarball" -C "$work"
