@@ -45,16 +45,24 @@ arch="${host%%-*}"
 # architecture. Explicit CFLAGS keep FFTW's configure from adding -mtune=native.
 options=(--enable-float --enable-static --disable-shared --with-pic
          --disable-fortran --disable-doc --disable-dependency-tracking)
+cflags="-O3 -fomit-frame-pointer -fstrict-aliasing -fPIC"
 case "$arch" in
     x86_64 | amd64 | AMD64 | i686 | i386)
         options+=(--enable-sse2 --enable-avx --enable-avx2) ;;
-    aarch64 | arm64 | armv7l | armv7 | arm)
-        # As Debian builds it on arm64 and armhf: NEON kernels, and no cycle counter (user space
-        # cannot read it on most ARM kernels; the core plans with FFTW_ESTIMATE anyway).
+    aarch64 | arm64)
+        # As Debian builds it on arm64: NEON kernels, and no cycle counter (user space cannot
+        # read it on most ARM kernels; the core plans with FFTW_ESTIMATE anyway).
         options+=(--enable-neon --with-slow-timer) ;;
+    armv7l | armv7 | arm)
+        # NEON kernels, probed at run time. The probe is an ARM-mode instruction written as a
+        # raw word; compiled as Thumb-2 (the armhf compilers' default) the word decodes to other
+        # instructions, the probe always answers yes, leaves a stale SIGILL handler behind, and
+        # a CPU without NEON crashes (found by scripts/arm_smoke.sh). -marm keeps it right.
+        options+=(--enable-neon --with-slow-timer)
+        cflags="$cflags -marm" ;;
 esac
 [ -z "$host" ] || options+=(--host="$host")
-cflags="${FFTW_CFLAGS:--O3 -fomit-frame-pointer -fstrict-aliasing -fPIC}"
+cflags="${FFTW_CFLAGS:-$cflags}"
 
 checksum() {
     if command -v sha256sum >/dev/null 2>&1; then
