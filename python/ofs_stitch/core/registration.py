@@ -14,6 +14,15 @@ Quality measures (their scales are in ``ofs_stitch.core.matches``):
 - ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``. Measured: correct matches
   on generated scans score 0.4-1 (median 0.99), on the real confocal tiles of
   lscm_tensile_ref_4x4 0.45-0.85; blank overlaps score below 0.02.
+
+Without a hint (``expected_shift=None``) every shift whose overlap covers at least
+``min_overlap`` of the image is a candidate, and candidates are ranked by the evidence their
+overlap holds: Fisher's z of their Pearson r times sqrt(overlap pixels - 3), so a match shared
+by 40,000 pixels outranks a sliver of 300 that agrees as well by chance. The search runs
+coarse-to-fine: block means first, then full resolution within a few pixels of the coarse
+match. A result whose ``quality`` is below ``ACCEPT_QUALITY`` is not to be trusted (measured on
+noisy crops, ``testing.pairs.noisy_crop_pairs``: every unhinted match off by more than 1 px
+scored below it).
 """
 
 from __future__ import annotations
@@ -35,6 +44,13 @@ DEFAULT_HIGH_PASS_SIGMA = 2.0
 DEFAULT_SMOOTHING_SIGMA = 1.0
 DEFAULT_WHITEN = 0.5
 DEFAULT_TAPER = 16
+# Without a hint, shifts whose overlap is smaller than this fraction of the image are never
+# candidates: a tile scan's neighbours overlap by 10-30 %, and below a few percent an overlap
+# holds too few pixels to tell a match from a coincidence.
+DEFAULT_MIN_OVERLAP = 0.05
+# Matches with a quality below this are not to be trusted (see the module docstring); the
+# stitching pipeline's automatic threshold is the same figure.
+ACCEPT_QUALITY = 0.15
 
 
 @dataclass(frozen=True)
@@ -118,8 +134,14 @@ def register_spectra(
     *,
     expected_shift: tuple[float, float] | None = None,
     search_radius: float | None = None,
+    min_overlap: float = 0.05,
+    rank_by_evidence: bool = False,
 ) -> Registration:
-    """Register two regions whose spectra are already computed (the fast path for many pairs)."""
+    """Register two regions whose spectra are already computed (the fast path for many pairs).
+
+    ``min_overlap`` (fraction of the region) and ``rank_by_evidence`` (see the module
+    docstring) default to the core's settings for a search near a hint.
+    """
     result = _core.register.register_spectra(
         spectrum_a,
         spectrum_b,
@@ -129,6 +151,8 @@ def register_spectra(
         if expected_shift is None
         else (float(expected_shift[0]), float(expected_shift[1])),
         radius=0.0 if search_radius is None else float(search_radius),
+        min_overlap_fraction=float(min_overlap),
+        rank_by_evidence=rank_by_evidence,
     )
     peak = result.peak
     return Registration(
@@ -146,6 +170,7 @@ def register_pair(
     *,
     expected_shift: tuple[float, float] | None = None,
     search_radius: float | None = None,
+    min_overlap: float = DEFAULT_MIN_OVERLAP,
     high_pass_sigma: float = DEFAULT_HIGH_PASS_SIGMA,
     whiten: float = DEFAULT_WHITEN,
     smoothing_sigma: float = DEFAULT_SMOOTHING_SIGMA,
@@ -156,7 +181,10 @@ def register_pair(
 
     ``a`` and ``b``: equal-size 2-D uint8/uint16/float32/float64 arrays or RGB images, any strides.
     ``expected_shift`` with ``search_radius``: only look for the peak within that many pixels of
-    the expected shift (e.g. the stage's prediction). ``pad=False`` correlates circularly, as
+    the expected shift (e.g. the stage's prediction). Without ``expected_shift``, every shift
+    whose overlap covers at least ``min_overlap`` (0..1) of the image is searched, coarse to
+    fine, and the match with the most evidence wins (module docstring); trust results whose
+    ``quality`` is at least ``ACCEPT_QUALITY``. ``pad=False`` correlates circularly, as
     ``openflexure-stitch --no-pad`` does: faster, but shifts beyond half the size alias.
     """
     grey_a = _checked_grey(a, "a")
@@ -167,20 +195,73 @@ def register_pair(
         )
     if search_radius is not None and search_radius <= 0:
         raise InputError(f"search_radius={search_radius} must be > 0 (or None for no limit)")
+    if not 0.0 < min_overlap < 1.0:
+        raise InputError(
+            f"min_overlap={min_overlap} is outside (0, 1); give the smallest fraction of the "
+            "image the two may share, e.g. 0.05"
+        )
     settings = CorrelationSettings(
         high_pass_sigma=high_pass_sigma, smoothing_sigma=smoothing_sigma, whiten=whiten, taper=taper
     )
     if expected_shift is None:
-        padded = padded_shape(grey_a.shape) if pad else grey_a.shape
-        search = register_spectra(
-            compute_spectrum(grey_a, padded, effective(settings, grey_a.shape)),
-            compute_spectrum(grey_b, padded, effective(settings, grey_a.shape)),
-            grey_a,
-            grey_b,
-        )
-        return _refine(grey_a, grey_b, search, REFINE_RADIUS, settings, pad)
+        return register_unhinted(grey_a, grey_b, settings, min_overlap, pad=pad)
 
     return register_overlap(grey_a, grey_b, expected_shift, search_radius, settings, pad=pad)
+
+
+def register_unhinted(
+    a: np.ndarray,
+    b: np.ndarray,
+    settings: CorrelationSettings,
+    min_overlap: float,
+    *,
+    pad: bool = True,
+) -> Registration:
+    """Register float32 grey images of equal shape with no idea of the shift.
+
+    The whole images are correlated as block means (4x or 2x smaller each way, so transforms
+    16x or 4x smaller, and the noise of each block averaged down), candidates ranked by
+    evidence; the full-resolution refinement of `register_overlap` then searches only a few
+    pixels around the coarse match.
+    """
+    factor = _unhinted_coarse_factor(a.shape)
+    if factor > 1:
+        small_a = _core.image.block_mean(a, factor)
+        small_b = _core.image.block_mean(b, factor)
+        coarse = _register_whole(
+            small_a, small_b, _coarse_settings(settings, factor), min_overlap, pad
+        )
+        search = replace(coarse, shift=(coarse.shift[0] * factor, coarse.shift[1] * factor))
+        return _refine(a, b, search, 2.0 * factor + 1.0, settings, pad)
+    search = _register_whole(a, b, settings, min_overlap, pad)
+    return _refine(a, b, search, REFINE_RADIUS, settings, pad)
+
+
+# The coarse level of a search without a hint keeps at least this many pixels along the short
+# side: enough texture to find the match, and a thin overlap still a few blocks wide.
+UNHINTED_COARSE_MIN_SIDE = 48
+
+
+def _unhinted_coarse_factor(shape: tuple[int, int]) -> int:
+    for factor in (4, 2):
+        if min(shape) // factor >= UNHINTED_COARSE_MIN_SIDE:
+            return factor
+    return 1
+
+
+def _register_whole(
+    a: np.ndarray, b: np.ndarray, settings: CorrelationSettings, min_overlap: float, pad: bool
+) -> Registration:
+    padded = padded_shape(a.shape) if pad else a.shape
+    local = effective(settings, a.shape)
+    return register_spectra(
+        compute_spectrum(a, padded, local),
+        compute_spectrum(b, padded, local),
+        a,
+        b,
+        min_overlap=min_overlap,
+        rank_by_evidence=True,
+    )
 
 
 def register_overlap(

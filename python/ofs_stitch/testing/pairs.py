@@ -9,6 +9,9 @@ of ``register_pair``), exact by construction. Three constructions:
   band-limited shift scikit-image's own registration tests use), then both images cropped far
   from the borders. The photograph is mirror-padded before the shift so that its periodic
   extension has no jumps, whose ringing would otherwise reach into the crops.
+* ``noisy_crop_pairs``: many small noisy ``fourier_pair``-like crops of scikit-image's
+  retina, immunohistochemistry and hubble images, for registration without a hint: the retina's
+  large dark, smooth areas are where a search that trusts small overlaps goes wrong.
 * ``tile_pair`` and ``neighbour_pairs``: tile-sized pairs cut at sub-pixel positions from one
   canvas by cubic-spline sampling (``testing.scene.sample_spline``); ``neighbour_pairs`` places
   them as a scan's horizontal and vertical neighbours with a noisy stage guess of the shift.
@@ -17,6 +20,7 @@ of ``register_pair``), exact by construction. Three constructions:
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,6 +127,70 @@ def fourier_pair(
         a += rng.normal(0.0, sigma, a.shape)
         b += rng.normal(0.0, sigma, b.shape)
     return a, b
+
+
+# Images of noisy_crop_pairs: smooth with little texture (retina), dense texture
+# (immunohistochemistry), sparse points on dark (hubble).
+NOISY_CROP_TEXTURES = ("retina", "immunohistochemistry", "hubble_deep_field")
+
+
+@dataclass(frozen=True)
+class ShiftedPair:
+    """Two images with ``b[y, x] == a[y + d_row, x + d_col]`` for ``shift`` = (d_row, d_col)."""
+
+    name: str  # the texture both were cut from
+    a: np.ndarray
+    b: np.ndarray
+    shift: tuple[float, float]
+
+
+def noisy_crop_pairs(
+    per_texture: int = 12,
+    *,
+    crop_shape: tuple[int, int] = (200, 240),
+    max_shift: float = 40.0,
+    noise_fraction: float = 0.05,
+    seed: int = 0,
+) -> list[ShiftedPair]:
+    """``per_texture`` pairs from each of ``NOISY_CROP_TEXTURES``: float64 crops of
+    ``crop_shape``, shifts uniform in +-``max_shift`` per axis (random fractional parts),
+    independent Gaussian noise of ``noise_fraction`` of the texture's range on each image.
+
+    Each pair is cut from a random window of the texture, mirror-padded and moved with
+    ``scipy.ndimage.fourier_shift`` (band-limited, as ``fourier_pair``), the crops taken from
+    the window's middle, far from the ringing of its periodic extension.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED, 3]))
+    margin = _CROP_MARGIN + int(np.ceil(max_shift))
+    window_shape = (crop_shape[0] + 2 * margin, crop_shape[1] + 2 * margin)
+    pairs = []
+    for name in NOISY_CROP_TEXTURES:
+        image = texture(name)
+        sigma = noise_fraction * float(image.max() - image.min())
+        for _ in range(per_texture):
+            shift = (
+                float(rng.uniform(-max_shift, max_shift)),
+                float(rng.uniform(-max_shift, max_shift)),
+            )
+            row = int(rng.integers(0, image.shape[0] - window_shape[0] + 1))
+            col = int(rng.integers(0, image.shape[1] - window_shape[1] + 1))
+            window = image[row : row + window_shape[0], col : col + window_shape[1]]
+            moved = _fourier_moved(window, shift)
+            inner = (slice(margin, margin + crop_shape[0]), slice(margin, margin + crop_shape[1]))
+            a = window[inner] + rng.normal(0.0, sigma, crop_shape)
+            b = moved[inner] + rng.normal(0.0, sigma, crop_shape)
+            pairs.append(ShiftedPair(name, a, b, shift))
+    return pairs
+
+
+def _fourier_moved(window: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """``window`` moved so ``result[y, x] == window[y + d_row, x + d_col]`` (band-limited)."""
+    from scipy import ndimage
+
+    padded = np.pad(window, _MIRROR_PAD, mode="symmetric")
+    spectrum = ndimage.fourier_shift(np.fft.fft2(padded), (-shift[0], -shift[1]))
+    moved = np.fft.ifft2(spectrum).real
+    return np.asarray(moved[_MIRROR_PAD:-_MIRROR_PAD, _MIRROR_PAD:-_MIRROR_PAD])
 
 
 @functools.lru_cache(maxsize=1)
