@@ -206,7 +206,7 @@ void bind_register(py::module_ m) {
             return ofs::refine_affine(va, vb, start, settings);
         },
         py::arg("a"), py::arg("b"), py::arg("initial"), py::arg("model"),
-        py::arg("max_iterations") = 40, py::arg("tolerance") = 1e-4,
+        py::arg("max_iterations") = 40, py::arg("tolerance") = 1e-3,
         py::arg("smoothing_sigma") = 1.0, py::arg("huber_threshold") = 2.0,
         "Gauss-Newton refinement of b[p] ~ a[M p] from `initial` over the valid overlap, "
         "robustly weighted, with a gain and offset for b's brightness.");

@@ -66,30 +66,27 @@ void gaussian_blur(Plane& plane, double sigma) {
     plane.values.swap(out);
 }
 
-// Central differences (one-sided at the border): d/d row and d/d col.
-void gradients(const Plane& p, Plane& d_row, Plane& d_col) {
-    d_row = Plane{p.rows, p.cols, std::vector<float>(p.values.size())};
-    d_col = Plane{p.rows, p.cols, std::vector<float>(p.values.size())};
+// a's value and its two derivatives (central differences, one-sided at the border) side by
+// side for each pixel: the refinement samples all three at the same place, so one cache line
+// serves them, where three separate planes would cost three.
+struct Sample3 {
+    float value, d_row, d_col, unused;
+};
+
+std::vector<Sample3> with_gradients(const Plane& p) {
+    std::vector<Sample3> out(p.values.size());
     for (int r = 0; r < p.rows; ++r) {
         const int up = std::max(r - 1, 0), down = std::min(r + 1, p.rows - 1);
         const float row_scale = 1.0f / static_cast<float>(std::max(down - up, 1));
         for (int c = 0; c < p.cols; ++c) {
             const int left = std::max(c - 1, 0), right = std::min(c + 1, p.cols - 1);
-            const std::size_t i = static_cast<std::size_t>(r) * p.cols + c;
-            d_row.values[i] = (p.at(down, c) - p.at(up, c)) * row_scale;
-            d_col.values[i] = (p.at(r, right) - p.at(r, left)) / static_cast<float>(std::max(right - left, 1));
+            const float col_scale = 1.0f / static_cast<float>(std::max(right - left, 1));
+            out[static_cast<std::size_t>(r) * p.cols + c] = {
+                p.at(r, c), (p.at(down, c) - p.at(up, c)) * row_scale,
+                (p.at(r, right) - p.at(r, left)) * col_scale, 0.0f};
         }
     }
-}
-
-int motion_parameters(MotionModel model) {
-    switch (model) {
-        case MotionModel::translation: return 2;
-        case MotionModel::rigid: return 3;
-        case MotionModel::similarity: return 4;
-        case MotionModel::affine: return 6;
-    }
-    return 2;
+    return out;
 }
 
 // 3x3 homogeneous products of the top-two-row form.
@@ -159,6 +156,118 @@ struct Sums {
     double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;  // for Pearson r
 };
 
+constexpr int parameter_count(MotionModel model) {
+    return model == MotionModel::translation ? 2
+           : model == MotionModel::rigid     ? 3
+           : model == MotionModel::similarity ? 4
+                                             : 6;
+}
+
+// What one pass over b reads: the smoothed images, a's gradients and the current state.
+struct PassInput {
+    const Plane* a;
+    const Sample3* a_samples;  // a with its gradients (with_gradients)
+    const Sample3* b_samples;  // b with its gradients
+    const Plane* b;
+    AffineRows matrix;
+    double gain, offset;
+    double threshold;  // Huber threshold on the residual; 0: unweighted
+    int margin;
+    double pivot_row, pivot_col, half_size;
+};
+
+// One pass over b: the normal equations of the Gauss-Newton step at the current transform.
+// A template per model, so the per-pixel Jacobian and its outer product have a size known at
+// compile time (unrolled, kept in registers): this loop is the whole cost of the refinement.
+template <MotionModel Model>
+void accumulate(const PassInput& in, Sums& sums, std::vector<float>* residual_sample) {
+    constexpr int motion = parameter_count(Model);
+    constexpr int n = motion + 2;  // + gain and offset
+    const Plane& a = *in.a;
+    const Plane& b = *in.b;
+    const Sample3* samples = in.a_samples;
+    const AffineRows& m = in.matrix;
+    const double row_limit = a.rows - 1 - in.margin, col_limit = a.cols - 1 - in.margin;
+    const std::size_t stride = static_cast<std::size_t>(a.cols);
+    for (int r = in.margin; r < b.rows - in.margin; ++r) {
+        double h[n][n] = {};
+        double g[n] = {};
+        double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+        std::int64_t count = 0;
+        const float* b_values = b.values.data() + static_cast<std::size_t>(r) * b.cols;
+        const Sample3* b_row = in.b_samples + static_cast<std::size_t>(r) * b.cols;
+        const double qr = (r - in.pivot_row) / in.half_size;
+        for (int c = in.margin; c < b.cols - in.margin; ++c) {
+            const double x_row = m[0][0] * r + m[0][1] * c + m[0][2];
+            const double x_col = m[1][0] * r + m[1][1] * c + m[1][2];
+            if (!(x_row >= in.margin && x_row < row_limit && x_col >= in.margin && x_col < col_limit))
+                continue;
+            const int r0 = static_cast<int>(x_row), c0 = static_cast<int>(x_col);
+            const float fr = static_cast<float>(x_row - r0), fc = static_cast<float>(x_col - c0);
+            const std::size_t i = static_cast<std::size_t>(r0) * stride + c0;
+            const Sample3& s00 = samples[i];
+            const Sample3& s01 = samples[i + 1];
+            const Sample3& s10 = samples[i + stride];
+            const Sample3& s11 = samples[i + stride + 1];
+            const float w00 = (1.0f - fr) * (1.0f - fc), w01 = (1.0f - fr) * fc;
+            const float w10 = fr * (1.0f - fc), w11 = fr * fc;
+            const double value_a = w00 * s00.value + w01 * s01.value + w10 * s10.value + w11 * s11.value;
+            const double g_row = w00 * s00.d_row + w01 * s01.d_row + w10 * s10.d_row + w11 * s11.d_row;
+            const double g_col = w00 * s00.d_col + w01 * s01.d_col + w10 * s10.d_col + w11 * s11.d_col;
+            const double value_b = b_values[c];
+            const double e = value_a - (in.gain * value_b + in.offset);
+            if (residual_sample && ((r ^ c) & 3) == 0)
+                residual_sample->push_back(static_cast<float>(std::abs(e)));
+            double w = 1.0;
+            if (in.threshold > 0.0 && std::abs(e) > in.threshold) w = in.threshold / std::abs(e);
+            // d a(M (p + dp)) / d dp = grad a^T L: the gradient carried back into b's frame.
+            // At the match it equals gain x grad b, so the two are averaged (the "efficient
+            // second-order" step of Benhimane and Malis): half the noise of either gradient,
+            // and a step that stays accurate further from the match.
+            const double u_row =
+                0.5 * (g_row * m[0][0] + g_col * m[1][0] + in.gain * b_row[c].d_row);
+            const double u_col =
+                0.5 * (g_row * m[0][1] + g_col * m[1][1] + in.gain * b_row[c].d_col);
+            const double qc = (c - in.pivot_col) / in.half_size;
+            double j[n];
+            j[0] = u_row;
+            j[1] = u_col;
+            if constexpr (Model == MotionModel::affine) {
+                j[2] = u_row * qr, j[3] = u_row * qc, j[4] = u_col * qr, j[5] = u_col * qc;
+            } else if constexpr (Model != MotionModel::translation) {
+                j[2] = u_col * qr - u_row * qc;  // rotation
+                if constexpr (Model == MotionModel::similarity) j[3] = u_row * qr + u_col * qc;
+            }
+            j[motion] = -value_b;  // gain
+            j[motion + 1] = -1.0;  // offset
+            for (int s = 0; s < n; ++s) {
+                const double wj = w * j[s];
+                g[s] += wj * e;
+                for (int t = 0; t <= s; ++t) h[s][t] += wj * j[t];
+            }
+            ++count;
+            sa += value_a, sb += value_b;
+            saa += value_a * value_a, sbb += value_b * value_b, sab += value_a * value_b;
+        }
+        for (int s = 0; s < n; ++s) {
+            sums.g[s] += g[s];
+            for (int t = 0; t <= s; ++t) sums.h[s][t] += h[s][t];
+        }
+        sums.count += count;
+        sums.sa += sa, sums.sb += sb, sums.saa += saa, sums.sbb += sbb, sums.sab += sab;
+    }
+}
+
+void accumulate(MotionModel model, const PassInput& in, Sums& sums,
+                std::vector<float>* residual_sample) {
+    switch (model) {
+        case MotionModel::translation: return accumulate<MotionModel::translation>(in, sums, residual_sample);
+        case MotionModel::rigid: return accumulate<MotionModel::rigid>(in, sums, residual_sample);
+        case MotionModel::similarity: return accumulate<MotionModel::similarity>(in, sums, residual_sample);
+        case MotionModel::affine: return accumulate<MotionModel::affine>(in, sums, residual_sample);
+    }
+}
+
 }  // namespace
 
 AffineRefinement refine_affine(const ImageView<float>& a_view, const ImageView<float>& b_view,
@@ -168,17 +277,16 @@ AffineRefinement refine_affine(const ImageView<float>& a_view, const ImageView<f
     Plane a = copy_plane(a_view), b = copy_plane(b_view);
     gaussian_blur(a, settings.smoothing_sigma);
     gaussian_blur(b, settings.smoothing_sigma);
-    Plane a_row, a_col;
-    gradients(a, a_row, a_col);
+    const std::vector<Sample3> a_samples = with_gradients(a);
+    const std::vector<Sample3> b_samples = with_gradients(b);
 
-    const int motion = motion_parameters(settings.model);
+    const int motion = parameter_count(settings.model);
     const int n = motion + 2;  // + gain and offset of b's brightness
     // Pixels this close to either border carry the blur's mirrored edge, not the scene.
     const int margin = std::max(1, static_cast<int>(std::ceil(2.0 * settings.smoothing_sigma)));
     const double pivot_row = 0.5 * (b.rows - 1), pivot_col = 0.5 * (b.cols - 1);
     // Generator coordinates q = (p - pivot) / half_size keep the parameters comparable in size.
     const double half_size = 0.5 * std::max(b.rows, b.cols);
-    const double row_limit = a.rows - 1 - margin, col_limit = a.cols - 1 - margin;
 
     AffineRefinement result;
     result.matrix = project(initial, settings.model, pivot_row, pivot_col);
@@ -186,60 +294,12 @@ AffineRefinement refine_affine(const ImageView<float>& a_view, const ImageView<f
     double robust_sigma = 0.0;  // 0: no robust weights yet (the first pass measures them)
     std::vector<float> residual_sample;
 
-    // One pass over b: accumulates the normal equations at the current transform.
     auto pass = [&](Sums& sums, bool collect) {
-        const AffineRows& m = result.matrix;
-        const double threshold = settings.huber_threshold * robust_sigma;
         if (collect) residual_sample.clear();
-        for (int r = margin; r < b.rows - margin; ++r) {
-            const float* b_values = b.values.data() + static_cast<std::size_t>(r) * b.cols;
-            const double qr = (r - pivot_row) / half_size;
-            for (int c = margin; c < b.cols - margin; ++c) {
-                const double x_row = m[0][0] * r + m[0][1] * c + m[0][2];
-                const double x_col = m[1][0] * r + m[1][1] * c + m[1][2];
-                if (!(x_row >= margin && x_row < row_limit && x_col >= margin && x_col < col_limit)) continue;
-                const int r0 = static_cast<int>(x_row), c0 = static_cast<int>(x_col);
-                const float fr = static_cast<float>(x_row - r0), fc = static_cast<float>(x_col - c0);
-                const std::size_t i = static_cast<std::size_t>(r0) * a.cols + c0;
-                auto bilinear = [&](const std::vector<float>& v) {
-                    const float top = v[i] + fc * (v[i + 1] - v[i]);
-                    const float bottom = v[i + a.cols] + fc * (v[i + a.cols + 1] - v[i + a.cols]);
-                    return top + fr * (bottom - top);
-                };
-                const double value_a = bilinear(a.values);
-                const double g_row = bilinear(a_row.values), g_col = bilinear(a_col.values);
-                const double value_b = b_values[c];
-                const double e = value_a - (gain * value_b + offset);
-                if (collect && ((r ^ c) & 3) == 0) residual_sample.push_back(static_cast<float>(std::abs(e)));
-                double w = 1.0;
-                if (threshold > 0.0 && std::abs(e) > threshold) w = threshold / std::abs(e);
-                // d a(M (p + dp)) / d dp = grad a^T L: the gradient carried back into b's frame.
-                const double u_row = g_row * m[0][0] + g_col * m[1][0];
-                const double u_col = g_row * m[0][1] + g_col * m[1][1];
-                const double qc = (c - pivot_col) / half_size;
-                double j[8];
-                j[0] = u_row;
-                j[1] = u_col;
-                int k = 2;
-                if (settings.model == MotionModel::affine) {
-                    j[2] = u_row * qr, j[3] = u_row * qc, j[4] = u_col * qr, j[5] = u_col * qc;
-                    k = 6;
-                } else if (settings.model != MotionModel::translation) {
-                    j[k++] = u_col * qr - u_row * qc;  // rotation
-                    if (settings.model == MotionModel::similarity) j[k++] = u_row * qr + u_col * qc;
-                }
-                j[k++] = -value_b;  // gain
-                j[k++] = -1.0;      // offset
-                for (int s = 0; s < n; ++s) {
-                    const double wj = w * j[s];
-                    sums.g[s] += wj * e;
-                    for (int t = 0; t <= s; ++t) sums.h[s][t] += wj * j[t];
-                }
-                ++sums.count;
-                sums.sa += value_a, sums.sb += value_b;
-                sums.saa += value_a * value_a, sums.sbb += value_b * value_b, sums.sab += value_a * value_b;
-            }
-        }
+        const PassInput input{&a, a_samples.data(), b_samples.data(), &b, result.matrix, gain, offset,
+                              settings.huber_threshold * robust_sigma, margin,
+                              pivot_row, pivot_col, half_size};
+        accumulate(settings.model, input, sums, collect ? &residual_sample : nullptr);
     };
 
     Sums sums;
@@ -284,10 +344,10 @@ AffineRefinement refine_affine(const ImageView<float>& a_view, const ImageView<f
                 const double dc = g10 * (r - pivot_row) + g11 * (c - pivot_col) + step[1];
                 moved = std::max(moved, std::hypot(dr, dc));
             }
+        // The overlap's statistics stay those of the last pass: an update this small changes
+        // its r in the fifth decimal, and another pass would cost a whole iteration.
         if (moved < settings.tolerance) {
             result.converged = true;
-            sums = Sums{};
-            pass(sums, false);
             break;
         }
     }

@@ -80,7 +80,7 @@ def refine_affine(
     initial: NDArray[np.float64],
     model: str,
     max_iterations: int = 40,
-    tolerance: float = 1e-4,
+    tolerance: float = 1e-3,
     smoothing_sigma: float = 1.0,
     huber_threshold: float = 2.0,
 ) -> AffineRefinement: ...

@@ -28,6 +28,7 @@ scored below it).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from ..errors import InputError
 from .grey import grey_float32
 from .matches import Registration
 from .overlap import overlap_regions
+from .transform import KINDS, Kind
 
 # Defaults measured on noisy real texture (see benchmarks/bench_registration.py and
 # tests/test_registration.py): partial whitening with a gentle band-pass gives a sharp,
@@ -51,6 +53,8 @@ DEFAULT_MIN_OVERLAP = 0.05
 # Matches with a quality below this are not to be trusted (see the module docstring); the
 # stitching pipeline's automatic threshold is the same figure.
 ACCEPT_QUALITY = 0.15
+# What register_pair measures: the kinds of core.transform.
+MODELS = KINDS
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ def register_pair(
     *,
     expected_shift: tuple[float, float] | None = None,
     search_radius: float | None = None,
+    model: str = "translation",
     min_overlap: float = DEFAULT_MIN_OVERLAP,
     high_pass_sigma: float = DEFAULT_HIGH_PASS_SIGMA,
     whiten: float = DEFAULT_WHITEN,
@@ -186,6 +191,10 @@ def register_pair(
     fine, and the match with the most evidence wins (module docstring); trust results whose
     ``quality`` is at least ``ACCEPT_QUALITY``. ``pad=False`` correlates circularly, as
     ``openflexure-stitch --no-pad`` does: faster, but shifts beyond half the size alias.
+
+    ``model``: "translation" (the default), or "rigid", "similarity" or "affine", measured
+    without a hint (``core.affine_registration``); the result's ``matrix`` (3x3, (row, col))
+    then holds the whole transform ``b[p] ~ a[matrix @ p]``, ``shift`` its last column.
     """
     grey_a = _checked_grey(a, "a")
     grey_b = _checked_grey(b, "b")
@@ -195,6 +204,15 @@ def register_pair(
         )
     if search_radius is not None and search_radius <= 0:
         raise InputError(f"search_radius={search_radius} must be > 0 (or None for no limit)")
+    if model not in MODELS:
+        raise InputError(
+            f"model={model!r} is unknown; use one of {', '.join(repr(m) for m in MODELS)}"
+        )
+    if model != "translation" and expected_shift is not None:
+        raise InputError(
+            f"model={model!r} searches without a hint; pass expected_shift=None or use "
+            "model='translation'"
+        )
     if not 0.0 < min_overlap < 1.0:
         raise InputError(
             f"min_overlap={min_overlap} is outside (0, 1); give the smallest fraction of the "
@@ -203,6 +221,11 @@ def register_pair(
     settings = CorrelationSettings(
         high_pass_sigma=high_pass_sigma, smoothing_sigma=smoothing_sigma, whiten=whiten, taper=taper
     )
+    if model != "translation":
+        # Imported here: that module builds on this one's translation search.
+        from .affine_registration import register_transform
+
+        return register_transform(grey_a, grey_b, cast(Kind, model), settings, min_overlap, pad=pad)
     if expected_shift is None:
         return register_unhinted(grey_a, grey_b, settings, min_overlap, pad=pad)
 
@@ -224,17 +247,30 @@ def register_unhinted(
     evidence; the full-resolution refinement of `register_overlap` then searches only a few
     pixels around the coarse match.
     """
+    search, uncertainty = search_unhinted(a, b, settings, min_overlap, pad=pad)
+    return _refine(a, b, search, uncertainty, settings, pad)
+
+
+def search_unhinted(
+    a: np.ndarray,
+    b: np.ndarray,
+    settings: CorrelationSettings,
+    min_overlap: float,
+    *,
+    pad: bool = True,
+) -> tuple[Registration, float]:
+    """The coarse stage of `register_unhinted`: the match in full-resolution pixels (its
+    ``pearson_r`` that of the block means), and how far (pixels) it may be from the truth."""
     factor = _unhinted_coarse_factor(a.shape)
-    if factor > 1:
-        small_a = _core.image.block_mean(a, factor)
-        small_b = _core.image.block_mean(b, factor)
-        coarse = _register_whole(
-            small_a, small_b, _coarse_settings(settings, factor), min_overlap, pad
-        )
-        search = replace(coarse, shift=(coarse.shift[0] * factor, coarse.shift[1] * factor))
-        return _refine(a, b, search, 2.0 * factor + 1.0, settings, pad)
-    search = _register_whole(a, b, settings, min_overlap, pad)
-    return _refine(a, b, search, REFINE_RADIUS, settings, pad)
+    if factor == 1:
+        return _register_whole(a, b, settings, min_overlap, pad), REFINE_RADIUS
+    small_a = _core.image.block_mean(a, factor)
+    small_b = _core.image.block_mean(b, factor)
+    coarse = _register_whole(small_a, small_b, _coarse_settings(settings, factor), min_overlap, pad)
+    # Block (i, j) covers full-resolution pixels factor * (i, j) onwards: a shift of whole
+    # blocks is factor times as many pixels, the same for every block centre.
+    shift = (coarse.shift[0] * factor, coarse.shift[1] * factor)
+    return replace(coarse, shift=shift), 2.0 * factor + 1.0
 
 
 # The coarse level of a search without a hint keeps at least this many pixels along the short

@@ -23,7 +23,7 @@ struct RefineSettings {
     MotionModel model = MotionModel::rigid;
     int max_iterations = 40;
     // Stop once an update moves no corner of b by more than this many pixels.
-    double tolerance = 1e-4;
+    double tolerance = 1e-3;
     // Standard deviation (pixels) of the Gaussian both images are smoothed with first: it
     // keeps the image content within what bilinear sampling reproduces to a small fraction of
     // a grey level, and widens the range over which the linearisation holds. 0: no smoothing.
