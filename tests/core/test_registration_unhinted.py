@@ -79,3 +79,13 @@ def test_unhinted_search_gives_the_same_shift_from_two_threads() -> None:
         for _ in range(3):
             together = list(pool.map(lambda p: register_pair(p.a, p.b).shift, pairs))
             assert together == alone
+
+
+@pytest.mark.parametrize("noise", [0.15, 0.3])
+def test_misses_on_very_noisy_crops_are_flagged(noise) -> None:
+    pairs = noisy_crop_pairs(4, noise_fraction=noise, seed=3)
+    results = [register_pair(p.a, p.b) for p in pairs]
+    error = distances([r.shift for r in results], pairs)
+    quality = np.array([r.quality for r in results])
+    assert (error > 1).any()  # the test sees misses, not only hits
+    assert (quality[error > 1] < ACCEPT_QUALITY).all(), list(zip(error, quality))

@@ -25,29 +25,27 @@ double overlap_pixels(const ImageView<float>& b, int d_row, int d_col) {
 PairRegistration choose_by_evidence(const CorrelationSurface& surface,
                                     const std::vector<PeakCandidate>& candidates,
                                     const ImageView<float>& a, const ImageView<float>& b) {
-    std::vector<double> r(candidates.size());
+    std::vector<double> r(candidates.size()), score(candidates.size());
     std::size_t best = 0;
-    double best_score = -1.0;
     for (std::size_t k = 0; k < candidates.size(); ++k) {
         r[k] = overlap_pearson(a, b, candidates[k].row, candidates[k].col);
         const double n = overlap_pixels(b, candidates[k].row, candidates[k].col);
-        const double score =
+        score[k] =
             std::atanh(std::clamp(r[k], -0.9999, 0.9999)) * std::sqrt(std::max(n - 3.0, 1.0));
-        if (score > best_score) {
-            best_score = score;
-            best = k;
-        }
+        if (score[k] > score[best]) best = k;
     }
-    // Ambiguity is judged on the filtered correlation's evidence, as with a hint, against the
-    // maxima whose pixels agree about as well: a competitor with more evidence than the chosen
-    // one gives a ratio below 1, so quality 0, and the pair is flagged rather than trusted.
+    // The peak ratio is the chosen evidence over the runner-up's, on the same scale: a match
+    // that stands out from every other shift scores well above 1; on noisy or featureless
+    // images, where some wrong shift agrees nearly as significantly, it falls towards 1, so
+    // the quality drops and a wrong choice is flagged rather than trusted.
     PairRegistration result;
     result.peak = peak_from_candidate(surface, candidates, best, {});
     double runner_up = 0.0;
     for (std::size_t k = 0; k < candidates.size(); ++k)
-        if (k != best && r[k] >= r[best] - kClearlyBetterR)
-            runner_up = std::max(runner_up, candidates[k].evidence);
-    result.peak.peak_ratio = runner_up > 0.0 ? candidates[best].evidence / runner_up : 1e6;
+        if (k != best) runner_up = std::max(runner_up, score[k]);
+    result.peak.peak_ratio = score[best] <= 0.0 ? 0.0
+                             : runner_up > 0.0  ? score[best] / runner_up
+                                                : 1e6;
     result.pearson_r = r[best];
     return result;
 }
