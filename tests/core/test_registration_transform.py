@@ -118,3 +118,17 @@ def test_bad_input_raises_input_error_saying_what_to_change(a, b, options, advic
         register_pair(a, b, **options)
     assert isinstance(raised.value, ValueError)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("model", ["rigid", "similarity", "affine"])
+def test_unrelated_images_are_flagged_not_trusted(model) -> None:
+    from ofs_stitch.testing.pairs import texture
+
+    a = texture("immunohistochemistry")[:256, :256].astype(np.float32)
+    b = texture("hubble_deep_field")[300:556, 300:556].astype(np.float32)
+    result = register_pair(a, b, model=model)
+    assert result.quality < ACCEPT_QUALITY
+    if result.found:  # a refinement that diverged says so instead
+        assert 0.67 <= result.scale <= 1.5 and abs(result.angle_deg) <= 30.0
+    else:
+        assert result.quality == 0.0

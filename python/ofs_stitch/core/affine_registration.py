@@ -42,6 +42,11 @@ HUBER_THRESHOLD = 2.0
 # follows, tight at full resolution (far below the 0.01 px the refinement reaches on noisy
 # data).
 LEVEL_TOLERANCE = {4: 1e-2, 2: 1e-2, 1: 2e-3}
+# A refinement that starts from a translation converges locally: a result whose linear part
+# stretches any direction by more than this factor (or shrinks it by its inverse) or turns by
+# more than MAX_ANGLE_DEG has diverged, on images that have nothing in common.
+MAX_STRETCH = 1.5
+MAX_ANGLE_DEG = 30.0
 # Of the pixels of b, at least this fraction must land inside a at the end.
 MIN_VALID_FRACTION = 0.05
 
@@ -90,22 +95,52 @@ def register_transform(
             huber_threshold=HUBER_THRESHOLD,
         )
         matrix = level_to_full @ refined.matrix @ np.linalg.inv(level_to_full)
+        if not _within_reach(matrix):
+            break  # diverged: finer levels would only spend time on it
     assert refined is not None  # the full-resolution level always runs
-    found = bool(refined.valid_pixels >= MIN_VALID_FRACTION * a.size) and bool(
-        np.isfinite(matrix).all()
+    found = (
+        refined.valid_pixels >= MIN_VALID_FRACTION * a.size
+        and refined.pearson_r > 0.0
+        and _within_reach(matrix)
     )
+    if not found:
+        # Zero evidence: quality 0, and the translation found first, whose shift is measured.
+        return Registration(
+            shift=start.shift,
+            pearson_r=start.pearson_r,
+            peak_ratio=0.0,
+            gaussian_fit=start.gaussian_fit,
+            found=False,
+            model=model,
+        )
     improvement = _fisher_z(refined.pearson_r) / max(_fisher_z(start.pearson_r), 1e-6)
     return Registration(
         shift=(float(matrix[0, 2]), float(matrix[1, 2])),
         pearson_r=float(refined.pearson_r),
         peak_ratio=max(start.peak_ratio, improvement),
         gaussian_fit=start.gaussian_fit,
-        found=found,
+        found=True,
         linear=(
             (float(matrix[0, 0]), float(matrix[0, 1])),
             (float(matrix[1, 0]), float(matrix[1, 1])),
         ),
         model=model,
+    )
+
+
+def _within_reach(matrix: np.ndarray) -> bool:
+    """Whether a refined matrix is finite and within what a refinement can reach (see
+    MAX_STRETCH)."""
+    if not np.isfinite(matrix).all():
+        return False
+    stretch = np.linalg.svd(matrix[:2, :2], compute_uv=False)
+    linear = matrix[:2, :2]
+    angle = np.degrees(np.arctan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1]))
+    return bool(
+        stretch.max() <= MAX_STRETCH
+        and stretch.min() >= 1.0 / MAX_STRETCH
+        and np.linalg.det(linear) > 0
+        and abs(angle) <= MAX_ANGLE_DEG
     )
 
 
