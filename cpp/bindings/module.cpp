@@ -8,6 +8,7 @@ void bind_correlation(py::module_& m);
 void bind_grey(py::module_& m);
 void bind_render(py::module_& m);
 void bind_placement(py::module_& m);
+void bind_resample(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "ofs-stitch compiled kernels: FFTW correlation, peak fitting, sparse placement, "
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     bind_grey(m);
     bind_render(m);
     bind_placement(m);
+    bind_resample(m);
 }
