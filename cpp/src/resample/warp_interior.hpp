@@ -65,7 +65,7 @@ template <typename Sample, int Channels, Interpolation Kind>
 constexpr Index wide_row_bytes() {
     constexpr int pixel = Channels * sizeof(Sample);
     if constexpr (Kind == Interpolation::linear && !std::is_same_v<Sample, float>)
-        return power_of_two_at_least(2 * pixel);  // linear_colour_words
+        return (2 * pixel + 3) / 4 * 4;  // linear_colour_words: whole 32-bit words
     return (taps_across(Kind) - 1) * pixel + power_of_two_at_least(pixel);  // copy_run
 }
 
@@ -153,35 +153,29 @@ OFS_WARP_INLINE void grey_batch(const WarpJob<Sample>& job, const Index* offset,
 }
 
 // Bilinear, several channels of integer samples: the neighbours a, b (and c, d below) of a
-// pixel are one run of 2 * Channels samples, read at once (rounded up to a power of two bytes)
-// and kept as 32-bit words, word w of every pixel in its own plane. The blend takes each
-// sample out of its word with a shift and a mask, which vector units do lane by lane: no
-// shuffles, and two reads per pixel instead of four.
+// pixel are one run of 2 * Channels samples, read at once as whole 32-bit words (RGB 8-bit:
+// two words, two bytes past b). The blend takes each sample out of its word with a shift and a
+// mask, which vector units do lane by lane: two reads and two writes per pixel instead of four
+// and four, and no byte shuffles.
 template <typename Sample, int Channels>
 OFS_WARP_INLINE void linear_colour_words(const WarpJob<Sample>& job, const Index* offset,
                                          const float* ty, const float* tx, int count,
                                          Sample* result) {
     constexpr int per_word = 4 / sizeof(Sample);
-    constexpr int read_words = power_of_two_at_least(2 * Channels * sizeof(Sample)) / 4;
     constexpr int used_words = (2 * Channels + per_word - 1) / per_word;
     constexpr int bits = 8 * sizeof(Sample);
     constexpr std::uint32_t mask = (std::uint32_t{1} << bits) - 1;
     const Index rs = job.in_row_stride;
-    std::uint32_t top[used_words][kBatchSamples], bottom[used_words][kBatchSamples];
+    std::uint32_t top[kBatchSamples][used_words], bottom[kBatchSamples][used_words];
     for (int k = 0; k < count; ++k) {
-        std::uint32_t upper[read_words], lower[read_words];
-        std::memcpy(upper, job.in + offset[k], sizeof upper);
-        std::memcpy(lower, job.in + offset[k] + rs, sizeof lower);
-        for (int w = 0; w < used_words; ++w) {
-            top[w][k] = upper[w];
-            bottom[w][k] = lower[w];
-        }
+        std::memcpy(top[k], job.in + offset[k], sizeof top[k]);
+        std::memcpy(bottom[k], job.in + offset[k] + rs, sizeof bottom[k]);
     }
     // Sample i of a run (little-endian: the first sample is the low bits of word 0).
-    using Words = std::uint32_t[used_words][kBatchSamples];
+    using Words = std::uint32_t[kBatchSamples][used_words];
     const auto sample = [](const Words& words, int i, int k) {
         const int place = kLittleEndian ? i % per_word : per_word - 1 - i % per_word;
-        return static_cast<float>((words[i / per_word][k] >> (place * bits)) & mask);
+        return static_cast<float>((words[k][i / per_word] >> (place * bits)) & mask);
     };
     for (int k = 0; k < count; ++k)
         for (int c = 0; c < Channels; ++c)
@@ -255,9 +249,14 @@ OFS_WARP_INLINE void interior_body(const WarpJob<Sample>& job, const RowLine& li
         Kind == Interpolation::cubic ? job.in_row_stride + job.in_col_stride : 0;
     alignas(32) Index offset[batch_pixels];
     alignas(32) float ty[batch_pixels], tx[batch_pixels];
-    alignas(32) Sample result[kBatchSamples + kSlack / sizeof(Sample)];
+    alignas(32) Sample staged[kBatchSamples + kSlack / sizeof(Sample)];
+    // Results go straight into a packed output row, except nearest's rounded-up pixel copies,
+    // which would write past the batch.
+    const bool direct = packed_out && !(Kind == Interpolation::nearest && Channels > 1);
     for (Index j0 = span.begin; j0 < span.end; j0 += batch_pixels) {
         const int count = static_cast<int>(std::min<Index>(batch_pixels, span.end - j0));
+        char* out = out_row + j0 * job.out_col_stride;
+        Sample* result = direct ? reinterpret_cast<Sample*>(out) : staged;
         batch_positions<Kind>(line, j0, count, row_stride, col_stride, first_tap, offset, ty, tx);
         if constexpr (Channels == 1)
             grey_batch<Sample, Kind>(job, offset, ty, tx, count, result);
@@ -265,14 +264,14 @@ OFS_WARP_INLINE void interior_body(const WarpJob<Sample>& job, const RowLine& li
             colour_batch<Sample, Channels, Kind, true>(job, offset, ty, tx, count, result);
         else
             colour_batch<Sample, Channels, Kind, false>(job, offset, ty, tx, count, result);
-        char* out = out_row + j0 * job.out_col_stride;
+        if (direct) continue;
         if (packed_out) {
-            std::memcpy(out, result, static_cast<std::size_t>(count * Channels) * sizeof(Sample));
+            std::memcpy(out, staged, static_cast<std::size_t>(count * Channels) * sizeof(Sample));
         } else {
             for (int k = 0; k < count; ++k)
                 for (int c = 0; c < Channels; ++c)
                     store<Sample>(out + k * job.out_col_stride + c * job.out_channel_stride,
-                                  result[k * Channels + c]);
+                                  staged[k * Channels + c]);
         }
     }
 }
