@@ -3,10 +3,10 @@
 //
 // Pixels go in batches, each in phases that compilers turn into vector instructions where
 // they can: the positions (double precision, as scipy), the gather (plain copies of the runs of
-// samples that neighbouring taps form in memory: the only scalar loads), the blend over
-// consecutive samples, and the copy to the output. On x86-64 the same code is compiled a
-// second time for AVX2 and chosen at run time: same operations in the same order (no FMA), so
-// the same results, twice the vector width.
+// samples that neighbouring taps form in memory: the only scalar loads), and the blend, which
+// writes into the output row. On x86-64 the same code is compiled a second time for AVX2 (a
+// target attribute, no build flag) and chosen at run time: same operations in the same order
+// (no FMA), so the same results, twice the vector width.
 #pragma once
 
 #include <algorithm>
