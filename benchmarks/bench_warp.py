@@ -27,9 +27,13 @@ from warp_cases import (
     scipy,
     warp_cases,
 )
-from warp_reference import assert_matches_float_reference, keys_reference, scipy_reference
 
 from ofs_stitch.core.warp import warp_affine
+from ofs_stitch.testing.warp_reference import (
+    assert_matches_float_reference,
+    keys_reference,
+    scipy_reference,
+)
 
 ROUNDS = 7 if FULL else 5
 MAX_OPENCV_RATIO = 1.5 if FULL else 3.0

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from warp_reference import centred_affine
 
 from ofs_stitch.core.warp import warp_affine
+from ofs_stitch.testing.warp_reference import centred_affine
 
 FULL = os.environ.get("OFS_BENCH_FULL") == "1"
 ALL_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -22,7 +22,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
-from warp_reference import (
+
+from ofs_stitch._core import resample
+from ofs_stitch.core.warp import affine_matrix, warp_affine
+from ofs_stitch.errors import InputError
+from ofs_stitch.testing.warp_reference import (
     assert_matches_float_reference,
     centred_affine,
     keys_reference,
@@ -32,10 +36,6 @@ from warp_reference import (
     scipy_reference,
     source_positions,
 )
-
-from ofs_stitch._core import resample
-from ofs_stitch.core.warp import affine_matrix, warp_affine
-from ofs_stitch.errors import InputError
 
 DTYPES = (np.uint8, np.uint16, np.float32)
 ORDERS = {"nearest": 0, "linear": 1}

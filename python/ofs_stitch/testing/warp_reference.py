@@ -1,5 +1,5 @@
 """Independent references for the affine warp (python/ofs_stitch/core/warp.py), shared by
-tests/core/test_warp.py and benchmarks/bench_warp.py: scipy's affine_transform channel by
+the tests and benchmarks of the warp: scipy's affine_transform channel by
 channel, Keys' cubic convolution written out in numpy, and OpenCV's warpAffine in (row, col)."""
 
 from __future__ import annotations
