@@ -352,6 +352,33 @@ def test_strided_views_are_read_in_place(interpolation, dtype) -> None:
         np.testing.assert_array_equal(ours.view(np.uint8), packed.view(np.uint8))
 
 
+@pytest.mark.parametrize("interpolation", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_kernels_write_into_a_view_of_a_larger_canvas(interpolation, dtype) -> None:
+    """_core.resample writes any strides in place: here a window of a canvas, channels
+    reversed, and a mask that is a column of a larger array."""
+    rng = np.random.default_rng(29)
+    image = random_image(rng, (50, 60, 3), dtype)
+    m = centred_affine(image.shape, angle_deg=12.0, scale=(1.1, 0.9), shift=(0.3, 0.4))
+    expected, expected_valid = warp_affine(
+        image, m, window=(-4, 5, 40, 45), interpolation=interpolation, fill=6, mask=True
+    )
+    canvas = np.zeros((60, 70, 3), dtype=dtype)
+    flags = np.zeros((40, 45, 2), dtype=np.uint8)
+    target = canvas[10:50, 20:65, ::-1]
+    resample.warp_affine(
+        image, tuple(m[:2].ravel()), target, flags[:, :, 1], interpolation, 6.0, -0.5, -4, 5, 2
+    )
+    np.testing.assert_array_equal(
+        np.ascontiguousarray(target).view(np.uint8), expected.view(np.uint8)
+    )
+    np.testing.assert_array_equal(flags[:, :, 1].astype(bool), expected_valid)
+    # Nothing outside the window was touched.
+    canvas[10:50, 20:65] = 0
+    flags[:, :, 1] = 0
+    assert not canvas.any() and not flags.any()
+
+
 @pytest.mark.parametrize("channels", [2, 5])
 def test_other_channel_counts(channels) -> None:
     rng = np.random.default_rng(17)

@@ -133,28 +133,6 @@ void edge_pixel(const WarpJob<Sample>& job, double y, double x, char* out, std::
     }
 }
 
-// Whether the interior kernels' rounded-up reads (see wide_row_bytes) stay inside the input
-// for every interior pixel of a row. Positions are monotone along a row, so the farthest first
-// taps are found from the span's ends.
-template <typename Sample, int Channels, Interpolation Kind>
-bool wide_reads_fit(const WarpJob<Sample>& job, const RowLine& line, Span span) {
-    if (span.begin >= span.end) return true;
-    const double round = Kind == Interpolation::nearest ? 0.5 : 0.0;
-    const Index before = Kind == Interpolation::cubic ? 1 : 0;  // first tap = floor - before
-    const Index after = detail::taps_across(Kind) - 1 - before;
-    const auto floors = [&](double a, double b) {
-        return std::pair<Index, Index>{static_cast<Index>(std::min(a, b) + round),
-                                       static_cast<Index>(std::max(a, b) + round)};
-    };
-    const auto [row_lo, row_hi] = floors(line.row_at(span.begin), line.row_at(span.end - 1));
-    const auto [col_lo, col_hi] = floors(line.col_at(span.begin), line.col_at(span.end - 1));
-    const Index rs = job.in_row_stride, cs = job.in_col_stride;  // cs > 0: packed pixels
-    const Index farthest_row = std::max((row_lo - before) * rs, (row_hi + after) * rs);
-    const Index farthest_start = farthest_row + (col_hi - before) * cs;
-    const Index read = detail::wide_row_bytes<Sample, Channels, Kind>();
-    return farthest_start + read <= job.in_end - job.in;
-}
-
 template <typename Sample, int Channels, Interpolation Kind>
 void warp_rows(const WarpJob<Sample>& job, Index row_begin, Index row_end) {
     constexpr TapMargins margins = margins_of(Kind);
@@ -206,9 +184,7 @@ void warp_rows(const WarpJob<Sample>& job, Index row_begin, Index row_end) {
         edges(inside.begin, interior.begin);
         if constexpr (Channels > 0) {
             if (kernels) {
-                const bool wide = wide_reads_fit<Sample, Channels, Kind>(job, line, interior);
-                detail::interior_pixels<Sample, Channels, Kind>(job, line, interior, out_row,
-                                                                wide);
+                detail::interior_pixels<Sample, Channels, Kind>(job, line, interior, out_row);
                 if (valid_row)
                     for (Index j = interior.begin; j < interior.end; ++j)
                         valid_row[j * job.valid_col_stride] = 1;

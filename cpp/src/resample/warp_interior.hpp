@@ -60,7 +60,7 @@ OFS_WARP_INLINE void repeat_fraction(float* to, float value) {
 }
 
 // Bytes the interior kernels read from the first tap of each footprint row when reads may be
-// rounded up (`wide`): the caller checks that they stay inside the input.
+// rounded up (`wide`); interior_body checks, batch by batch, that they stay inside the input.
 template <typename Sample, int Channels, Interpolation Kind>
 constexpr Index wide_row_bytes() {
     constexpr int pixel = Channels * sizeof(Sample);
@@ -234,11 +234,10 @@ OFS_WARP_INLINE void colour_batch(const WarpJob<Sample>& job, const Index* offse
 }
 
 // The interior pixels [span.begin, span.end) of one output row. The input's pixels are packed
-// (channel stride = one sample, column stride = one pixel); `wide` says that rounded-up copies
-// stay inside the input on this row.
+// (channel stride = one sample, column stride = one pixel).
 template <typename Sample, int Channels, Interpolation Kind>
 OFS_WARP_INLINE void interior_body(const WarpJob<Sample>& job, const RowLine& line, Span span,
-                                   char* out_row, bool wide) {
+                                   char* out_row) {
     constexpr int batch_pixels = kBatchSamples / Channels;
     constexpr auto sample_size = static_cast<Index>(sizeof(Sample));
     const bool packed_out =
@@ -247,6 +246,11 @@ OFS_WARP_INLINE void interior_body(const WarpJob<Sample>& job, const RowLine& li
     const auto col_stride = static_cast<std::int32_t>(job.in_col_stride);
     const Index first_tap =
         Kind == Interpolation::cubic ? job.in_row_stride + job.in_col_stride : 0;
+    // Rounded-up reads start at most this far into the input: the last footprint row's first
+    // tap (the first row's when rows run backwards in memory).
+    const Index last_tap_row = std::max<Index>(0, (taps_across(Kind) - 1) * job.in_row_stride);
+    const Index wide_limit =
+        (job.in_end - job.in) - wide_row_bytes<Sample, Channels, Kind>() - last_tap_row;
     alignas(32) Index offset[batch_pixels];
     alignas(32) float ty[batch_pixels], tx[batch_pixels];
     alignas(32) Sample staged[kBatchSamples + kSlack / sizeof(Sample)];
@@ -258,12 +262,17 @@ OFS_WARP_INLINE void interior_body(const WarpJob<Sample>& job, const RowLine& li
         char* out = out_row + j0 * job.out_col_stride;
         Sample* result = direct ? reinterpret_cast<Sample*>(out) : staged;
         batch_positions<Kind>(line, j0, count, row_stride, col_stride, first_tap, offset, ty, tx);
-        if constexpr (Channels == 1)
+        if constexpr (Channels == 1) {
             grey_batch<Sample, Kind>(job, offset, ty, tx, count, result);
-        else if (wide)
-            colour_batch<Sample, Channels, Kind, true>(job, offset, ty, tx, count, result);
-        else
-            colour_batch<Sample, Channels, Kind, false>(job, offset, ty, tx, count, result);
+        } else {
+            // Only a batch reaching the input's last bytes needs exact-size reads.
+            Index farthest = offset[0];
+            for (int k = 1; k < count; ++k) farthest = std::max(farthest, offset[k]);
+            if (farthest <= wide_limit)
+                colour_batch<Sample, Channels, Kind, true>(job, offset, ty, tx, count, result);
+            else
+                colour_batch<Sample, Channels, Kind, false>(job, offset, ty, tx, count, result);
+        }
         if (direct) continue;
         if (packed_out) {
             std::memcpy(out, staged, static_cast<std::size_t>(count * Channels) * sizeof(Sample));
@@ -277,17 +286,17 @@ OFS_WARP_INLINE void interior_body(const WarpJob<Sample>& job, const RowLine& li
 }
 
 template <typename Sample, int Channels, Interpolation Kind>
-void interior_baseline(const WarpJob<Sample>& job, const RowLine& line, Span span, char* out_row,
-                       bool wide) {
-    interior_body<Sample, Channels, Kind>(job, line, span, out_row, wide);
+void interior_baseline(const WarpJob<Sample>& job, const RowLine& line, Span span,
+                       char* out_row) {
+    interior_body<Sample, Channels, Kind>(job, line, span, out_row);
 }
 
 #ifdef OFS_WARP_AVX2_VARIANT
 template <typename Sample, int Channels, Interpolation Kind>
 __attribute__((target("avx2"))) void interior_avx2(const WarpJob<Sample>& job,
-                                                   const RowLine& line, Span span, char* out_row,
-                                                   bool wide) {
-    interior_body<Sample, Channels, Kind>(job, line, span, out_row, wide);
+                                                   const RowLine& line, Span span,
+                                                   char* out_row) {
+    interior_body<Sample, Channels, Kind>(job, line, span, out_row);
 }
 
 // OFS_NO_AVX2=1 in the environment keeps the baseline kernels (to compare the two).
@@ -303,15 +312,15 @@ inline bool use_avx2() { return false; }
 #endif
 
 template <typename Sample, int Channels, Interpolation Kind>
-void interior_pixels(const WarpJob<Sample>& job, const RowLine& line, Span span, char* out_row,
-                     bool wide) {
+void interior_pixels(const WarpJob<Sample>& job, const RowLine& line, Span span,
+                     char* out_row) {
 #ifdef OFS_WARP_AVX2_VARIANT
     if (job.avx2) {
-        interior_avx2<Sample, Channels, Kind>(job, line, span, out_row, wide);
+        interior_avx2<Sample, Channels, Kind>(job, line, span, out_row);
         return;
     }
 #endif
-    interior_baseline<Sample, Channels, Kind>(job, line, span, out_row, wide);
+    interior_baseline<Sample, Channels, Kind>(job, line, span, out_row);
 }
 
 }  // namespace ofs::resample::detail
