@@ -25,12 +25,12 @@ from registration_cases import (
     run_solve,
     tile_pair_cases,
 )
-from registration_data import TileGrid
 
 from ofs_stitch import solve_positions
 
 # The 2-thread speed-up a full run must show; short runs only check threads do not slow us down.
 from ofs_stitch.core import registration
+from ofs_stitch.testing.grids import TileGrid
 
 MIN_SPEED_UP = 1.3 if FULL else 0.7
 

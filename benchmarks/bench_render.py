@@ -20,9 +20,10 @@ from render_cases import (
     UPSTREAM,
     UPSTREAM_PYTHON,
     best_of,
-    make_jpeg_scan,
     run_isolated,
 )
+
+from ofs_stitch.testing.mosaics import make_jpeg_scan
 
 FULL = os.environ.get("OFS_BENCH_FULL") == "1"
 GRID = (8, 8, (1232, 1640)) if FULL else (2, 3, (616, 820))

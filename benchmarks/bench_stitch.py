@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ofs_stitch.stitch.pipeline import StitchOptions, stitch
+from ofs_stitch.stitching.pipeline import StitchOptions, stitch
 
 pytest.importorskip("skimage")
 from stitch_floor import stitch_floor  # noqa: E402
 
-from ofs_stitch.testing.synthetic import make_scan  # noqa: E402
+from ofs_stitch.testing.scans import make_scan  # noqa: E402
 
 FULL = os.environ.get("OFS_BENCH_FULL") == "1"
 SIZE = 15 if FULL else 4

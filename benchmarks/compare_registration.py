@@ -10,11 +10,7 @@ benchmarks/bench_registration.py.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import numpy as np
 from registration_cases import (
@@ -25,7 +21,8 @@ from registration_cases import (
     run_single_pair,
     run_solve,
 )
-from registration_data import TileGrid
+
+from ofs_stitch.testing.grids import TileGrid
 
 Row = tuple[str, str, str]
 

@@ -17,7 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from render_cases import FLOOR, OURS, UPSTREAM, UPSTREAM_PYTHON, best_of, make_jpeg_scan
+from render_cases import FLOOR, OURS, UPSTREAM, UPSTREAM_PYTHON, best_of
+
+from ofs_stitch.testing.mosaics import make_jpeg_scan
 
 
 def compare(

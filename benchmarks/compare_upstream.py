@@ -3,7 +3,7 @@
     python benchmarks/compare_upstream.py [--upstream /path/to/openflexure-stitch] [--quick]
                                           [--runs N]
 
-For each scenario it generates a scan with known true positions (ofs_stitch.testing.synthetic), runs
+For each scenario it generates a scan with known true positions (ofs_stitch.testing.scans), runs
 both command-line tools in fresh processes, each run without a correlation cache (wall time:
 the best of N runs, as the machine may be shared, ofs-stitch's runs taken in turn with the
 floor's; peak RSS: the highest), reads the
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ofs_stitch.io.positions_file import read_tile_configuration
-from ofs_stitch.testing.synthetic import SyntheticScan, make_scan
+from ofs_stitch.testing.scans import SyntheticScan, make_scan
 
 HERE = Path(__file__).resolve().parent
 

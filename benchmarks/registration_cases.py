@@ -6,8 +6,8 @@
 (c) ``solve_positions`` on a large grid against ``scipy.sparse.linalg.lsqr``.
 
 Each ``run_*`` function measures and returns figures; asserting them is the caller's business
-(``bench_registration.py`` under pytest, ``compare_registration.py`` as a table).
-Needs ``tests/`` on ``sys.path`` (for ``registration_data``).
+(``bench_registration.py`` under pytest, ``compare_registration.py`` as a table). The data come
+from ``ofs_stitch.testing``, configured here with the benchmarks' sizes.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from registration_data import TileGrid, tile_grid, tile_pair
 
 from ofs_stitch import solve_positions
 
 # Short mode keeps a benchmark run to seconds on a shared 2-core machine; OFS_BENCH_FULL=1 runs
 from ofs_stitch.core import registration
 from ofs_stitch.core.overlap import OverlapRegions, overlap_regions
+from ofs_stitch.testing.grids import TileGrid, neighbour_shifts, tile_grid
+from ofs_stitch.testing.pairs import neighbour_pairs
 
 # the sizes the issue names.
 FULL = os.environ.get("OFS_BENCH_FULL") == "1"
@@ -100,16 +101,14 @@ def tile_pair_cases(
     count: int, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """(a, b, true shift, stage guess) for horizontal and vertical 30 % overlaps, 2 % noise."""
-    rng = np.random.default_rng(seed)
-    pitch = (TILE_SHAPE[0] * (1 - OVERLAP), TILE_SHAPE[1] * (1 - OVERLAP))
-    cases = []
-    for k in range(count):
-        nominal = np.array([0.0, pitch[1]]) if k % 2 == 0 else np.array([pitch[0], 0.0])
-        truth = nominal + rng.uniform(-3.0, 3.0, 2)
-        guess = truth + rng.uniform(-STAGE_ERROR, STAGE_ERROR, 2)
-        a, b = tile_pair(tuple(truth), rng, tile_shape=TILE_SHAPE, noise_fraction=PAIR_NOISE)
-        cases.append((a, b, truth, guess))
-    return cases
+    return neighbour_pairs(
+        count,
+        tile_shape=TILE_SHAPE,
+        overlap=OVERLAP,
+        stage_error=STAGE_ERROR,
+        noise_fraction=PAIR_NOISE,
+        seed=seed,
+    )
 
 
 def run_single_pair(accuracy_pairs: int, rounds: int) -> SinglePairFigures:
@@ -319,16 +318,7 @@ class SolveFigures:
 
 def grid_system(size: int, noise: float = 0.1, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """True positions of a size x size raster and its neighbour pairs (i, j, d_row, d_col, w)."""
-    rng = np.random.default_rng(seed)
-    pitch = (TILE_SHAPE[0] * (1 - OVERLAP), TILE_SHAPE[1] * (1 - OVERLAP))
-    grid = np.array([(r, c) for r in range(size) for c in range(size)], dtype=float)
-    truth = grid * pitch + rng.uniform(-2.0, 2.0, grid.shape)
-    index = np.arange(size * size).reshape(size, size)
-    i = np.concatenate([index[:, :-1].ravel(), index[:-1, :].ravel()])
-    j = np.concatenate([index[:, 1:].ravel(), index[1:, :].ravel()])
-    d = truth[j] - truth[i] + rng.normal(0, noise, (len(i), 2))
-    weights = rng.uniform(0.5, 1.0, len(i))  # like quality-derived weights
-    return truth, np.column_stack([i, j, d, weights])
+    return neighbour_shifts(size, tile_shape=TILE_SHAPE, overlap=OVERLAP, noise=noise, seed=seed)
 
 
 def lsqr_solve(n_tiles: int, pairs: np.ndarray) -> np.ndarray:

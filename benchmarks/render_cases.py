@@ -1,9 +1,10 @@
-"""Scans and isolated runs for the rendering benchmarks (bench_render.py, compare_render.py).
+"""Isolated runs for the rendering benchmarks (bench_render.py, compare_render.py).
 
 Each renderer runs in its own Python process, so its peak resident memory is its own; the
 process reports its wall time (excluding interpreter start-up), CPU time and peak RSS as JSON.
-Tiles are named ``img_<col>_<row>.jpg`` after their whole-pixel position, which is also how
-openflexure-stitch reads positions from file names, so upstream can load the same scan.
+The scans come from ``ofs_stitch.testing.mosaics.make_jpeg_scan``: tiles named
+``img_<col>_<row>.jpg`` after their whole-pixel position, which is also how openflexure-stitch
+reads positions from file names, so upstream can load the same scan.
 """
 
 from __future__ import annotations
@@ -16,44 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
-import pyvips
-
 UPSTREAM_PYTHON = Path("/tmp/upvenv/bin/python")
-
-
-def make_jpeg_scan(
-    folder: Path,
-    rows: int,
-    cols: int,
-    tile_shape: tuple[int, int],
-    *,
-    overlap: float = 0.3,
-    jitter: int = 15,
-    seed: int = 0,
-) -> tuple[list[Path], np.ndarray]:
-    """A scan of JPEG tiles cut from blurred noise; returns the paths and (n, 2) (row, col)
-    whole-pixel positions (minimum 0)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    h, w = tile_shape
-    step = (round(h * (1 - overlap)), round(w * (1 - overlap)))
-    positions = np.array([[r * step[0], c * step[1]] for r in range(rows) for c in range(cols)])
-    positions = positions + rng.integers(-jitter, jitter + 1, positions.shape)
-    positions -= positions.min(0)
-    height, width = (positions.max(0) + tile_shape).tolist()
-    # libvips makes the texture without holding it all in numpy.
-    noise = pyvips.Image.gaussnoise(width, height, sigma=60, mean=128, seed=seed).gaussblur(2)
-    grey = noise.cast("uchar")
-    canvas = grey.bandjoin([grey.flip("horizontal"), grey.flip("vertical")])
-    canvas = canvas.copy(interpretation="srgb").copy_memory()
-    paths = []
-    for r, c in positions:
-        path = folder / f"img_{c}_{r}.jpg"
-        if not path.exists():
-            canvas.crop(int(c), int(r), w, h).jpegsave(str(path), Q=90)
-        paths.append(path)
-    return paths, positions.astype(float)
 
 
 _PRELUDE = """
@@ -72,20 +36,21 @@ import numpy as np
 import pyvips
 from pathlib import Path
 from ofs_stitch.render.geometry import layout_from_arrays
-from ofs_stitch.io.strips import probe_pixel_format
-from ofs_stitch.render.writers import PreviewTap, plan_outputs, write_mosaic, write_thumbnail
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.io.pixel_format import pixel_format_of
+from ofs_stitch.render.output_plan import plan_outputs
+from ofs_stitch.render.preview import PreviewTap, write_thumbnail
+from ofs_stitch.render.writers import write_mosaic
 held = None
 if spec.get("in_memory"):
     # As the pipeline does with its TileStore: tiles decoded for registration are reused.
     held = {k: pyvips.Image.new_from_file(p).numpy() for k, p in enumerate(spec["paths"])}
 # The headers, as the pipeline's input stage has read them (upstream's OFSImageSet, made
 # before its clock starts, reads them too).
-shape = pyvips.Image.new_from_file(spec["paths"][0])
-pixel_format = probe_pixel_format(spec["paths"])
+headers = read_headers([Path(p) for p in spec["paths"]])
 started = time.perf_counter()
 layout = layout_from_arrays(spec["paths"], np.array(spec["positions"]),
-                            np.tile([shape.height, shape.width], (len(spec["paths"]), 1)),
-                            pixel_format=pixel_format)
+                            np.array([(h.height, h.width) for h in headers]), headers=headers)
 # As the pipeline does: the preview is shrunk from the full-size pass as it streams.
 tap = PreviewTap(layout) if spec.get("preview") else None
 plan = plan_outputs(spec["out"], "scan", layout.height, layout.width, **spec["formats"])

@@ -2,24 +2,25 @@
 write the mosaic JPEG with pyvips. Any stitcher must spend at least this; the end-to-end
 benchmark compares ofs-stitch's wall time with it.
 
-Usage: python benchmarks/stitch_floor.py SCAN_FOLDER OUTPUT.jpg  (SCAN_FOLDER/ground_truth.json
-from ofs_stitch.testing.synthetic supplies the positions).
+Usage: python benchmarks/stitch_floor.py SCAN_FOLDER OUTPUT.jpg  (the scan's ground truth,
+written by ofs_stitch.testing.scans.make_scan, supplies the positions).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import pyvips
 
+from ofs_stitch.testing.scans import SyntheticScan
+
 
 def stitch_floor(folder: Path, output: Path) -> float:
-    truth = json.loads((folder / "ground_truth.json").read_text())
-    names = truth["file_names"]
-    positions = [(round(r), round(c)) for r, c in truth["true_positions"]]
+    truth = SyntheticScan.load_ground_truth(folder)
+    names = truth.file_names
+    positions = [(round(r), round(c)) for r, c in truth.true_positions.tolist()]
     start = time.perf_counter()
     low_row = min(r for r, _ in positions)
     low_col = min(c for _, c in positions)

@@ -1,5 +1,6 @@
 """Tests live in folders that mirror the package's subpackages; the shared helpers beside this file
-(end-to-end support, scan and scene builders) are importable from every folder."""
+(end-to-end support, the shared data's location) are importable from every folder. Test data
+with known truth comes from ofs_stitch.testing."""
 
 from __future__ import annotations
 

@@ -139,16 +139,3 @@ def file_digests(folder: Path) -> dict[str, str]:
 def listing(folder: Path) -> set[str]:
     """Every entry at the top of ``folder``, hidden ones included; empty when it is absent."""
     return set(os.listdir(folder)) if folder.is_dir() else set()
-
-
-def gauge_aligned_errors(
-    positions: np.ndarray, truth: np.ndarray, reference_tiles: np.ndarray
-) -> np.ndarray:
-    """Per-tile distance from the truth after removing the mean offset over ``reference_tiles``.
-
-    Positions are defined only up to a translation; fixing it on one set of tiles for every
-    layout compared keeps the comparison fair.
-    """
-    difference = np.asarray(positions, float) - np.asarray(truth, float)
-    difference -= difference[np.asarray(reference_tiles, bool)].mean(axis=0)
-    return np.hypot(difference[:, 0], difference[:, 1])

@@ -1,8 +1,9 @@
 """ofs-stitch: fast, accurate stitching of microscope tile scans.
 
-The public API: ``register_pair`` measures where one image sits relative to another;
-``solve_positions`` places any number of tiles from such measurements. The command line tool
-``ofs-stitch FOLDER`` stitches a whole scan.
+The public API: ``stitch(folder, **options)`` does the whole job of ``ofs-stitch FOLDER``;
+``register_pair`` measures where one image sits relative to another; ``solve_positions`` places
+any number of tiles from such measurements; ``Transform``, ``TransformTable`` and ``fit`` hold
+and estimate the maps between images.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from ._version import __version__
 from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
-    from .core.registration import Registration, register_pair
+    from .core.matches import Registration
+    from .core.registration import register_pair
     from .core.solve import SolvedPositions, solve_positions
+    from .core.transform import Transform, TransformTable, fit
+    from .stitching.api import Stitched, stitch
 
 __all__ = [
     "ImageReadError",
@@ -24,9 +28,14 @@ __all__ = [
     "SolvedPositions",
     "Registration",
     "StitchError",
+    "Stitched",
+    "Transform",
+    "TransformTable",
     "__version__",
+    "fit",
     "register_pair",
     "solve_positions",
+    "stitch",
 ]
 
 # The numerical API loads numpy and the compiled core when first used, not on
@@ -34,8 +43,13 @@ __all__ = [
 _LAZY = {
     "SolvedPositions": "core.solve",
     "solve_positions": "core.solve",
-    "Registration": "core.registration",
+    "Registration": "core.matches",
     "register_pair": "core.registration",
+    "Stitched": "stitching.api",
+    "stitch": "stitching.api",
+    "Transform": "core.transform",
+    "TransformTable": "core.transform",
+    "fit": "core.transform",
 }
 
 

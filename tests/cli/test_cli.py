@@ -9,6 +9,7 @@ copied for each test that needs its own folder.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -37,11 +38,14 @@ from e2e_support import (
     run_cli,
     run_process,
 )
+from report_page import parse_report
 
-import ofs_stitch.stitch.measure
-from ofs_stitch.cli.stitch import build_parser
+import ofs_stitch.stitching.measure
 from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg, parse_exif_block
-from ofs_stitch.testing.synthetic import SyntheticScan, make_scan
+from ofs_stitch.stitching.options import build_parser
+from ofs_stitch.stitching.report_html import REPORT_NAME
+from ofs_stitch.stitching.thresholds import REJECTION_REASONS
+from ofs_stitch.testing.scans import SyntheticScan, make_scan
 
 TILE_SHAPE = (240, 320)
 SCAN_NAME = "sample_scan"
@@ -64,6 +68,7 @@ MODE_OUTPUTS = {
         f"{SCAN_NAME}_stitched.jpg",
         "stitching_correlations.png",
         "stitching_inputs.png",
+        REPORT_NAME,
         CACHE_NAME,
     },
     "preview_stitch": {
@@ -73,6 +78,7 @@ MODE_OUTPUTS = {
         "stitched_thumbnail.jpg",
         "stitching_correlations.png",
         "stitching_inputs.png",
+        REPORT_NAME,
         CACHE_NAME,
     },
     "stage_stitch": {"stitched_from_stage.jpg"},
@@ -152,6 +158,22 @@ def test_full_run_succeeds_and_reports_skipped_files(full_run: FullRun) -> None:
     assert "previous_stitched.jpg" not in read_ofm_positions(full_run.output)
 
 
+def test_a_rerun_into_the_input_folder_sums_up_its_own_outputs_in_one_line(
+    base_scan: SyntheticScan, tmp_path: Path
+) -> None:
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    mode = ["--stitching_mode", "preview_stitch"]
+    assert run_cli([scan.folder, *mode]).status == 0
+    rerun = run_cli([scan.folder, *mode])
+    assert rerun.status == 0, rerun.stderr
+    skipped = [line for line in rerun.stdout.splitlines() if line.startswith("skipped")]
+    images = sorted(n for n in MODE_OUTPUTS["preview_stitch"] if n.endswith((".jpg", ".png")))
+    assert len(images) >= 3
+    assert len(skipped) == 1, rerun.stdout
+    assert skipped[0].startswith(f"skipped {len(images)} earlier outputs: ")
+    assert all(name in skipped[0] for name in images)
+
+
 def test_full_run_never_touches_its_input(full_run: FullRun) -> None:
     assert full_run.input_digests_after == full_run.input_digests_before
     assert listing(full_run.output) == MODE_OUTPUTS["all"]
@@ -200,13 +222,54 @@ def test_positions_json_pairs(full_run: FullRun) -> None:
         assert 0.0 <= pair["quality"] <= 1.0
         assert -1.0 <= pair["pearson_r"] <= 1.0
         assert len(pair["shift"]) == len(pair["residual"]) == 2
+        # A rejected pair says why; an accepted one has no reason.
+        assert (pair["rejected"] is None) == pair["accepted"]
+        assert pair["rejected"] in (None, *REJECTION_REASONS)
         if not pair["accepted"]:
             continue
-        assert pair["peak_ratio"] >= 1.0
+        # null: nothing competed with the peak (the core's 1e6 is never written here).
+        assert pair["peak_ratio"] is None or 1.0 <= pair["peak_ratio"] < 1e6
         i, j = index[pair["name_i"]], index[pair["name_j"]]
         truth = scan.true_positions[j] - scan.true_positions[i]
         assert np.hypot(*(np.array(pair["shift"]) - truth)) < 0.5
         assert np.hypot(*pair["residual"]) < 0.5
+
+
+def test_the_html_report_shows_the_runs_figures(full_run: FullRun) -> None:
+    document = full_run.document
+    text = (full_run.output / REPORT_NAME).read_text(encoding="utf-8")
+    page = parse_report(text)
+    figures = page.figures()
+    assert figures["tiles"] == str(document["tile_count"]) == str(len(full_run.scan.file_names))
+    assert figures["pairs measured"] == str(document["pair_count"])
+    assert figures["pairs used"] == str(document["accepted_pair_count"])
+    assert f"{document['rms_residual_px']:.3f} px" == figures["RMS residual of the pairs used"]
+    # The same starting-position error as the summary line the run printed.
+    printed = next(line for line in full_run.run.stdout.splitlines() if line.startswith("using "))
+    assert f"were off by {figures['the stage positions were off by']}" in printed
+    assert page.elements["rect.tile"] == document["tile_count"]
+    pairs = page.elements["g.pair"] + page.elements["g.pair.rejected"]
+    assert pairs == document["pair_count"]
+    # The preview as written, and the correlations plot, are inside the page.
+    previews = [link for link in page.links if link.startswith("data:image/jpeg;base64,")]
+    assert (
+        base64.b64decode(previews[0].split(",", 1)[1])
+        == (full_run.output / "preview.jpg").read_bytes()
+    )
+    assert all(link.startswith("data:") for link in page.links) and len(page.links) == 2
+
+
+def test_the_html_report_repeats_the_runs_warnings(
+    base_scan: SyntheticScan, tmp_path: Path
+) -> None:
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    (scan.folder / CACHE_NAME).write_text("{ not json")
+    run = run_cli([scan.folder, "--stitching_mode", "preview_stitch"])
+    assert run.status == 0, run.stderr
+    (warning,) = run.stderr_lines
+    assert warning.startswith("warning: ") and CACHE_NAME in warning
+    page = parse_report((scan.folder / REPORT_NAME).read_text(encoding="utf-8"))
+    assert warning in page.text
 
 
 def test_improved_camera_stage_matrix_is_printed_and_saved(full_run: FullRun) -> None:
@@ -224,6 +287,18 @@ def test_improved_camera_stage_matrix_is_printed_and_saved(full_run: FullRun) ->
         len(values) >= 4 and np.abs(values[-4:] - improved.ravel()).max() < 1e-4
         for values in printed
     ), full_run.run.stdout
+
+
+def test_a_camera_stage_matrix_that_fits_is_not_questioned(tmp_path: Path) -> None:
+    scan = make_scan(
+        tmp_path / SCAN_NAME, rows=2, cols=2, tile_shape=TILE_SHAPE, seed=4, stage_noise=0.0
+    )
+    run = run_cli([scan.folder, "-o", tmp_path / "out", "--stitching_mode", "preview_stitch"])
+    assert run.status == 0, run.stderr
+    advice = ("camera-stage matrix used", "the registered positions imply")
+    assert not any(line.startswith(advice) for line in run.stdout.splitlines()), run.stdout
+    document = json.loads((tmp_path / "out" / POSITIONS_JSON).read_text())
+    assert "improved_camera_stage_matrix" in document  # still saved for tools
 
 
 def test_preview_and_thumbnail_sizes(full_run: FullRun) -> None:
@@ -303,14 +378,14 @@ def test_default_output_is_the_input_folder(base_scan: SyntheticScan, tmp_path: 
 
 
 class MeasureCounter:
-    """Counts pair registrations by wrapping ``ofs_stitch.stitch.measure.register_overlap``."""
+    """Counts pair registrations by wrapping ``ofs_stitch.stitching.measure.register_overlap``."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *, interrupt_at: int | None = None) -> None:
-        self._original = ofs_stitch.stitch.measure.register_overlap
+        self._original = ofs_stitch.stitching.measure.register_overlap
         self._lock = threading.Lock()
         self.calls = 0
         self.interrupt_at = interrupt_at
-        monkeypatch.setattr(ofs_stitch.stitch.measure, "register_overlap", self._register)
+        monkeypatch.setattr(ofs_stitch.stitching.measure, "register_overlap", self._register)
 
     def _register(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -393,6 +468,27 @@ def test_settings_change_uses_a_separate_cache_entry(
     settings = [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
     assert sorted(s["high_pass_sigma"] for s in settings) == sorted([5.0, default_sigma])
     assert listing(scan.folder) == before
+
+
+def test_a_peak_without_rival_is_null_in_positions_json_also_when_read_from_the_cache(
+    base_scan: SyntheticScan, tmp_path: Path, counter: MeasureCounter
+) -> None:
+    # The cache keeps the number the core reports (its format is unchanged, so caches written
+    # before read the same); positions.json writes null for it, from a fresh or a cached run.
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    argv = [scan.folder, "--stitching_mode", "preview_stitch"]
+    assert counter.run(argv)[1] == PAIR_COUNT
+    (run,) = json.loads((scan.folder / CACHE_NAME).read_text())["runs"]
+    cached = run["pairs"]
+    assert sum(p["peak_ratio"] == 1e6 for p in cached) >= PAIR_COUNT // 2
+    measured = json.loads((scan.folder / POSITIONS_JSON).read_text())
+    assert counter.run(argv)[1] == 0
+    reread = json.loads((scan.folder / POSITIONS_JSON).read_text())
+    assert reread["pairs"] == measured["pairs"]
+    ratios = [p["peak_ratio"] for p in reread["pairs"]]
+    assert ratios.count(None) == sum(p["peak_ratio"] == 1e6 for p in cached)
+    assert 1e6 not in ratios
+    assert "null when nothing competes" in reread["fields"]["pairs[].peak_ratio"]
 
 
 def test_use_cached_settings_reuses_the_cached_run(
@@ -682,6 +778,52 @@ def _case_negative_resize(scan: SyntheticScan, tmp: Path) -> BadCase:
     return BadCase([scan.folder, "--resize", "-1"], ["--resize"], [scan.folder])
 
 
+def _case_resize_above_one(scan: SyntheticScan, tmp: Path) -> BadCase:
+    # Enlarging only costs memory and time (--resize 20 ran for minutes at 14 GB): refused at once.
+    return BadCase([scan.folder, "--resize", "20"], ["--resize", "at most 1"], [scan.folder])
+
+
+def _case_zero_threads(scan: SyntheticScan, tmp: Path) -> BadCase:
+    return BadCase([scan.folder, "--threads", "0"], ["--threads", "1 or more"], [scan.folder])
+
+
+def _case_negative_threads(scan: SyntheticScan, tmp: Path) -> BadCase:
+    return BadCase([scan.folder, "--threads", "-2"], ["--threads", "1 or more"], [scan.folder])
+
+
+def _case_negative_high_pass(scan: SyntheticScan, tmp: Path) -> BadCase:
+    return BadCase(
+        [scan.folder, "--high_pass_sigma", "-5"], ["--high_pass_sigma", "0 or more"], [scan.folder]
+    )
+
+
+def _case_grid_overlap_one(scan: SyntheticScan, tmp: Path) -> BadCase:
+    words = ["--overlap", "from 0 up to (not including) 1"]
+    return BadCase([scan.folder, "--grid", "3x3", "--overlap", "1"], words, [scan.folder])
+
+
+def _case_grid_overlap_above_one(scan: SyntheticScan, tmp: Path) -> BadCase:
+    words = ["--overlap", "from 0 up to (not including) 1"]
+    return BadCase([scan.folder, "--grid", "3x3", "--overlap", "1.5"], words, [scan.folder])
+
+
+def _case_output_is_a_file(scan: SyntheticScan, tmp: Path) -> BadCase:
+    output = tmp / "afile"
+    output.write_text("a file, not a folder\n")
+    return BadCase(
+        [scan.folder, "-o", output], [str(output), "is a file", "-o"], [scan.folder, tmp]
+    )
+
+
+def _case_grid_count_with_an_earlier_output(scan: SyntheticScan, tmp: Path) -> BadCase:
+    (scan.folder / "preview.jpg").write_bytes((scan.folder / scan.file_names[0]).read_bytes())
+    (scan.folder / scan.file_names[1]).unlink()
+    # 8 tiles and a preview: the count must come with the name of the file not counted.
+    return BadCase(
+        [scan.folder, "--grid", "3x3"], ["--grid", "9", "8", "preview.jpg"], [scan.folder]
+    )
+
+
 def _case_unknown_mode(scan: SyntheticScan, tmp: Path) -> BadCase:
     return BadCase([scan.folder, "--stitching_mode", "foo"], ["--stitching_mode"], [scan.folder])
 
@@ -715,6 +857,14 @@ BAD_CASES: dict[str, Callable[[SyntheticScan, Path], BadCase]] = {
     "grid-zero-rows": _case_grid_zero,
     "grid-count-mismatch": _case_grid_count,
     "negative-resize": _case_negative_resize,
+    "resize-above-one": _case_resize_above_one,
+    "zero-threads": _case_zero_threads,
+    "negative-threads": _case_negative_threads,
+    "negative-high-pass-sigma": _case_negative_high_pass,
+    "grid-overlap-one": _case_grid_overlap_one,
+    "grid-overlap-above-one": _case_grid_overlap_above_one,
+    "output-is-a-file": _case_output_is_a_file,
+    "grid-count-with-an-earlier-output": _case_grid_count_with_an_earlier_output,
     "unknown-stitching-mode": _case_unknown_mode,
     "image-count-one": _case_image_count_one,
     "no-cache-to-reuse": _case_no_cache_to_reuse,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("skimage")
-from ofs_stitch.testing.synthetic import make_scan  # noqa: E402
+from ofs_stitch.testing.scans import make_scan  # noqa: E402
 
 
 def test_closed_stdout_neither_stops_the_work_nor_prints_a_traceback(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ import ofs_stitch
 from ofs_stitch.cli import command
 
 # Run in fresh interpreters: this test process has long imported numpy.
-from ofs_stitch.stitch import pipeline, plot_worker
-from ofs_stitch.stitch.pipeline import StitchOptions
-from ofs_stitch.stitch.plot_worker import PlotProcess
+from ofs_stitch.stitching import pipeline, plot_worker
+from ofs_stitch.stitching.pipeline import StitchOptions
+from ofs_stitch.stitching.plot_worker import PlotProcess
 
 ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
 
@@ -105,7 +105,7 @@ def test_the_modes_without_plots_are_real_modes_and_the_others_plot() -> None:
 @pytest.fixture(scope="module")
 def small_scan(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("skimage")
-    from ofs_stitch.testing.synthetic import make_scan
+    from ofs_stitch.testing.scans import make_scan
 
     folder = tmp_path_factory.mktemp("scan") / "scan"
     return make_scan(folder, rows=1, cols=2, tile_shape=(240, 320), seed=3)

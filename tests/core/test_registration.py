@@ -2,7 +2,7 @@
 
 Ground truth: scikit-image photographs moved with ``scipy.ndimage.fourier_shift`` (as scikit-image's
 own registration tests do), and tile-like pairs cut at sub-pixel positions from one real-texture
-canvas; see ``registration_data``. Convention: ``b[y, x] == a[y + d_row, x + d_col]``.
+canvas; see ``ofs_stitch.testing.pairs``. Convention: ``b[y, x] == a[y + d_row, x + d_col]``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from registration_data import TEXTURES, fourier_pair, random_shifts, tile_pair
 
-from ofs_stitch import InputError, register_pair
+from ofs_stitch import InputError, _core, register_pair
+from ofs_stitch.testing.pairs import TEXTURES, fourier_pair, random_shifts, tile_pair
 
 CROP = (256, 256)  # about the size of a 640x480 tile's 30 % overlap region
 MAX_SHIFT = 10.0
@@ -297,6 +297,21 @@ def test_quality_separates_true_pairs_from_noise_and_blanks() -> None:
         assert 0.0 <= measured.quality <= 1.0
 
 
+def test_the_result_is_a_registration_whose_quality_follows_from_its_figures() -> None:
+    from ofs_stitch import Registration
+    from ofs_stitch.core.matches import combined_quality
+
+    rng = np.random.default_rng(5)
+    a, b = tile_pair((1.3, 447.6), rng, noise_fraction=NOISE)
+    measured = register_pair(a, b, expected_shift=(5.0, 440.0), search_radius=30)
+    assert type(measured) is Registration
+    assert measured.found is True and type(measured.gaussian_fit) is bool
+    assert type(measured.pearson_r) is float and type(measured.peak_ratio) is float
+    assert all(type(value) is float for value in measured.shift)
+    assert measured.quality == combined_quality(measured.pearson_r, measured.peak_ratio) > 0.3
+    assert np.hypot(measured.shift[0] - 1.3, measured.shift[1] - 447.6) < 0.1
+
+
 def test_a_blank_overlap_is_not_searched_again_at_full_resolution(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -325,6 +340,27 @@ def test_a_blank_overlap_is_not_searched_again_at_full_resolution(
     assert found.found and found.quality > 0.3
     assert np.hypot(found.shift[0] - 1.3, found.shift[1] - 447.6) < 0.1
     assert searches[0] == 120 and max(searches[1:]) == 480
+
+
+# --- the coarse level -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+def test_block_mean_matches_the_definition_on_a_strided_view(factor: int) -> None:
+    # The coarse level of the coarse-to-fine search; partial blocks at the edges are left out.
+    image = np.random.default_rng(factor).random((83, 61), dtype=np.float32) * 255
+    for view in (image, image[3:, ::-1][:, 1:], image[::2, :]):
+        rows, cols = (view.shape[0] // factor) * factor, (view.shape[1] // factor) * factor
+        blocks = view[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+        expected = blocks.astype(np.float64).mean(axis=(1, 3))
+        np.testing.assert_allclose(_core.image.block_mean(view, factor), expected, atol=1e-4)
+
+
+def test_block_mean_refuses_other_pixels_and_factors() -> None:
+    with pytest.raises(ValueError, match="float32"):
+        _core.image.block_mean(np.zeros((8, 8), np.float64), 2)
+    with pytest.raises(ValueError, match="factor"):
+        _core.image.block_mean(np.zeros((8, 8), np.float32), 0)
 
 
 # --- bad input -----------------------------------------------------------------------------------

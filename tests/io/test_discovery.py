@@ -35,7 +35,7 @@ def test_finds_top_level_images_of_every_extension_in_natural_order(tmp_path: Pa
     assert found.folder == tmp_path
 
 
-def test_skips_earlier_outputs_case_insensitively_and_says_why(tmp_path: Path) -> None:
+def test_skips_earlier_outputs_by_upstream_rule_and_says_why(tmp_path: Path) -> None:
     touch(
         tmp_path,
         "img_1.jpg",
@@ -51,20 +51,44 @@ def test_skips_earlier_outputs_case_insensitively_and_says_why(tmp_path: Path) -
 
     found = discover_images(tmp_path)
 
-    assert [p.name for p in found.images] == ["img_1.jpg", "img_2.jpg"]
+    # Upstream's rule, case included: "scan_STITCHED.jpg" and "Stage_map.png" are tiles to it.
+    assert [p.name for p in found.images] == [
+        "img_1.jpg",
+        "img_2.jpg",
+        "scan_STITCHED.jpg",
+        "Stage_map.png",
+    ]
     reasons = {p.name: why for p, why in found.skipped}
     assert set(reasons) == {
-        "scan_STITCHED.jpg",
         "preview.jpg",
         "img_t1_Fused.png",
-        "Stage_map.png",
         "comparison.png",
         "stitching_inputs.png",
     }
-    assert "'stitched'" in reasons["scan_STITCHED.jpg"]
-    assert "'fused'" in reasons["img_t1_Fused.png"]
-    assert "'stage'" in reasons["Stage_map.png"]
+    assert "'Fused'" in reasons["img_t1_Fused.png"]
+    assert "'preview'" in reasons["preview.jpg"]
     assert "'stitching'" in reasons["stitching_inputs.png"]
+    assert all(why.endswith("looks like an earlier output") for why in reasons.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "skipped"),
+    [
+        ("Stage1.jpg", False),
+        ("stage1.jpg", True),
+        ("fused.png", False),
+        ("Fused.png", True),
+        ("Preview.jpg", False),
+        ("scan_stitched.jpg", True),
+        ("Comparison.png", False),
+    ],
+)
+def test_output_markers_match_case_sensitively_as_upstream(
+    tmp_path: Path, name: str, skipped: bool
+) -> None:
+    touch(tmp_path, "a_1.jpg", "a_2.jpg", name)
+    found = discover_images(tmp_path)
+    assert (name in {p.name for p, _ in found.skipped}) is skipped
 
 
 def test_missing_folder_is_an_input_error_naming_it(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from datetime import datetime
@@ -38,7 +39,6 @@ def measurement(i: int, j: int, k: float = 0.0) -> PairMeasurement:
         expected_shift=(0.0 + k, -43.0 + k),
         pearson_r=0.87654321 + k / 1e6,
         peak_ratio=4.25 + k,
-        quality=1 / 3,
     )
 
 
@@ -60,6 +60,75 @@ def test_round_trip_returns_identical_measurements(tmp_path):
     assert reopened.get("a.jpg", "b.jpg") == measurement(0, 1)
     assert reopened.get("b.jpg", "c.jpg") == measurement(1, 2, 5.0)
     assert reopened.get("a.jpg", "c.jpg") is None
+
+
+# A cache as ofs-stitch wrote it before pair records had one shared encoder (commit ecdef19):
+# a measured pair, one stored the other way round, a failed pair (no evidence) and a blank one
+# (NaN correlation), with a second settings set from an older algorithm beside them.
+LEGACY_CACHE = """{
+ "format": "ofs-stitch correlation cache",
+ "version": 1,
+ "files": {"img_0.jpg": {"size": 250000, "mtime_ns": 1700000000000000000}, "img_1.jpg": {"size": 250001, "mtime_ns": 1700000000000000001}, "img_2.jpg": {"size": 250002, "mtime_ns": 1700000000000000002}, "img_3.jpg": {"size": 250003, "mtime_ns": 1700000000000000003}},
+ "runs": [
+  {
+   "settings": {"algorithm": "ofs-stitch-2", "high_pass_sigma": 2.0, "pad": true, "resize": 1.0, "search_radius": 120.0, "smoothing_sigma": 1.0, "taper": 16, "whiten": 0.5},
+   "last_used": "2026-12-03T11:09:24.596851+00:00",
+   "pairs": [
+    {"a": "img_0.jpg", "b": "img_1.jpg", "shift": [1.2345678901234567, 447.3], "expected_shift": [0.0, 448.0], "pearson_r": 0.9712, "peak_ratio": 38.5, "quality": 0.9459740259740259},
+    {"a": "img_2.jpg", "b": "img_0.jpg", "shift": [-336.25, 0.5], "expected_shift": [-336.0, 0.0], "pearson_r": 0.88, "peak_ratio": 1000000.0, "quality": 0.87999912},
+    {"a": "img_1.jpg", "b": "img_3.jpg", "shift": [336.0, 0.0], "expected_shift": [336.0, 0.0], "pearson_r": 0.0, "peak_ratio": 0.0, "quality": 0.0},
+    {"a": "img_2.jpg", "b": "img_3.jpg", "shift": [3.0, 450.0], "expected_shift": [0.0, 448.0], "pearson_r": NaN, "peak_ratio": 2.0, "quality": NaN}
+   ]
+  },
+  {
+   "settings": {"algorithm": "ofs-stitch-1", "high_pass_sigma": 2.0, "pad": true, "resize": 1.0, "search_radius": 120.0, "smoothing_sigma": 1.0, "taper": 16, "whiten": 0.5},
+   "last_used": "2026-11-20T09:00:00.000000+00:00",
+   "pairs": [
+    {"a": "img_0.jpg", "b": "img_1.jpg", "shift": [1.5, 447.0], "expected_shift": [0.0, 448.0], "pearson_r": 0.5, "peak_ratio": 4.0, "quality": 0.375}
+   ]
+  }
+ ]
+}
+"""  # noqa: E501 (the file's own lines)
+LEGACY_SETTINGS = json.loads(LEGACY_CACHE)["runs"][0]["settings"]
+LEGACY_NAMES = ["img_0.jpg", "img_1.jpg", "img_2.jpg", "img_3.jpg"]
+
+
+def test_a_cache_written_before_the_shared_record_still_loads(tmp_path):
+    file = tmp_path / CACHE_FILE_NAME
+    file.write_text(LEGACY_CACHE)
+    legacy_signatures = [
+        FileSignature(name, 250_000 + k, 1_700_000_000_000_000_000 + k)
+        for k, name in enumerate(LEGACY_NAMES)
+    ]
+    cache = CorrelationCache.open([tmp_path], LEGACY_SETTINGS, legacy_signatures)
+    assert (cache.loaded_from, cache.warnings, cache.dropped_stale, len(cache)) == (file, [], 0, 4)
+
+    measured = cache.get("img_0.jpg", "img_1.jpg", expected_shift=(0.0, 448.0))
+    assert measured == PairMeasurement(
+        i=0,
+        j=1,
+        shift=(1.2345678901234567, 447.3),
+        expected_shift=(0.0, 448.0),
+        pearson_r=0.9712,
+        peak_ratio=38.5,
+    )
+    assert measured.quality == 0.9459740259740259  # the stored value, to the last bit
+    turned = cache.get("img_0.jpg", "img_2.jpg", expected_shift=(336.0, 0.0))
+    assert turned is not None and (turned.i, turned.j) == (0, 2)
+    assert turned.shift == (336.25, -0.5) and turned.quality == 0.87999912
+    failed = cache.get("img_1.jpg", "img_3.jpg")
+    assert failed is not None and failed.quality == 0.0 and failed.stage_discrepancy == 0.0
+    blank = cache.get("img_2.jpg", "img_3.jpg")
+    assert blank is not None and math.isnan(blank.pearson_r) and math.isnan(blank.quality)
+    assert blank.shift == (3.0, 450.0) and blank.peak_ratio == 2.0
+
+    # Written again, every record comes out exactly as it went in, the other run's too.
+    cache.flush()
+    records = [line for line in LEGACY_CACHE.splitlines() if line.startswith('    {"a"')]
+    rewritten = [line for line in file.read_text().splitlines() if line.startswith('    {"a"')]
+    assert len(records) == 5 and rewritten == records
+    assert [run.pair_count for run in cached_runs(file)] == [4, 1]
 
 
 def test_indices_follow_the_current_file_order(tmp_path):
@@ -352,6 +421,8 @@ def test_malformed_entries_are_skipped_and_counted(tmp_path):
     assert len(reopened) == 1
     assert reopened.get("a.jpg", "b.jpg") == measurement(0, 1)
     assert len(reopened.warnings) == 1 and "1 malformed" in reopened.warnings[0]
+    # The warning says which entry is damaged, and how.
+    assert "a.jpg/c.jpg: 'shift' must be a list of two numbers" in reopened.warnings[0]
 
 
 def test_an_upstream_cache_is_replaced_with_a_warning(tmp_path):

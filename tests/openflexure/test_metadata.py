@@ -5,19 +5,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scan_images import REAL_MATRIX, legacy_v3_comment, v2_comment, v3_comment
 
 from ofs_stitch.openflexure.metadata import (
     V2_CALIBRATION_WIDTH,
     StageMetadata,
     parse_stage_metadata,
+    stitched_user_comment,
+)
+from ofs_stitch.testing.files import (
+    FIRST_TILE_COMMENT,
+    REAL_CSM_MATRIX,
+    legacy_v3_comment,
+    v2_comment,
+    v3_comment,
 )
 
-MATRIX_TUPLE = (tuple(REAL_MATRIX[0]), tuple(REAL_MATRIX[1]))
+MATRIX_TUPLE = (tuple(REAL_CSM_MATRIX[0]), tuple(REAL_CSM_MATRIX[1]))
 
 
 def test_v3_layout() -> None:
-    meta = parse_stage_metadata(v3_comment(-2000, 5000, -313, REAL_MATRIX, [480, 640]))
+    meta = parse_stage_metadata(v3_comment(-2000, 5000, -313, REAL_CSM_MATRIX, [480, 640]))
     assert meta == StageMetadata(
         position=(-2000.0, 5000.0, -313.0),
         csm_matrix=MATRIX_TUPLE,
@@ -27,14 +34,14 @@ def test_v3_layout() -> None:
 
 
 def test_legacy_v3_layout() -> None:
-    meta = parse_stage_metadata(legacy_v3_comment(-2000, 5000, -313, REAL_MATRIX, [480, 640]))
+    meta = parse_stage_metadata(legacy_v3_comment(-2000, 5000, -313, REAL_CSM_MATRIX, [480, 640]))
     assert meta.position == (-2000.0, 5000.0, -313.0)
     assert meta.csm_matrix == MATRIX_TUPLE
     assert meta.calibration_width == 640
 
 
 def test_v2_layout_implies_832_pixel_calibration_and_reads_pixel_size() -> None:
-    meta = parse_stage_metadata(v2_comment(-2000, 5000, -313, REAL_MATRIX, um_per_px=0.0775))
+    meta = parse_stage_metadata(v2_comment(-2000, 5000, -313, REAL_CSM_MATRIX, um_per_px=0.0775))
     assert meta.position == (-2000.0, 5000.0, -313.0)
     assert meta.csm_matrix == MATRIX_TUPLE
     assert meta.calibration_width == V2_CALIBRATION_WIDTH == 832
@@ -106,10 +113,10 @@ print(json.dumps(out))
 @pytest.mark.skipif(not UPSTREAM_PYTHON.exists(), reason="upstream venv /tmp/upvenv absent")
 def test_agrees_with_openflexure_metadata_on_all_layouts() -> None:
     comments = [
-        v3_comment(-2000, 5000, -313, REAL_MATRIX, [480, 640]),
-        legacy_v3_comment(12, -7, 3, REAL_MATRIX, [624, 832]),
-        v2_comment(-5, 9, 1, REAL_MATRIX, um_per_px=0.12),
-        v3_comment(4, 5, 6, REAL_MATRIX),  # matrix without image_resolution: 832 too
+        v3_comment(-2000, 5000, -313, REAL_CSM_MATRIX, [480, 640]),
+        legacy_v3_comment(12, -7, 3, REAL_CSM_MATRIX, [624, 832]),
+        v2_comment(-5, 9, 1, REAL_CSM_MATRIX, um_per_px=0.12),
+        v3_comment(4, 5, 6, REAL_CSM_MATRIX),  # matrix without image_resolution: 832 too
         v3_comment(4, 5),
     ]
     result = subprocess.run(
@@ -130,3 +137,14 @@ def test_agrees_with_openflexure_metadata_on_all_layouts() -> None:
         )
         assert ours.calibration_width == theirs["width"]
         assert ours.pixel_size_um == theirs["um_per_px"]
+
+
+def test_stitched_comment_drops_the_stage_and_tuning_and_counts_images() -> None:
+    comment = stitched_user_comment(FIRST_TILE_COMMENT, 25)
+    assert comment == {
+        "camera": {"exposure": 100},
+        "camera_stage_mapping": {"image_resolution": [480, 640]},
+        "Notes": "Stitched by OpenFlexure Stitching",
+        "NumberOfImages": 25,
+    }
+    assert "tuning" in FIRST_TILE_COMMENT["camera"]  # the tile's own metadata is untouched

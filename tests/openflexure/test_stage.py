@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scan_images import REAL_MATRIX
 
 from ofs_stitch.errors import InputError
 from ofs_stitch.openflexure.stage import (
@@ -14,8 +13,9 @@ from ofs_stitch.openflexure.stage import (
     resolve_camera_matrix,
     stage_to_pixels,
 )
+from ofs_stitch.testing.files import REAL_CSM_MATRIX
 
-M = np.array(REAL_MATRIX)
+M = np.array(REAL_CSM_MATRIX)
 
 
 def test_real_matrix_calibrated_at_640_used_on_1280_wide_images() -> None:

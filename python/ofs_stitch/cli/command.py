@@ -32,7 +32,11 @@ def run() -> NoReturn:
     run; every file is already complete and renamed into place by then. Errors still leave the
     ordinary way (SystemExit from argparse, exceptions).
     """
-    status = main()
+    leave(main())
+
+
+def leave(status: int) -> NoReturn:
+    """Flush what the command printed and end the process without the interpreter's shutdown."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -41,18 +45,19 @@ def run() -> NoReturn:
     os._exit(status)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "ofs-stitch") -> int:
+    """Stitch as ``ofs-stitch`` does (``prog``: the name errors and help call the command by)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     arguments = list(sys.argv[1:] if argv is None else argv)
     plot_helper = None
     if draws_plots(arguments):
-        from ..stitch.plot_worker import PlotProcess
+        from ..stitching.plot_worker import PlotProcess
 
         plot_helper = PlotProcess()
     try:
         from .stitch import main as run_command
 
-        return run_command(arguments, plot_helper=plot_helper)
+        return run_command(arguments, plot_helper=plot_helper, prog=prog)
     finally:
         if plot_helper is not None:
             plot_helper.abort()  # a no-op once the run has finished it
@@ -61,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def draws_plots(arguments: Sequence[str]) -> bool:
     """Whether this command line is likely to run a stitch that draws the plots."""
     # Light: no numpy, no matplotlib (this runs before either loads).
-    from ..stitch.plot_worker import MODES_WITHOUT_PLOTS
+    from ..stitching.plot_worker import MODES_WITHOUT_PLOTS
 
     for argument in arguments:
         if argument == "-h" or argument.endswith(MODES_WITHOUT_PLOTS):

@@ -1,8 +1,7 @@
 """``ofs-stitch FOLDER``: the command line, option-compatible with ``openflexure-stitch``.
 
-Every option of openflexure-stitch keeps its name, meaning and default; new options are marked
-(new). Problems the user can fix end in one line on stderr and exit status 2, never a
-traceback.
+The options themselves live with the family (`ofs_stitch.stitching.options`). Problems the user
+can fix end in one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,314 +11,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from .._version import __version__
-from ..core.registration import CorrelationSettings
-from ..errors import InputError, StitchError
-from ..stitch.inputs import InputOptions
-from ..stitch.pipeline import STITCHING_MODES, StitchOptions, stitch
-from ..stitch.plot_worker import PlotProcess
-from ..stitch.thresholds import ThresholdSettings
+from ..errors import StitchError
+from ..stitching.options import OptionError, apply_cached_settings, build_parser, options_from_args
+from ..stitching.pipeline import stitch
+from ..stitching.plot_worker import PlotProcess
 
 EXIT_USER_ERROR = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad option is one line naming the option and the fix (no usage dump)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"ofs-stitch: {message}; see ofs-stitch --help", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
-    return value
-
-
-def _tile_size(text: str) -> int | None:
-    if text == "auto":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} must be a whole number of pixels or 'auto'"
-        ) from None
-    if value < 16:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 16")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="ofs-stitch",
-        description=(
-            "Stitch a folder of overlapping microscope images into one mosaic. Accepts every "
-            "option of openflexure-stitch with the same meaning and defaults."
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("input_folder", type=Path, help="folder holding the tile images")
-    parser.add_argument(
-        "--version",
-        action="version",
-        version=f"%(prog)s {__version__}",
-        help="(new) print the version and exit (quote it in bug reports)",
-    )
-    parser.add_argument(
-        "-o",
-        "--output_dir",
-        type=Path,
-        default=None,
-        help="where every output goes, cache and plots included (default: the input folder)",
-    )
-    parser.add_argument(
-        "--stitching_mode",
-        choices=STITCHING_MODES,
-        default="all",
-        help="all: everything; preview_stitch: all but the full-size mosaic; "
-        "stage_stitch: only a preview from stage positions; only_correlate: only "
-        "measure pairs into the cache (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--show_cached_settings",
-        action="store_true",
-        help="list the settings stored in the folder's correlation cache and exit",
-    )
-    parser.add_argument(
-        "--use_cached_settings",
-        action="store_true",
-        help="use the correlation settings of the most recent cached run",
-    )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="(new) print only warnings and errors"
-    )
-
-    loading = parser.add_argument_group("positions")
-    loading.add_argument(
-        "--csm_matrix",
-        default=None,
-        help='camera-stage matrix "[[a,b],[c,d]]" (stage_xy = [d_row, d_col] @ M); '
-        "overrides the images' metadata",
-    )
-    loading.add_argument(
-        "--csm_calibration_width",
-        type=int,
-        default=None,
-        help="image width the matrix was calibrated at (0: do not rescale; "
-        "default: from the metadata, 832 for old OpenFlexure metadata)",
-    )
-    loading.add_argument(
-        "--image_count",
-        type=int,
-        default=None,
-        help="use only the first N images after ordering by capture time",
-    )
-    loading.add_argument(
-        "--positions",
-        type=Path,
-        default=None,
-        dest="positions_file",
-        help="(new) starting positions from a Fiji TileConfiguration.txt "
-        "or a CSV file,x,y (pixels)",
-    )
-    loading.add_argument(
-        "--grid",
-        default=None,
-        help="(new) tiles form a regular ROWSxCOLS grid, files in name order, first top-left",
-    )
-    loading.add_argument(
-        "--overlap",
-        type=_fraction,
-        default=0.1,
-        help="(new) with --grid: overlap between neighbours as a fraction of the tile "
-        "(default: %(default)s)",
-    )
-    loading.add_argument(
-        "--order",
-        choices=("raster", "snake", "column", "column-snake"),
-        default="raster",
-        help="(new) with --grid: order of the files in the grid (default: %(default)s)",
-    )
-    loading.add_argument(
-        "--pixel_size_um",
-        type=_positive_float,
-        default=None,
-        help="(new) physical pixel size in micrometres, when the metadata has none",
-    )
-
-    correlation = parser.add_argument_group("correlation")
-    correlation.add_argument(
-        "--pad",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="zero-pad before correlating so large shifts are unambiguous (default: pad)",
-    )
-    correlation.add_argument(
-        "--high_pass_sigma",
-        type=float,
-        default=10.0,
-        help="Gaussian sigma (image pixels) of the high-pass filter "
-        "1 - exp(-2 pi^2 sigma^2 |f|^2) (default: %(default)s)",
-    )
-    correlation.add_argument(
-        "--resize",
-        type=_positive_float,
-        default=1.0,
-        help="scale images by this factor (0-1) before correlating; faster, less precise "
-        "(default: %(default)s)",
-    )
-    correlation.add_argument(
-        "--minimum_overlap",
-        type=_fraction,
-        default=None,
-        help="correlate tiles whose stage positions overlap by at least this fraction of a tile "
-        "(default: 0.2; with --grid, half of --overlap)",
-    )
-    correlation.add_argument(
-        "--priority",
-        choices=("time", "memory"),
-        default="time",
-        help="accepted for compatibility; ofs-stitch always streams tiles, so both behave alike",
-    )
-    correlation.add_argument(
-        "--corr_mask_radius",
-        type=_positive_float,
-        default=None,
-        help="look for each match only this many pixels from the stage prediction "
-        "(default: a quarter of the tile's shorter side)",
-    )
-    correlation.add_argument(
-        "--whiten",
-        type=_fraction,
-        default=None,
-        help="(new) spectral whitening exponent 0..1 "
-        f"(default: {CorrelationSettings().whiten:.1f})",
-    )
-    correlation.add_argument(
-        "--threads", type=int, default=0, help="(new) worker threads (default: one per core)"
-    )
-
-    tiling = parser.add_argument_group("thresholds")
-    tiling.add_argument(
-        "--thresholding_method",
-        choices=("automatic", "manual"),
-        default="automatic",
-        help="automatic: reject doubtful pairs by quality, stage disagreement and loop "
-        "consistency; manual: use --min_peak_quality and --max_stage_discrepancy as given "
-        "(never waits for the keyboard) (default: %(default)s)",
-    )
-    tiling.add_argument(
-        "--max_stage_discrepancy",
-        type=_positive_float,
-        default=None,
-        help="reject pairs whose measured shift differs from the stage's by more than this "
-        "many pixels",
-    )
-    tiling.add_argument(
-        "--min_peak_quality",
-        type=_fraction,
-        default=None,
-        help="reject pairs whose quality (0..1, see positions.json) is below this",
-    )
-
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--stitch_tiff",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="also write a pyramidal OME-TIFF (default: off)",
-    )
-    output.add_argument(
-        "--stitch_dzi",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="also write a Deep Zoom image (.dzi + _files/) (default: off)",
-    )
-    output.add_argument(
-        "--tile_size",
-        type=_tile_size,
-        default=None,
-        help="accepted for compatibility: ofs-stitch streams the mosaic in bands "
-        "sized to memory by itself (default: auto)",
-    )
-    output.add_argument(
-        "--blend",
-        choices=("nearest", "feather"),
-        default="nearest",
-        help="(new) nearest: each pixel from the tile whose centre is nearest (as upstream); "
-        "feather: smooth ramps across overlaps (default: %(default)s)",
-    )
-    return parser
-
-
-def options_from_args(args: argparse.Namespace) -> StitchOptions:
-    correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma)
-    if args.whiten is not None:
-        correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma, whiten=args.whiten)
-    return StitchOptions(
-        inputs=InputOptions(
-            csm_matrix=args.csm_matrix,
-            csm_calibration_width=args.csm_calibration_width,
-            positions_file=args.positions_file,
-            grid=args.grid,
-            overlap=args.overlap,
-            order=args.order,
-            image_count=args.image_count,
-            pixel_size_um=args.pixel_size_um,
-        ),
-        output_dir=args.output_dir,
-        stitching_mode=args.stitching_mode,
-        correlation=correlation,
-        resize=args.resize,
-        pad=args.pad,
-        minimum_overlap=args.minimum_overlap,
-        search_radius=args.corr_mask_radius,
-        thresholds=ThresholdSettings(
-            method=args.thresholding_method,
-            min_peak_quality=args.min_peak_quality,
-            max_stage_discrepancy=args.max_stage_discrepancy,
-        ),
-        threads=args.threads,
-        stitch_tiff=args.stitch_tiff,
-        stitch_dzi=args.stitch_dzi,
-        blend=args.blend,
-        quiet=args.quiet,
-    )
-
-
-def _apply_cached_settings(args: argparse.Namespace) -> None:
-    from ..io.pair_cache import find_cache_file, most_recent_cached_settings
-
-    folders = [f for f in (args.output_dir, args.input_folder) if f is not None]
-    path = find_cache_file(folders)
-    settings = most_recent_cached_settings(path) if path is not None else None
-    if settings is None:
-        raise InputError(
-            f"no correlation cache in {args.input_folder}; run once without --use_cached_settings"
-        )
-    args.high_pass_sigma = settings.get("high_pass_sigma", args.high_pass_sigma)
-    args.whiten = settings.get("whiten", args.whiten)
-    args.pad = settings.get("pad", args.pad)
-    args.resize = settings.get("resize", args.resize)
-    args.corr_mask_radius = settings.get("search_radius", args.corr_mask_radius)
 
 
 def _show_cached_settings(args: argparse.Namespace) -> int:
@@ -335,20 +33,29 @@ def _show_cached_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, plot_helper: PlotProcess | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    plot_helper: PlotProcess | None = None,
+    prog: str = "ofs-stitch",
+) -> int:
     """Run the command; ``plot_helper``: a plot process already started (see command.py)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser(prog).parse_args(argv)
+    except OptionError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
     try:
         if args.show_cached_settings:
             return _show_cached_settings(args)
         if args.use_cached_settings:
-            _apply_cached_settings(args)
+            apply_cached_settings(args)
         result = stitch(args.input_folder, options_from_args(args), plot_helper=plot_helper)
     except StitchError as error:
-        print(f"ofs-stitch: {error}", file=sys.stderr)
+        print(f"{prog}: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("ofs-stitch: interrupted; measured pairs are kept in the cache", file=sys.stderr)
+        print(f"{prog}: interrupted; measured pairs are kept in the cache", file=sys.stderr)
         return 130
     if not args.quiet:
         try:

@@ -2,18 +2,18 @@
 
 The numerics run in the compiled core (``ofs_stitch._core``): FFTW correlation with every
 filter folded into each image's spectrum, a 2-D Gaussian peak fit, and the overlap's Pearson r.
-This module chooses the settings, converts images to float32 grey and shapes the result.
+This module chooses the settings, checks the images (grey conversion: `grey`) and shapes the
+result.
 
-Quality measures:
+Quality measures (their scales are in ``ofs_stitch.core.matches``):
 
 - ``pearson_r``: Pearson correlation of the overlapping pixels at the found shift, -1..1.
 - ``peak_ratio``: the correlation peak over the highest competing local maximum, both
   divided by their overlap area; only maxima whose pixels agree about as well as the chosen
   one's (Pearson r within 0.05) compete. >= 1 for a clear match; 1e6 when nothing competes.
-- ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``: near 0 for blank or
-  unrelated overlaps (r ~ 0) and for ambiguous ones (another shift fits as well); close to r for
-  a distinct match. Measured: correct matches on generated scans score 0.4-1 (median 0.99),
-  on the real confocal tiles of lscm_tensile_ref_4x4 0.45-0.85; blank overlaps score below 0.02.
+- ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``. Measured: correct matches
+  on generated scans score 0.4-1 (median 0.99), on the real confocal tiles of
+  lscm_tensile_ref_4x4 0.45-0.85; blank overlaps score below 0.02.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import numpy as np
 
 from .. import _core
 from ..errors import InputError
+from .grey import grey_float32
+from .matches import Registration
 from .overlap import overlap_regions
 
 # Defaults measured on noisy real texture (see benchmarks/bench_registration.py and
@@ -53,43 +55,13 @@ class CorrelationSettings:
             raise InputError(f"taper={self.taper} must be >= 0")
 
 
-@dataclass(frozen=True)
-class Registration:
-    """The measured placement of ``b`` relative to ``a``.
-
-    ``shift`` = (d_row, d_col) with ``b[y, x] ~ a[y + d_row, x + d_col]``: b's origin sits at
-    ``shift`` in a's frame (for tiles i, j: position_j - position_i).
-    """
-
-    shift: tuple[float, float]
-    pearson_r: float  # Pearson r of the overlapping pixels at the integer shift, -1..1
-    peak_ratio: float  # peak over the highest competing maximum (see the module docstring)
-    gaussian_fit: bool  # False when the sub-pixel step had to fall back to a parabola
-    found: bool  # False when no shift satisfied the search constraints
-
-    @property
-    def quality(self) -> float:
-        return combined_quality(self.pearson_r, self.peak_ratio)
-
-
-def combined_quality(pearson_r: float, peak_ratio: float) -> float:
-    """The 0..1 score described in the module docstring."""
-    if peak_ratio <= 1.0:
-        return 0.0
-    return float(max(pearson_r, 0.0) * (1.0 - 1.0 / peak_ratio))
-
-
-def as_grey_float32(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """A 2-D float32 view or copy of ``image``: RGB(A) is averaged to grey, integers scaled 1:1.
+def _checked_grey(image: np.ndarray, name: str) -> np.ndarray:
+    """``image`` as float32 grey (see `grey.grey_float32`), after checking it is one.
 
     Raises InputError for empty, non-image or non-finite input.
     """
     array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        # Mean of the colour channels (alpha ignored): registration needs structure, not colour
-        # fidelity, and the mean keeps the noise of all channels averaged down.
-        array = array[:, :, :3].mean(axis=2, dtype=np.float32)
-    if array.ndim != 2:
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
         raise InputError(
             f"{name} has shape {array.shape}; pass a 2-D greyscale or (rows, cols, 3) RGB image"
         )
@@ -97,10 +69,10 @@ def as_grey_float32(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise InputError(f"{name} is empty; pass an image with at least one pixel")
     if array.dtype.kind not in "uif":
         raise InputError(f"{name} has dtype {array.dtype}; pass uint8, uint16 or float pixels")
-    converted = array if array.dtype == np.float32 else array.astype(np.float32)
-    if converted.dtype.kind == "f" and not np.isfinite(converted).all():
+    grey = grey_float32(array)
+    if array.dtype.kind == "f" and not np.isfinite(grey).all():
         raise InputError(f"{name} contains NaN or infinite values; replace them before registering")
-    return converted
+    return grey
 
 
 def padded_shape(
@@ -118,17 +90,17 @@ def padded_shape(
         need_rows = rows + min(max(int(max_shift[0]), 1), rows - 1)
         need_cols = cols + min(max(int(max_shift[1]), 1), cols - 1)
     # Even column counts keep the half spectrum simple for FFTW's fastest real transforms.
-    padded_cols = _core.fast_fft_size(need_cols)
+    padded_cols = _core.fft.fast_fft_size(need_cols)
     while padded_cols % 2:
-        padded_cols = _core.fast_fft_size(padded_cols + 1)
-    return (_core.fast_fft_size(need_rows), padded_cols)
+        padded_cols = _core.fft.fast_fft_size(padded_cols + 1)
+    return (_core.fft.fast_fft_size(need_rows), padded_cols)
 
 
 def compute_spectrum(
     region: np.ndarray, padded: tuple[int, int], settings: CorrelationSettings
-) -> _core.Spectrum:
+) -> _core.register.Spectrum:
     """The filtered spectrum of one float32 region, reusable for every pair it takes part in."""
-    return _core.compute_spectrum(
+    return _core.register.compute_spectrum(
         region,
         padded,
         settings.high_pass_sigma,
@@ -139,8 +111,8 @@ def compute_spectrum(
 
 
 def register_spectra(
-    spectrum_a: _core.Spectrum,
-    spectrum_b: _core.Spectrum,
+    spectrum_a: _core.register.Spectrum,
+    spectrum_b: _core.register.Spectrum,
     a: np.ndarray,
     b: np.ndarray,
     *,
@@ -148,7 +120,7 @@ def register_spectra(
     search_radius: float | None = None,
 ) -> Registration:
     """Register two regions whose spectra are already computed (the fast path for many pairs)."""
-    result = _core.register_spectra(
+    result = _core.register.register_spectra(
         spectrum_a,
         spectrum_b,
         a,
@@ -187,8 +159,8 @@ def register_pair(
     the expected shift (e.g. the stage's prediction). ``pad=False`` correlates circularly, as
     ``openflexure-stitch --no-pad`` does: faster, but shifts beyond half the size alias.
     """
-    grey_a = as_grey_float32(a, "a")
-    grey_b = as_grey_float32(b, "b")
+    grey_a = _checked_grey(a, "a")
+    grey_b = _checked_grey(b, "b")
     if grey_a.shape != grey_b.shape:
         raise InputError(
             f"a has shape {grey_a.shape} but b has {grey_b.shape}; crop both to the same size"
@@ -279,8 +251,8 @@ def _search(
     factor = _coarse_factor(search_radius, overlap.shape if overlap is not None else (0, 0))
     if factor > 1 and search_radius is not None:
         coarse = _register_cropped(
-            _core.block_mean(a, factor),
-            _core.block_mean(b, factor),
+            _core.image.block_mean(a, factor),
+            _core.image.block_mean(b, factor),
             (expected_shift[0] / factor, expected_shift[1] / factor),
             search_radius / factor + 1.0,
             _coarse_settings(settings, factor),

@@ -16,9 +16,11 @@ JPEG_EXTENSIONS = (".jpg", ".jpeg")
 IMAGE_EXTENSIONS = (".png", *JPEG_EXTENSIONS, ".tiff", ".tif", ".bmp", ".gif")
 
 # Names that openflexure-stitching (and Fiji) give their own outputs. Re-reading a mosaic as a
-# tile would wreck the registration, so such files are skipped; unlike upstream we match
-# case-insensitively and tell the user which files were left out.
-EARLIER_OUTPUT_MARKERS = ("stitched", "comparison", "fused", "stage", "stitching", "preview")
+# tile would wreck the registration, so such files are skipped. The rule is upstream's, case
+# included ("Stage1.jpg" is a tile, "Fused.jpg" an output); unlike upstream we say which files
+# were left out.
+EARLIER_OUTPUT_MARKERS = ("stitched", "comparison", "Fused", "stage", "stitching", "preview")
+EARLIER_OUTPUT_REASON = "looks like an earlier output"
 
 _DIGIT_RUNS = re.compile(r"(\d+)")
 
@@ -36,10 +38,9 @@ def is_image_name(name: str) -> bool:
 
 
 def earlier_output_marker(name: str) -> str | None:
-    """The output marker contained in ``name`` (case-insensitively), or None."""
-    lowered = name.lower()
+    """The output marker contained in ``name`` (case-sensitively, as upstream), or None."""
     for marker in EARLIER_OUTPUT_MARKERS:
-        if marker in lowered:
+        if marker in name:
             return marker
     return None
 
@@ -73,7 +74,7 @@ def discover_images(folder: Path | str, *, minimum: int = 2) -> Discovery:
             continue
         marker = earlier_output_marker(path.name)
         if marker is not None:
-            skipped.append((path, f"name contains '{marker}': looks like an earlier output"))
+            skipped.append((path, f"name contains '{marker}': {EARLIER_OUTPUT_REASON}"))
             continue
         images.append(path)
 

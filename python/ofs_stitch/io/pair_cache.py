@@ -21,8 +21,9 @@ One JSON file, ``openflexure_stitching_cache.json`` (upstream's name, our own sc
       ]
     }
 
-Pairs are stored by file NAME, not by index, because indices change when images are added to a
-scan. ``files`` holds each file's (size, mtime_ns) as it was when its pairs were measured: when a
+Each pair is ``PairMeasurement.to_json``'s record after the names of its two files: pairs are
+stored by file NAME, not by index, because indices change when images are added to a scan.
+``files`` holds each file's (size, mtime_ns) as it was when its pairs were measured: when a
 file's signature differs on a later run, every pair that involves it is dropped (in all runs), so
 a re-captured image is always measured again. Each ``runs`` entry belongs to one set of
 correlation settings (only the settings that change results: the caller decides which), so
@@ -45,9 +46,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from ..core.matches import PairMeasurement
+from ..core.matches import MeasurementRecordError, PairMeasurement
 from . import json_text
 from .atomic import write_text_atomic
 
@@ -86,24 +87,22 @@ class CachedRun:
     image_count: int  # distinct images referenced by the cached pairs
 
 
-class _Record(NamedTuple):
-    """One cached measurement, in the orientation (a, b) it is stored in."""
-
-    shift: tuple[float, float]
-    expected_shift: tuple[float, float]
-    pearson_r: float
-    peak_ratio: float
-    quality: float
-
-
 @dataclass
 class _Document:
-    """A parsed cache file."""
+    """A parsed cache file.
+
+    Its measurements number the files as the run that opened it does: ``names[k]`` is the file
+    of tile k, and the files the run does not have follow, so ``get`` returns cached
+    measurements as they are, and pairs of absent files are kept for later runs.
+    """
 
     files: dict[str, tuple[int, int]]
-    # Each run: {"settings": dict, "last_used": str | None, "pairs": dict[(a, b), _Record]}
+    names: list[str]
+    # Each run: {"settings": dict, "last_used": str | None,
+    #            "pairs": dict[(i, j), PairMeasurement]}, a pair stored once, either way round
     runs: list[dict[str, Any]]
     malformed_pairs: int = 0
+    first_malformed: str = ""  # why the first malformed pair was ignored
 
 
 class CacheFormatError(ValueError):
@@ -142,6 +141,7 @@ class CorrelationCache:
         self.dropped_stale = dropped_stale
         self._settings = settings
         self._index = {sig.name: k for k, sig in enumerate(file_signatures)}
+        self._names = document.names  # read only from here on: no lock needed
         self._files = document.files
         self._runs = document.runs
         run = _find_run(self._runs, settings)
@@ -149,7 +149,7 @@ class CorrelationCache:
             run = {"settings": settings, "last_used": None, "pairs": {}}
             self._runs.append(run)
         run["last_used"] = _now_iso()
-        self._pairs: dict[tuple[str, str], _Record] = run["pairs"]
+        self._pairs: dict[tuple[int, int], PairMeasurement] = run["pairs"]
         self._flush_interval_s = flush_interval_s
         self._flush_every = flush_every
         self._data_lock = threading.Lock()
@@ -219,7 +219,7 @@ class CorrelationCache:
             if not file.is_file():
                 continue
             try:
-                document = _read_document(file)
+                document = _read_document(file, names)
             except CacheFormatError as error:
                 # A foreign cache elsewhere (e.g. openflexure-stitch's in the input folder when
                 # -o writes ours elsewhere) is left alone, and not worth a warning on every run.
@@ -230,11 +230,12 @@ class CorrelationCache:
             if document.malformed_pairs:
                 warnings.append(
                     f"{file}: {document.malformed_pairs} malformed cache entries were ignored "
-                    "(those pairs will be measured again)."
+                    f"(the first: {document.first_malformed}); those pairs will be measured "
+                    "again."
                 )
             break
         if document is None:
-            document = _Document(files={}, runs=[])
+            document = _Document(files={}, names=names, runs=[])
 
         dropped = _drop_stale_pairs(document, file_signatures)
         return cls(
@@ -278,55 +279,34 @@ class CorrelationCache:
         """
         i, j = self._index_of(name_i), self._index_of(name_j)
         with self._data_lock:
-            record = self._pairs.get((name_i, name_j))
-            swapped = record is None
-            if swapped:
-                record = self._pairs.get((name_j, name_i))
-        if record is None:
+            cached = self._pairs.get((i, j))
+            reverse = None if cached is not None else self._pairs.get((j, i))
+        if reverse is not None:
+            cached = reverse.swapped()
+        if cached is None:
             return None
-        shift, expected = record.shift, record.expected_shift
-        if swapped:
-            shift = (-shift[0], -shift[1])
-            expected = (-expected[0], -expected[1])
+        expected = cached.expected_shift
         if expected_shift is not None and (
             abs(expected[0] - expected_shift[0]) > EXPECTED_SHIFT_TOLERANCE_PX
             or abs(expected[1] - expected_shift[1]) > EXPECTED_SHIFT_TOLERANCE_PX
         ):
             return None
-        return PairMeasurement(
-            i=i,
-            j=j,
-            shift=shift,
-            expected_shift=expected,
-            pearson_r=record.pearson_r,
-            peak_ratio=record.peak_ratio,
-            quality=record.quality,
-        )
+        return cached
 
     def put(self, name_i: str, name_j: str, measurement: PairMeasurement) -> None:
         """Cache ``measurement`` (whose ``i``/``j`` must be the indices of the two names).
 
         May write the file (throttled); call :meth:`flush` when the run ends.
         """
-        if (measurement.i, measurement.j) != (self._index_of(name_i), self._index_of(name_j)):
+        i, j = self._index_of(name_i), self._index_of(name_j)
+        if (measurement.i, measurement.j) != (i, j):
             raise ValueError(
                 f"put({name_i!r}, {name_j!r}): the measurement is for tiles "
-                f"({measurement.i}, {measurement.j}), not ({self._index[name_i]}, "
-                f"{self._index[name_j]})"
+                f"({measurement.i}, {measurement.j}), not ({i}, {j})"
             )
-        record = _Record(
-            shift=(float(measurement.shift[0]), float(measurement.shift[1])),
-            expected_shift=(
-                float(measurement.expected_shift[0]),
-                float(measurement.expected_shift[1]),
-            ),
-            pearson_r=float(measurement.pearson_r),
-            peak_ratio=float(measurement.peak_ratio),
-            quality=float(measurement.quality),
-        )
         with self._data_lock:
-            self._pairs.pop((name_j, name_i), None)
-            self._pairs[(name_i, name_j)] = record
+            self._pairs.pop((j, i), None)
+            self._pairs[(i, j)] = measurement
             self._dirty = True
             self._pairs_since_write += 1
             due = (
@@ -357,15 +337,15 @@ class CorrelationCache:
             with self._data_lock:
                 if not self._dirty:
                     return
-                # Shallow copies (records are immutable) so workers wait microseconds, not
-                # for the JSON encoding.
+                # Shallow copies (measurements are immutable) so workers wait microseconds,
+                # not for the JSON encoding.
                 files = dict(self._files)
                 runs = [{**run, "pairs": dict(run["pairs"])} for run in self._runs]
                 self._dirty = False
                 self._pairs_since_write = 0
             started = time.monotonic()
             try:
-                write_text_atomic(self.path, _serialise(files, runs))
+                write_text_atomic(self.path, _serialise(files, self._names, runs))
             except OSError as error:
                 # OutputError (an OSError) names the file: a full disk must not stop the run.
                 self.warnings.append(
@@ -418,7 +398,7 @@ def cached_runs(path: Path) -> list[CachedRun]:
         return []
     runs = []
     for run in document.runs:
-        names = {name for pair in run["pairs"] for name in pair}
+        names = {tile for pair in run["pairs"] for tile in pair}
         runs.append(
             CachedRun(
                 settings=run["settings"],
@@ -487,26 +467,25 @@ def _drop_stale_pairs(document: _Document, signatures: Sequence[FileSignature]) 
     }
     for sig in signatures:
         document.files[sig.name] = (sig.size, sig.mtime_ns)
+    # A name missing from the table cannot be checked, so it is treated as changed.
+    unusable = {
+        k for k, name in enumerate(document.names) if name in changed or name not in document.files
+    }
     dropped = 0
     for run in document.runs:
         pairs = run["pairs"]
-        # A name missing from the table cannot be checked, so it is treated as changed.
-        stale = [
-            key
-            for key in pairs
-            if key[0] in changed
-            or key[1] in changed
-            or key[0] not in document.files
-            or key[1] not in document.files
-        ]
+        stale = [key for key in pairs if key[0] in unusable or key[1] in unusable]
         for key in stale:
             del pairs[key]
         dropped += len(stale)
     return dropped
 
 
-def _read_document(file: Path) -> _Document:
-    """Parse a cache file; raise CacheFormatError saying why it cannot be used."""
+def _read_document(file: Path, names: Sequence[str] = ()) -> _Document:
+    """Parse a cache file; raise CacheFormatError saying why it cannot be used.
+
+    ``names``: the files of the run, in tile order (see ``_Document``).
+    """
     try:
         raw = json.loads(file.read_bytes())
     except OSError as error:
@@ -524,6 +503,7 @@ def _read_document(file: Path) -> _Document:
             f"has cache format version {raw.get('version')!r}; this ofs-stitch reads version "
             f"{FORMAT_VERSION}"
         )
+    tile_of = {name: k for k, name in enumerate(names)}
     try:
         files = {
             str(name): (_as_int(sig["size"]), _as_int(sig["mtime_ns"]))
@@ -531,17 +511,19 @@ def _read_document(file: Path) -> _Document:
         }
         runs = []
         malformed = 0
+        first_malformed = ""
         for raw_run in raw["runs"]:
             if not isinstance(raw_run["settings"], dict):
                 raise TypeError("settings")
-            pairs: dict[tuple[str, str], _Record] = {}
+            pairs: dict[tuple[int, int], PairMeasurement] = {}
             for raw_pair in raw_run["pairs"]:
                 try:
-                    key, record = _parse_pair(raw_pair)
-                except (KeyError, TypeError, ValueError, IndexError):
+                    measurement = _parse_pair(raw_pair, tile_of)
+                except MeasurementRecordError as error:
                     malformed += 1
+                    first_malformed = first_malformed or _pair_label(raw_pair) + str(error)
                     continue
-                pairs[key] = record
+                pairs[(measurement.i, measurement.j)] = measurement
             last_used = raw_run.get("last_used")
             runs.append(
                 {
@@ -552,7 +534,13 @@ def _read_document(file: Path) -> _Document:
             )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise CacheFormatError("has a damaged structure") from None
-    return _Document(files=files, runs=runs, malformed_pairs=malformed)
+    return _Document(
+        files=files,
+        names=list(tile_of),
+        runs=runs,
+        malformed_pairs=malformed,
+        first_malformed=first_malformed,
+    )
 
 
 def _as_int(value: Any) -> int:
@@ -561,33 +549,32 @@ def _as_int(value: Any) -> int:
     return value
 
 
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("expected a number")
-    return float(value)
+def _parse_pair(raw: Any, tile_of: dict[str, int]) -> PairMeasurement:
+    """The measurement in one ``pairs`` entry, numbering new file names as they come."""
+    if not isinstance(raw, dict):
+        raise MeasurementRecordError(
+            f"a pair entry must be a JSON object, not {type(raw).__name__}"
+        )
+    a, b = raw.get("a"), raw.get("b")
+    if type(a) is not str or type(b) is not str or a == b:
+        raise MeasurementRecordError(
+            f"'a' and 'b' must name two different files, not {a!r} and {b!r}"
+        )
+    i = tile_of.setdefault(a, len(tile_of))
+    j = tile_of.setdefault(b, len(tile_of))
+    return PairMeasurement.from_json(raw, i=i, j=j)
 
 
-def _as_pair_of_floats(value: Any) -> tuple[float, float]:
-    if not isinstance(value, list) or len(value) != 2:
-        raise TypeError("expected two numbers")
-    return (_as_float(value[0]), _as_float(value[1]))
+def _pair_label(raw: Any) -> str:
+    """The "a.jpg/b.jpg: " that says which pair an entry is, when it names its files."""
+    if isinstance(raw, dict) and type(raw.get("a")) is str and type(raw.get("b")) is str:
+        return f"{raw['a']}/{raw['b']}: "
+    return ""
 
 
-def _parse_pair(raw: Any) -> tuple[tuple[str, str], _Record]:
-    a, b = raw["a"], raw["b"]
-    if not isinstance(a, str) or not isinstance(b, str) or a == b:
-        raise TypeError("pair names")
-    record = _Record(
-        shift=_as_pair_of_floats(raw["shift"]),
-        expected_shift=_as_pair_of_floats(raw["expected_shift"]),
-        pearson_r=_as_float(raw["pearson_r"]),
-        peak_ratio=_as_float(raw["peak_ratio"]),
-        quality=_as_float(raw["quality"]),
-    )
-    return (a, b), record
-
-
-def _serialise(files: dict[str, tuple[int, int]], runs: list[dict[str, Any]]) -> str:
+def _serialise(
+    files: dict[str, tuple[int, int]], names: Sequence[str], runs: list[dict[str, Any]]
+) -> str:
     document = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -597,16 +584,8 @@ def _serialise(files: dict[str, tuple[int, int]], runs: list[dict[str, Any]]) ->
                 "settings": run["settings"],
                 "last_used": run["last_used"],
                 "pairs": [
-                    {
-                        "a": a,
-                        "b": b,
-                        "shift": list(r.shift),
-                        "expected_shift": list(r.expected_shift),
-                        "pearson_r": r.pearson_r,
-                        "peak_ratio": r.peak_ratio,
-                        "quality": r.quality,
-                    }
-                    for (a, b), r in run["pairs"].items()
+                    measurement.to_json(a=names[i], b=names[j])
+                    for (i, j), measurement in run["pairs"].items()
                 ],
             }
             for run in runs

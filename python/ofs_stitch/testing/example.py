@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StitchError
-from ..stitch.pipeline import StitchOptions, stitch
+from ..stitching.pipeline import StitchOptions, stitch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("folder", nargs="?", type=Path, default=Path("ofs-stitch-example"))
     args = parser.parse_args(argv)
-    from .synthetic import make_scan  # needs scikit-image (the test extra)
+    from .scans import make_scan  # needs scikit-image (the test extra)
 
     scan_folder = args.folder / "scan"
     if scan_folder.exists():
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stitched {len(truth.file_names)} tiles in {seconds:.2f} s")
     print(
         f"RMS position error: {truth.rms_error(positions):.3f} px "
-        f"(the stage alone was off by {truth.rms_error(truth.stage_positions_px):.1f} px)"
+        f"(the stage positions were off by {truth.rms_error(truth.stage_positions_px):.1f} px RMS)"
     )
     for path in result.written:
         print(f"  {path}")

@@ -1,0 +1,581 @@
+"""Wiring the stages of ``ofs-stitch FOLDER``: inputs -> pairs -> measurements -> selection ->
+layout -> outputs. Each stage lives in its own module; this one only passes typed data along
+and reports progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..core.matches import CandidatePair, PairMeasurement
+from ..core.registration import CorrelationSettings
+from ..errors import InputError, OutputError
+from ..io import pair_cache as correlation_cache
+from ..io.discovery import EARLIER_OUTPUT_REASON
+from ..io.memory import TileStore
+from ..io.pixel_format import pixel_format_of
+from ..io.positions_file import write_ofm_tile_configuration
+from .candidates import (
+    candidate_pairs,
+    derived_minimum_overlap,
+    isolated_tiles,
+    neighbour_overlaps,
+    neighbours_left_out,
+)
+from .inputs import InputOptions, load_scan
+from .measure import MeasureSettings, measure_pairs
+from .outputs import PREVIEW, write_mosaics, write_stage_preview
+from .place import (
+    PlacedTiles,
+    StartingPositionError,
+    place_tiles,
+    rejection_reasons,
+    starting_position_error,
+)
+from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
+from .progress import Progress
+from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .report_html import REPORT_NAME, report_data, write_report_html
+from .scan import Scan
+from .thresholds import (
+    CONVINCING_QUALITY,
+    REJECTION_REASONS,
+    PairSelection,
+    ThresholdSettings,
+    select_pairs,
+)
+
+INPUTS_PLOT = "stitching_inputs.png"
+CORRELATIONS_PLOT = "stitching_correlations.png"
+# Bumped whenever a change to the measuring code changes results, so old cache entries are not
+# reused.
+ALGORITHM_VERSION = 2
+StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate"]
+STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
+# Default search radius around the stage prediction, as a fraction of the tile's shorter side.
+DEFAULT_SEARCH_FRACTION = 0.25
+# The camera-stage matrix the registration implies is printed when it differs from the one
+# used by more than this (relative Frobenius norm): below, it is noise, not advice.
+CSM_CHANGE_WORTH_TELLING = 0.01
+
+
+@dataclass(frozen=True)
+class StitchOptions:
+    inputs: InputOptions = field(default_factory=InputOptions)
+    output_dir: Path | None = None  # None: the input folder
+    stitching_mode: StitchingMode = "all"
+    correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
+    resize: float = 1.0
+    pad: bool = True
+    # None: upstream's 0.2, or half the scan's neighbour overlap when that is thinner
+    minimum_overlap: float | None = None
+    search_radius: float | None = None  # --corr_mask_radius, input pixels
+    thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
+    use_cache: bool = True
+    threads: int = 0
+    stitch_tiff: bool = False
+    stitch_dzi: bool = False
+    blend: str = "nearest"
+    quiet: bool = False
+    progress: bool = True
+
+
+@dataclass
+class StitchResult:
+    scan: Scan
+    output_dir: Path
+    measurements: list[PairMeasurement] = field(default_factory=list)
+    selection: PairSelection | None = None
+    layout: PlacedTiles | None = None
+    # Per measurement: None where the placement used it, else why not (REJECTION_REASONS).
+    rejected: tuple[str | None, ...] = ()
+    written: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Reporter:
+    """Messages for the user on stdout (not when quiet); warnings always go to stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        # Every message and warning, printed or not (for the HTML report).
+        self.said: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.said.append(message)
+        if self.quiet:
+            return
+        try:
+            print(message, flush=True)
+        except BrokenPipeError:
+            # stdout was closed early (piped into head, say): keep working, stop talking.
+            self.quiet = True
+
+    def warn(self, message: str) -> None:
+        self.said.append(f"warning: {message}")
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def stitch(
+    folder: Path | str,
+    options: StitchOptions | None = None,
+    *,
+    plot_helper: PlotProcess | None = None,
+) -> StitchResult:
+    """Run the whole job on ``folder`` and write the outputs the mode asks for.
+
+    ``plot_helper``: a plot process the caller already started (the command does, before its
+    own imports); it is stopped if the mode draws no plots.
+    """
+    options = options or StitchOptions()
+    draws_plots = options.stitching_mode not in MODES_WITHOUT_PLOTS
+    if plot_helper is not None and not draws_plots:
+        plot_helper.abort()
+        plot_helper = None
+    # The helper process that draws the diagnostic plots starts first, so that its slow
+    # matplotlib import overlaps with reading the scan (see plot_process).
+    plots = plot_helper or (PlotProcess() if draws_plots else None)
+    try:
+        return _stitch(Path(folder), options, plots)
+    except BaseException:
+        if plots is not None:
+            plots.abort()
+        raise
+
+
+def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> StitchResult:
+    say = _Reporter(options.quiet)
+    clock = _Stopwatch()
+    progress = Progress.on_terminal(quiet=options.quiet or not options.progress)
+
+    scan = load_scan(folder, options.inputs, progress=progress)
+    clock.lap("inputs")
+    _report_skipped(scan.skipped, say)
+    say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
+    if options.stitching_mode != "only_correlate":
+        # A tile the renderer cannot hold (float samples, say) fails now, not after the
+        # correlation work.
+        pixel_format_of(scan.tiles)
+    output_dir = _prepare_output_dir(options.output_dir or folder)
+    result = StitchResult(scan=scan, output_dir=output_dir, timings=clock.laps)
+
+    if options.stitching_mode == "stage_stitch":
+        result.written += write_stage_preview(scan, output_dir, blend=options.blend)
+        clock.lap("render")
+        return result
+
+    pairs = _candidate_pairs(scan, options, say)
+    say.info(f"{len(pairs)} overlapping pairs to correlate")
+    settings = MeasureSettings(
+        correlation=options.correlation,
+        search_radius=_search_radius(options, scan.tiles[0].shape),
+        resize=options.resize,
+        pad=options.pad,
+        threads=options.threads,
+    )
+    if options.stitching_mode == "only_correlate":
+        result.measurements = _measure_with_cache(
+            scan, pairs, settings, options, output_dir, say, progress
+        )
+        clock.lap("correlate")
+        return result
+
+    # The plots are drawn under draft names that become final only when the whole run
+    # succeeds: a failed run leaves nothing that looks like a result (and keeps the plots of
+    # an earlier run).
+    assert plots is not None
+    plot_paths = {
+        name: (output_dir / name, output_dir / f".{name}.{os.getpid()}.partial.png")
+        for name in (INPUTS_PLOT, CORRELATIONS_PLOT)
+    }
+    inputs_draft = plot_paths[INPUTS_PLOT][1]
+    correlations_draft = plot_paths[CORRELATIONS_PLOT][1]
+    try:
+        plots.inputs(
+            scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
+        )
+        # Decoded tiles are kept for the renderer when they fit in memory: one decode per tile.
+        tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
+        try:
+            result.measurements = _measure_with_cache(
+                scan, pairs, settings, options, output_dir, say, progress, tile_store
+            )
+            clock.lap("correlate")
+            result.selection, result.layout, result.rejected = _select_and_place(
+                scan, result.measurements, options, say
+            )
+            clock.lap("place")
+            automatic = options.thresholds.method == "automatic"
+            plots.correlations(
+                result.measurements,
+                result.rejected,
+                correlations_draft,
+                _plot_thresholds(result.selection, options),
+                # Automatic thresholds judge the discrepancy left after the scan's affine stage
+                # error: the plot shows that one, so the pairs sit where they were judged.
+                result.selection.corrected_discrepancy.tolist() if automatic else None,
+            )
+            result.written += _write_positions(scan, result, settings, output_dir, say)
+            clock.lap("positions")
+            with progress.reporting("rendering", "row") as rendered:
+                result.written += write_mosaics(
+                    scan,
+                    result.layout.positions,
+                    output_dir,
+                    full=options.stitching_mode == "all",
+                    tiff=options.stitch_tiff,
+                    dzi=options.stitch_dzi,
+                    blend=options.blend,
+                    tile_store=tile_store,
+                    say=say.info,
+                    progress=rendered,
+                )
+        finally:
+            tile_store.clear()
+        plots.finish()
+        for final, draft in plot_paths.values():
+            os.replace(draft, final)
+            result.written.append(final)
+    except BaseException:
+        for _, draft in plot_paths.values():
+            draft.unlink(missing_ok=True)
+        raise
+    clock.lap("render")
+    result.written.append(_write_report(result, options, say))
+    return result
+
+
+def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list[CandidatePair]:
+    tile_shape = scan.tiles[0].shape
+    neighbours = neighbour_overlaps(scan.stage_positions_px, tile_shape)
+    minimum_overlap = options.minimum_overlap
+    if minimum_overlap is None:
+        minimum_overlap = derived_minimum_overlap(neighbours)
+    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, minimum_overlap)
+    left_out = neighbours_left_out(neighbours, pairs)
+    if left_out:
+        say.info(
+            f"{left_out} of {len(neighbours.pairs)} neighbour pairs overlap by less than "
+            f"--minimum_overlap {minimum_overlap:g} and are not measured"
+        )
+    lonely = isolated_tiles(len(scan.tiles), pairs)
+    if lonely:
+        names = ", ".join(scan.tiles[t].name for t in lonely[:5])
+        more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
+        raise InputError(
+            f"{names}{more} overlap no other tile according to their positions "
+            f"(--minimum_overlap {minimum_overlap:g}); check the positions, lower "
+            "--minimum_overlap, or remove those files"
+        )
+    return pairs
+
+
+def _select_and_place(
+    scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
+) -> tuple[PairSelection, PlacedTiles, tuple[str | None, ...]]:
+    """The pairs to trust, the tiles placed on them, and why each other pair was left out."""
+    selection = select_pairs(measurements, options.thresholds)
+    layout = place_tiles(
+        scan.stage_positions_px,
+        measurements,
+        selection.accepted,
+        # Manual thresholds are the user's decision: no pair they accept is dropped later.
+        reject_inconsistent=options.thresholds.method == "automatic",
+    )
+    rejected = rejection_reasons(selection, layout)
+    used = int(layout.accepted.sum())
+    unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
+    say.info(
+        f"using {used} of {len(measurements)} pairs ({_rejections_text(rejected)})"
+        + _starting_position_error(scan, layout, unplaced)
+    )
+    if unplaced:
+        say.info(
+            f"{len(unplaced)} tiles had no trustworthy pair and sit at their stage position: "
+            + ", ".join(scan.tiles[t].name for t in unplaced[:5])
+            + (" ..." if len(unplaced) > 5 else "")
+        )
+    return selection, layout, rejected
+
+
+def _write_positions(
+    scan: Scan, result: StitchResult, settings: MeasureSettings, output_dir: Path, say: _Reporter
+) -> list[Path]:
+    """OFMTileConfiguration.txt (as upstream) and positions.json (everything we know)."""
+    layout, selection = result.layout, result.selection
+    assert layout is not None and selection is not None
+    names = [t.name for t in scan.tiles]
+    ofm = write_ofm_tile_configuration(output_dir, names, layout.positions)
+    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    improved = _improved_camera_stage_matrix(scan, layout, unplaced, say)
+    extra: dict[str, object] = {
+        "thresholds": {
+            "min_quality": selection.min_quality,
+            "max_discrepancy_px": selection.max_discrepancy
+            if np.isfinite(selection.max_discrepancy)
+            else None,
+        },
+        "search_radius_px": settings.search_radius,
+        "stage_sigma_px": layout.stage_sigma_px,
+    }
+    if improved is not None:
+        extra["improved_camera_stage_matrix"] = improved.tolist()
+    positions_json = output_dir / "positions.json"
+    write_positions_json(
+        positions_json,
+        scan.tiles,
+        layout.positions,
+        result.measurements,
+        result.rejected,
+        layout.residuals,
+        csm_matrix=scan.csm_matrix,
+        pixel_size_um=scan.pixel_size_um,
+        extra=extra,
+    )
+    return [ofm, positions_json]
+
+
+def _write_report(result: StitchResult, options: StitchOptions, say: _Reporter) -> Path:
+    """stitching_report.html, from the run's products and the images it has just written."""
+    scan, layout, selection = result.scan, result.layout, result.selection
+    assert layout is not None and selection is not None
+    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    preview, correlations = (result.output_dir / PREVIEW, result.output_dir / CORRELATIONS_PLOT)
+    data = report_data(
+        title=scan.folder.name,
+        tiles=scan.tiles,
+        layout=layout,
+        measurements=result.measurements,
+        rejected=result.rejected,
+        stage_positions=scan.stage_positions_px,
+        position_noun=position_noun(scan),
+        start_error=_start_error(scan, layout, unplaced),
+        thresholds=_plot_thresholds(selection, options),
+        timings=result.timings,
+        messages=say.said,
+        preview_jpeg=preview.read_bytes(),
+        correlations_png=correlations.read_bytes(),
+    )
+    return write_report_html(result.output_dir / REPORT_NAME, data)
+
+
+def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[str, float | None]:
+    automatic = options.thresholds.method == "automatic"
+    limited = bool(np.isfinite(selection.max_discrepancy))
+    return {
+        "min_peak_quality": selection.min_quality,
+        "max_stage_discrepancy": selection.max_discrepancy if limited else None,
+        "convincing_quality": CONVINCING_QUALITY if automatic else None,
+    }
+
+
+def _rejections_text(rejected: tuple[str | None, ...]) -> str:
+    """ "3 rejected: 2 for quality, 1 for loop inconsistency", or "0 rejected"."""
+    counts = Counter(reason for reason in rejected if reason is not None)
+    total = sum(counts.values())
+    if not total:
+        return "0 rejected"
+    return f"{total} rejected: " + ", ".join(
+        f"{counts[reason]} for {reason}" for reason in REJECTION_REASONS if counts[reason]
+    )
+
+
+def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:
+    """How far from the stage prediction to look for each match (input pixels)."""
+    if options.search_radius is not None:
+        return float(options.search_radius)
+    automatic = DEFAULT_SEARCH_FRACTION * min(tile_shape)
+    if options.thresholds.max_stage_discrepancy is not None:
+        # A match further off than the user's limit would be rejected anyway.
+        return float(min(automatic, options.thresholds.max_stage_discrepancy + 2.0))
+    return automatic
+
+
+def _measure_with_cache(
+    scan: Scan,
+    pairs: list[CandidatePair],
+    settings: MeasureSettings,
+    options: StitchOptions,
+    output_dir: Path,
+    say: _Reporter,
+    progress: Progress,
+    tile_store: TileStore | None = None,
+) -> list[PairMeasurement]:
+    cache_settings = cache_key(settings)
+    names = [t.name for t in scan.tiles]
+    candidates = [output_dir] if options.output_dir is not None else [scan.folder, output_dir]
+    if options.output_dir is not None and output_dir != scan.folder:
+        candidates.append(scan.folder)
+    cache = None
+    if options.use_cache:
+        signatures = [correlation_cache.FileSignature.of(t.path) for t in scan.tiles]
+        cache = correlation_cache.CorrelationCache.open(candidates, cache_settings, signatures)
+        for message in cache.warnings:
+            say.warn(message)
+
+    known: dict[int, PairMeasurement] = {}
+    if cache is not None:
+        for k, pair in enumerate(pairs):
+            hit = cache.get(names[pair.i], names[pair.j], expected_shift=pair.expected_shift)
+            if hit is not None:
+                known[k] = hit
+    todo = [p for k, p in enumerate(pairs) if k not in known]
+    if known:
+        say.info(f"{len(known)} pairs reused from the cache, {len(todo)} to measure")
+
+    with progress.counting("correlating", len(todo), "pair") as advance:
+
+        def measured(_index: int, measurement: PairMeasurement) -> None:
+            if cache is not None:
+                cache.put(names[measurement.i], names[measurement.j], measurement)
+            advance(1)
+
+        try:
+            fresh = (
+                measure_pairs(
+                    scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+                )
+                if todo
+                else []
+            )
+        finally:
+            if cache is not None:
+                cache.flush()
+    fresh_iter = iter(fresh)
+    return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
+
+
+def cache_key(settings: MeasureSettings) -> dict[str, object]:
+    """The settings that change measurements (never those that change only speed or memory)."""
+    c = settings.correlation
+    return {
+        "algorithm": f"ofs-stitch-{ALGORITHM_VERSION}",
+        "high_pass_sigma": c.high_pass_sigma,
+        "smoothing_sigma": c.smoothing_sigma,
+        "whiten": c.whiten,
+        "taper": c.taper,
+        "pad": settings.pad,
+        "resize": settings.resize,
+        "search_radius": settings.search_radius,
+    }
+
+
+# What the starting positions were, by where they came from (Scan.position_source).
+_POSITION_NOUNS = {
+    "openflexure-metadata": "the stage positions",
+    "file-name": "the stage positions in the file names",
+    "grid": "the grid positions",
+    "positions-file": "the positions from the file",
+}
+
+
+def _starting_position_error(scan: Scan, layout: PlacedTiles, unplaced: list[int]) -> str:
+    """How far the registered positions are from the starting ones (see
+    `place.starting_position_error`), as the end of the summary line."""
+    error = _start_error(scan, layout, unplaced)
+    if error is None:
+        return ""
+    noun = position_noun(scan)
+    text = f"; {noun} were off by {error.rms_px:.1f} px RMS ({error.max_px:.1f} px at most)"
+    if error.affine_rms_px is not None:
+        affine = "a common scale, rotation and shear"
+        text += f", {error.affine_rms_px:.1f} px RMS after removing {affine}"
+    return text
+
+
+def _start_error(
+    scan: Scan, layout: PlacedTiles, unplaced: list[int]
+) -> StartingPositionError | None:
+    placed = np.ones(len(scan.tiles), dtype=bool)
+    placed[unplaced] = False
+    return starting_position_error(scan.stage_positions_px, layout, placed)
+
+
+def position_noun(scan: Scan) -> str:
+    """What the scan's starting positions were, in words ("the grid positions")."""
+    return _POSITION_NOUNS.get(scan.position_source, "the starting positions")
+
+
+def _tiles_without_pairs(
+    n: int, measurements: list[PairMeasurement], accepted: np.ndarray
+) -> list[int]:
+    linked = np.zeros(n, dtype=bool)
+    for pair, keep in zip(measurements, accepted, strict=True):
+        if keep:
+            linked[pair.i] = linked[pair.j] = True
+    return [int(t) for t in np.flatnonzero(~linked)]
+
+
+def _improved_camera_stage_matrix(
+    scan: Scan, layout: PlacedTiles, unplaced: list[int], say: _Reporter
+) -> np.ndarray | None:
+    """The camera-stage matrix the registered positions imply (printed as upstream does, but
+    only when it says something: fitted on the tiles that pairs placed, and different enough
+    from the one used to be worth acting on)."""
+    if scan.csm_matrix is None or any(t.stage_xyz is None for t in scan.tiles):
+        return None
+    placed = np.ones(len(scan.tiles), dtype=bool)
+    placed[unplaced] = False
+    stage_xy = np.array([t.stage_xyz[:2] for t in scan.tiles if t.stage_xyz is not None])
+    improved = fit_camera_stage_matrix(stage_xy[placed], layout.positions[placed])
+    if improved is None:
+        return None
+    change = np.linalg.norm(improved - scan.csm_matrix) / np.linalg.norm(scan.csm_matrix)
+    if change > CSM_CHANGE_WORTH_TELLING:
+        say.info(f"camera-stage matrix used: {format_camera_stage_matrix(scan.csm_matrix)}")
+        say.info(
+            f"the registered positions imply one {100 * change:.1f} % different (recalibrate "
+            "the camera-stage mapping, or start later scans of these image widths with "
+            f"--csm_matrix): {format_camera_stage_matrix(improved)}"
+        )
+    return improved
+
+
+def _report_skipped(skipped: list[tuple[Path, str]], say: _Reporter) -> None:
+    """One line per file left out, but one line in all for earlier outputs: a re-run into the
+    input folder finds the tool's own outputs there every time."""
+    earlier = [path.name for path, why in skipped if why.endswith(EARLIER_OUTPUT_REASON)]
+    for path, reason in skipped:
+        if len(earlier) < 2 or not reason.endswith(EARLIER_OUTPUT_REASON):
+            say.info(f"skipped {path.name}: {reason}")
+    if len(earlier) >= 2:
+        say.info(f"skipped {len(earlier)} earlier outputs: {', '.join(earlier)}")
+
+
+def _prepare_output_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"output folder {path} is a file, not a folder; give a folder with -o")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot create output folder {path}: {error.strerror}; choose another with -o"
+        ) from None
+    probe = path / ".ofs-stitch-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(
+            f"cannot write in output folder {path}: {error.strerror}; "
+            "choose a writable folder with -o"
+        ) from None
+    return path
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now

@@ -1,0 +1,184 @@
+"""Drawing the diagnostic plots in a helper process.
+
+matplotlib holds the GIL while it imports (0.4 s) and draws, so plotting in a thread slowed
+pair measurement and rendering by as much. A separate process uses the core those leave idle.
+Jobs go to it as JSON lines on stdin, written by a small thread: a job bigger than the pipe's
+buffer (the correlations of a few hundred pairs) would otherwise stall the run until the worker
+finished its previous plot. `finish` waits for it and turns a failure into one line.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.matches import PairMeasurement
+from ..errors import OutputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# The stitching modes that end before the plots are drawn (stage_stitch only previews the
+# stage positions, only_correlate stops after measuring pairs): no helper is needed for them.
+MODES_WITHOUT_PLOTS = ("stage_stitch", "only_correlate")
+
+
+class PlotProcess:
+    """A running plot worker; send it jobs, then `finish` (or `abort`) it."""
+
+    def __init__(self) -> None:
+        # One BLAS thread: the plots need no parallel linear algebra, and OpenBLAS's idle
+        # workers spin for 0.1 CPU-s at start-up (see command.py).
+        environment = dict(os.environ)
+        environment.setdefault("OPENBLAS_NUM_THREADS", "1")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "ofs_stitch.stitching.plot_worker"],
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._jobs: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._sender = threading.Thread(
+            target=self._send_jobs, name="ofs-stitch-plot-jobs", daemon=True
+        )
+        self._sender.start()
+
+    def _send(self, job: dict[str, Any]) -> None:
+        self._jobs.put(json.dumps(job) + "\n")
+
+    def _send_jobs(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        while (line := self._jobs.get()) is not None:
+            try:
+                stdin.write(line)
+                stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the worker failed or was stopped; finish() reports why
+
+    def inputs(
+        self,
+        stage_positions_px: np.ndarray,
+        tile_shape: tuple[int, int],
+        names: Sequence[str],
+        path: Path,
+    ) -> None:
+        self._send(
+            {
+                "plot": "inputs",
+                # Plain floats, without numpy: the command starts this helper before it
+                # loads numpy (see command.py).
+                "stage_positions_px": [[float(r), float(c)] for r, c in stage_positions_px],
+                "tile_shape": list(tile_shape),
+                "names": list(names),
+                "path": str(path),
+            }
+        )
+
+    def correlations(
+        self,
+        measurements: Sequence[PairMeasurement],
+        rejected: Sequence[str | None],
+        path: Path,
+        thresholds: Mapping[str, float | None],
+        corrected_discrepancy: Sequence[float] | None = None,
+    ) -> None:
+        """See `plots.plot_correlations`."""
+        self._send(
+            {
+                "plot": "correlations",
+                "measurements": [m.to_json(i=m.i, j=m.j) for m in measurements],
+                "rejected": list(rejected),
+                "path": str(path),
+                "thresholds": dict(thresholds),
+                "corrected_discrepancy": (
+                    None
+                    if corrected_discrepancy is None
+                    else [float(d) for d in corrected_discrepancy]
+                ),
+            }
+        )
+
+    def finish(self) -> None:
+        """Wait for every job; raise OutputError (one line) if the worker failed."""
+        self._jobs.put(None)
+        self._sender.join()
+        _, errors = self._process.communicate()
+        if self._process.returncode != 0:
+            lines = [line for line in errors.strip().splitlines() if line.strip()]
+            raise OutputError(
+                "could not draw the diagnostic plots: "
+                + (lines[-1] if lines else f"exit status {self._process.returncode}")
+            )
+
+    def abort(self) -> None:
+        """Stop the worker (a no-op once it has finished)."""
+        if self._process.returncode is None:
+            self._process.kill()
+            self._jobs.put(None)
+            self._process.communicate()
+
+
+def _run_jobs() -> None:
+    import numpy as np
+
+    from .plots import load_matplotlib, plot_correlations, plot_inputs
+
+    # Import matplotlib (the slowest part of plotting) before the first job arrives: the
+    # process starts with the run, while the main process is still reading the scan.
+    load_matplotlib()
+    for line in sys.stdin:
+        job = json.loads(line)
+        path = Path(job["path"])
+        if job["plot"] == "inputs":
+            plot_inputs(
+                np.array(job["stage_positions_px"], float).reshape(-1, 2),
+                (int(job["tile_shape"][0]), int(job["tile_shape"][1])),
+                job["names"],
+                path,
+            )
+        else:
+            measurements = [
+                PairMeasurement.from_json(m, i=m.get("i"), j=m.get("j"))
+                for m in job["measurements"]
+            ]
+            plot_correlations(
+                measurements,
+                job["rejected"],
+                path,
+                thresholds=job["thresholds"],
+                corrected_discrepancy=job["corrected_discrepancy"],
+            )
+
+
+if __name__ == "__main__":
+    # The plots are the least urgent work of a run: let pair measurement and rendering have
+    # the cores first, and draw in the gaps they leave.
+    # (Not SCHED_IDLE: behind a busy microscope server it would hardly ever run, and an
+    # unprivileged process cannot leave that class again when the run waits for it.)
+    os.nice(10)
+    # A short-lived process that imports matplotlib and draws two figures: the cyclic garbage
+    # collector, run again and again over the objects the import creates, cost a tenth of its
+    # CPU time and would free a few MB at most.
+    gc.disable()
+    status = 0
+    try:
+        _run_jobs()
+    except Exception as error:  # reported by PlotProcess.finish as one line
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        status = 1
+    # Leave without the interpreter's shutdown: with matplotlib loaded, tearing down the modules
+    # and the final garbage collection take 0.1 s, and the run waits for this process to end.
+    # Each plot is already in its file (written and renamed by plot_*), so nothing is lost.
+    sys.stderr.flush()
+    os._exit(status)

@@ -1,0 +1,102 @@
+"""``ofs_stitch.stitch(folder, **options)``: the command's job and options as one Python call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from e2e_support import read_ofm_positions
+
+import ofs_stitch
+from ofs_stitch.cli import command
+from ofs_stitch.stitching import api
+from ofs_stitch.stitching.options import build_parser
+
+
+@pytest.fixture(scope="module")
+def scan_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("skimage")
+    from ofs_stitch.testing.scans import make_scan
+
+    folder = tmp_path_factory.mktemp("api") / "scan"
+    make_scan(folder, rows=2, cols=2, tile_shape=(240, 320), seed=8)
+    return folder
+
+
+def test_stitch_returns_the_positions_and_files_the_command_writes(
+    scan_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = ofs_stitch.stitch(
+        scan_folder, output_dir=tmp_path / "api", stitching_mode="preview_stitch"
+    )
+    assert capsys.readouterr().out == ""  # quiet unless asked
+    assert isinstance(result, ofs_stitch.Stitched)
+    assert result.output_dir == tmp_path / "api"
+    assert all(path.exists() for path in result.written)
+    assert {p.name for p in result.written} >= {"OFMTileConfiguration.txt", "preview.jpg"}
+    assert (
+        command.main(
+            [
+                str(scan_folder),
+                "-o",
+                str(tmp_path / "cli"),
+                "--stitching_mode",
+                "preview_stitch",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    from_command = read_ofm_positions(tmp_path / "cli")
+    from_api = read_ofm_positions(tmp_path / "api")
+    assert from_api == from_command
+    assert result.positions is not None and result.positions.shape == (4, 2)
+    # OFMTileConfiguration.txt is mean-zero; the result's positions start at (0, 0).
+    centred = result.positions - result.positions.mean(axis=0)
+    for name, (row, col) in from_command.items():
+        k = result.names.index(name)
+        np.testing.assert_allclose(centred[k], (row, col), atol=1e-3)
+    assert result.position_of(result.names[1]) == tuple(result.positions[1])
+
+
+def test_options_take_the_command_line_names(scan_folder: Path, tmp_path: Path) -> None:
+    result = ofs_stitch.stitch(
+        scan_folder, output_dir=tmp_path, stitch_tiff=True, pad=False, quiet=True
+    )
+    assert (tmp_path / "scan_stitched.ome.tiff") in result.written
+    argv = api._as_argv(build_parser(), {"pad": False, "positions": "T.txt", "grid": None})
+    assert argv == ["--no-pad", "--positions", "T.txt"]
+    argv = api._as_argv(build_parser(), {"positions_file": "T.txt", "use_cached_settings": True})
+    assert argv == ["--positions", "T.txt", "--use_cached_settings"]
+
+
+def test_only_correlating_places_nothing(scan_folder: Path, tmp_path: Path) -> None:
+    result = ofs_stitch.stitch(scan_folder, output_dir=tmp_path, stitching_mode="only_correlate")
+    assert result.positions is None
+    with pytest.raises(ofs_stitch.InputError, match="places no tiles|placed no tiles"):
+        result.position_of(result.names[0])
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"resize": 3}, ["--resize", "at most 1", "see ofs-stitch --help"]),
+        ({"stitching_mode": "everything"}, ["--stitching_mode", "everything"]),
+        ({"bogus": 1}, ["no option 'bogus'", "stitching_mode"]),
+        ({"version": True}, ["no option 'version'"]),
+    ],
+)
+def test_a_bad_option_raises_an_input_error_naming_it(
+    scan_folder: Path, tmp_path: Path, options: dict[str, object], words: list[str]
+) -> None:
+    with pytest.raises(ofs_stitch.InputError) as raised:
+        ofs_stitch.stitch(scan_folder, output_dir=tmp_path, **options)
+    for text in words:
+        assert text in str(raised.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_missing_folder_raises_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(ofs_stitch.InputError, match="does not exist"):
+        ofs_stitch.stitch(tmp_path / "nowhere")
