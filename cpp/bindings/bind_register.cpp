@@ -1,5 +1,7 @@
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <pybind11/numpy.h>
@@ -10,6 +12,7 @@
 #include "ofs/register/correlation.hpp"
 #include "ofs/register/pair_registration.hpp"
 #include "ofs/register/peak.hpp"
+#include "ofs/register/refine_affine.hpp"
 
 namespace py = pybind11;
 using ofs_bindings::Axes;
@@ -28,7 +31,8 @@ py::array_t<float> surface_values(py::object owner) {
 }
 
 ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, double radius,
-                            double min_overlap_fraction, int exclusion_radius) {
+                            double min_overlap_fraction, int exclusion_radius,
+                            bool rank_by_evidence = false) {
     ofs::PeakSearch search;
     if (expected) {
         search.has_expected = true;
@@ -38,7 +42,17 @@ ofs::PeakSearch make_search(std::optional<std::pair<double, double>> expected, d
     }
     search.min_overlap_fraction = min_overlap_fraction;
     search.exclusion_radius = exclusion_radius;
+    search.rank_by_evidence = rank_by_evidence;
     return search;
+}
+
+ofs::MotionModel motion_model(const std::string& name) {
+    if (name == "translation") return ofs::MotionModel::translation;
+    if (name == "rigid") return ofs::MotionModel::rigid;
+    if (name == "similarity") return ofs::MotionModel::similarity;
+    if (name == "affine") return ofs::MotionModel::affine;
+    throw std::invalid_argument("model '" + name +
+                                "' is unknown; use translation, rigid, similarity or affine");
 }
 
 }  // namespace
@@ -130,11 +144,12 @@ void bind_register(py::module_ m) {
         "register_spectra",
         [](const ofs::Spectrum& spectrum_a, const ofs::Spectrum& spectrum_b, const py::array& a,
            const py::array& b, std::optional<std::pair<double, double>> expected, double radius,
-           double min_overlap_fraction, int exclusion_radius, int max_candidates) {
+           double min_overlap_fraction, int exclusion_radius, int max_candidates,
+           bool rank_by_evidence) {
             const auto va = image_view<float>(a, "a", Axes::plane);
             const auto vb = image_view<float>(b, "b", Axes::plane);
-            const ofs::PeakSearch search =
-                make_search(expected, radius, min_overlap_fraction, exclusion_radius);
+            const ofs::PeakSearch search = make_search(expected, radius, min_overlap_fraction,
+                                                       exclusion_radius, rank_by_evidence);
             // The whole pair runs without the GIL so Python threads measure pairs in parallel;
             // the arrays and spectra are kept alive by this frame and only read.
             py::gil_scoped_release release;
@@ -146,7 +161,53 @@ void bind_register(py::module_ m) {
         py::arg("spectrum_a"), py::arg("spectrum_b"), py::arg("a"), py::arg("b"),
         py::arg("expected") = py::none(), py::arg("radius") = 0.0,
         py::arg("min_overlap_fraction") = 0.05, py::arg("exclusion_radius") = 4,
-        py::arg("max_candidates") = 16,
+        py::arg("max_candidates") = 16, py::arg("rank_by_evidence") = false,
         "Correlate two spectra, pick among the highest peaks the one whose overlap agrees best "
-        "(Pearson r), fit it to sub-pixel precision.");
+        "(Pearson r; with rank_by_evidence, the most significant agreement, Fisher z times "
+        "sqrt(overlap pixels - 3)), fit it to sub-pixel precision.");
+
+    py::class_<ofs::AffineRefinement>(m, "AffineRefinement")
+        .def_property_readonly("matrix",
+                               [](const ofs::AffineRefinement& r) {
+                                   py::array_t<double> out({3, 3});
+                                   auto values = out.mutable_unchecked<2>();
+                                   for (int i = 0; i < 2; ++i)
+                                       for (int j = 0; j < 3; ++j) values(i, j) = r.matrix[i][j];
+                                   values(2, 0) = values(2, 1) = 0.0;
+                                   values(2, 2) = 1.0;
+                                   return out;
+                               })
+        .def_readonly("iterations", &ofs::AffineRefinement::iterations)
+        .def_readonly("converged", &ofs::AffineRefinement::converged)
+        .def_readonly("valid_pixels", &ofs::AffineRefinement::valid_pixels)
+        .def_readonly("pearson_r", &ofs::AffineRefinement::pearson_r);
+
+    m.def(
+        "refine_affine",
+        [](const py::array& a, const py::array& b, const py::array_t<double>& initial,
+           const std::string& model, int max_iterations, double tolerance,
+           double smoothing_sigma, double huber_threshold) {
+            const auto va = image_view<float>(a, "a", Axes::plane);
+            const auto vb = image_view<float>(b, "b", Axes::plane);
+            if (initial.ndim() != 2 || initial.shape(0) < 2 || initial.shape(1) != 3)
+                throw std::invalid_argument("initial must be a (2, 3) or (3, 3) matrix");
+            ofs::AffineRows start{};
+            for (int i = 0; i < 2; ++i)
+                for (int j = 0; j < 3; ++j) start[i][j] = initial.at(i, j);
+            ofs::RefineSettings settings;
+            settings.model = motion_model(model);
+            settings.max_iterations = max_iterations;
+            settings.tolerance = tolerance;
+            settings.smoothing_sigma = smoothing_sigma;
+            settings.huber_threshold = huber_threshold;
+            // Safe without the GIL: `a` and `b` live in this frame and are only read; the
+            // refinement works on its own copies.
+            py::gil_scoped_release release;
+            return ofs::refine_affine(va, vb, start, settings);
+        },
+        py::arg("a"), py::arg("b"), py::arg("initial"), py::arg("model"),
+        py::arg("max_iterations") = 40, py::arg("tolerance") = 1e-3,
+        py::arg("smoothing_sigma") = 1.0, py::arg("huber_threshold") = 2.0,
+        "Gauss-Newton refinement of b[p] ~ a[M p] from `initial` over the valid overlap, "
+        "robustly weighted, with a gain and offset for b's brightness.");
 }

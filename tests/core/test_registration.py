@@ -384,6 +384,8 @@ GOOD = np.zeros((32, 32), np.float32)
         (GOOD, GOOD, {"expected_shift": (500.0, 0.0), "search_radius": 10.0}, "expected_shift"),
         (GOOD, GOOD, {"high_pass_sigma": -1.0}, ">= 0"),
         (GOOD, GOOD, {"taper": -2}, ">= 0"),
+        (GOOD, GOOD, {"min_overlap": 0.0}, "min_overlap"),
+        (GOOD, GOOD, {"min_overlap": 1.5}, "min_overlap"),
     ],
 )
 def test_bad_input_raises_input_error_saying_what_to_change(a, b, options, advice) -> None:

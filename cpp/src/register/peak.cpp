@@ -148,13 +148,22 @@ std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
             for (int y = -1; y <= 1 && highest; ++y)
                 for (int x = -1; x <= 1 && highest; ++x)
                     if ((y != 0 || x != 0) && normalised(dr + y, dc + x) > value) highest = false;
-            if (highest)
-                maxima.push_back({dr, dc, surface_row(surface, dr)[surface_col(surface, dc)], value});
+            if (highest) {
+                const float height = surface_row(surface, dr)[surface_col(surface, dc)];
+                // value = height / weight, so height / sqrt(weight) = value * sqrt(weight).
+                const double evidence = value * std::sqrt(height / value);
+                maxima.push_back({dr, dc, height, value, evidence});
+            }
         }
     });
-    std::sort(maxima.begin(), maxima.end(), [](const PeakCandidate& a, const PeakCandidate& b) {
-        return a.normalised_height > b.normalised_height;
-    });
+    if (search.rank_by_evidence)
+        std::sort(maxima.begin(), maxima.end(), [](const PeakCandidate& a, const PeakCandidate& b) {
+            return a.evidence > b.evidence;
+        });
+    else
+        std::sort(maxima.begin(), maxima.end(), [](const PeakCandidate& a, const PeakCandidate& b) {
+            return a.normalised_height > b.normalised_height;
+        });
     // Keep the highest maxima that are at least an exclusion radius apart: the shoulders of
     // one broad peak are not separate candidates.
     std::vector<PeakCandidate> kept;

@@ -5,4 +5,5 @@ from . import compose as compose
 from . import fft as fft
 from . import image as image
 from . import register as register
+from . import resample as resample
 from . import solve as solve

@@ -34,6 +34,15 @@ class PairRegistration:
     peak: Peak
     pearson_r: float
 
+class AffineRefinement:
+    @property
+    def matrix(self) -> NDArray[np.float64]:
+        """The refined 3x3 homogeneous matrix in (row, col): b[p] ~ a[M p]."""
+    iterations: int
+    converged: bool
+    valid_pixels: int
+    pearson_r: float
+
 def compute_spectrum(
     region: NDArray[np.float32],
     padded_shape: tuple[int, int],
@@ -63,4 +72,15 @@ def register_spectra(
     min_overlap_fraction: float = 0.05,
     exclusion_radius: int = 4,
     max_candidates: int = 16,
+    rank_by_evidence: bool = False,
 ) -> PairRegistration: ...
+def refine_affine(
+    a: NDArray[np.float32],
+    b: NDArray[np.float32],
+    initial: NDArray[np.float64],
+    model: str,
+    max_iterations: int = 40,
+    tolerance: float = 1e-3,
+    smoothing_sigma: float = 1.0,
+    huber_threshold: float = 2.0,
+) -> AffineRefinement: ...

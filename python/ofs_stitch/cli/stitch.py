@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import StitchError
+from ..io.memory import peak_resident_bytes
 from ..stitching.options import OptionError, apply_cached_settings, build_parser, options_from_args
 from ..stitching.pipeline import stitch
 from ..stitching.plot_worker import PlotProcess
@@ -61,6 +62,10 @@ def main(
         try:
             for path in result.written:
                 print(f"wrote {path}", flush=True)
+            peak = peak_resident_bytes()
+            if peak is not None:
+                # What a user sizing a machine (or choosing --priority) needs to know.
+                print(f"peak memory {peak / 2**20:.0f} MB (--priority {args.priority})", flush=True)
         except BrokenPipeError:
             # stdout was closed early (piped into head, say); the work is done and written.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,14 +1,19 @@
-"""Decoded tiles kept between stages, so each tile is decoded once per run.
+"""Memory: decoded tiles kept between stages, so each tile is decoded once per run.
 
 Pair measurement decodes every tile; rendering needs every tile again. When the decoded scan
 fits in a memory budget, measurement leaves its decoded tiles here and the renderer composes
 from memory instead of decoding each file a second time. Bigger scans are not kept (the
 renderer then streams tiles from disk), so memory stays bounded whatever the scan size.
+
+For small machines (``--priority memory``), `hand_back_large_blocks` and `release_freed_memory`
+make what the process holds follow what it uses, which the C library's defaults do not.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import threading
 
 import numpy as np
@@ -50,3 +55,55 @@ class TileStore:
     def clear(self) -> None:
         with self._lock:
             self._pixels.clear()
+
+
+# Blocks at least this large get memory of their own, returned to the system when freed (see
+# hand_back_large_blocks): tiles, strips and transforms; small objects stay on the heap.
+LARGE_BLOCK_BYTES = 1 << 20
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def hand_back_large_blocks() -> None:
+    """From now on, in this whole process, give every block of `LARGE_BLOCK_BYTES` or more
+    memory of its own, returned to the system as soon as it is freed (glibc; elsewhere nothing
+    changes). Costs a little time (each such block's pages are fresh), for --priority memory.
+
+    By default glibc serves blocks of up to 32 MB from heaps that it keeps for reuse, one per
+    thread: a run that allocates and frees many strip-sized arrays from several threads holds far
+    more than it ever uses at once (measured on an 8x8 scan of 8-megapixel tiles: 1.4 GB
+    resident for about 0.6 GB in use). Once set, the setting stays: glibc cannot return to its
+    adaptive default.
+    """
+    mallopt = _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)
+
+
+def release_freed_memory() -> None:
+    """Return to the system what freed blocks below `LARGE_BLOCK_BYTES` leave unused in the C
+    library's heaps (glibc; elsewhere nothing happens)."""
+    trim = _libc_function("malloc_trim")
+    if trim is not None:
+        trim(0)
+
+
+def peak_resident_bytes() -> int | None:
+    """The most memory this process has held at once so far (its peak resident set size), or
+    None where the system does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux and the BSDs count kilobytes, macOS bytes.
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+@functools.cache
+def _libc_function(name: str):  # type: ignore[no-untyped-def]
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL(None), name)  # the C library this process runs on
+    except (OSError, AttributeError):
+        return None

@@ -246,7 +246,9 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         "--priority",
         choices=("time", "memory"),
         default="time",
-        help="accepted for compatibility; ofs-stitch always streams tiles, so both behave alike",
+        help="memory: for small machines, hold no decoded tiles between correlating and "
+        "writing, and correlate in an order that keeps few overlap strips waiting (a little "
+        "slower; same results); time: use memory to go faster (default: %(default)s)",
     )
     correlation.add_argument(
         "--corr_mask_radius",
@@ -350,6 +352,7 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
             max_stage_discrepancy=args.max_stage_discrepancy,
         ),
         threads=args.threads,
+        priority=args.priority,
         stitch_tiff=args.stitch_tiff,
         stitch_dzi=args.stitch_dzi,
         blend=args.blend,

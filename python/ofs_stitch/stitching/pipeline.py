@@ -19,7 +19,7 @@ from ..core.registration import CorrelationSettings
 from ..errors import InputError, OutputError
 from ..io import pair_cache as correlation_cache
 from ..io.discovery import EARLIER_OUTPUT_REASON
-from ..io.memory import TileStore
+from ..io.memory import TileStore, hand_back_large_blocks
 from ..io.pixel_format import pixel_format_of
 from ..io.positions_file import write_ofm_tile_configuration
 from .candidates import (
@@ -58,6 +58,7 @@ CORRELATIONS_PLOT = "stitching_correlations.png"
 # reused.
 ALGORITHM_VERSION = 2
 StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate"]
+Priority = Literal["time", "memory"]
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25
@@ -80,6 +81,9 @@ class StitchOptions:
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     use_cache: bool = True
     threads: int = 0
+    # memory: hold no decoded tiles for the renderer and measure pairs holding less at once
+    # (measure.py), for small machines; time: hold what speeds the run up
+    priority: Priority = "time"
     stitch_tiff: bool = False
     stitch_dzi: bool = False
     blend: str = "nearest"
@@ -179,7 +183,10 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         resize=options.resize,
         pad=options.pad,
         threads=options.threads,
+        low_memory=options.priority == "memory",
     )
+    if options.priority == "memory":
+        hand_back_large_blocks()
     if options.stitching_mode == "only_correlate":
         result.measurements = _measure_with_cache(
             scan, pairs, settings, options, output_dir, say, progress
@@ -201,8 +208,10 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         plots.inputs(
             scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
         )
-        # Decoded tiles are kept for the renderer when they fit in memory: one decode per tile.
-        tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
+        # Decoded tiles are kept for the renderer when they fit in memory (one decode per
+        # tile), never with --priority memory: the renderer then decodes strips from the files.
+        budget = 0 if options.priority == "memory" else None
+        tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes, budget)
         try:
             result.measurements = _measure_with_cache(
                 scan, pairs, settings, options, output_dir, say, progress, tile_store

@@ -15,7 +15,10 @@ struct PairRegistration {
 // The correlation's few highest local maxima are re-ranked by the Pearson r of the pixels they
 // would overlap: an unnormalised correlation favours shifts with more overlap, so on small or
 // repetitive overlaps the highest maximum is not always the match, while the true match is the
-// one whose pixels agree. `surface` is scratch space, reused between calls.
+// one whose pixels agree. With search.rank_by_evidence (a search without a hint, over overlaps
+// of every size) the choice is the most significant agreement instead, Fisher's z of r times
+// sqrt(overlap pixels - 3), and the peak ratio that evidence over the runner-up's. `surface`
+// is scratch space, reused between calls.
 PairRegistration register_regions(const Spectrum& spectrum_a, const Spectrum& spectrum_b,
                                   const ImageView<float>& a, const ImageView<float>& b,
                                   const PeakSearch& search, int max_candidates,

@@ -20,6 +20,11 @@ struct PeakSearch {
     double min_overlap_fraction = 0.05;
     // Local maxima closer than this (in each axis) to a higher one are the same peak.
     int exclusion_radius = 4;
+    // Rank candidates by the evidence their overlap holds rather than by their overlap-
+    // normalised height. Without a hint the search spans overlaps from the whole image down to
+    // slivers, and normalising by the overlap lets a few hundred noisy pixels that agree by
+    // chance outrank tens of thousands that agree for real: see PeakCandidate::evidence.
+    bool rank_by_evidence = false;
 };
 
 struct Peak {
@@ -42,10 +47,15 @@ struct PeakCandidate {
     int col = 0;
     float height = 0.0f;
     double normalised_height = 0.0;  // height / overlap weight at this shift
+    // height / sqrt(overlap weight): the correlation's signal-to-noise ratio when the filtered
+    // pixels are about equally noisy everywhere (signal grows with the overlap, noise with its
+    // square root), so a shift supported by 100 times the pixels needs a tenth of the
+    // normalised height to compete.
+    double evidence = 0.0;
 };
 
 // Up to `max_candidates` positive local maxima of the overlap-normalised surface, highest
-// first, at least `exclusion_radius` apart.
+// first (highest evidence first with search.rank_by_evidence), at least `exclusion_radius` apart.
 std::vector<PeakCandidate> peak_candidates(const CorrelationSurface& surface,
                                            const PeakSearch& search, int max_candidates);
 
