@@ -8,11 +8,12 @@
 #include <cstdio>
 #include <vector>
 
-#include "ofs/correlation.hpp"
-#include "ofs/fft_plans.hpp"
-#include "ofs/pair_registration.hpp"
-#include "ofs/peak.hpp"
-#include "ofs/placement.hpp"
+#include "ofs/fft/fft_plans.hpp"
+#include "ofs/image/image_view.hpp"
+#include "ofs/register/correlation.hpp"
+#include "ofs/register/pair_registration.hpp"
+#include "ofs/register/peak.hpp"
+#include "ofs/solve/placement.hpp"
 
 namespace {
 
@@ -75,8 +76,14 @@ std::vector<float> tile(const std::vector<std::int64_t>& fine, int fine_cols, in
     return pixels;
 }
 
-ofs::ImageView view(const std::vector<float>& pixels, int rows, int cols) {
-    return ofs::ImageView{pixels.data(), rows, cols, cols, 1};
+// A contiguous grey image; strides in bytes, as numpy gives them.
+ofs::ImageView<float> view(const std::vector<float>& pixels, int rows, int cols) {
+    ofs::ImageView<float> image;
+    image.data = pixels.data();
+    image.rows = rows;
+    image.cols = cols;
+    image.row_stride = static_cast<std::ptrdiff_t>(sizeof(float)) * cols;
+    return image;
 }
 
 void register_known_shift() {
