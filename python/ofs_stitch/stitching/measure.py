@@ -99,6 +99,18 @@ def measure_pairs(
             wanted.setdefault(plan.pair.i, []).append((plan, True))
             wanted.setdefault(plan.pair.j, []).append((plan, False))
 
+    if settings.low_memory:
+        measurable = [plan for plan in plans if plan.regions is not None]
+        order = least_waiting_order(
+            np.array([tile.stage_position_px for tile in tiles]).reshape(-1, 2),
+            tiles[0].shape,
+            [(plan.pair.i, plan.pair.j) for plan in measurable],
+            [_pixels(plan.regions) for plan in measurable],
+        ).tiles
+    else:
+        order = tuple(sorted(wanted))
+    step_of = {tile: step for step, tile in enumerate(order)}
+
     def decode(tile_index: int, cut: Callable[[np.ndarray, _Region, bool], S]) -> _Strips[S]:
         """The tile's strips, cut by ``cut(pixels, region, waits)``: ``waits`` when the pair's
         other tile comes later in ``order``, so that the strip must wait for it."""
@@ -118,17 +130,6 @@ def measure_pairs(
         finish(plan, _measure_strips(plan, strip_a, strip_b, settings, radius, scale))
 
     threads = settings.threads or os.cpu_count() or 1
-    if settings.low_memory:
-        measurable = [plan for plan in plans if plan.regions is not None]
-        order = least_waiting_order(
-            np.array([tile.stage_position_px for tile in tiles]).reshape(-1, 2),
-            tiles[0].shape,
-            [(plan.pair.i, plan.pair.j) for plan in measurable],
-            [_pixels(plan.regions) for plan in measurable],
-        ).tiles
-    else:
-        order = tuple(sorted(wanted))
-    step_of = {tile: step for step, tile in enumerate(order)}
     if settings.low_memory:
         cut_compact = functools.partial(decode, cut=_CompactStrip.cut)
         _measure_holding_little(order, cut_compact, measure, threads)
@@ -220,10 +221,10 @@ def _measure_holding_little(
             raise
 
 
-def _submit_next(pool, tile_order, decoding, extract) -> None:  # type: ignore[no-untyped-def]
+def _submit_next(pool, tile_order, decoding, decode) -> None:  # type: ignore[no-untyped-def]
     tile_index = next(tile_order, None)
     if tile_index is not None:
-        decoding.append(pool.submit(extract, tile_index))
+        decoding.append(pool.submit(decode, tile_index))
 
 
 def _pair_up(
