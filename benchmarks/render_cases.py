@@ -25,7 +25,11 @@ import json, os, resource, sys, time
 spec = json.loads(sys.argv[1])
 def report(**values):
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    values.update(cpu=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the process that started this one
+    # (a test session that has grown to a gigabyte, say).
+    with open("/proc/self/status") as status:
+        hwm_kb = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    values.update(cpu=usage.ru_utime + usage.ru_stime, peak_rss_mb=hwm_kb / 1024)
     print("RESULT " + json.dumps(values))
 """
 
@@ -36,20 +40,21 @@ import numpy as np
 import pyvips
 from pathlib import Path
 from ofs_stitch.render.geometry import layout_from_arrays
-from ofs_stitch.io.strips import probe_pixel_format
-from ofs_stitch.render.writers import PreviewTap, plan_outputs, write_mosaic, write_thumbnail
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.io.pixel_format import pixel_format_of
+from ofs_stitch.render.output_plan import plan_outputs
+from ofs_stitch.render.preview import PreviewTap, write_thumbnail
+from ofs_stitch.render.writers import write_mosaic
 held = None
 if spec.get("in_memory"):
     # As the pipeline does with its TileStore: tiles decoded for registration are reused.
     held = {k: pyvips.Image.new_from_file(p).numpy() for k, p in enumerate(spec["paths"])}
 # The headers, as the pipeline's input stage has read them (upstream's OFSImageSet, made
 # before its clock starts, reads them too).
-shape = pyvips.Image.new_from_file(spec["paths"][0])
-pixel_format = probe_pixel_format(spec["paths"])
+headers = read_headers([Path(p) for p in spec["paths"]])
 started = time.perf_counter()
 layout = layout_from_arrays(spec["paths"], np.array(spec["positions"]),
-                            np.tile([shape.height, shape.width], (len(spec["paths"]), 1)),
-                            pixel_format=pixel_format)
+                            np.array([(h.height, h.width) for h in headers]), headers=headers)
 # As the pipeline does: the preview is shrunk from the full-size pass as it streams.
 tap = PreviewTap(layout) if spec.get("preview") else None
 plan = plan_outputs(spec["out"], "scan", layout.height, layout.width, **spec["formats"])

@@ -27,8 +27,8 @@ if command -v "$python" >/dev/null 2>&1; then
     [ -f "$include/Python.h" ] || missing+=(python3-dev)
 fi
 case "$(uname -m)" in
-    # No pyvips-binary wheel for 32-bit ARM: use Debian's libvips.
-    armv7l | armv6l) ldconfig -p 2>/dev/null | grep -q libvips.so.42 || missing+=(libvips42) ;;
+    # No pyvips-binary wheel for ARMv6 (Pi 1, Zero): use Debian's libvips.
+    armv6l) ldconfig -p 2>/dev/null | grep -q libvips.so.42 || missing+=(libvips42) ;;
 esac
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -9,6 +9,7 @@ copied for each test that needs its own folder.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -37,10 +38,13 @@ from e2e_support import (
     run_cli,
     run_process,
 )
+from report_page import parse_report
 
 import ofs_stitch.stitching.measure
 from ofs_stitch.io.exif import exif_block, insert_exif_into_jpeg, parse_exif_block
 from ofs_stitch.stitching.options import build_parser
+from ofs_stitch.stitching.report_html import REPORT_NAME
+from ofs_stitch.stitching.thresholds import REJECTION_REASONS
 from ofs_stitch.testing.scans import SyntheticScan, make_scan
 
 TILE_SHAPE = (240, 320)
@@ -64,6 +68,7 @@ MODE_OUTPUTS = {
         f"{SCAN_NAME}_stitched.jpg",
         "stitching_correlations.png",
         "stitching_inputs.png",
+        REPORT_NAME,
         CACHE_NAME,
     },
     "preview_stitch": {
@@ -73,6 +78,7 @@ MODE_OUTPUTS = {
         "stitched_thumbnail.jpg",
         "stitching_correlations.png",
         "stitching_inputs.png",
+        REPORT_NAME,
         CACHE_NAME,
     },
     "stage_stitch": {"stitched_from_stage.jpg"},
@@ -216,13 +222,54 @@ def test_positions_json_pairs(full_run: FullRun) -> None:
         assert 0.0 <= pair["quality"] <= 1.0
         assert -1.0 <= pair["pearson_r"] <= 1.0
         assert len(pair["shift"]) == len(pair["residual"]) == 2
+        # A rejected pair says why; an accepted one has no reason.
+        assert (pair["rejected"] is None) == pair["accepted"]
+        assert pair["rejected"] in (None, *REJECTION_REASONS)
         if not pair["accepted"]:
             continue
-        assert pair["peak_ratio"] >= 1.0
+        # null: nothing competed with the peak (the core's 1e6 is never written here).
+        assert pair["peak_ratio"] is None or 1.0 <= pair["peak_ratio"] < 1e6
         i, j = index[pair["name_i"]], index[pair["name_j"]]
         truth = scan.true_positions[j] - scan.true_positions[i]
         assert np.hypot(*(np.array(pair["shift"]) - truth)) < 0.5
         assert np.hypot(*pair["residual"]) < 0.5
+
+
+def test_the_html_report_shows_the_runs_figures(full_run: FullRun) -> None:
+    document = full_run.document
+    text = (full_run.output / REPORT_NAME).read_text(encoding="utf-8")
+    page = parse_report(text)
+    figures = page.figures()
+    assert figures["tiles"] == str(document["tile_count"]) == str(len(full_run.scan.file_names))
+    assert figures["pairs measured"] == str(document["pair_count"])
+    assert figures["pairs used"] == str(document["accepted_pair_count"])
+    assert f"{document['rms_residual_px']:.3f} px" == figures["RMS residual of the pairs used"]
+    # The same starting-position error as the summary line the run printed.
+    printed = next(line for line in full_run.run.stdout.splitlines() if line.startswith("using "))
+    assert f"were off by {figures['the stage positions were off by']}" in printed
+    assert page.elements["rect.tile"] == document["tile_count"]
+    pairs = page.elements["g.pair"] + page.elements["g.pair.rejected"]
+    assert pairs == document["pair_count"]
+    # The preview as written, and the correlations plot, are inside the page.
+    previews = [link for link in page.links if link.startswith("data:image/jpeg;base64,")]
+    assert (
+        base64.b64decode(previews[0].split(",", 1)[1])
+        == (full_run.output / "preview.jpg").read_bytes()
+    )
+    assert all(link.startswith("data:") for link in page.links) and len(page.links) == 2
+
+
+def test_the_html_report_repeats_the_runs_warnings(
+    base_scan: SyntheticScan, tmp_path: Path
+) -> None:
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    (scan.folder / CACHE_NAME).write_text("{ not json")
+    run = run_cli([scan.folder, "--stitching_mode", "preview_stitch"])
+    assert run.status == 0, run.stderr
+    (warning,) = run.stderr_lines
+    assert warning.startswith("warning: ") and CACHE_NAME in warning
+    page = parse_report((scan.folder / REPORT_NAME).read_text(encoding="utf-8"))
+    assert warning in page.text
 
 
 def test_improved_camera_stage_matrix_is_printed_and_saved(full_run: FullRun) -> None:
@@ -421,6 +468,27 @@ def test_settings_change_uses_a_separate_cache_entry(
     settings = [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
     assert sorted(s["high_pass_sigma"] for s in settings) == sorted([5.0, default_sigma])
     assert listing(scan.folder) == before
+
+
+def test_a_peak_without_rival_is_null_in_positions_json_also_when_read_from_the_cache(
+    base_scan: SyntheticScan, tmp_path: Path, counter: MeasureCounter
+) -> None:
+    # The cache keeps the number the core reports (its format is unchanged, so caches written
+    # before read the same); positions.json writes null for it, from a fresh or a cached run.
+    scan = copy_scan(base_scan, tmp_path / SCAN_NAME)
+    argv = [scan.folder, "--stitching_mode", "preview_stitch"]
+    assert counter.run(argv)[1] == PAIR_COUNT
+    (run,) = json.loads((scan.folder / CACHE_NAME).read_text())["runs"]
+    cached = run["pairs"]
+    assert sum(p["peak_ratio"] == 1e6 for p in cached) >= PAIR_COUNT // 2
+    measured = json.loads((scan.folder / POSITIONS_JSON).read_text())
+    assert counter.run(argv)[1] == 0
+    reread = json.loads((scan.folder / POSITIONS_JSON).read_text())
+    assert reread["pairs"] == measured["pairs"]
+    ratios = [p["peak_ratio"] for p in reread["pairs"]]
+    assert ratios.count(None) == sum(p["peak_ratio"] == 1e6 for p in cached)
+    assert 1e6 not in ratios
+    assert "null when nothing competes" in reread["fields"]["pairs[].peak_ratio"]
 
 
 def test_use_cached_settings_reuses_the_cached_run(

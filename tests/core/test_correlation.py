@@ -1,7 +1,7 @@
 """The compiled correlation kernels against independent numpy references.
 
-Covers ``_core.compute_spectrum`` + ``_core.cross_correlate`` (the filtered correlation surface),
-``_core.find_peak`` (sub-pixel Gaussian fit and the search window), ``_core.overlap_pearson``,
+Covers ``_core.register.compute_spectrum`` + ``_core.register.cross_correlate`` (the filtered correlation surface),
+``_core.register.find_peak`` (sub-pixel Gaussian fit and the search window), ``_core.register.overlap_pearson``,
 and FFTW's thread rules (plans made concurrently for new shapes give bit-identical results).
 """
 
@@ -17,7 +17,7 @@ from ofs_stitch import _core
 
 
 def reference_taper(length: int, taper: int) -> np.ndarray:
-    """The raised-cosine edge weights of cpp/src/taper.cpp, written out independently."""
+    """The raised-cosine edge weights of cpp/src/register/taper.cpp, written out independently."""
     weights = np.ones(length)
     width = min(taper, length // 2)
     if width > 0:
@@ -70,9 +70,9 @@ def reference_surface(
 def core_surface(
     a: np.ndarray, b: np.ndarray, padded: tuple[int, int], *settings: float
 ) -> np.ndarray:
-    spectrum_a = _core.compute_spectrum(a, padded, *settings)
-    spectrum_b = _core.compute_spectrum(b, padded, *settings)
-    return np.array(_core.cross_correlate(spectrum_a, spectrum_b).values)
+    spectrum_a = _core.register.compute_spectrum(a, padded, *settings)
+    spectrum_b = _core.register.compute_spectrum(b, padded, *settings)
+    return np.array(_core.register.cross_correlate(spectrum_a, spectrum_b).values)
 
 
 def textured(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -132,17 +132,17 @@ def test_surface_peak_sits_at_the_true_integer_shift() -> None:
 
 def test_mismatched_spectra_are_refused() -> None:
     a = np.ones((32, 32), np.float32)
-    spectrum_a = _core.compute_spectrum(a, (64, 64), 2.0, 1.0, 0.5, 4)
-    other_padding = _core.compute_spectrum(a, (64, 60), 2.0, 1.0, 0.5, 4)
-    other_whiten = _core.compute_spectrum(a, (64, 64), 2.0, 1.0, 0.3, 4)
+    spectrum_a = _core.register.compute_spectrum(a, (64, 64), 2.0, 1.0, 0.5, 4)
+    other_padding = _core.register.compute_spectrum(a, (64, 60), 2.0, 1.0, 0.5, 4)
+    other_whiten = _core.register.compute_spectrum(a, (64, 64), 2.0, 1.0, 0.3, 4)
     for other in (other_padding, other_whiten):
         with pytest.raises(ValueError, match="same settings"):
-            _core.cross_correlate(spectrum_a, other)
+            _core.register.cross_correlate(spectrum_a, other)
 
 
 def test_core_refuses_non_float32_instead_of_converting() -> None:
     with pytest.raises(ValueError, match="float32"):
-        _core.compute_spectrum(np.ones((16, 16)), (32, 32), 0.0, 0.0, 0.0, 0)
+        _core.register.compute_spectrum(np.ones((16, 16)), (32, 32), 0.0, 0.0, 0.0, 0)
 
 
 # --- sub-pixel peak fit --------------------------------------------------------------------------
@@ -184,11 +184,11 @@ def gaussian_peak_regions(
     return a.astype(np.float32), b.astype(np.float32)
 
 
-def unfiltered_surface(a: np.ndarray, b: np.ndarray) -> _core.CorrelationSurface:
+def unfiltered_surface(a: np.ndarray, b: np.ndarray) -> _core.register.CorrelationSurface:
     padded = (2 * a.shape[0], 2 * a.shape[1])
-    return _core.cross_correlate(
-        _core.compute_spectrum(a, padded, 0.0, 0.0, 0.0, 0),
-        _core.compute_spectrum(b, padded, 0.0, 0.0, 0.0, 0),
+    return _core.register.cross_correlate(
+        _core.register.compute_spectrum(a, padded, 0.0, 0.0, 0.0, 0),
+        _core.register.compute_spectrum(b, padded, 0.0, 0.0, 0.0, 0),
     )
 
 
@@ -204,7 +204,7 @@ def unfiltered_surface(a: np.ndarray, b: np.ndarray) -> _core.CorrelationSurface
 )
 def test_gaussian_peak_is_located_to_a_thousandth_of_a_pixel(centre, sigma) -> None:
     a, b = gaussian_peak_regions((96, 112), [(centre, 1.0)], sigma)
-    peak = _core.find_peak(unfiltered_surface(a, b))
+    peak = _core.register.find_peak(unfiltered_surface(a, b))
     assert peak.found and peak.gaussian_fit
     assert abs(peak.integer_row - centre[0]) <= 1 and abs(peak.integer_col - centre[1]) <= 1
     error = np.hypot(peak.row - centre[0], peak.col - centre[1])
@@ -220,17 +220,17 @@ def test_search_radius_ignores_a_higher_peak_outside_it() -> None:
     )
     surface = unfiltered_surface(a, b)
 
-    anywhere = _core.find_peak(surface)
+    anywhere = _core.register.find_peak(surface)
     assert (anywhere.row, anywhere.col) == pytest.approx(decoy, abs=1e-3)
 
-    windowed = _core.find_peak(surface, expected=(0.0, 0.0), radius=10.0)
+    windowed = _core.register.find_peak(surface, expected=(0.0, 0.0), radius=10.0)
     assert windowed.found
     assert (windowed.row, windowed.col) == pytest.approx(true_peak, abs=1e-3)
     # The runner-up is searched inside the same window: the decoy must not lower the ratio.
     assert windowed.peak_ratio > 3.0
 
     # A window that holds neither peak may find nothing, but never reaches out to the decoy.
-    elsewhere = _core.find_peak(surface, expected=(30.0, -30.0), radius=5.0)
+    elsewhere = _core.register.find_peak(surface, expected=(30.0, -30.0), radius=5.0)
     assert (
         not elsewhere.found
         or np.hypot(elsewhere.integer_row - 30.0, elsewhere.integer_col + 30.0) <= 5.0
@@ -261,17 +261,19 @@ def test_overlap_pearson_matches_numpy_corrcoef(shift) -> None:
     b_wide = np.zeros((70, 180), np.float32)
     b_wide[:, ::2] = b
     for first, second in ((a, b), (a_view, b_wide[:, ::2])):
-        r = _core.overlap_pearson(first, second, d_row, d_col)
+        r = _core.register.overlap_pearson(first, second, d_row, d_col)
         assert r == pytest.approx(expected, abs=1e-6)
 
 
 def test_overlap_pearson_is_zero_for_tiny_or_flat_overlaps() -> None:
     rng = np.random.default_rng(3)
     a, b = textured((40, 40), rng), textured((40, 40), rng)
-    assert _core.overlap_pearson(a, b, 33, 31) == 0.0  # 7 x 9 = 63 pixels: below the minimum 64
-    assert _core.overlap_pearson(a, b, 32, 32) != 0.0  # 8 x 8 = 64 pixels: enough
-    assert _core.overlap_pearson(a, b, 40, 0) == 0.0  # no overlap at all
-    assert _core.overlap_pearson(a, np.full((40, 40), 7.0, np.float32), 0, 0) == 0.0
+    assert (
+        _core.register.overlap_pearson(a, b, 33, 31) == 0.0
+    )  # 7 x 9 = 63 pixels: below the minimum 64
+    assert _core.register.overlap_pearson(a, b, 32, 32) != 0.0  # 8 x 8 = 64 pixels: enough
+    assert _core.register.overlap_pearson(a, b, 40, 0) == 0.0  # no overlap at all
+    assert _core.register.overlap_pearson(a, np.full((40, 40), 7.0, np.float32), 0, 0) == 0.0
 
 
 # --- threads -------------------------------------------------------------------------------------
@@ -296,10 +298,10 @@ def test_concurrent_planning_of_new_shapes_is_bit_identical_to_serial() -> None:
         a, b, padded = job
         if wait:
             start.wait(timeout=30)
-        spectrum_a = _core.compute_spectrum(a, padded, *settings)
-        spectrum_b = _core.compute_spectrum(b, padded, *settings)
-        surface = np.array(_core.cross_correlate(spectrum_a, spectrum_b).values)
-        peak = _core.register_spectra(spectrum_a, spectrum_b, a, b).peak
+        spectrum_a = _core.register.compute_spectrum(a, padded, *settings)
+        spectrum_b = _core.register.compute_spectrum(b, padded, *settings)
+        surface = np.array(_core.register.cross_correlate(spectrum_a, spectrum_b).values)
+        peak = _core.register.register_spectra(spectrum_a, spectrum_b, a, b).peak
         return surface, (peak.row, peak.col, peak.height, peak.peak_ratio)
 
     with ThreadPoolExecutor(max_workers=8) as pool:

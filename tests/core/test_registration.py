@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ofs_stitch import InputError, register_pair
+from ofs_stitch import InputError, _core, register_pair
 from ofs_stitch.testing.pairs import TEXTURES, fourier_pair, random_shifts, tile_pair
 
 CROP = (256, 256)  # about the size of a 640x480 tile's 30 % overlap region
@@ -342,6 +342,27 @@ def test_a_blank_overlap_is_not_searched_again_at_full_resolution(
     assert searches[0] == 120 and max(searches[1:]) == 480
 
 
+# --- the coarse level -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+def test_block_mean_matches_the_definition_on_a_strided_view(factor: int) -> None:
+    # The coarse level of the coarse-to-fine search; partial blocks at the edges are left out.
+    image = np.random.default_rng(factor).random((83, 61), dtype=np.float32) * 255
+    for view in (image, image[3:, ::-1][:, 1:], image[::2, :]):
+        rows, cols = (view.shape[0] // factor) * factor, (view.shape[1] // factor) * factor
+        blocks = view[:rows, :cols].reshape(rows // factor, factor, cols // factor, factor)
+        expected = blocks.astype(np.float64).mean(axis=(1, 3))
+        np.testing.assert_allclose(_core.image.block_mean(view, factor), expected, atol=1e-4)
+
+
+def test_block_mean_refuses_other_pixels_and_factors() -> None:
+    with pytest.raises(ValueError, match="float32"):
+        _core.image.block_mean(np.zeros((8, 8), np.float64), 2)
+    with pytest.raises(ValueError, match="factor"):
+        _core.image.block_mean(np.zeros((8, 8), np.float32), 0)
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 GOOD = np.zeros((32, 32), np.float32)
@@ -363,6 +384,8 @@ GOOD = np.zeros((32, 32), np.float32)
         (GOOD, GOOD, {"expected_shift": (500.0, 0.0), "search_radius": 10.0}, "expected_shift"),
         (GOOD, GOOD, {"high_pass_sigma": -1.0}, ">= 0"),
         (GOOD, GOOD, {"taper": -2}, ">= 0"),
+        (GOOD, GOOD, {"min_overlap": 0.0}, "min_overlap"),
+        (GOOD, GOOD, {"min_overlap": 1.5}, "min_overlap"),
     ],
 )
 def test_bad_input_raises_input_error_saying_what_to_change(a, b, options, advice) -> None:

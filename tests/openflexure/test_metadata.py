@@ -10,8 +10,15 @@ from ofs_stitch.openflexure.metadata import (
     V2_CALIBRATION_WIDTH,
     StageMetadata,
     parse_stage_metadata,
+    stitched_user_comment,
 )
-from ofs_stitch.testing.files import REAL_CSM_MATRIX, legacy_v3_comment, v2_comment, v3_comment
+from ofs_stitch.testing.files import (
+    FIRST_TILE_COMMENT,
+    REAL_CSM_MATRIX,
+    legacy_v3_comment,
+    v2_comment,
+    v3_comment,
+)
 
 MATRIX_TUPLE = (tuple(REAL_CSM_MATRIX[0]), tuple(REAL_CSM_MATRIX[1]))
 
@@ -130,3 +137,14 @@ def test_agrees_with_openflexure_metadata_on_all_layouts() -> None:
         )
         assert ours.calibration_width == theirs["width"]
         assert ours.pixel_size_um == theirs["um_per_px"]
+
+
+def test_stitched_comment_drops_the_stage_and_tuning_and_counts_images() -> None:
+    comment = stitched_user_comment(FIRST_TILE_COMMENT, 25)
+    assert comment == {
+        "camera": {"exposure": 100},
+        "camera_stage_mapping": {"image_resolution": [480, 640]},
+        "Notes": "Stitched by OpenFlexure Stitching",
+        "NumberOfImages": 25,
+    }
+    assert "tuning" in FIRST_TILE_COMMENT["camera"]  # the tile's own metadata is untouched

@@ -1,4 +1,4 @@
-"""Writing the mosaic: every format read back, the JPEG size rule, EXIF, previews, faults."""
+"""Writing the full-size mosaic: every format read back, EXIF, one pass or several, faults."""
 
 from __future__ import annotations
 
@@ -19,30 +19,18 @@ import pytest
 import pyvips
 import tifffile
 
-from ofs_stitch import _core
 from ofs_stitch.errors import ImageReadError, OutputError
-from ofs_stitch.io.strips import probe_pixel_format
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.io.pixel_format import pixel_format_of
+from ofs_stitch.openflexure.metadata import stitched_user_comment
 from ofs_stitch.render import writers
 from ofs_stitch.render.compose import file_source, render_array
-from ofs_stitch.render.writers import (
-    JPEG_MAX_SIDE,
-    OutputPlan,
-    PreviewTap,
-    output_prefix,
-    plan_outputs,
-    stitched_user_comment,
-    write_mosaic,
-    write_preview,
-    write_thumbnail,
-)
+from ofs_stitch.render.output_plan import OutputPlan, dzi_tiles_folder, plan_outputs
+from ofs_stitch.render.writers import write_mosaic
+from ofs_stitch.testing.files import FIRST_TILE_COMMENT
 from ofs_stitch.testing.mosaics import cut_scene, grid_positions, psnr, smooth_canvas
 
 OME = "{http://www.openmicroscopy.org/Schemas/OME/2016-06}"
-FIRST_TILE_COMMENT = {
-    "stage": {"position": {"x": -2000, "y": 5000, "z": -313}},
-    "camera": {"tuning": {"big": [1] * 10}, "exposure": 100},
-    "camera_stage_mapping": {"image_resolution": [480, 640]},
-}
 
 
 @pytest.fixture(scope="module")
@@ -57,58 +45,12 @@ def rgb_scene(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def rgb_render(rgb_scene) -> np.ndarray:
     layout = rgb_scene.layout
-    return render_array(layout, file_source(layout, probe_pixel_format(layout.paths)))
+    return render_array(layout, file_source(layout, pixel_format_of(read_headers(layout.paths))))
 
 
 def plan_in(folder: Path, layout, **formats: bool) -> OutputPlan:
     folder.mkdir(parents=True, exist_ok=True)
     return plan_outputs(folder, "scan", layout.height, layout.width, **formats)
-
-
-@pytest.mark.parametrize(
-    ("folder", "prefix"),
-    [
-        ("/home/name/files/scans/my_pretty_scan/", "my_pretty_scan"),
-        ("/home/name/files/scans/my_scan/images", "my_scan"),
-        ("/home/name/files/scans/another_scan/use/images", "another_scan"),
-        ("/images/use/images/use/use/use/images/use/images/", "scan"),
-        ("/data/Images", "Images"),  # upstream compares case-sensitively
-    ],
-)
-def test_prefix_follows_upstreams_rule(folder: str, prefix: str) -> None:
-    assert output_prefix(folder) == prefix
-
-
-def test_relative_folders_are_named_after_the_absolute_path(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "slide_7" / "images").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path / "slide_7")
-    assert output_prefix("images") == "slide_7"
-    assert output_prefix(".") == "slide_7"
-
-
-def test_stitched_comment_drops_the_stage_and_tuning_and_counts_images() -> None:
-    comment = stitched_user_comment(FIRST_TILE_COMMENT, 25)
-    assert comment == {
-        "camera": {"exposure": 100},
-        "camera_stage_mapping": {"image_resolution": [480, 640]},
-        "Notes": "Stitched by OpenFlexure Stitching",
-        "NumberOfImages": 25,
-    }
-    assert "tuning" in FIRST_TILE_COMMENT["camera"]  # the tile's own metadata is untouched
-
-
-@pytest.mark.parametrize(("width", "jpeg"), [(JPEG_MAX_SIDE, True), (JPEG_MAX_SIDE + 1, False)])
-def test_mosaics_over_65500_px_get_a_pyramidal_tiff_instead_of_a_jpeg(
-    width: int, jpeg: bool
-) -> None:
-    plan = plan_outputs(Path("/out"), "scan", 480, width, jpeg=True, dzi=True)
-    assert (plan.jpeg is not None) == jpeg
-    assert plan.dzi == Path("/out/scan_stitched.dzi")
-    if jpeg:
-        assert plan.tiff is None and plan.notes == ()
-    else:
-        assert plan.tiff == Path("/out/scan_stitched.ome.tiff")
-        assert len(plan.notes) == 1 and "65,500" in plan.notes[0] and str(width) in plan.notes[0]
 
 
 def test_jpeg_has_the_mosaic_size_its_pixels_and_the_first_tiles_comment(
@@ -138,7 +80,7 @@ def test_dzi_levels_halve_down_to_one_pixel_and_hold_the_mosaic(
     assert (int(size.get("Width")), int(size.get("Height"))) == (layout.width, layout.height)
     tile, overlap = int(root.get("TileSize")), int(root.get("Overlap"))
     assert root.get("Format") == "jpeg"
-    files = writers.dzi_tiles_folder(plan.dzi)
+    files = dzi_tiles_folder(plan.dzi)
     n_levels = math.ceil(math.log2(max(layout.width, layout.height))) + 1
     levels = sorted(int(p.name) for p in files.iterdir() if p.name.isdigit())
     assert levels == list(range(n_levels))
@@ -175,7 +117,7 @@ def test_16_bit_grey_tiff_is_lossless_with_its_pixel_size(tmp_path: Path) -> Non
     layout = scene.layout
     plan = plan_in(tmp_path / "out", layout, jpeg=False, tiff=True)
     write_mosaic(layout, plan, pixel_size_um=0.25)
-    render = render_array(layout, file_source(layout, probe_pixel_format(layout.paths)))
+    render = render_array(layout, file_source(layout, pixel_format_of(read_headers(layout.paths))))
     with tifffile.TiffFile(plan.tiff) as handle:
         assert handle.is_ome and handle.is_bigtiff
         series = handle.series[0]
@@ -245,157 +187,36 @@ def test_one_pass_and_separate_passes_write_the_same_files(
             assert a.read_bytes() == b.read_bytes(), a.name
 
 
+@pytest.mark.parametrize("budget", [None, 0], ids=["one pass", "a pass per writer"])
+def test_progress_counts_every_row_of_every_pass(
+    tmp_path: Path, rgb_scene, monkeypatch, budget: int | None
+) -> None:
+    layout = rgb_scene.layout
+    if budget is not None:
+        monkeypatch.setattr(writers, "WRITERS_MEMORY_BUDGET", budget)
+    reports: list[tuple[int, int]] = []
+    plan = plan_in(tmp_path, layout, jpeg=True, tiff=True)
+    write_mosaic(layout, plan, progress=lambda done, total: reports.append((done, total)))
+    passes = 1 if budget is None else 2
+    totals = {total for _, total in reports}
+    assert totals == {passes * layout.height}
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and done[-1] == passes * layout.height
+    assert len(reports) >= passes * 2  # band by band, not once at the end
+
+
 def test_png_deep_zoom_tiles_are_transparent_where_no_tile_reaches(tmp_path: Path) -> None:
     canvas = smooth_canvas((200, 300), 3, np.uint8, seed=3)
     # Two tiles offset diagonally: the top-right and bottom-left corners stay uncovered.
     scene = cut_scene(tmp_path / "tiles", canvas, np.array([[0, 0], [80, 120]]), (120, 180))
     plan = plan_in(tmp_path / "out", scene.layout, jpeg=False, dzi=True)
     write_mosaic(scene.layout, plan, dzi_tile_format="png")
-    files = writers.dzi_tiles_folder(plan.dzi)
+    files = dzi_tiles_folder(plan.dzi)
     top = max(int(p.name) for p in files.iterdir() if p.name.isdigit())
     tile = pyvips.Image.new_from_file(str(files / str(top) / "0_0.png")).numpy()
     assert tile.shape[2] == 4
     assert (tile[:10, 250:, 3] == 0).all()  # uncovered: transparent
     assert (tile[:10, :10, 3] == 255).all()  # covered: opaque
-
-
-def test_preview_is_about_1000_px_wide_and_the_thumbnail_fits_400_px(tmp_path: Path) -> None:
-    canvas = smooth_canvas((900, 2600), 3, np.uint8, seed=12)
-    scene = cut_scene(
-        tmp_path / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=7), (380, 500), ".jpg"
-    )
-    comment = stitched_user_comment(FIRST_TILE_COMMENT, 12)
-    preview = write_preview(scene.layout, tmp_path / "preview.jpg", user_comment=comment)
-    image = pyvips.Image.new_from_file(str(tmp_path / "preview.jpg"))
-    assert abs(image.width - 1000) <= 1
-    assert abs(image.height - scene.layout.height * 1000 / scene.layout.width) <= 2
-    assert (
-        json.loads(piexif.load(str(tmp_path / "preview.jpg"))["Exif"][piexif.ExifIFD.UserComment])
-        == comment
-    )
-    write_thumbnail(preview, tmp_path / "stitched_thumbnail.jpg")
-    thumb = pyvips.Image.new_from_file(str(tmp_path / "stitched_thumbnail.jpg"))
-    assert max(thumb.width, thumb.height) == 400
-    assert abs(thumb.height - 400 * image.height / image.width) <= 1
-
-
-def tapped_preview(folder: Path, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray, object]:
-    """The preview collected during a full-size JPEG pass, the whole mosaic, and the scene."""
-    scene = cut_scene(
-        folder / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=8), (380, 500)
-    )
-    tap = PreviewTap(scene.layout)
-    write_mosaic(scene.layout, plan_in(folder / "out", scene.layout, jpeg=True), preview=tap)
-    preview = tap.save(folder / "preview.jpg").pixels
-    mosaic = render_array(
-        scene.layout, file_source(scene.layout, probe_pixel_format(scene.layout.paths))
-    )
-    return preview, mosaic, scene
-
-
-def test_the_tapped_preview_is_the_whole_mosaic_shrunk(tmp_path: Path) -> None:
-    preview, mosaic, scene = tapped_preview(tmp_path, smooth_canvas((900, 2600), 3, np.uint8, 21))
-    composed = writers.render_preview(scene.layout).pixels
-    assert preview.shape == composed.shape
-    assert abs(preview.shape[1] - 1000) <= 1
-    # The definition on the whole mosaic at once (the tap sees it band by band): mean of
-    # whole blocks, the last partial block of rows averaged alone, then Lanczos to the size.
-    height, width = preview.shape[:2]
-    across, down = mosaic.shape[1] // width, mosaic.shape[0] // height
-    columns = mosaic[:, : mosaic.shape[1] // across * across].astype(np.float64)
-    columns = columns.reshape(mosaic.shape[0], -1, across, 3).mean(axis=2)
-    blocks = [columns[r : r + down].mean(axis=0) for r in range(0, len(columns), down)]
-    image = pyvips.Image.new_from_array(np.array(blocks, np.float32))
-    shrunk = image.resize(width / image.width, vscale=height / image.height).numpy()
-    expected = np.clip(np.rint(shrunk), 0, 255)
-    assert np.abs(preview.astype(int) - expected).max() <= 1
-    # And with libvips' own resize of the whole mosaic (a different kernel: only close).
-    whole = pyvips.Image.new_from_array(mosaic)
-    resized = whole.resize(width / whole.width, vscale=height / whole.height).numpy()
-    inside = (slice(5, -5), slice(5, -5))
-    assert psnr(preview[inside], resized[inside], np.ones(resized[inside].shape, bool)) > 28
-
-
-def test_the_tapped_preview_averages_instead_of_decimating(tmp_path: Path) -> None:
-    # Stripes two pixels apart: averaged they vanish into their mean (100); decimation would
-    # keep one phase of them (60 or 140).
-    canvas = np.full((900, 2600, 3), 100, np.uint8)
-    canvas[:, ::2] = 140
-    canvas[:, 1::2] = 60
-    preview, mosaic, _ = tapped_preview(tmp_path, canvas)
-    # Inside the first row of tiles (the rows of this grid leave a gap between them).
-    scale = preview.shape[1] / mosaic.shape[1]
-    inside = preview[int(30 * scale) : int(350 * scale), 4:-4]
-    assert inside.size > 100_000
-    assert np.abs(inside.astype(int) - 100).max() <= 3
-
-
-def test_the_tapped_preview_of_16_bit_grey_tiles_is_scaled_to_the_white_level(
-    tmp_path: Path,
-) -> None:
-    # Stripes of 16,000 and 24,000 average to 20,000; shown with 40,000 as white: 127.5.
-    canvas = np.full((900, 2600, 1), 16_000, np.uint16)
-    canvas[:, ::2] = 24_000
-    scene = cut_scene(
-        tmp_path / "tiles", canvas, grid_positions(2, 6, (500, 400), 5, seed=8), (380, 500), ".tif"
-    )
-    tap = PreviewTap(scene.layout)
-    plan = plan_in(tmp_path / "out", scene.layout, jpeg=True)
-    write_mosaic(scene.layout, plan, white=40_000, preview=tap)
-    preview = tap.save(tmp_path / "preview.jpg").pixels
-    assert preview.shape[2] == 1 and tap.white_level == 40_000
-    scale = preview.shape[1] / scene.layout.width
-    inside = preview[int(30 * scale) : int(350 * scale), 4:-4]
-    assert inside.size > 30_000
-    assert np.abs(inside.astype(float) - 127.5).max() <= 1
-
-
-@pytest.mark.parametrize("sum_type", [np.uint32, np.uint64])
-@pytest.mark.parametrize(
-    ("dtype", "bands", "keep"),
-    [(np.uint8, 3, 3), (np.uint16, 1, 1), (np.uint8, 4, 3), (np.uint16, 2, 1)],
-)
-def test_row_sums_match_numpy(dtype, bands: int, keep: int, sum_type) -> None:
-    # The preview tap's kernel: packed bands, and a view that leaves out the alpha band.
-    rng = np.random.default_rng(bands)
-    top = np.iinfo(dtype).max
-    pixels = rng.integers(0, top, (37, 53, bands), dtype=dtype, endpoint=True)
-    pixels[0] = top  # the largest samples must not wrap
-    view = pixels[:, :, :keep]
-    sums = np.full((53, keep), 7, sum_type)  # adds to what is there
-    _core.add_rows(view, sums)
-    expected = view.sum(axis=0, dtype=np.uint64) + 7
-    np.testing.assert_array_equal(sums, expected)
-
-
-def test_row_sums_refuse_a_mismatched_accumulator() -> None:
-    with pytest.raises(ValueError, match="sums"):
-        _core.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((5, 3), np.int32))
-    with pytest.raises(ValueError, match="sums"):
-        _core.add_rows(np.zeros((4, 5, 3), np.uint8), np.zeros((6, 3), np.uint64))
-
-
-@pytest.mark.parametrize("sum_type", [np.uint32, np.uint64])
-def test_block_means_average_whole_blocks_and_clear_the_sums(sum_type) -> None:
-    rng = np.random.default_rng(4)
-    sums = rng.integers(0, 2**31, (23, 3)).astype(sum_type)  # 23 columns: 3 blocks of 7 + 2
-    expected = sums[:21].astype(np.float64).reshape(3, 7, 3).sum(axis=1) / 35.0
-    out = np.zeros((3, 3), np.float32)
-    _core.block_means(sums, 7, 35, out)
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
-    assert not sums.any()  # ready for the next block row
-
-
-def test_block_means_refuse_mismatched_arrays() -> None:
-    sums = np.zeros((23, 3), np.uint32)
-    with pytest.raises(ValueError, match="out"):
-        _core.block_means(sums, 7, 35, np.zeros((4, 3), np.float32))
-    with pytest.raises(ValueError, match="out"):
-        _core.block_means(sums, 7, 35, np.zeros((3, 3), np.float64))
-    with pytest.raises(ValueError, match="across"):
-        _core.block_means(sums, 0, 35, np.zeros((3, 3), np.float32))
-    with pytest.raises(ValueError, match="sums"):
-        _core.block_means(np.zeros((23, 3), np.int64), 7, 35, np.zeros((3, 3), np.float32))
 
 
 def test_a_tile_truncated_mid_render_fails_naming_it_and_leaves_no_file(tmp_path: Path) -> None:
@@ -453,7 +274,8 @@ WRITE_IN_TMPFS = textwrap.dedent(
     import numpy as np
     from ofs_stitch.render.geometry import layout_from_arrays
     from ofs_stitch.errors import StitchError
-    from ofs_stitch.render.writers import plan_outputs, write_mosaic
+    from ofs_stitch.render.output_plan import plan_outputs
+    from ofs_stitch.render.writers import write_mosaic
     spec = json.loads(sys.argv[1])
     layout = layout_from_arrays(spec["paths"], np.array(spec["positions"]), np.array(spec["shapes"]))
     out = Path(spec["out"])
@@ -528,7 +350,7 @@ def test_a_new_deep_zoom_replaces_the_previous_one_without_leftovers(
     tmp_path: Path, rgb_scene
 ) -> None:
     plan = plan_in(tmp_path, rgb_scene.layout, jpeg=False, dzi=True)
-    stale = writers.dzi_tiles_folder(plan.dzi) / "99"
+    stale = dzi_tiles_folder(plan.dzi) / "99"
     stale.mkdir(parents=True)
     (stale / "0_0.jpeg").write_bytes(b"old tile")
     plan.dzi.write_text("old")

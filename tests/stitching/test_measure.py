@@ -11,9 +11,9 @@ import pytest
 
 import ofs_stitch.stitching.measure as measure_module
 from ofs_stitch import _core
+from ofs_stitch.core.grey import grey_float32
 from ofs_stitch.core.matches import CandidatePair
 from ofs_stitch.core.registration import CorrelationSettings
-from ofs_stitch.io.decode import grey_region
 from ofs_stitch.stitching.candidates import candidate_pairs
 from ofs_stitch.stitching.decode_order import least_waiting_order
 from ofs_stitch.stitching.inputs import load_scan
@@ -166,7 +166,7 @@ def test_compact_strips_give_exactly_the_float_grey(
     strip = _CompactStrip.cut(pixels, region, waits)
     rows, cols = 39, 47
     assert strip.samples.nbytes == rows * cols * (waiting_bytes if waits else ready_bytes)
-    expected = grey_region(pixels, region)
+    expected = grey_float32(pixels[region])
     assert strip.grey().dtype == np.float32
     np.testing.assert_array_equal(strip.grey(), expected)  # bit for bit, not approximately
     # The strip owns its pixels: the decoded tile can go.
@@ -177,4 +177,4 @@ def test_band_sums_reproduce_the_compiled_grey_for_every_sum() -> None:
     pixels = colour_ramp()[:1]
     strip = _CompactStrip.cut(pixels, WHOLE, waits=True)
     assert strip.summed_bands
-    np.testing.assert_array_equal(strip.grey(), _core.grey_float32(pixels))
+    np.testing.assert_array_equal(strip.grey(), _core.image.grey_float32(pixels))

@@ -44,7 +44,7 @@ def test_worker_draws_both_plots(tmp_path: Path) -> None:
         pair(0, 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0),
         pair(0, 2, (40.0, 9.0), (336.0, 0.0)),
     ]
-    plots.correlations(pairs, [True, False], tmp_path / "pairs.png", {"min_peak_quality": 0.15})
+    plots.correlations(pairs, [None, "quality"], tmp_path / "pairs.png", {"min_peak_quality": 0.15})
     plots.finish()
     for name in ("inputs.png", "pairs.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -75,7 +75,7 @@ def test_a_job_larger_than_the_pipe_does_not_stall_the_run(tmp_path: Path) -> No
         pairs = _many_pairs(4000)  # about 1 MB of JSON; a pipe holds 64 kB
         sender = threading.Thread(
             target=plots.correlations,
-            args=(pairs, [True] * len(pairs), tmp_path / "pairs.png", {}),
+            args=(pairs, [None] * len(pairs), tmp_path / "pairs.png", {}),
         )
         sender.start()
         sender.join(timeout=30)
@@ -92,7 +92,7 @@ def test_abort_with_jobs_still_queued_returns(tmp_path: Path) -> None:
     worker = plots._process.pid
     os.kill(worker, signal.SIGSTOP)
     pairs = _many_pairs(4000)
-    plots.correlations(pairs, [True] * len(pairs), tmp_path / "pairs.png", {})
+    plots.correlations(pairs, [None] * len(pairs), tmp_path / "pairs.png", {})
     stopper = threading.Thread(target=plots.abort)
     stopper.start()
     stopper.join(timeout=30)
@@ -112,15 +112,26 @@ def test_the_workers_plot_is_the_one_drawn_in_process(tmp_path: Path) -> None:
         pair(50, 51, (1.0, 2.0), (0.0, 448.0), math.nan, 3.0),
         pair(52, 53, (0.0, 0.0), (0.0, 0.0)),
     ]
-    accepted = [m.quality > 0.3 for m in pairs]
+    reasons = [*draw_plots.REJECTED_STYLE]
+    rejected = [None if m.quality > 0.3 else reasons[k % 3] for k, m in enumerate(pairs)]
     thresholds = {"min_peak_quality": 0.3, "max_stage_discrepancy": 8.0}
     worker = PlotProcess()
-    worker.correlations(pairs, accepted, tmp_path / "worker.png", thresholds)
+    worker.correlations(pairs, rejected, tmp_path / "worker.png", thresholds)
+    # The automatic thresholds' figure: the corrected discrepancy (NaN included) and the line
+    # that stops at the convincing quality.
+    corrected = [0.3 * k for k in range(len(pairs) - 1)] + [math.nan]
+    automatic = {**thresholds, "convincing_quality": 0.5}
+    worker.correlations(pairs, rejected, tmp_path / "worker_auto.png", automatic, corrected)
     worker.finish()
-    draw_plots.plot_correlations(pairs, accepted, tmp_path / "here.png", thresholds=thresholds)
-    drawn = [
-        np.asarray(Image.open(tmp_path / name).convert("RGB"))
-        for name in ("worker.png", "here.png")
-    ]
-    assert drawn[0].shape == (600, 800, 3)
-    assert np.array_equal(drawn[0], drawn[1])
+    draw_plots.plot_correlations(pairs, rejected, tmp_path / "here.png", thresholds=thresholds)
+    draw_plots.plot_correlations(
+        pairs,
+        rejected,
+        tmp_path / "here_auto.png",
+        thresholds=automatic,
+        corrected_discrepancy=corrected,
+    )
+    for names in (("worker.png", "here.png"), ("worker_auto.png", "here_auto.png")):
+        drawn = [np.asarray(Image.open(tmp_path / name).convert("RGB")) for name in names]
+        assert drawn[0].shape == (600, 800, 3)
+        assert np.array_equal(drawn[0], drawn[1])

@@ -17,9 +17,11 @@ from ofs_stitch.errors import OutputError
 from ofs_stitch.stitching import plots
 
 
-def pairs(n_good: int, n_bad: int) -> tuple[list[PairMeasurement], list[bool]]:
+def pairs(n_good: int, n_bad: int) -> tuple[list[PairMeasurement], list[str | None]]:
+    """Good pairs (accepted) and bad ones (rejected for their quality)."""
     rng = np.random.default_rng(7)
-    measurements, accepted = [], []
+    measurements: list[PairMeasurement] = []
+    rejected: list[str | None] = []
     for k in range(n_good + n_bad):
         good = k < n_good
         error = rng.normal(0.0, 0.5 if good else 200.0, 2)
@@ -34,8 +36,8 @@ def pairs(n_good: int, n_bad: int) -> tuple[list[PairMeasurement], list[bool]]:
                 peak_ratio=1e6,
             )
         )
-        accepted.append(good)
-    return measurements, accepted
+        rejected.append(None if good else "quality")
+    return measurements, rejected
 
 
 def pixels(path) -> np.ndarray:
@@ -48,12 +50,15 @@ def count(rgb_image: np.ndarray, rgb: tuple[int, int, int]) -> int:
     return int(np.all(rgb_image == np.array(rgb, dtype=np.uint8), axis=-1).sum())
 
 
+QUALITY_RGB = plots.REJECTED_STYLE["quality"][0]
+
+
 def test_correlations_plot_shows_accepted_and_rejected_pairs(tmp_path):
-    measurements, accepted = pairs(60, 15)
+    measurements, rejected = pairs(60, 15)
     path = tmp_path / "stitching_correlations.png"
     plots.plot_correlations(
         measurements,
-        accepted,
+        rejected,
         path,
         thresholds={"min_peak_quality": 0.4, "max_stage_discrepancy": 20.0},
     )
@@ -63,19 +68,20 @@ def test_correlations_plot_shows_accepted_and_rejected_pairs(tmp_path):
     # Every filled marker has a core of its exact colour (edges are antialiased): at least
     # ~10 pixels per marker, allowing for overlaps.
     assert count(image, plots.ACCEPTED_RGB) > 60 * 5
-    assert count(image, plots.REJECTED_RGB) > 15 * 5
+    assert count(image, QUALITY_RGB) > 15 * 5
     # Two dashed lines across the axes.
     assert count(image, plots.THRESHOLD_RGB) > 400
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
 
 
 def test_correlations_plot_without_rejections_or_thresholds(tmp_path):
-    measurements, accepted = pairs(40, 0)
+    measurements, rejected = pairs(40, 0)
     path = tmp_path / "c.png"
-    plots.plot_correlations(measurements, accepted, path, thresholds=None)
+    plots.plot_correlations(measurements, rejected, path, thresholds=None)
     image = pixels(path)
     assert count(image, plots.ACCEPTED_RGB) > 40 * 5
-    assert count(image, plots.REJECTED_RGB) == 0  # no rejected markers, no legend entry
+    for rgb, _ in plots.REJECTED_STYLE.values():
+        assert count(image, rgb) == 0  # no rejected markers, no legend entry
     assert count(image, plots.THRESHOLD_RGB) == 0
 
 
@@ -104,7 +110,7 @@ def test_the_log_axis_labels_matplotlibs_ticks_as_plain_numbers(limits):
 
 
 def test_correlations_plot_survives_nan_zero_and_no_pairs(tmp_path):
-    measurements, accepted = pairs(3, 1)
+    measurements, rejected = pairs(3, 1)
     blank = PairMeasurement(
         i=9, j=10, shift=(0.0, 0.0), expected_shift=(0.0, 0.0), pearson_r=math.nan, peak_ratio=2.0
     )
@@ -113,7 +119,7 @@ def test_correlations_plot_survives_nan_zero_and_no_pairs(tmp_path):
         i=11, j=12, shift=(5.0, 5.0), expected_shift=(5.0, 5.0), pearson_r=1.0, peak_ratio=9.0
     )
     plots.plot_correlations(
-        [*measurements, blank, exact], [*accepted, False, True], tmp_path / "a.png"
+        [*measurements, blank, exact], [*rejected, "quality", None], tmp_path / "a.png"
     )
     plots.plot_correlations([], [], tmp_path / "b.png")
     assert pixels(tmp_path / "a.png").shape[:2] == plots.CORRELATIONS_SIZE_PX[::-1]
@@ -121,14 +127,73 @@ def test_correlations_plot_survives_nan_zero_and_no_pairs(tmp_path):
 
 
 def test_correlations_plot_rejects_mismatched_inputs(tmp_path):
-    measurements, accepted = pairs(3, 0)
-    with pytest.raises(ValueError, match="3 measurements but 2"):
-        plots.plot_correlations(measurements, accepted[:2], tmp_path / "x.png")
+    measurements, rejected = pairs(3, 0)
+    with pytest.raises(ValueError, match="3 measurements but 2 rejection reasons"):
+        plots.plot_correlations(measurements, rejected[:2], tmp_path / "x.png")
     with pytest.raises(ValueError, match="min_quality"):
         plots.plot_correlations(
-            measurements, accepted, tmp_path / "x.png", thresholds={"min_quality": 0.5}
+            measurements, rejected, tmp_path / "x.png", thresholds={"min_quality": 0.5}
+        )
+    with pytest.raises(ValueError, match="'blurry'"):
+        plots.plot_correlations(measurements, [None, "blurry", None], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="3 measurements but 2 corrected"):
+        plots.plot_correlations(
+            measurements, rejected, tmp_path / "x.png", corrected_discrepancy=[1.0, 2.0]
         )
     assert not (tmp_path / "x.png").exists()
+
+
+def test_each_reason_for_rejection_has_its_marker_and_legend_entry(tmp_path):
+    measurements, accepted = pairs(30, 0)
+    reasons = [*plots.REJECTED_STYLE] * 4
+    extra, _ = pairs(0, len(reasons))
+    figure_path = tmp_path / "c.png"
+    plots.plot_correlations([*measurements, *extra], [*accepted, *reasons], figure_path)
+    image = pixels(figure_path)
+    for rgb, _ in plots.REJECTED_STYLE.values():
+        assert count(image, rgb) > 4 * 5
+    # The legend names each reason with its count (drawn on the figure, read back here).
+    figure = plots._correlations_figure([*measurements, *extra], [*accepted, *reasons])
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert labels == [
+        "accepted (30)",
+        "rejected: quality (4)",
+        "rejected: discrepancy (4)",
+        "rejected: loop inconsistency (4)",
+    ]
+
+
+def test_automatic_thresholds_are_lines_on_the_scale_they_judged(tmp_path):
+    # Automatic mode judges the discrepancy left after the affine stage fit, and only below
+    # the convincing quality: the plot shows that discrepancy and a line across those qualities.
+    measurements, rejected = pairs(20, 5)
+    corrected = [0.5 + 0.1 * k for k in range(len(measurements))]
+    thresholds = {
+        "min_peak_quality": 0.15,
+        "max_stage_discrepancy": 4.0,
+        "convincing_quality": 0.5,
+    }
+    figure = plots._correlations_figure(
+        measurements, rejected, thresholds=thresholds, corrected_discrepancy=corrected
+    )
+    ax = figure.axes[0]
+    assert "affine" in ax.get_ylabel()
+    drawn = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+    assert sorted(drawn) == pytest.approx(sorted(corrected))
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"min quality 0.15", "max discrepancy 4 px (below quality 0.5)"}
+    limit = lines["max discrepancy 4 px (below quality 0.5)"]
+    assert list(limit.get_xdata()) == [0.15, 0.5] and list(limit.get_ydata()) == [4.0, 4.0]
+    # Manual thresholds: the plain discrepancy, the limit across every quality above the minimum.
+    figure = plots._correlations_figure(
+        measurements,
+        rejected,
+        thresholds={"min_peak_quality": 0.3, "max_stage_discrepancy": 9.0},
+    )
+    ax = figure.axes[0]
+    assert "affine" not in ax.get_ylabel()
+    limit = next(line for line in ax.get_lines() if line.get_label().startswith("max"))
+    assert list(limit.get_xdata()) == [0.3, plots.X_LIMITS[1]]
 
 
 def grid_positions(rows: int, cols: int, step=(336.0, 448.0)) -> np.ndarray:
@@ -174,9 +239,9 @@ def test_inputs_plot_rejects_mismatched_names(tmp_path):
 
 
 def test_unwritable_output_raises_output_error(tmp_path):
-    measurements, accepted = pairs(2, 0)
+    measurements, rejected = pairs(2, 0)
     with pytest.raises(OutputError, match="missing"):
-        plots.plot_correlations(measurements, accepted, tmp_path / "missing" / "c.png")
+        plots.plot_correlations(measurements, rejected, tmp_path / "missing" / "c.png")
 
 
 def test_matplotlib_is_imported_lazily_and_pyplot_never(tmp_path):
@@ -190,7 +255,7 @@ assert "matplotlib" not in sys.modules, "importing ofs_stitch.stitching.plots im
 m = PairMeasurement(
     i=0, j=1, shift=(1.0, 2.0), expected_shift=(1.0, 2.5), pearson_r=0.9, peak_ratio=5.0
 )
-plots.plot_correlations([m], [True], Path({str(tmp_path / "c.png")!r}))
+plots.plot_correlations([m], [None], Path({str(tmp_path / "c.png")!r}))
 assert "matplotlib" in sys.modules
 assert "matplotlib.pyplot" not in sys.modules, "plotting imported pyplot"
 print("ok")

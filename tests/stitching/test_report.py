@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ofs_stitch.core.matches import PairMeasurement
+from ofs_stitch.core.matches import PEAK_RATIO_WITHOUT_RIVAL, PairMeasurement
 from ofs_stitch.io.tiles import Tile
 from ofs_stitch.stitching.report import (
     fit_camera_stage_matrix,
@@ -17,6 +18,7 @@ from ofs_stitch.stitching.report import (
     positions_document,
     write_positions_json,
 )
+from ofs_stitch.stitching.thresholds import REJECTION_REASONS
 
 # A real OpenFlexure matrix (motor steps per pixel, axes swapped): stage_xy = [d_row, d_col] @ M.
 M = np.array([[-0.00222, 3.39785], [3.406378, 0.003936]])
@@ -51,13 +53,13 @@ def scan():
         )
         for k, (i, j) in enumerate(edges)
     ]
-    accepted = [True, True, True, True, False]
+    rejected = [None, None, None, None, "discrepancy"]
     residuals = np.array([[0.3, 0.4], [1.0, 0.0], [0.0, 2.0], [0.6, 0.8], [np.nan, np.nan]])
-    return tiles, positions, measurements, accepted, residuals, delta
+    return tiles, positions, measurements, rejected, residuals, delta
 
 
 def test_positions_json_holds_tiles_and_pairs(tmp_path):
-    tiles, positions, measurements, accepted, residuals, delta = scan()
+    tiles, positions, measurements, rejected, residuals, delta = scan()
     path = tmp_path / "positions.json"
     improved = np.array([[0.001, 3.4], [3.41, 0.002]])
     write_positions_json(
@@ -65,7 +67,7 @@ def test_positions_json_holds_tiles_and_pairs(tmp_path):
         tiles,
         positions,
         measurements,
-        accepted,
+        rejected,
         residuals,
         csm_matrix=M,
         pixel_size_um=0.35,
@@ -118,6 +120,7 @@ def test_positions_json_holds_tiles_and_pairs(tmp_path):
     assert p0["residual"] == [0.3, 0.4] and p0["residual_px"] == pytest.approx(0.5)
     assert p4["accepted"] is False
     assert p4["residual"] == [None, None] and p4["residual_px"] is None
+    assert p0["rejected"] is None and p4["rejected"] == "discrepancy"
 
     mapping = document["stage_mapping"]
     assert mapping["matrix"] == M.tolist()
@@ -129,34 +132,71 @@ def test_positions_json_holds_tiles_and_pairs(tmp_path):
 
 def test_pair_entries_keep_their_keys_order_and_numbers(tmp_path):
     # One line per pair, as ofs-stitch has always written it: readers may rely on any of it.
-    tiles, positions, measurements, accepted, residuals, _ = scan()
+    tiles, positions, measurements, rejected, residuals, _ = scan()
     path = tmp_path / "positions.json"
-    write_positions_json(path, tiles, positions, measurements, accepted, residuals)
+    write_positions_json(path, tiles, positions, measurements, rejected, residuals)
     lines = [line for line in path.read_text().splitlines() if line.startswith('  {"i": ')]
     assert len(lines) == 5
     assert lines[0] == (
         '  {"i": 0, "j": 1, "name_i": "img_0.jpg", "name_j": "img_1.jpg", "shift": [1.5, 448.8], '
         '"expected_shift": [0.0, 448.0], "pearson_r": 0.9, "peak_ratio": 5.0, '
         '"quality": 0.7200000000000001, "stage_discrepancy": 1.7000000000000053, '
-        '"accepted": true, "residual": [0.3, 0.4], "residual_px": 0.5},'
+        '"accepted": true, "residual": [0.3, 0.4], "residual_px": 0.5, "rejected": null},'
     )
     assert lines[4] == (
         '  {"i": 0, "j": 3, "name_i": "img_0.jpg", "name_j": "img_3.jpg", '
         '"shift": [335.9, 451.8], "expected_shift": [336.0, 448.0], "pearson_r": 0.5, '
         '"peak_ratio": 9.0, "quality": 0.4444444444444444, "stage_discrepancy": '
-        '3.8013155617496546, "accepted": false, "residual": [null, null], "residual_px": null}'
+        '3.8013155617496546, "accepted": false, "residual": [null, null], "residual_px": null, '
+        '"rejected": "discrepancy"}'
     )
 
 
+def test_every_rejected_pair_says_why(tmp_path):
+    tiles, positions, measurements, _, residuals, _ = scan()
+    reasons = ["quality", None, "loop inconsistency", None, "discrepancy"]
+    path = tmp_path / "positions.json"
+    write_positions_json(path, tiles, positions, measurements, reasons, residuals)
+    document = json.loads(path.read_text())
+    assert [p["rejected"] for p in document["pairs"]] == reasons
+    assert [p["accepted"] for p in document["pairs"]] == [r is None for r in reasons]
+    assert document["accepted_pair_count"] == 2
+    # The vocabulary is the thresholds' and the layout's, and the file explains each word.
+    assert REJECTION_REASONS == ("quality", "discrepancy", "loop inconsistency")
+    for reason in REJECTION_REASONS:
+        assert f"'{reason}'" in document["fields"]["pairs[].rejected"]
+
+
+def test_a_peak_without_rival_is_written_as_null_and_explained():
+    # The compiled core reports 1e6 when nothing competes with the peak; the cache keeps that
+    # number, positions.json writes null and says what it means.
+    tiles, positions, measurements, rejected, residuals, _ = scan()
+    unrivalled = replace(measurements[1], peak_ratio=PEAK_RATIO_WITHOUT_RIVAL)
+    assert unrivalled.peak_ratio == 1e6
+    measurements[1] = unrivalled
+    document = positions_document(tiles, positions, measurements, rejected, residuals)
+    assert document["pairs"][1]["peak_ratio"] is None
+    assert document["pairs"][1]["quality"] == unrivalled.quality
+    assert document["pairs"][0]["peak_ratio"] == 5.0
+    fields = document["fields"]
+    assert "null when nothing competes" in fields["pairs[].peak_ratio"]
+    assert "mean of that difference over all tiles" in fields["tiles[].offset_from_stage_px"]
+    # Every key of a tile or pair entry that a reader may wonder about is described.
+    for key in ("offset_from_stage_px", "stage_position_px", "residual_rms_px"):
+        assert f"tiles[].{key}" in fields and key in document["tiles"][0]
+    for key in ("peak_ratio", "quality", "pearson_r", "rejected", "residual_px"):
+        assert f"pairs[].{key}" in fields and key in document["pairs"][0]
+
+
 def test_without_stage_coordinates_or_matrix_there_is_no_stage_mapping():
-    tiles, positions, measurements, accepted, residuals, _ = scan()
-    document = positions_document(tiles, positions, measurements, accepted, residuals)
+    tiles, positions, measurements, rejected, residuals, _ = scan()
+    document = positions_document(tiles, positions, measurements, rejected, residuals)
     assert document["stage_mapping"] is None and document["camera_stage_matrix"] is None
     assert all(t["registered_stage_xy"] is None for t in document["tiles"])
 
     no_stage = [Tile(t.path, t.height, t.width, t.stage_position_px) for t in tiles[:2]] + tiles[2:]
     document = positions_document(
-        no_stage, positions, measurements, accepted, residuals, csm_matrix=M
+        no_stage, positions, measurements, rejected, residuals, csm_matrix=M
     )
     assert [t["registered_stage_xy"] is None for t in document["tiles"]] == [
         True,
@@ -170,7 +210,7 @@ def test_without_stage_coordinates_or_matrix_there_is_no_stage_mapping():
 def test_a_tile_without_accepted_pairs_has_no_residual():
     tiles, positions, measurements, _, residuals, _ = scan()
     document = positions_document(
-        tiles, positions, measurements, [False, False, True, True, False], residuals
+        tiles, positions, measurements, ["quality", "quality", None, None, "discrepancy"], residuals
     )
     assert document["tiles"][0]["accepted_pairs"] == 0
     assert document["tiles"][0]["residual_rms_px"] is None
@@ -179,18 +219,20 @@ def test_a_tile_without_accepted_pairs_has_no_residual():
 
 
 def test_inconsistent_inputs_are_refused(tmp_path):
-    tiles, positions, measurements, accepted, residuals, _ = scan()
+    tiles, positions, measurements, rejected, residuals, _ = scan()
     with pytest.raises(ValueError, match="positions_px"):
-        positions_document(tiles, positions[:3], measurements, accepted, residuals)
-    with pytest.raises(ValueError, match="accepted flags"):
-        positions_document(tiles, positions, measurements, accepted[:4], residuals)
+        positions_document(tiles, positions[:3], measurements, rejected, residuals)
+    with pytest.raises(ValueError, match="rejection reasons"):
+        positions_document(tiles, positions, measurements, rejected[:4], residuals)
+    with pytest.raises(ValueError, match="'blurry'"):
+        positions_document(tiles, positions, measurements, [*rejected[:4], "blurry"], residuals)
     with pytest.raises(ValueError, match="residuals"):
-        positions_document(tiles, positions, measurements, accepted, residuals[:4])
+        positions_document(tiles, positions, measurements, rejected, residuals[:4])
     with pytest.raises(ValueError, match="'tiles'"):
-        positions_document(tiles, positions, measurements, accepted, residuals, extra={"tiles": []})
+        positions_document(tiles, positions, measurements, rejected, residuals, extra={"tiles": []})
     with pytest.raises(TypeError, match="object"):
         positions_document(
-            tiles, positions, measurements, accepted, residuals, extra={"x": object()}
+            tiles, positions, measurements, rejected, residuals, extra={"x": object()}
         )
     assert not any(tmp_path.iterdir())
 

@@ -11,7 +11,8 @@ Quality measures (``ofs_stitch.core.registration`` says how they are measured):
 
 - ``pearson_r``: Pearson correlation of the overlapping pixels at the found shift, -1..1.
 - ``peak_ratio``: the correlation peak over the highest competing local maximum; >= 1 for a
-  clear match, 1e6 when nothing competes, 0 when nothing was measured.
+  clear match, ``PEAK_RATIO_WITHOUT_RIVAL`` (1e6) when nothing competes, 0 when nothing was
+  measured. The correlation cache stores that value as it is; positions.json writes null.
 - ``quality`` (0..1) = ``max(pearson_r, 0) * (1 - 1 / peak_ratio)``, 0 for ``peak_ratio`` <= 1:
   near 0 for blank or unrelated overlaps (r ~ 0) and for ambiguous ones (another shift fits as
   well); close to r for a distinct match.
@@ -21,9 +22,14 @@ No numpy here: the plot helper decodes measurements before it loads numpy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# The peak ratio the compiled core reports when no other maximum competes with the peak: a
+# finite stand-in for an infinite ratio (quality is then pearson_r to 1e-6).
+PEAK_RATIO_WITHOUT_RIVAL = 1e6
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,52 @@ class Match:
         object.__setattr__(self, "quality", combined_quality(self.pearson_r, self.peak_ratio))
 
 
+IDENTITY_LINEAR = ((1.0, 0.0), (0.0, 1.0))
+
+
 @dataclass(frozen=True)
 class Registration(Match):
-    """The result of ``register_pair``: the match, and how the search for it went."""
+    """The result of ``register_pair``: the match, and how the search for it went.
+
+    ``linear`` is the 2x2 linear part L of the transform ``b[p] ~ a[L p + shift]`` in (row,
+    col): the identity for a translation, a rotation (times a scale) for the rigid and
+    similarity models. ``matrix`` is the 3x3 homogeneous form, ``transform`` the same as a
+    ``core.transform.Transform``; ``angle_deg`` and ``scale`` read it as that type does.
+    """
 
     gaussian_fit: bool  # False when the sub-pixel step had to fall back to a parabola
     found: bool  # False when no shift satisfied the search constraints
+    linear: tuple[tuple[float, float], tuple[float, float]] = IDENTITY_LINEAR
+    model: str = "translation"  # the kind of transform measured (see core.transform.KINDS)
+
+    @property
+    def matrix(self) -> Any:
+        """The (3, 3) float64 homogeneous matrix in (row, col): b[p] ~ a[matrix @ p]."""
+        import numpy as np  # here, not at import: the plot helper loads this module first
+
+        (l00, l01), (l10, l11) = self.linear
+        return np.array(
+            [[l00, l01, self.shift[0]], [l10, l11, self.shift[1]], [0.0, 0.0, 1.0]], dtype=float
+        )
+
+    @property
+    def transform(self) -> Any:
+        """The measured ``core.transform.Transform``, of kind ``model``."""
+        from .transform import Transform
+
+        return Transform(self.matrix, self.model)  # type: ignore[arg-type]
+
+    @property
+    def angle_deg(self) -> float:
+        """The rotation in degrees (see ``Transform.angle_deg``); 0 for a translation."""
+        (l00, l01), (l10, l11) = self.linear
+        return math.degrees(math.atan2(l10 - l01, l00 + l11))
+
+    @property
+    def scale(self) -> float:
+        """The factor lengths are multiplied by, sqrt(|det L|) (see ``Transform.scale``)."""
+        (l00, l01), (l10, l11) = self.linear
+        return math.sqrt(abs(l00 * l11 - l01 * l10))
 
 
 @dataclass(frozen=True, kw_only=True)

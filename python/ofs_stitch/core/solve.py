@@ -92,7 +92,7 @@ def solve_positions(
     if robust is not None and not robust_scale > 0:
         raise InputError(f"robust_scale={robust_scale} must be > 0 pixels")
 
-    positions, residuals, robust_weights, info = _core.solve_positions(
+    positions, residuals, robust_weights, info = _core.solve.solve_positions(
         int(n_tiles),
         indices[:, 0].astype(np.int64),
         indices[:, 1].astype(np.int64),

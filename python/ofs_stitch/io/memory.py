@@ -84,6 +84,16 @@ def hand_back_large_blocks() -> None:
 def peak_resident_bytes() -> int | None:
     """The most memory this process has held at once so far (its peak resident set size), or
     None where the system does not say (Windows)."""
+    # Linux: the high-water mark of this process's own memory. ru_maxrss would carry over the
+    # peak of the process that started this one (Linux keeps it across fork and exec), so a
+    # run started from a large process would report that process's peak.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:

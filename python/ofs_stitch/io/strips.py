@@ -15,7 +15,7 @@ import functools
 import platform
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,125 +24,45 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyvips
 
-from ..errors import InputError, decode_error
-from .tiles import Tile
+from ..errors import decode_error
+from .decode import open_image, shrink_on_load
+from .header import ImageFacts
+from .pixel_format import PixelFormat, to_pixel_format
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-# libvips formats we render, and the numpy type of each.
-_DTYPES = {"uchar": np.dtype(np.uint8), "ushort": np.dtype(np.uint16)}
 
-
-@dataclass(frozen=True)
-class PixelFormat:
-    """What the mosaic holds: 1 (grey) or 3 (RGB) colour bands of uint8 or uint16."""
-
-    bands: int
-    dtype: np.dtype
-
-    @property
-    def vips_format(self) -> str:
-        return "uchar" if self.dtype == np.uint8 else "ushort"
-
-    @property
-    def max_value(self) -> int:
-        return int(np.iinfo(self.dtype).max)
-
-
-def _colour_bands(image: pyvips.Image) -> int:
-    return image.bands - (1 if image.hasalpha() else 0)
-
-
-def probe_pixel_format(paths: Sequence[Path]) -> PixelFormat:
-    """The mosaic format that holds every tile without loss (reads headers only).
-
-    RGB if any tile is colour, 16 bits if any tile is 16-bit. Alpha in tiles is ignored.
-    """
-    headers = []
-    for path in paths:
-        try:
-            image = pyvips.Image.new_from_file(str(path))
-        except pyvips.Error as error:
-            raise decode_error(path, error) from None
-        colour = _colour_bands(image) >= 3 or image.interpretation == "cmyk"
-        headers.append((path, colour, str(image.format)))
-    return _holding(headers)
-
-
-def pixel_format_of(tiles: Sequence[Tile]) -> PixelFormat:
-    """As `probe_pixel_format`, from the headers the input stage already read.
-
-    A tile with 3 or more bands is colour: RGB, RGBA and CMYK(A) all have 3 or more, grey and
-    grey + alpha fewer.
-    """
-    return _holding((tile.path, tile.bands >= 3, tile.pixel_format) for tile in tiles)
-
-
-def _holding(headers: Iterable[tuple[Path, bool, str]]) -> PixelFormat:
-    """The smallest mosaic format holding tiles of these (path, is colour, libvips format)."""
-    bands, depth16 = 1, False
-    for path, colour, sample_format in headers:
-        if sample_format not in _DTYPES:
-            raise InputError(
-                f"{path}: {sample_format} samples are not supported; convert the tiles to 8- or "
-                "16-bit unsigned images"
-            )
-        if colour:
-            bands = 3
-        depth16 |= sample_format == "ushort"
-    return PixelFormat(bands, np.dtype(np.uint16 if depth16 else np.uint8))
-
-
-def _normalise(image: pyvips.Image, fmt: PixelFormat) -> pyvips.Image:
-    """Drop alpha, convert colour space, then match the mosaic's bands and depth."""
-    if image.interpretation == "cmyk":
-        image = image.colourspace("srgb")
-    if image.hasalpha():
-        image = image.extract_band(0, n=image.bands - 1)
-    if image.bands > fmt.bands:
-        image = image.extract_band(0, n=fmt.bands)
-    if image.format == "uchar" and fmt.dtype == np.uint16:
-        # 255 -> 65535: full scale stays full scale.
-        image = (image.cast("ushort") * 257).cast("ushort")
-    if image.bands < fmt.bands:
-        image = image.bandjoin([image] * (fmt.bands - image.bands))
-    return image
-
-
-def open_tile(path: Path, fmt: PixelFormat, shape: tuple[int, int] | None = None) -> pyvips.Image:
-    """A lazily decoded tile in the mosaic's format, resized to ``shape`` (h, w) if given.
+def open_in_format(
+    tile: ImageFacts, fmt: PixelFormat, shape: tuple[int, int] | None = None
+) -> pyvips.Image:
+    """A lazily decoded image in the mosaic's format, resized to ``shape`` (h, w) if given.
 
     Top-to-bottom access only. Truncated files raise an error when the missing part is reached
     (libvips would otherwise fill it with grey). Downsizing uses JPEG shrink-on-load (DCT
-    scaling) where it can and area averaging (libvips resize: box shrink, then lanczos3 for the
-    fractional rest) for the remainder.
+    scaling) where it can, chosen from the tile's header, and area averaging (libvips resize:
+    box shrink, then lanczos3 for the fractional rest) for the remainder.
     """
+    if shape is not None and (tile.height, tile.width) == tuple(shape):
+        shape = None  # full size: nothing to resize
+    shrink = 1 if shape is None else shrink_on_load(tile, shape)
+    image = open_image(tile.path, shrink=shrink, loader=tile.loader)
     try:
-        image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="truncated")
-        if shape is not None and (image.height, image.width) != tuple(shape):
-            factor = min(image.width / shape[1], image.height / shape[0])
-            shrink = max((s for s in (8, 4, 2, 1) if s <= factor), default=1)
-            if shrink > 1 and image.get("vips-loader").startswith("jpegload"):
-                image = pyvips.Image.new_from_file(
-                    str(path), access="sequential", fail_on="truncated", shrink=shrink
-                )
-            image = _normalise(image, fmt)
-            image = image.resize(shape[1] / image.width, vscale=shape[0] / image.height)
-            # resize rounds the output size; pin it to exactly what the layout expects.
-            if (image.height, image.width) != tuple(shape):
-                image = image.embed(0, 0, shape[1], shape[0], extend="copy")
-            return image
-        return _normalise(image, fmt)
+        image = to_pixel_format(image, fmt)
+        return image if shape is None else _fit(image, shape)
     except pyvips.Error as error:
-        raise decode_error(path, error) from None
+        raise decode_error(tile.path, error) from None
 
 
-def shrink_pixels(pixels: np.ndarray, fmt: PixelFormat, shape: tuple[int, int]) -> pyvips.Image:
-    """Already decoded tile pixels resized to ``shape`` (h, w) by area averaging."""
-    array = _as_format(pixels, fmt)
-    image = pyvips.Image.new_from_array(array)
+def shrink_pixels(pixels: np.ndarray, shape: tuple[int, int]) -> pyvips.Image:
+    """Decoded tile pixels in the mosaic's format, resized to ``shape`` (h, w) by area
+    averaging."""
+    return _fit(pyvips.Image.new_from_array(pixels), shape)
+
+
+def _fit(image: pyvips.Image, shape: tuple[int, int]) -> pyvips.Image:
     image = image.resize(shape[1] / image.width, vscale=shape[0] / image.height)
+    # resize rounds the output size; pin it to exactly what the layout expects.
     if (image.height, image.width) != tuple(shape):
         image = image.embed(0, 0, shape[1], shape[0], extend="copy")
     return image
@@ -228,8 +148,9 @@ class _Worker(threading.Thread):
 class StripReader:
     """Reads strips of tiles in top-to-bottom order, each tile decoded once.
 
-    ``opener(tile)`` returns the tile's lazily decoded image (see `open_tile`); ``in_memory``,
-    when given, returns already decoded pixels of a tile (or None), which are then used as is.
+    ``opener(tile)`` returns the tile's lazily decoded image (see `open_in_format`); ``in_memory``,
+    when given, returns a tile's pixels already decoded and in the mosaic's format (see
+    `pixel_format.pixels_in_format`), or None; they are then used as they are.
     Use as a context manager; requests for one tile must move down the tile.
     """
 
@@ -271,7 +192,7 @@ class StripReader:
             pixels = self._in_memory(tile)
             if pixels is None:
                 return None
-            self._arrays[tile] = _as_format(pixels, self._fmt)
+            self._arrays[tile] = pixels
         return self._arrays[tile]
 
     def _fetch(self, request: StripRequest) -> np.ndarray:
@@ -334,17 +255,3 @@ class StripReader:
 
     def _forget_region(self, tile: int) -> None:
         self._regions.pop(tile, None)
-
-
-def _as_format(pixels: np.ndarray, fmt: PixelFormat) -> np.ndarray:
-    """Decoded pixels (h, w[, bands]) from memory, in the mosaic's bands and depth."""
-    array = pixels if pixels.ndim == 3 else pixels[:, :, None]
-    if array.shape[2] in (2, 4):  # drop alpha
-        array = array[:, :, : array.shape[2] - 1]
-    if array.shape[2] > fmt.bands:
-        array = array[:, :, : fmt.bands]
-    if array.dtype == np.uint8 and fmt.dtype == np.uint16:
-        array = array.astype(np.uint16) * 257
-    if array.shape[2] < fmt.bands:
-        array = np.repeat(array, fmt.bands, axis=2)
-    return np.asarray(array, fmt.dtype)

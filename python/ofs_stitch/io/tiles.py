@@ -15,7 +15,8 @@ from typing import Any
 class Tile:
     """One input image: where it is on disk, its size, and where the stage says it is.
 
-    Pixels are not held here: stages that need them decode the file (once) themselves.
+    Pixels are not held here: stages that need them decode the file (once) themselves, from
+    what this record says about it (nobody reads the header a second time).
     """
 
     path: Path
@@ -30,6 +31,10 @@ class Tile:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     bands: int = 1  # colour bands as decoded (3 for RGB)
     pixel_format: str = "uchar"  # libvips band format: "uchar" (8-bit), "ushort" (16-bit), ...
+    # From the header too (see `ImageHeader`): the colour interpretation of the bands, and the
+    # libvips loader ("" when unknown: the renderer then does without shrink-on-load).
+    interpretation: str = "b-w"
+    loader: str = ""
 
     @property
     def decoded_bytes(self) -> int:

@@ -1,4 +1,5 @@
-"""The OpenFlexure UserComment JSON: stage position, camera-stage matrix, calibration width.
+"""The OpenFlexure UserComment JSON: stage position, camera-stage matrix, calibration width,
+and the comment a stitched mosaic carries.
 
 Three server generations store the same quantities under different key paths. Each quantity is
 looked up independently, trying the layouts in order (v3 server, legacy v3, v2 server); the
@@ -9,12 +10,14 @@ same positions here as upstream.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 # v2 servers never recorded the calibration image width; their camera-stage mapping was always
 # calibrated on 832-pixel-wide frames, which upstream assumes whenever a matrix is present.
 V2_CALIBRATION_WIDTH = 832
+STITCHED_NOTE = "Stitched by OpenFlexure Stitching"
 
 _POSITION_PATHS: tuple[tuple[Any, ...], ...] = (
     ("stage", "position"),
@@ -147,3 +150,18 @@ def parse_stage_metadata(user_comment: dict[str, Any] | None) -> StageMetadata:
         pixel_size_um=pixel_size if pixel_size is not None and pixel_size > 0 else None,
         problems=tuple(problems),
     )
+
+
+def stitched_user_comment(first_tile_metadata: Mapping[str, Any] | None, n_images: int) -> dict:
+    """UserComment JSON for stitched JPEGs: the first tile's, without the stage position (it
+    is not the mosaic's) or the bulky camera tuning, plus a note and the number of images."""
+    comment = {
+        k: v for k, v in (first_tile_metadata or {}).items() if k not in ("stage", "/stage/")
+    }
+    for camera_key in ("camera", "/camera/"):
+        camera = comment.get(camera_key)
+        if isinstance(camera, dict) and "tuning" in camera:
+            comment[camera_key] = {k: v for k, v in camera.items() if k != "tuning"}
+    comment["Notes"] = STITCHED_NOTE
+    comment["NumberOfImages"] = int(n_images)
+    return comment

@@ -1,1 +1,2 @@
-"""Turning placed tiles into pixels: mosaic geometry, painting, streaming and format writers."""
+"""Turning placed tiles into pixels: mosaic geometry, painting windows (nearest, feather), band
+streaming, the output plan, format writers and previews."""

@@ -1,8 +1,10 @@
-"""Composing the mosaic from its tiles, one horizontal band of rows at a time.
+"""Composing the mosaic from its tiles: any window of the canvas, or all of it in bands.
 
-Bands are produced top to bottom; each holds every column of the canvas. Only the tiles that
-reach into the current band are being decoded (see `io.strips`), so memory follows the band
-height and the tiles in use, never the size of the scan.
+The painters (`nearest`, `feather`) paint any window of the canvas from the tile pixels they
+ask for. Here they are fed: `render_window` reads what one window needs; `render_bands`
+streams the canvas top to bottom as full-width bands, the form the writers consume. Only the
+tiles that reach into the current band are being decoded (see `io.strips`), each row of a
+tile once, so memory follows the band height and the tiles in use, never the size of the scan.
 
 Two ways to choose pixels where tiles overlap:
 
@@ -25,18 +27,20 @@ from typing import Literal
 import numpy as np
 import pyvips
 
-from .. import _core
 from ..errors import ImageReadError, InputError
+from ..io.pixel_format import PixelFormat, pixels_in_format
 from ..io.strips import (
     HeapTrimmer,
-    PixelFormat,
     StripReader,
     StripRequest,
-    open_tile,
+    open_in_format,
     operation_cache_disabled,
     shrink_pixels,
 )
-from .geometry import MosaicGeometry
+from .feather import FeatherPainter
+from .geometry import MosaicGeometry, with_headers
+from .nearest import NearestPainter
+from .painting import Painter, Strips, Window, band_windows
 
 Blend = Literal["nearest", "feather"]
 BLENDS: tuple[str, ...] = ("nearest", "feather")
@@ -49,8 +53,6 @@ MIN_BAND_ROWS = 16
 # Return freed memory to the system after every band that decoded tiles (measured on a
 # 150-tile strip: peak RSS 545 MB instead of 596 MB when trimming every 32 MB, and faster).
 TRIM_INTERVAL_BYTES = 0
-# Positions closer than this to a whole pixel are treated as whole (no resampling).
-WHOLE_PIXEL_TOLERANCE = 1e-6
 
 
 def band_rows(width: int, fmt: PixelFormat) -> int:
@@ -80,13 +82,22 @@ def file_source(
 ) -> RenderSource:
     """Tiles read from their files (resized when the layout is scaled); ``in_memory(tile)``
     returns a tile's decoded pixels when they are already held (then used instead)."""
+    headers = with_headers(layout).headers
+    assert headers is not None
+
+    def held(tile: int) -> np.ndarray | None:
+        pixels = in_memory(tile) if in_memory is not None else None
+        # CMYK is converted with the file's colour profile, which held pixels lack.
+        if pixels is None or headers[tile].interpretation == "cmyk":
+            return None
+        return pixels_in_format(pixels, headers[tile].interpretation, fmt)
 
     def opener(tile: int) -> pyvips.Image:
         expected = (int(layout.shapes[tile, 0]), int(layout.shapes[tile, 1]))
-        held = in_memory(tile) if in_memory is not None and layout.scale != 1 else None
-        if held is not None:
-            return shrink_pixels(held, fmt, expected)
-        image = open_tile(layout.paths[tile], fmt, None if layout.scale == 1 else expected)
+        pixels = held(tile) if layout.scale != 1 else None
+        if pixels is not None:
+            return shrink_pixels(pixels, expected)
+        image = open_in_format(headers[tile], fmt, None if layout.scale == 1 else expected)
         if (image.height, image.width) != expected:
             raise ImageReadError(
                 f"{layout.paths[tile]} is {image.width} x {image.height} px but was "
@@ -95,8 +106,114 @@ def file_source(
             )
         return image
 
-    memory = in_memory if layout.scale == 1 else None
+    memory = held if in_memory is not None and layout.scale == 1 else None
     return RenderSource(fmt, opener, memory, workers)
+
+
+def painter_for(layout: MosaicGeometry, blend: Blend | str) -> Painter:
+    """The painter of ``blend`` for this layout."""
+    if blend not in BLENDS:
+        raise InputError(f"unknown blend {blend!r}; use one of: {', '.join(BLENDS)}")
+    return NearestPainter(layout) if blend == "nearest" else FeatherPainter(layout)
+
+
+def _with_alpha(colour: np.ndarray, covered: np.ndarray, fmt: PixelFormat) -> np.ndarray:
+    full = np.where(covered, fmt.max_value, 0).astype(fmt.dtype)
+    return np.concatenate([colour, full[:, :, None]], axis=2)
+
+
+def _reader(layout: MosaicGeometry, source: RenderSource) -> StripReader:
+    return StripReader(
+        source.opener,
+        layout.paths,
+        source.fmt,
+        workers=source.workers,
+        in_memory=source.in_memory,
+    )
+
+
+def render_window(
+    layout: MosaicGeometry,
+    source: RenderSource,
+    window: Window,
+    *,
+    blend: Blend | str = "nearest",
+    alpha: bool = False,
+) -> np.ndarray:
+    """One window of the canvas, (rows, cols, bands[+1]) of the source's dtype: the same
+    pixels as that part of the whole canvas. Decodes only the parts of the tiles the window
+    needs (each call opens its tiles anew)."""
+    if not window.inside(layout.height, layout.width):
+        raise ValueError(f"{window} reaches outside the {layout.height} x {layout.width} canvas")
+    painter = painter_for(layout, blend)
+    with operation_cache_disabled(), _reader(layout, source) as reader:
+        strips = reader.collect(reader.submit(painter.needs(window)))
+    colour, covered = painter.paint(window, strips, source.fmt)
+    return _with_alpha(colour, covered, source.fmt) if alpha else colour
+
+
+class _RowsOnce:
+    """Serves the strips of consecutive bands, decoding each row of a tile once.
+
+    Bands move down the canvas, so what a band needs of a tile starts at or below where the
+    previous band's need started. Rows decoded for one band that the next one needs again (the
+    feather stencil's few rows of overlap) are kept; the rest is dropped with the band. Whole
+    rows of tiles are decoded: a band spans the canvas.
+    """
+
+    def __init__(self, reader: StripReader, layout: MosaicGeometry) -> None:
+        self.reader = reader
+        self.widths = layout.shapes[:, 1]
+        self.decoded_to = np.zeros(len(layout), np.int64)  # next tile row to decode
+        self.kept: dict[int, tuple[int, np.ndarray]] = {}  # tile -> (its first row, rows)
+
+    def submit(self, needs: list[StripRequest]) -> list[tuple[StripRequest, object]]:
+        """Start decoding the rows of ``needs`` not decoded yet; pass the result to `strips`."""
+        requests = []
+        for need in needs:
+            start = int(self.decoded_to[need.tile])
+            if need.row1 > start:
+                requests.append(
+                    StripRequest(need.tile, start, need.row1, 0, int(self.widths[need.tile]))
+                )
+                self.decoded_to[need.tile] = need.row1
+        return self.reader.submit(requests)
+
+    def strips(
+        self, needs: list[StripRequest], pending: list[tuple[StripRequest, object]]
+    ) -> Strips:
+        """The rows of ``needs`` (submitted with `submit`), from kept rows and new strips."""
+        decoded = self.reader.collect(pending)
+        strips: dict[int, tuple[StripRequest, np.ndarray]] = {}
+        for need in needs:
+            t = need.tile
+            parts = []
+            first = need.row0
+            if t in self.kept:
+                kept_first, kept = self.kept[t]
+                parts.append(kept[need.row0 - kept_first :])
+            if t in decoded:
+                request, pixels = decoded[t]
+                if not parts:
+                    first = request.row0
+                parts.append(pixels)
+            rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+            strips[t] = (StripRequest(t, first, first + len(rows), 0, int(self.widths[t])), rows)
+        return strips
+
+    def keep_for(self, strips: Strips, following: list[StripRequest]) -> list[int]:
+        """Keep the rows the ``following`` band needs again; returns the tiles it does not
+        need at all (they are done: the bands have passed them)."""
+        wanted = {need.tile: need.row0 for need in following}
+        self.kept.clear()
+        done = []
+        for t, (held, rows) in strips.items():
+            if t not in wanted:
+                done.append(t)
+            elif wanted[t] < held.row1:
+                # A copy: the band's strip (and its decoder buffer) can go.
+                self.kept[t] = (wanted[t], rows[wanted[t] - held.row0 :].copy())
+        return done
 
 
 def render_bands(
@@ -112,39 +229,27 @@ def render_bands(
     Every band has ``rows_per_band`` rows except the last. Tile decoding errors propagate as
     ImageReadError naming the tile.
     """
-    if blend not in BLENDS:
-        raise InputError(f"unknown blend {blend!r}; use one of: {', '.join(BLENDS)}")
-    rows = rows_per_band or band_rows(layout.width, source.fmt)
+    painter = painter_for(layout, blend)
+    rows_per_band = rows_per_band or band_rows(layout.width, source.fmt)
+    bands = band_windows(layout.height, layout.width, rows_per_band)
     trimmer = HeapTrimmer(TRIM_INTERVAL_BYTES)
     trimmer.trim()  # what earlier stages freed on their threads (see HeapTrimmer)
-    painter = _NearestPainter(layout) if blend == "nearest" else _FeatherPainter(layout)
-    bands = [(y0, min(layout.height, y0 + rows)) for y0 in range(0, layout.height, rows)]
-    with (
-        operation_cache_disabled(),
-        StripReader(
-            source.opener,
-            layout.paths,
-            source.fmt,
-            workers=source.workers,
-            in_memory=source.in_memory,
-        ) as reader,
-    ):
+    with operation_cache_disabled(), _reader(layout, source) as reader:
+        feed = _RowsOnce(reader, layout)
         # The next band's strips are decoded while this band is painted and written.
-        pending = reader.submit(painter.plan(*bands[0])) if bands else []
-        for k, (y0, y1) in enumerate(bands):
-            current = pending
-            if k + 1 < len(bands):
-                pending = reader.submit(painter.plan(*bands[k + 1]))
+        following = painter.needs(bands[0]) if bands else []
+        pending = feed.submit(following)
+        for k, band in enumerate(bands):
+            needs, current = following, pending
+            following = painter.needs(bands[k + 1]) if k + 1 < len(bands) else []
+            pending = feed.submit(following)
             decoded_before = reader.decoded_bytes
-            strips = reader.collect(current)
-            colour, covered = painter.paint(strips, y0, y1, source.fmt)
-            for tile in painter.finished(y0, y1):
+            strips = feed.strips(needs, current)
+            for tile in feed.keep_for(strips, following):
                 reader.release(tile)
-            if alpha:
-                full = np.where(covered, source.fmt.max_value, 0).astype(source.fmt.dtype)
-                colour = np.concatenate([colour, full[:, :, None]], axis=2)
+            colour, covered = painter.paint(band, strips, source.fmt)
             trimmer.add(reader.decoded_bytes - decoded_before)
-            yield colour
+            yield _with_alpha(colour, covered, source.fmt) if alpha else colour
 
 
 def render_array(
@@ -159,184 +264,3 @@ def render_array(
     if not bands:
         return np.zeros((0, layout.width, source.fmt.bands + alpha), source.fmt.dtype)
     return np.concatenate(bands, axis=0)
-
-
-class _NearestPainter:
-    """Each pixel from the covering tile with the nearest centre (the compiled core resolves the
-    rule exactly, run by run along each row)."""
-
-    def __init__(self, layout: MosaicGeometry) -> None:
-        self.tops = layout.placements
-        self.shapes = layout.shapes
-        self.bottoms = self.tops[:, 0] + self.shapes[:, 0]
-        self.width = layout.width
-
-    def plan(self, y0: int, y1: int) -> list[StripRequest]:
-        """Strips to decode for band [y0, y1): the band's rows of every tile reaching into it
-        (the rule must see every covering tile)."""
-        live = np.flatnonzero((self.tops[:, 0] < y1) & (self.bottoms > y0))
-        return [
-            StripRequest(
-                int(t),
-                int(max(y0, self.tops[t, 0]) - self.tops[t, 0]),
-                int(min(y1, self.bottoms[t]) - self.tops[t, 0]),
-                0,
-                int(self.shapes[t, 1]),
-            )
-            for t in live
-        ]
-
-    def finished(self, y0: int, y1: int) -> list[int]:
-        """Tiles whose last row is in band [y0, y1)."""
-        return [int(t) for t in np.flatnonzero((self.bottoms > y0) & (self.bottoms <= y1))]
-
-    def paint(
-        self,
-        strips: dict[int, tuple[StripRequest, np.ndarray]],
-        y0: int,
-        y1: int,
-        fmt: PixelFormat,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        colour = np.empty((y1 - y0, self.width, fmt.bands), fmt.dtype)
-        covered = np.empty((y1 - y0, self.width), bool)
-        tiles = []
-        for t, (request, pixels) in strips.items():
-            top, left = int(self.tops[t, 0]), int(self.tops[t, 1])
-            height, width = int(self.shapes[t, 0]), int(self.shapes[t, 1])
-            tiles.append(
-                (t, top, left, height, width, top + request.row0, left + request.col0, pixels)
-            )
-        _core.paint_nearest(colour, covered, y0, tiles)
-        return colour, covered
-
-
-def _cubic_weights(fraction: float) -> np.ndarray:
-    """Catmull-Rom weights for samples at offsets -1, 0, 1, 2 around a point ``fraction``
-    past sample 0 (they sum to 1 and reproduce straight lines exactly)."""
-    t = fraction
-    return 0.5 * np.array(
-        [-(t**3) + 2 * t**2 - t, 3 * t**3 - 5 * t**2 + 2, -3 * t**3 + 4 * t**2 + t, t**3 - t**2],
-        np.float32,
-    )
-
-
-@dataclass
-class _Axis:
-    """How a tile covers one canvas axis when resampled to its sub-pixel position."""
-
-    first: int  # first canvas index covered
-    count: int  # number of canvas indices covered
-    fraction: float  # tile coordinate of canvas index `first` is exactly `fraction`
-    size: int  # tile size along the axis
-
-    @classmethod
-    def of(cls, position: float, size: int) -> _Axis:
-        nearest = round(position)
-        if abs(position - nearest) < WHOLE_PIXEL_TOLERANCE:
-            return cls(int(nearest), size, 0.0, size)
-        first = int(np.ceil(position))
-        fraction = first - position
-        # Tile coordinates fraction, fraction + 1, ... up to size - 1.
-        return cls(first, size - 1, float(fraction), size)
-
-    def ramp(self, start: int, stop: int) -> np.ndarray:
-        """Feather weight at canvas indices [start, stop): distance to the nearer tile edge,
-        plus one so that edge pixels still count."""
-        u = np.arange(start - self.first, stop - self.first, dtype=np.float32) + self.fraction
-        return np.minimum(u + 1, self.size - u)
-
-    def resample(
-        self, values: np.ndarray, start: int, stop: int, offset: int, axis: int
-    ) -> np.ndarray:
-        """Values at canvas indices [start, stop) from tile samples ``values`` along ``axis``,
-        where ``values`` holds tile indices offset, offset + 1, ..."""
-        base = np.arange(start - self.first, stop - self.first)
-        if self.fraction == 0.0:
-            return np.take(values, base - offset, axis=axis).astype(np.float32)
-        taps = np.clip(base[:, None] + np.arange(-1, 3)[None, :], 0, self.size - 1) - offset
-        weights = _cubic_weights(self.fraction)
-        result = None
-        for k in range(4):
-            term = np.take(values, taps[:, k], axis=axis).astype(np.float32) * weights[k]
-            result = term if result is None else result + term
-        return result  # type: ignore[return-value]
-
-
-class _FeatherPainter:
-    """Weighted average of all covering tiles, each resampled to its exact position."""
-
-    def __init__(self, layout: MosaicGeometry) -> None:
-        self.width = layout.width
-        self.rows = [
-            _Axis.of(float(p), int(s))
-            for p, s in zip(layout.positions[:, 0], layout.shapes[:, 0], strict=True)
-        ]
-        self.cols = [
-            _Axis.of(float(p), int(s))
-            for p, s in zip(layout.positions[:, 1], layout.shapes[:, 1], strict=True)
-        ]
-        self.shapes = layout.shapes
-        # Per tile: the next tile row to decode and the last decoded rows (the cubic stencil
-        # reaches one row back and two ahead, so consecutive bands share a few rows).
-        self.next_row = np.zeros(len(self.rows), np.int64)
-        self.tail: dict[int, tuple[int, np.ndarray]] = {}
-        self._bands: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
-
-    def plan(self, y0: int, y1: int) -> list[StripRequest]:
-        """Strips to decode for band [y0, y1): the tile rows the cubic stencil reaches that
-        were not decoded yet (it reaches one row back and two ahead)."""
-        self._bands[(y0, y1)] = bands = []
-        requests = []
-        for t, ax in enumerate(self.rows):
-            if not (ax.first < y1 and ax.first + ax.count > y0):
-                continue
-            q0, q1 = max(y0, ax.first), min(y1, ax.first + ax.count)
-            back, ahead = (1, 2) if ax.fraction else (0, 0)
-            lo = max(0, q0 - ax.first - back)
-            hi = min(ax.size, q1 - 1 - ax.first + ahead + 1)
-            if hi > self.next_row[t]:
-                requests.append(
-                    StripRequest(t, int(self.next_row[t]), hi, 0, int(self.shapes[t, 1]))
-                )
-                self.next_row[t] = hi
-            bands.append((t, q0, q1, lo))
-        return requests
-
-    def finished(self, y0: int, y1: int) -> list[int]:
-        """Tiles whose last covered row is in band [y0, y1)."""
-        done = [t for t, ax in enumerate(self.rows) if y0 < ax.first + ax.count <= y1]
-        for t in done:
-            self.tail.pop(t, None)
-        return done
-
-    def paint(
-        self,
-        strips: dict[int, tuple[StripRequest, np.ndarray]],
-        y0: int,
-        y1: int,
-        fmt: PixelFormat,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        total = np.zeros((y1 - y0, self.width, fmt.bands), np.float32)
-        weight = np.zeros((y1 - y0, self.width), np.float32)
-        for t, q0, q1, lo in self._bands.pop((y0, y1)):
-            parts = []
-            if t in self.tail:
-                tail_start, tail = self.tail[t]
-                parts.append(tail[lo - tail_start :])
-            if t in strips:
-                parts.append(strips[t][1])
-            rows_buf = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-            kept = max(0, len(rows_buf) - 3)
-            self.tail[t] = (lo + kept, rows_buf[kept:])
-            ax_r, ax_c = self.rows[t], self.cols[t]
-            by_rows = ax_r.resample(rows_buf, q0, q1, lo, axis=0)
-            c0, c1 = ax_c.first, ax_c.first + ax_c.count
-            pixels = ax_c.resample(by_rows, c0, c1, 0, axis=1)
-            w = ax_r.ramp(q0, q1)[:, None] * ax_c.ramp(c0, c1)[None, :]
-            total[q0 - y0 : q1 - y0, c0:c1] += pixels * w[:, :, None]
-            weight[q0 - y0 : q1 - y0, c0:c1] += w
-        covered = weight > 0
-        np.divide(total, weight[:, :, None], out=total, where=covered[:, :, None])
-        np.rint(total, out=total)
-        np.clip(total, 0, fmt.max_value, out=total)
-        return total.astype(fmt.dtype), covered

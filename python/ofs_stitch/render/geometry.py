@@ -8,13 +8,14 @@ A layout can be scaled (for the preview): positions and tile sizes are then in o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..io.strips import PixelFormat, pixel_format_of
+from ..io.header import ImageFacts, read_headers
+from ..io.pixel_format import PixelFormat, pixel_format_of
 from ..io.tiles import Tile
 
 
@@ -33,10 +34,11 @@ class MosaicGeometry:
     origin: tuple[float, float]
     # Output pixels per input pixel: 1 for the full-size mosaic, < 1 for previews.
     scale: float = 1.0
-    # What the mosaic holds, when the tiles' headers are already known; None: the renderer
-    # reads the headers itself (reopening hundreds of files costs a noticeable fraction of a
-    # second).
+    # What the mosaic holds, and each tile's header facts (size in its file, bands, colour,
+    # loader), when the input stage already read them; None: `with_headers` reads them
+    # (reopening hundreds of files costs a noticeable fraction of a second).
     pixel_format: PixelFormat | None = None
+    headers: tuple[ImageFacts, ...] | None = None
 
     @property
     def placements(self) -> np.ndarray:
@@ -58,10 +60,10 @@ def layout_from_arrays(
     paths: Sequence[Path | str],
     positions: np.ndarray,
     shapes: np.ndarray,
-    pixel_format: PixelFormat | None = None,
+    headers: Sequence[ImageFacts] | None = None,
 ) -> MosaicGeometry:
     """Build a layout from tile paths, (n, 2) top-left positions and (n, 2) tile sizes, and
-    the mosaic's pixel format when known."""
+    the tiles' headers when known (the mosaic's pixel format then follows from them)."""
     positions = np.asarray(positions, dtype=float).reshape(-1, 2)
     shapes = np.asarray(shapes, dtype=np.int64).reshape(-1, 2)
     if len(paths) == 0:
@@ -89,7 +91,8 @@ def layout_from_arrays(
         height=height,
         width=width,
         origin=(float(origin[0]), float(origin[1])),
-        pixel_format=pixel_format,
+        pixel_format=None if headers is None else pixel_format_of(headers),
+        headers=None if headers is None else tuple(headers),
     )
 
 
@@ -99,8 +102,17 @@ def plan_layout(tiles: Sequence[Tile], positions: np.ndarray) -> MosaicGeometry:
         [t.path for t in tiles],
         positions,
         np.array([t.shape for t in tiles]).reshape(-1, 2),
-        pixel_format_of(tiles),
+        tiles,
     )
+
+
+def with_headers(layout: MosaicGeometry) -> MosaicGeometry:
+    """``layout`` with its tiles' headers and pixel format known: itself when made from the
+    scan's tiles, else with the headers read now (once, for every stage that renders it)."""
+    if layout.headers is not None and layout.pixel_format is not None:
+        return layout
+    headers = tuple(read_headers(layout.paths)) if layout.headers is None else layout.headers
+    return replace(layout, headers=headers, pixel_format=pixel_format_of(headers))
 
 
 def scaled_layout(layout: MosaicGeometry, scale: float) -> MosaicGeometry:
@@ -122,4 +134,5 @@ def scaled_layout(layout: MosaicGeometry, scale: float) -> MosaicGeometry:
         origin=layout.origin,
         scale=layout.scale * scale,
         pixel_format=layout.pixel_format,
+        headers=layout.headers,
     )

@@ -35,6 +35,7 @@ from ..openflexure.stage import (
     resolve_camera_matrix,
     stage_to_pixels,
 )
+from .progress import Progress
 from .scan import Scan
 
 _MIN_TILES = 2
@@ -119,8 +120,15 @@ def _limit(placed: _Placed, image_count: int | None) -> _Placed:
     )
 
 
+def _read_headers(
+    paths: Sequence[Path], options: InputOptions, progress: Progress
+) -> list[ImageHeader]:
+    with progress.counting("reading headers", len(paths), "file") as advance:
+        return read_headers(paths, workers=options.header_workers, on_read=advance)
+
+
 def _from_positions_file(
-    discovery: Discovery, positions_file: Path, options: InputOptions
+    discovery: Discovery, positions_file: Path, options: InputOptions, progress: Progress
 ) -> _Placed:
     entries: list[TilePosition] = read_positions_file(positions_file)
     folder = discovery.folder
@@ -144,13 +152,15 @@ def _from_positions_file(
             f"{positions_file} lists only {len(entries)} image: at least {_MIN_TILES} are "
             "needed to stitch"
         )
-    headers = read_headers([folder / e.name for e in entries], workers=options.header_workers)
+    headers = _read_headers([folder / e.name for e in entries], options, progress)
     _check_same_size(headers)
     positions = np.array([[e.row, e.col] for e in entries], dtype=float)
     return _Placed(headers, positions, [None] * len(headers), skipped)
 
 
-def _from_grid(discovery: Discovery, grid: str, options: InputOptions) -> _Placed:
+def _from_grid(
+    discovery: Discovery, grid: str, options: InputOptions, progress: Progress
+) -> _Placed:
     rows, cols = parse_grid(grid)
     # Grid scans are laid out in name order: capture times say nothing about the grid.
     paths = discovery.images
@@ -164,7 +174,7 @@ def _from_grid(discovery: Discovery, grid: str, options: InputOptions) -> _Place
             f"usable ones; left out as earlier outputs: {left_out}: fix --grid, or rename "
             "those files if they are tiles"
         )
-    headers = read_headers(paths, workers=options.header_workers)
+    headers = _read_headers(paths, options, progress)
     _check_same_size(headers)
     tile_shape = (headers[0].height, headers[0].width)
     positions = grid_positions(len(headers), rows, cols, tile_shape, options.overlap, options.order)
@@ -239,8 +249,10 @@ def _same_matrix(metas: Sequence[StageMetadata]) -> list[bool]:
     return same
 
 
-def _from_stage(discovery: Discovery, options: InputOptions) -> tuple[_Placed, np.ndarray, str]:
-    headers = read_headers(discovery.images, workers=options.header_workers)
+def _from_stage(
+    discovery: Discovery, options: InputOptions, progress: Progress
+) -> tuple[_Placed, np.ndarray, str]:
+    headers = _read_headers(discovery.images, options, progress)
     _check_same_size(headers)
     order = capture_order(headers)
     headers = [headers[i] for i in order]
@@ -277,13 +289,17 @@ def _from_stage(discovery: Discovery, options: InputOptions) -> tuple[_Placed, n
     return placed, matrix, source
 
 
-def load_scan(folder: Path | str, options: InputOptions | None = None) -> Scan:
+def load_scan(
+    folder: Path | str, options: InputOptions | None = None, *, progress: Progress | None = None
+) -> Scan:
     """Find the images in ``folder``, read their headers and metadata, and place them.
+    ``progress``: shows a bar while the headers are read (a network disk can take a while).
 
     Raises InputError (bad folder, options or positions) or ImageReadError (unreadable image),
     each naming the file or option at fault and the fix.
     """
     options = options or InputOptions()
+    progress = progress or Progress(enabled=False)
     folder = Path(folder)
     _check_options(options)
 
@@ -292,15 +308,15 @@ def load_scan(folder: Path | str, options: InputOptions | None = None) -> Scan:
         # The positions file decides which files are tiles, so the folder may hold fewer
         # discoverable images than the file lists (e.g. names containing "stage").
         discovery = discover_images(folder, minimum=0)
-        placed = _from_positions_file(discovery, Path(options.positions_file), options)
+        placed = _from_positions_file(discovery, Path(options.positions_file), options, progress)
         source = "positions-file"
     elif options.grid is not None:
         discovery = discover_images(folder, minimum=_MIN_TILES)
-        placed = _from_grid(discovery, options.grid, options)
+        placed = _from_grid(discovery, options.grid, options, progress)
         source = "grid"
     else:
         discovery = discover_images(folder, minimum=_MIN_TILES)
-        placed, csm_matrix, source = _from_stage(discovery, options)
+        placed, csm_matrix, source = _from_stage(discovery, options, progress)
     placed = _limit(placed, options.image_count)
 
     metadata = [h.exif.user_comment_json() or {} for h in placed.headers]
@@ -314,6 +330,8 @@ def load_scan(folder: Path | str, options: InputOptions | None = None) -> Scan:
             metadata=meta,
             bands=h.bands,
             pixel_format=h.pixel_format,
+            interpretation=h.interpretation,
+            loader=h.loader,
         )
         for h, (row, col), xyz, meta in zip(
             placed.headers, placed.positions_rc, placed.stage_xyz, metadata, strict=True

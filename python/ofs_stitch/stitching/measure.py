@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..core.grey import grey_float32
 from ..core.matches import CandidatePair, PairMeasurement
 from ..core.overlap import OverlapRegions, overlap_regions
 from ..core.registration import CorrelationSettings, register_overlap
-from ..io.decode import grey_region, read_tile
+from ..io.decode import read_pixels
 from ..io.memory import TileStore
 from ..io.tiles import Tile
 from .decode_order import least_waiting_order
@@ -114,7 +115,7 @@ def measure_pairs(
     def decode(tile_index: int, cut: Callable[[np.ndarray, _Region, bool], S]) -> _Strips[S]:
         """The tile's strips, cut by ``cut(pixels, region, waits)``: ``waits`` when the pair's
         other tile comes later in ``order``, so that the strip must wait for it."""
-        pixels = read_tile(tiles[tile_index].path, scale)
+        pixels = read_pixels(tiles[tile_index].path, scale=scale)
         if keep_tiles is not None and scale == 1.0:
             keep_tiles.keep(tile_index, pixels)
         strips = []
@@ -139,9 +140,8 @@ def measure_pairs(
     return [r if r is not None else _failed(p) for r, p in zip(results, pairs, strict=True)]
 
 
-# A region of a tile, (row slice, col slice); _WHOLE: a whole strip, as a region of itself.
+# A region of a tile, (row slice, col slice).
 _Region = tuple[slice, slice]
-_WHOLE = (slice(None), slice(None))
 S = TypeVar("S")  # how a strip is held: float grey, or a _CompactStrip
 # One decoded tile's strips: (pair, whether the tile is the pair's first, strip).
 _Strips = list[tuple[_PairPlan, bool, S]]
@@ -241,14 +241,15 @@ def _pair_up(
 
 
 def _grey_strip(pixels: np.ndarray, region: _Region, waits: bool) -> np.ndarray:
-    """--priority time: every strip in float grey at once, whether it waits or not."""
-    return grey_region(pixels, region)
+    """--priority time: every strip as the registration takes it, float32 grey, at once,
+    whether it waits or not."""
+    return grey_float32(pixels[region])
 
 
 @dataclass(frozen=True)
 class _CompactStrip:
     """A strip held until its pair is measured (--priority memory), in a form that gives
-    exactly its float grey (`grey_region`'s) when the pair starts.
+    exactly its float grey (`grey_float32`'s) when the pair starts.
 
     A strip that waits for its pair's other tile takes the least memory: one band of grey
     tiles as it is (1 or 2 bytes a pixel), the sum of the three bands of 8-bit colour (2 bytes,
@@ -273,13 +274,13 @@ class _CompactStrip:
             total = np.add(crop[:, :, 0], crop[:, :, 1], dtype=np.uint16)
             total += crop[:, :, 2]
             return _CompactStrip(total, True)
-        return _CompactStrip(grey_region(pixels, region), False)
+        return _CompactStrip(grey_float32(crop), False)
 
     def grey(self) -> np.ndarray:
         if self.summed_bands:
             # Exactly the compiled grey: float(r + g + b) * (1.0f / 3.0f).
             return np.multiply(self.samples, _ONE_THIRD, dtype=np.float32)
-        return grey_region(self.samples, _WHOLE)
+        return grey_float32(self.samples)
 
 
 _ONE_THIRD = np.float32(1.0) / np.float32(3.0)

@@ -1,7 +1,8 @@
 """The image outputs of a stitch, chosen by the stitching mode: preview and thumbnail, the
 full-size mosaic (JPEG, or pyramidal TIFF beyond JPEG's size limit), Deep Zoom and OME-TIFF.
-The rendering itself lives in `canvas` (where tiles land), `compose` (pixel choice) and
-`writers` (formats, atomic writes)."""
+The rendering itself lives in `render`: `geometry` (where tiles land), `compose` (pixel
+choice), `output_plan` (which files), `writers` (full-size formats) and `preview`; the file
+names follow `openflexure.naming`."""
 
 from __future__ import annotations
 
@@ -12,21 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from ..io.memory import TileStore
+from ..openflexure.metadata import stitched_user_comment
+from ..openflexure.naming import PREVIEW, STAGE_PREVIEW, THUMBNAIL, output_prefix
 from ..render.geometry import plan_layout
-from ..render.writers import (
-    PreviewTap,
-    output_prefix,
-    plan_outputs,
-    stitched_user_comment,
-    write_mosaic,
-    write_preview,
-    write_thumbnail,
-)
+from ..render.output_plan import plan_outputs
+from ..render.preview import PreviewTap, write_preview, write_thumbnail
+from ..render.writers import write_mosaic
 from .scan import Scan
-
-PREVIEW = "preview.jpg"
-THUMBNAIL = "stitched_thumbnail.jpg"
-STAGE_PREVIEW = "stitched_from_stage.jpg"  # upstream's name for --stitching_mode stage_stitch
 
 
 def write_mosaics(
@@ -40,9 +33,11 @@ def write_mosaics(
     blend: str,
     tile_store: TileStore | None,
     say: Callable[[str], None],
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Preview and thumbnail always; with ``full`` the stitched JPEG and the requested DZI and
-    TIFF, all written in one pass over the tiles (from memory when ``tile_store`` holds them)."""
+    TIFF, all written in one pass over the tiles (from memory when ``tile_store`` holds them).
+    ``progress(rows_done, rows_in_all)`` follows the full-size pass (see `write_mosaic`)."""
     layout = plan_layout(scan.tiles, positions)
     comment = stitched_user_comment(scan.tiles[0].metadata, len(scan.tiles))
     in_memory = tile_store.get if tile_store is not None and tile_store.enabled else None
@@ -65,6 +60,7 @@ def write_mosaics(
         user_comment=comment,
         pixel_size_um=scan.pixel_size_um,
         in_memory=in_memory,
+        progress=progress,
     )
     if full and not _sixteen_bit(scan):
         # The preview is shrunk from the full-size mosaic in the same pass.

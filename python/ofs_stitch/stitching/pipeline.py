@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,8 +20,8 @@ from ..errors import InputError, OutputError
 from ..io import pair_cache as correlation_cache
 from ..io.discovery import EARLIER_OUTPUT_REASON
 from ..io.memory import TileStore, hand_back_large_blocks
+from ..io.pixel_format import pixel_format_of
 from ..io.positions_file import write_ofm_tile_configuration
-from ..io.strips import pixel_format_of
 from .candidates import (
     candidate_pairs,
     derived_minimum_overlap,
@@ -30,13 +31,29 @@ from .candidates import (
 )
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
-from .outputs import write_mosaics, write_stage_preview
-from .place import PlacedTiles, place_tiles
+from .outputs import PREVIEW, write_mosaics, write_stage_preview
+from .place import (
+    PlacedTiles,
+    StartingPositionError,
+    place_tiles,
+    rejection_reasons,
+    starting_position_error,
+)
 from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
+from .progress import Progress
 from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .report_html import REPORT_NAME, report_data, write_report_html
 from .scan import Scan
-from .thresholds import PairSelection, ThresholdSettings, select_pairs
+from .thresholds import (
+    CONVINCING_QUALITY,
+    REJECTION_REASONS,
+    PairSelection,
+    ThresholdSettings,
+    select_pairs,
+)
 
+INPUTS_PLOT = "stitching_inputs.png"
+CORRELATIONS_PLOT = "stitching_correlations.png"
 # Bumped whenever a change to the measuring code changes results, so old cache entries are not
 # reused.
 ALGORITHM_VERSION = 2
@@ -81,6 +98,8 @@ class StitchResult:
     measurements: list[PairMeasurement] = field(default_factory=list)
     selection: PairSelection | None = None
     layout: PlacedTiles | None = None
+    # Per measurement: None where the placement used it, else why not (REJECTION_REASONS).
+    rejected: tuple[str | None, ...] = ()
     written: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -90,8 +109,11 @@ class _Reporter:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        # Every message and warning, printed or not (for the HTML report).
+        self.said: list[str] = []
 
     def info(self, message: str) -> None:
+        self.said.append(message)
         if self.quiet:
             return
         try:
@@ -101,6 +123,7 @@ class _Reporter:
             self.quiet = True
 
     def warn(self, message: str) -> None:
+        self.said.append(f"warning: {message}")
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
@@ -134,8 +157,9 @@ def stitch(
 def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> StitchResult:
     say = _Reporter(options.quiet)
     clock = _Stopwatch()
+    progress = Progress.on_terminal(quiet=options.quiet or not options.progress)
 
-    scan = load_scan(folder, options.inputs)
+    scan = load_scan(folder, options.inputs, progress=progress)
     clock.lap("inputs")
     _report_skipped(scan.skipped, say)
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
@@ -164,7 +188,9 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
     if options.priority == "memory":
         hand_back_large_blocks()
     if options.stitching_mode == "only_correlate":
-        result.measurements = _measure_with_cache(scan, pairs, settings, options, output_dir, say)
+        result.measurements = _measure_with_cache(
+            scan, pairs, settings, options, output_dir, say, progress
+        )
         clock.lap("correlate")
         return result
 
@@ -174,10 +200,10 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
     assert plots is not None
     plot_paths = {
         name: (output_dir / name, output_dir / f".{name}.{os.getpid()}.partial.png")
-        for name in ("stitching_inputs.png", "stitching_correlations.png")
+        for name in (INPUTS_PLOT, CORRELATIONS_PLOT)
     }
-    inputs_draft = plot_paths["stitching_inputs.png"][1]
-    correlations_draft = plot_paths["stitching_correlations.png"][1]
+    inputs_draft = plot_paths[INPUTS_PLOT][1]
+    correlations_draft = plot_paths[CORRELATIONS_PLOT][1]
     try:
         plots.inputs(
             scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
@@ -188,32 +214,38 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes, budget)
         try:
             result.measurements = _measure_with_cache(
-                scan, pairs, settings, options, output_dir, say, tile_store
+                scan, pairs, settings, options, output_dir, say, progress, tile_store
             )
             clock.lap("correlate")
-            result.selection, result.layout = _select_and_place(
+            result.selection, result.layout, result.rejected = _select_and_place(
                 scan, result.measurements, options, say
             )
             clock.lap("place")
+            automatic = options.thresholds.method == "automatic"
             plots.correlations(
                 result.measurements,
-                result.layout.accepted.tolist(),
+                result.rejected,
                 correlations_draft,
                 _plot_thresholds(result.selection, options),
+                # Automatic thresholds judge the discrepancy left after the scan's affine stage
+                # error: the plot shows that one, so the pairs sit where they were judged.
+                result.selection.corrected_discrepancy.tolist() if automatic else None,
             )
             result.written += _write_positions(scan, result, settings, output_dir, say)
             clock.lap("positions")
-            result.written += write_mosaics(
-                scan,
-                result.layout.positions,
-                output_dir,
-                full=options.stitching_mode == "all",
-                tiff=options.stitch_tiff,
-                dzi=options.stitch_dzi,
-                blend=options.blend,
-                tile_store=tile_store,
-                say=say.info,
-            )
+            with progress.reporting("rendering", "row") as rendered:
+                result.written += write_mosaics(
+                    scan,
+                    result.layout.positions,
+                    output_dir,
+                    full=options.stitching_mode == "all",
+                    tiff=options.stitch_tiff,
+                    dzi=options.stitch_dzi,
+                    blend=options.blend,
+                    tile_store=tile_store,
+                    say=say.info,
+                    progress=rendered,
+                )
         finally:
             tile_store.clear()
         plots.finish()
@@ -225,6 +257,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
             draft.unlink(missing_ok=True)
         raise
     clock.lap("render")
+    result.written.append(_write_report(result, options, say))
     return result
 
 
@@ -255,7 +288,8 @@ def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list
 
 def _select_and_place(
     scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
-) -> tuple[PairSelection, PlacedTiles]:
+) -> tuple[PairSelection, PlacedTiles, tuple[str | None, ...]]:
+    """The pairs to trust, the tiles placed on them, and why each other pair was left out."""
     selection = select_pairs(measurements, options.thresholds)
     layout = place_tiles(
         scan.stage_positions_px,
@@ -264,10 +298,11 @@ def _select_and_place(
         # Manual thresholds are the user's decision: no pair they accept is dropped later.
         reject_inconsistent=options.thresholds.method == "automatic",
     )
+    rejected = rejection_reasons(selection, layout)
     used = int(layout.accepted.sum())
     unplaced = _tiles_without_pairs(len(scan.tiles), measurements, layout.accepted)
     say.info(
-        f"using {used} of {len(measurements)} pairs ({len(measurements) - used} rejected)"
+        f"using {used} of {len(measurements)} pairs ({_rejections_text(rejected)})"
         + _starting_position_error(scan, layout, unplaced)
     )
     if unplaced:
@@ -276,7 +311,7 @@ def _select_and_place(
             + ", ".join(scan.tiles[t].name for t in unplaced[:5])
             + (" ..." if len(unplaced) > 5 else "")
         )
-    return selection, layout
+    return selection, layout, rejected
 
 
 def _write_positions(
@@ -307,7 +342,7 @@ def _write_positions(
         scan.tiles,
         layout.positions,
         result.measurements,
-        layout.accepted.tolist(),
+        result.rejected,
         layout.residuals,
         csm_matrix=scan.csm_matrix,
         pixel_size_um=scan.pixel_size_um,
@@ -316,14 +351,49 @@ def _write_positions(
     return [ofm, positions_json]
 
 
+def _write_report(result: StitchResult, options: StitchOptions, say: _Reporter) -> Path:
+    """stitching_report.html, from the run's products and the images it has just written."""
+    scan, layout, selection = result.scan, result.layout, result.selection
+    assert layout is not None and selection is not None
+    unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
+    preview, correlations = (result.output_dir / PREVIEW, result.output_dir / CORRELATIONS_PLOT)
+    data = report_data(
+        title=scan.folder.name,
+        tiles=scan.tiles,
+        layout=layout,
+        measurements=result.measurements,
+        rejected=result.rejected,
+        stage_positions=scan.stage_positions_px,
+        position_noun=position_noun(scan),
+        start_error=_start_error(scan, layout, unplaced),
+        thresholds=_plot_thresholds(selection, options),
+        timings=result.timings,
+        messages=say.said,
+        preview_jpeg=preview.read_bytes(),
+        correlations_png=correlations.read_bytes(),
+    )
+    return write_report_html(result.output_dir / REPORT_NAME, data)
+
+
 def _plot_thresholds(selection: PairSelection, options: StitchOptions) -> dict[str, float | None]:
-    manual_limit = options.thresholds.method == "manual" and np.isfinite(selection.max_discrepancy)
+    automatic = options.thresholds.method == "automatic"
+    limited = bool(np.isfinite(selection.max_discrepancy))
     return {
         "min_peak_quality": selection.min_quality,
-        # In automatic mode the limit applies to the affine-corrected discrepancy, not to the
-        # plotted one, so no line is drawn for it.
-        "max_stage_discrepancy": selection.max_discrepancy if manual_limit else None,
+        "max_stage_discrepancy": selection.max_discrepancy if limited else None,
+        "convincing_quality": CONVINCING_QUALITY if automatic else None,
     }
+
+
+def _rejections_text(rejected: tuple[str | None, ...]) -> str:
+    """ "3 rejected: 2 for quality, 1 for loop inconsistency", or "0 rejected"."""
+    counts = Counter(reason for reason in rejected if reason is not None)
+    total = sum(counts.values())
+    if not total:
+        return "0 rejected"
+    return f"{total} rejected: " + ", ".join(
+        f"{counts[reason]} for {reason}" for reason in REJECTION_REASONS if counts[reason]
+    )
 
 
 def _search_radius(options: StitchOptions, tile_shape: tuple[int, int]) -> float:
@@ -344,6 +414,7 @@ def _measure_with_cache(
     options: StitchOptions,
     output_dir: Path,
     say: _Reporter,
+    progress: Progress,
     tile_store: TileStore | None = None,
 ) -> list[PairMeasurement]:
     cache_settings = cache_key(settings)
@@ -368,25 +439,24 @@ def _measure_with_cache(
     if known:
         say.info(f"{len(known)} pairs reused from the cache, {len(todo)} to measure")
 
-    bar = _progress_bar(len(todo), options)
+    with progress.counting("correlating", len(todo), "pair") as advance:
 
-    def measured(_index: int, measurement: PairMeasurement) -> None:
-        if cache is not None:
-            cache.put(names[measurement.i], names[measurement.j], measurement)
-        if bar is not None:
-            bar.update(1)
+        def measured(_index: int, measurement: PairMeasurement) -> None:
+            if cache is not None:
+                cache.put(names[measurement.i], names[measurement.j], measurement)
+            advance(1)
 
-    try:
-        fresh = (
-            measure_pairs(scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store)
-            if todo
-            else []
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-        if cache is not None:
-            cache.flush()
+        try:
+            fresh = (
+                measure_pairs(
+                    scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+                )
+                if todo
+                else []
+            )
+        finally:
+            if cache is not None:
+                cache.flush()
     fresh_iter = iter(fresh)
     return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
 
@@ -406,14 +476,6 @@ def cache_key(settings: MeasureSettings) -> dict[str, object]:
     }
 
 
-def _progress_bar(total: int, options: StitchOptions):  # type: ignore[no-untyped-def]
-    if options.quiet or not options.progress or total == 0 or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm  # tqdm: the standard, thread-safe terminal progress bar
-
-    return tqdm(total=total, unit="pair", desc="correlating", leave=False)
-
-
 # What the starting positions were, by where they came from (Scan.position_source).
 _POSITION_NOUNS = {
     "openflexure-metadata": "the stage positions",
@@ -424,24 +486,30 @@ _POSITION_NOUNS = {
 
 
 def _starting_position_error(scan: Scan, layout: PlacedTiles, unplaced: list[int]) -> str:
-    """How far the registered positions are from the starting ones, over the tiles that pairs
-    placed: RMS and largest distance once the mean offset is removed, then RMS once a common
-    affine map (scale, rotation, shear: a miscalibrated camera-stage matrix) is removed too."""
+    """How far the registered positions are from the starting ones (see
+    `place.starting_position_error`), as the end of the summary line."""
+    error = _start_error(scan, layout, unplaced)
+    if error is None:
+        return ""
+    noun = position_noun(scan)
+    text = f"; {noun} were off by {error.rms_px:.1f} px RMS ({error.max_px:.1f} px at most)"
+    if error.affine_rms_px is not None:
+        affine = "a common scale, rotation and shear"
+        text += f", {error.affine_rms_px:.1f} px RMS after removing {affine}"
+    return text
+
+
+def _start_error(
+    scan: Scan, layout: PlacedTiles, unplaced: list[int]
+) -> StartingPositionError | None:
     placed = np.ones(len(scan.tiles), dtype=bool)
     placed[unplaced] = False
-    if placed.sum() < 3:
-        return ""
-    offsets = layout.positions[placed] - scan.stage_positions_px[placed]
-    distances = np.hypot(*(offsets - offsets.mean(axis=0)).T)
-    noun = _POSITION_NOUNS.get(scan.position_source, "the starting positions")
-    text = (
-        f"; {noun} were off by {np.sqrt(np.mean(distances**2)):.1f} px RMS "
-        f"({distances.max():.1f} px at most)"
-    )
-    if layout.stage_sigma_px is not None:
-        affine = "a common scale, rotation and shear"
-        text += f", {layout.stage_sigma_px:.1f} px RMS after removing {affine}"
-    return text
+    return starting_position_error(scan.stage_positions_px, layout, placed)
+
+
+def position_noun(scan: Scan) -> str:
+    """What the scan's starting positions were, in words ("the grid positions")."""
+    return _POSITION_NOUNS.get(scan.position_source, "the starting positions")
 
 
 def _tiles_without_pairs(

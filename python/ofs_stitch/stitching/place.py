@@ -17,7 +17,7 @@ import numpy as np
 from ..core.matches import PairMeasurement
 from ..core.solve import solve_positions
 from ..core.transform import DegenerateFitError, Transform, fit
-from .thresholds import sigma_from_lengths
+from .thresholds import REJECTED_AS_LOOP_INCONSISTENT, PairSelection, sigma_from_lengths
 
 # Typical precision of an accepted pair (pixels): weights priors against pairs.
 PAIR_SIGMA_PX = 0.1
@@ -40,6 +40,9 @@ class PlacedTiles:
 
     positions: np.ndarray  # (n, 2) (row, col), top-left corners; minimum at (0, 0)
     accepted: np.ndarray  # (m,) bool: pairs used in the final solve
+    # (m,) bool: pairs given as accepted that the loops of pairs around them contradicted, so
+    # the final solve left them out (never with reject_inconsistent=False).
+    loop_inconsistent: np.ndarray
     residuals: np.ndarray  # (m, 2): (p_j - p_i) - measured shift, for every pair
     stage_to_layout: Transform  # stage px -> the pairs-only placement's px (translation or affine)
     # Spread of the stage positions around the stage-to-layout map, or None when too few tiles
@@ -58,7 +61,8 @@ def place_tiles(
     solve (manual thresholds: the user decided); the robust loss still discounts outliers."""
     n = len(stage_positions)
     stage = np.asarray(stage_positions, dtype=float).reshape(n, 2)
-    accepted = np.asarray(accepted, dtype=bool).copy()
+    given = np.asarray(accepted, dtype=bool)
+    accepted = given.copy()
 
     def pair_table(mask: np.ndarray) -> np.ndarray:
         rows = [
@@ -119,9 +123,48 @@ def place_tiles(
     return PlacedTiles(
         positions=positions,
         accepted=accepted,
+        loop_inconsistent=given & ~accepted,
         residuals=_all_residuals(positions, measurements),
         stage_to_layout=stage_to_layout,
         stage_sigma_px=measured_sigma,
+    )
+
+
+@dataclass(frozen=True)
+class StartingPositionError:
+    """How far the placed tiles are from their starting positions, over the tiles that pairs
+    placed, once the mean offset is removed."""
+
+    rms_px: float
+    max_px: float
+    # RMS once a common affine map (scale, rotation, shear: a miscalibrated camera-stage
+    # matrix) is removed too: PlacedTiles.stage_sigma_px; None when that was not measured.
+    affine_rms_px: float | None
+
+
+def starting_position_error(
+    stage_positions: np.ndarray, layout: PlacedTiles, placed: np.ndarray
+) -> StartingPositionError | None:
+    """The error over the ``placed`` tiles (a bool mask); None for fewer than 3 of them."""
+    if placed.sum() < 3:
+        return None
+    offsets = layout.positions[placed] - np.asarray(stage_positions, dtype=float)[placed]
+    distances = np.hypot(*(offsets - offsets.mean(axis=0)).T)
+    return StartingPositionError(
+        rms_px=float(np.sqrt(np.mean(distances**2))),
+        max_px=float(distances.max()),
+        affine_rms_px=layout.stage_sigma_px,
+    )
+
+
+def rejection_reasons(selection: PairSelection, layout: PlacedTiles) -> tuple[str | None, ...]:
+    """Why each pair is not in the final solve (None where it is): the thresholds' reason, or
+    REJECTED_AS_LOOP_INCONSISTENT for a pair they accepted that the layout dropped."""
+    return tuple(
+        REJECTED_AS_LOOP_INCONSISTENT if dropped else reason
+        for reason, dropped in zip(
+            selection.rejected, layout.loop_inconsistent.tolist(), strict=True
+        )
     )
 
 

@@ -88,17 +88,24 @@ class PlotProcess:
     def correlations(
         self,
         measurements: Sequence[PairMeasurement],
-        accepted: Sequence[bool],
+        rejected: Sequence[str | None],
         path: Path,
         thresholds: Mapping[str, float | None],
+        corrected_discrepancy: Sequence[float] | None = None,
     ) -> None:
+        """See `plots.plot_correlations`."""
         self._send(
             {
                 "plot": "correlations",
                 "measurements": [m.to_json(i=m.i, j=m.j) for m in measurements],
-                "accepted": [bool(a) for a in accepted],
+                "rejected": list(rejected),
                 "path": str(path),
                 "thresholds": dict(thresholds),
+                "corrected_discrepancy": (
+                    None
+                    if corrected_discrepancy is None
+                    else [float(d) for d in corrected_discrepancy]
+                ),
             }
         )
 
@@ -145,7 +152,13 @@ def _run_jobs() -> None:
                 PairMeasurement.from_json(m, i=m.get("i"), j=m.get("j"))
                 for m in job["measurements"]
             ]
-            plot_correlations(measurements, job["accepted"], path, thresholds=job["thresholds"])
+            plot_correlations(
+                measurements,
+                job["rejected"],
+                path,
+                thresholds=job["thresholds"],
+                corrected_discrepancy=job["corrected_discrepancy"],
+            )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ import numpy as np
 from ..core.matches import PairMeasurement
 from ..errors import OutputError
 from ..io.atomic import temporary_tag
+from .thresholds import (
+    REJECTED_AS_LOOP_INCONSISTENT,
+    REJECTED_FOR_DISCREPANCY,
+    REJECTED_FOR_QUALITY,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,11 +36,17 @@ CORRELATIONS_SIZE_PX = (800, 600)  # (width, height)
 INPUTS_LONG_SIDE_PX = 1000
 INPUTS_SHORT_SIDE_MIN_PX = 400
 MAX_TRUE_ASPECT = 4.0
+X_LIMITS = (-0.02, 1.02)  # the quality axis of the correlations plot
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies; the markers
-# differ too (disc / cross).
+# differ too (disc / cross / triangle / diamond).
 ACCEPTED_RGB = (0, 114, 178)  # blue
-REJECTED_RGB = (213, 94, 0)  # vermillion
+# Rejected pairs by reason (the words of thresholds.REJECTION_REASONS): colour and marker.
+REJECTED_STYLE: dict[str, tuple[tuple[int, int, int], str]] = {
+    REJECTED_FOR_QUALITY: ((213, 94, 0), "X"),  # vermillion
+    REJECTED_FOR_DISCREPANCY: ((230, 159, 0), "^"),  # orange
+    REJECTED_AS_LOOP_INCONSISTENT: ((204, 121, 167), "D"),  # reddish purple
+}
 THRESHOLD_RGB = (80, 80, 110)  # slate: not a neutral grey, which antialiased text makes
 TILE_EDGE_RGB = (0, 114, 178)
 PATH_RGB = (213, 94, 0)
@@ -44,28 +55,57 @@ PATH_RGB = (213, 94, 0)
 # Values below this floor (including exact zeros) are drawn at the floor.
 DISCREPANCY_FLOOR_PX = 0.01
 
-THRESHOLD_KEYS = ("min_peak_quality", "max_stage_discrepancy")
+# min_peak_quality: a vertical line; max_stage_discrepancy: a horizontal one, from the minimum
+# quality up to convincing_quality when that is given (automatic mode keeps pairs of at least
+# that quality whatever their discrepancy). A None value draws no line.
+THRESHOLD_KEYS = ("min_peak_quality", "max_stage_discrepancy", "convincing_quality")
 
 
 def plot_correlations(
     measurements: Sequence[PairMeasurement],
-    accepted: Sequence[bool],
+    rejected: Sequence[str | None],
     path: Path,
     *,
     thresholds: Mapping[str, float | None] | None = None,
+    corrected_discrepancy: Sequence[float] | None = None,
 ) -> None:
     """Write the scatter plot of pair quality (x) against stage discrepancy (y, px, log scale).
 
-    Accepted and rejected pairs get different colours and markers; the legend gives their
-    counts. ``thresholds`` may hold ``"min_peak_quality"`` (a vertical line) and
-    ``"max_stage_discrepancy"`` (a horizontal line); a None value draws no line. Pairs whose
-    quality or discrepancy is not finite are counted but not drawn. The PNG is
-    ``CORRELATIONS_SIZE_PX`` and replaces ``path`` atomically.
+    ``rejected``: per pair, None if accepted, else why it was rejected (a key of
+    ``REJECTED_STYLE``): each group gets its colour and marker, and the legend its count.
+    ``thresholds``: see ``THRESHOLD_KEYS``. ``corrected_discrepancy``: per pair, the stage
+    discrepancy once the scan's common affine stage error is removed, which is what automatic
+    thresholds judge: plotted instead of the plain discrepancy (the axis says so), so that the
+    threshold line and the pairs it rejected are on the same scale. Pairs whose quality or
+    discrepancy is not finite are counted but not drawn. The PNG is ``CORRELATIONS_SIZE_PX``
+    and replaces ``path`` atomically.
     """
-    if len(accepted) != len(measurements):
+    figure = _correlations_figure(
+        measurements,
+        rejected,
+        thresholds=thresholds,
+        corrected_discrepancy=corrected_discrepancy,
+    )
+    _save_png_atomic(figure, Path(path))
+
+
+def _correlations_figure(
+    measurements: Sequence[PairMeasurement],
+    rejected: Sequence[str | None],
+    *,
+    thresholds: Mapping[str, float | None] | None = None,
+    corrected_discrepancy: Sequence[float] | None = None,
+) -> Figure:
+    if len(rejected) != len(measurements):
         raise ValueError(
-            f"plot_correlations: {len(measurements)} measurements but {len(accepted)} "
-            "accepted flags"
+            f"plot_correlations: {len(measurements)} measurements but {len(rejected)} "
+            "rejection reasons"
+        )
+    unknown_reasons = {str(r) for r in rejected if r is not None and r not in REJECTED_STYLE}
+    if unknown_reasons:
+        raise ValueError(
+            f"plot_correlations: unknown rejection reasons {sorted(unknown_reasons)}; "
+            f"known: {sorted(REJECTED_STYLE)}"
         )
     thresholds = dict(thresholds or {})
     unknown = set(thresholds) - set(THRESHOLD_KEYS)
@@ -74,17 +114,27 @@ def plot_correlations(
             f"plot_correlations: unknown threshold(s) {sorted(unknown)}; known: {THRESHOLD_KEYS}"
         )
     quality = np.array([m.quality for m in measurements], dtype=float)
-    discrepancy = np.array([m.stage_discrepancy for m in measurements], dtype=float)
-    is_accepted = np.asarray(accepted, dtype=bool).reshape(-1)
+    if corrected_discrepancy is None:
+        discrepancy = np.array([m.stage_discrepancy for m in measurements], dtype=float)
+    else:
+        discrepancy = np.asarray(corrected_discrepancy, dtype=float).reshape(-1)
+        if len(discrepancy) != len(measurements):
+            raise ValueError(
+                f"plot_correlations: {len(measurements)} measurements but "
+                f"{len(discrepancy)} corrected discrepancies"
+            )
+    reasons = np.array(["" if reason is None else reason for reason in rejected], dtype=object)
     drawable = np.isfinite(quality) & np.isfinite(discrepancy)
     discrepancy = np.maximum(discrepancy, DISCREPANCY_FLOOR_PX)
 
     figure = _new_figure(CORRELATIONS_SIZE_PX)
     ax = figure.add_subplot()
-    for mask, rgb, marker, label in (
-        (is_accepted, ACCEPTED_RGB, "o", "accepted"),
-        (~is_accepted, REJECTED_RGB, "X", "rejected"),
-    ):
+    groups = [(reasons == "", ACCEPTED_RGB, "o", "accepted")]
+    groups += [
+        (reasons == reason, rgb, marker, f"rejected: {reason}")
+        for reason, (rgb, marker) in REJECTED_STYLE.items()
+    ]
+    for mask, rgb, marker, label in groups:
         count = int(mask.sum())
         if count == 0:
             continue  # no empty legend entry (and no colour for a class that is absent)
@@ -109,22 +159,31 @@ def plot_correlations(
         ax.axvline(min_quality, label=f"min quality {min_quality:.3g}", **threshold_style)
     max_discrepancy = thresholds.get("max_stage_discrepancy")
     if max_discrepancy is not None:
-        ax.axhline(
-            max(max_discrepancy, DISCREPANCY_FLOOR_PX),
-            label=f"max discrepancy {max_discrepancy:.3g} px",
-            **threshold_style,
-        )
+        # The limit judges only pairs the quality threshold let through, and in automatic mode
+        # only those below the convincing quality: the line spans just those qualities.
+        convincing = thresholds.get("convincing_quality")
+        start = min_quality if min_quality is not None else X_LIMITS[0]
+        stop = convincing if convincing is not None else X_LIMITS[1]
+        label = f"max discrepancy {max_discrepancy:.3g} px"
+        if convincing is not None:
+            label += f" (below quality {convincing:.3g})"
+        level = max(max_discrepancy, DISCREPANCY_FLOOR_PX)
+        ax.plot([start, stop], [level, level], label=label, **threshold_style)
     ax.set_yscale("log")
     # Tick labels as plain numbers (0.01, 100) rather than the log scale's default 10^n,
     # which is typeset by mathtext: its parser costs a third of this plot's drawing time.
     ax.yaxis.set_major_formatter(_plain_log_formatter())
     ax.yaxis.set_minor_formatter(_plain_log_formatter(labelOnlyBase=False))
-    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlim(*X_LIMITS)
     if not drawable.any():
         ax.set_ylim(DISCREPANCY_FLOOR_PX, 1000.0)
     ax.set_xlabel("peak quality (higher is better)")
-    ax.set_ylabel("stage discrepancy / px (lower is better)")
-    n_accepted = int(is_accepted.sum())
+    ax.set_ylabel(
+        "stage discrepancy / px (lower is better)"
+        if corrected_discrepancy is None
+        else "stage discrepancy less the scan's affine stage error / px"
+    )
+    n_accepted = int((reasons == "").sum())
     ax.set_title(
         f"{len(measurements)} pairs: {n_accepted} accepted, "
         f"{len(measurements) - n_accepted} rejected",
@@ -132,7 +191,7 @@ def plot_correlations(
     )
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize="small")
-    _save_png_atomic(figure, Path(path))
+    return figure
 
 
 def plot_inputs(

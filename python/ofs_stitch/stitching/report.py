@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.matches import PairMeasurement
+from ..core.matches import PEAK_RATIO_WITHOUT_RIVAL, PairMeasurement
 from ..core.transform import fit
 from ..io import json_text
 from ..io.atomic import write_text_atomic
 from ..io.tiles import Tile
+from .thresholds import CONVINCING_QUALITY, REJECTION_REASONS
 
 FORMAT_NAME = "ofs-stitch positions"
 FORMAT_VERSION = 1
@@ -31,6 +32,55 @@ COORDINATES_NOTE = (
     "images, x = col, y = row. shift = position[j] - position[i], [d_row, d_col]. "
     "residual = the solver's misfit of that pair, [d_row, d_col]."
 )
+# What the entries of each tile and pair mean, for a reader of the file without this code
+# (written into the file as "fields"; the README's table says the same).
+FIELDS = {
+    "tiles[].stage_position_px": (
+        "where the starting positions put the tile's top-left corner (stage coordinates through "
+        "the camera-stage matrix, file names, the --grid or the --positions file), pixels"
+    ),
+    "tiles[].offset_from_stage_px": (
+        "position_px - stage_position_px, less the mean of that difference over all tiles: how "
+        "far the registration moved this tile from its starting position once the shift of the "
+        "whole mosaic is taken out; large values mark tiles the starting positions had wrong"
+    ),
+    "tiles[].accepted_pairs": "how many pairs used by the placement hold this tile",
+    "tiles[].residual_rms_px": (
+        "RMS of residual_px over this tile's accepted pairs (null: none): how well its pairs "
+        "agree with where the placement put it"
+    ),
+    "pairs[].shift": "measured position[j] - position[i], [d_row, d_col], pixels",
+    "pairs[].expected_shift": "the same according to the starting positions",
+    "pairs[].pearson_r": (
+        "Pearson correlation of the overlapping pixels at the found shift, -1..1 (null: the "
+        "overlap is blank)"
+    ),
+    "pairs[].peak_ratio": (
+        "height of the correlation peak over the highest competing local maximum (maxima whose "
+        "pixels agree about as well as the chosen one's); >= 1 for a clear match, 0 when "
+        "nothing was measured; null when nothing competes with the peak at all, an unambiguous "
+        f"match (the measurement reports {PEAK_RATIO_WITHOUT_RIVAL:.0f} then, and quality "
+        "treats it as such)"
+    ),
+    "pairs[].quality": (
+        "0..1 = max(pearson_r, 0) * (1 - 1 / peak_ratio): near 0 for blank, unrelated or "
+        "ambiguous overlaps"
+    ),
+    "pairs[].stage_discrepancy": "|shift - expected_shift|, pixels",
+    "pairs[].accepted": "whether the placement used this pair",
+    "pairs[].rejected": (
+        "null for an accepted pair, else why it was left out: 'quality' (below "
+        "thresholds.min_quality), 'discrepancy' (further from the starting positions' "
+        "prediction than thresholds.max_discrepancy_px; in automatic mode measured after "
+        "removing the scan's common affine stage error, and only for pairs of quality below "
+        f"{CONVINCING_QUALITY}), 'loop inconsistency' (accepted by the thresholds, but the "
+        "loops of other pairs around it contradict it)"
+    ),
+    "pairs[].residual": (
+        "position[j] - position[i] - shift after placement, [d_row, d_col], pixels"
+    ),
+    "pairs[].residual_px": "length of residual",
+}
 STAGE_MAPPING_NOTE = (
     "stage_xy = stage_origin_xy + ([row, col] - position_origin_px) @ matrix; the origins are "
     "the means over the tiles that have stage coordinates, so the registered positions keep the "
@@ -43,7 +93,7 @@ def write_positions_json(
     tiles: Sequence[Tile],
     positions_px: np.ndarray,
     measurements: Sequence[PairMeasurement],
-    accepted: Sequence[bool],
+    rejected: Sequence[str | None],
     residuals: np.ndarray,
     *,
     csm_matrix: np.ndarray | None = None,
@@ -53,10 +103,11 @@ def write_positions_json(
     """Write ``positions.json`` (atomically) describing the registration result.
 
     ``positions_px``: (n, 2) registered top-left corners, (row, col), one per tile.
-    ``measurements``/``accepted``/``residuals``: one entry per measured pair; ``residuals`` is
-    (m, 2), [d_row, d_col], NaN where the solver has none. ``csm_matrix``: the camera-stage
-    matrix used (stage_xy = [d_row, d_col] @ M, at the tiles' resolution); with it, tiles get
-    ``registered_stage_xy``, the stage coordinates the images say they were taken at.
+    ``measurements``/``rejected``/``residuals``: one entry per measured pair; ``rejected`` is
+    None for a pair the placement used, else why not (one of ``thresholds.REJECTION_REASONS``);
+    ``residuals`` is (m, 2), [d_row, d_col], NaN where the solver has none. ``csm_matrix``: the
+    camera-stage matrix used (stage_xy = [d_row, d_col] @ M, at the tiles' resolution); with it,
+    tiles get ``registered_stage_xy``, the stage coordinates the images say they were taken at.
     ``extra``: more top-level entries (settings, thresholds, ``improved_camera_stage_matrix``,
     timings...); numpy values are converted; a key may not replace a built-in one.
     Non-finite numbers are written as null, so the file is strict JSON.
@@ -65,7 +116,7 @@ def write_positions_json(
         tiles,
         positions_px,
         measurements,
-        accepted,
+        rejected,
         residuals,
         csm_matrix=csm_matrix,
         pixel_size_um=pixel_size_um,
@@ -78,7 +129,7 @@ def positions_document(
     tiles: Sequence[Tile],
     positions_px: np.ndarray,
     measurements: Sequence[PairMeasurement],
-    accepted: Sequence[bool],
+    rejected: Sequence[str | None],
     residuals: np.ndarray,
     *,
     csm_matrix: np.ndarray | None = None,
@@ -93,26 +144,17 @@ def positions_document(
     positions = np.asarray(positions_px, dtype=float)
     if positions.shape != (n, 2):
         raise ValueError(f"positions_px has shape {positions.shape}; expected ({n}, 2)")
-    is_accepted = np.asarray(accepted, dtype=bool).reshape(-1)
-    if is_accepted.shape != (m,):
-        raise ValueError(f"{m} measurements but {is_accepted.size} accepted flags")
+    if len(rejected) != m:
+        raise ValueError(f"{m} measurements but {len(rejected)} rejection reasons")
+    unknown = {str(reason) for reason in rejected if reason not in (None, *REJECTION_REASONS)}
+    if unknown:
+        raise ValueError(f"unknown rejection reasons {sorted(unknown)}; known: {REJECTION_REASONS}")
+    is_accepted = np.array([reason is None for reason in rejected], dtype=bool)
     pair_residuals = np.asarray(residuals, dtype=float).reshape(-1, 2) if m else np.zeros((0, 2))
     if pair_residuals.shape != (m, 2):
         raise ValueError(f"residuals has {pair_residuals.shape[0]} rows; expected {m}")
     residual_norms = np.hypot(pair_residuals[:, 0], pair_residuals[:, 1])
-
-    # Per tile: how many accepted pairs hold it in place, and how well they agree.
-    accepted_count = np.zeros(n, dtype=int)
-    squared_sum = np.zeros(n)
-    squared_count = np.zeros(n, dtype=int)
-    for k, pair in enumerate(measurements):
-        if not is_accepted[k]:
-            continue
-        for t in (pair.i, pair.j):
-            accepted_count[t] += 1
-            if math.isfinite(residual_norms[k]):
-                squared_sum[t] += residual_norms[k] ** 2
-                squared_count[t] += 1
+    accepted_count, tile_rms = tile_residuals(n, measurements, is_accepted, residual_norms)
 
     stage_positions = np.array([t.stage_position_px for t in tiles], dtype=float).reshape(n, 2)
     offsets = positions - stage_positions
@@ -149,10 +191,8 @@ def positions_document(
                 "offset_from_stage_px": {"row": offsets_list[t][0], "col": offsets_list[t][1]},
                 "stage_xyz": None if tile.stage_xyz is None else list(tile.stage_xyz),
                 "registered_stage_xy": registered_xy,
-                "accepted_pairs": int(accepted_count[t]),
-                "residual_rms_px": (
-                    math.sqrt(squared_sum[t] / squared_count[t]) if squared_count[t] else None
-                ),
+                "accepted_pairs": accepted_count[t],
+                "residual_rms_px": tile_rms[t],
             }
         )
 
@@ -166,10 +206,13 @@ def positions_document(
         entry = pair.to_json(
             i=pair.i, j=pair.j, name_i=tiles[pair.i].name, name_j=tiles[pair.j].name
         )
+        if pair.peak_ratio >= PEAK_RATIO_WITHOUT_RIVAL:
+            entry["peak_ratio"] = None  # nothing competed with the peak (see FIELDS)
         entry["stage_discrepancy"] = pair.stage_discrepancy
         entry["accepted"] = accepted_list[k]
         entry["residual"] = residual_list[k]
         entry["residual_px"] = norm_list[k]
+        entry["rejected"] = rejected[k]
         pair_entries.append(entry)
     accepted_norms = residual_norms[is_accepted & np.isfinite(residual_norms)]
 
@@ -178,6 +221,7 @@ def positions_document(
         "version": FORMAT_VERSION,
         "generator": f"ofs-stitch {__version__}",
         "coordinates": COORDINATES_NOTE,
+        "fields": FIELDS,
         "tile_count": n,
         "tile_shape": _tile_shape(tiles),
         "pair_count": m,
@@ -196,6 +240,33 @@ def positions_document(
             raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
         document[key] = value
     return _json_ready(document)
+
+
+def tile_residuals(
+    n: int,
+    measurements: Sequence[PairMeasurement],
+    accepted: np.ndarray,
+    residual_norms: np.ndarray,
+) -> tuple[list[int], list[float | None]]:
+    """Per tile: how many accepted pairs hold it in place, and the RMS of those pairs' residual
+    lengths (px; None for a tile without an accepted pair with a residual)."""
+    accepted_count = [0] * n
+    squared_sum = [0.0] * n
+    squared_count = [0] * n
+    for k, pair in enumerate(measurements):
+        if not accepted[k]:
+            continue
+        norm = float(residual_norms[k])
+        for t in (pair.i, pair.j):
+            accepted_count[t] += 1
+            if math.isfinite(norm):
+                squared_sum[t] += norm * norm
+                squared_count[t] += 1
+    rms = [
+        math.sqrt(total / count) if count else None
+        for total, count in zip(squared_sum, squared_count, strict=True)
+    ]
+    return accepted_count, rms
 
 
 def fit_camera_stage_matrix(stage_xy: np.ndarray, positions_px: np.ndarray) -> np.ndarray | None:

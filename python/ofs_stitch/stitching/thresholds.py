@@ -28,6 +28,14 @@ MIN_DISCREPANCY_PX = 4.0
 # Quality above which a pair is kept whatever its stage discrepancy (automatic mode).
 CONVINCING_QUALITY = 0.5
 
+# Why a pair is left out of the placement: the words positions.json ("rejected"), the
+# correlations plot and the report use. The first two are decided here; the last by the
+# layout (place.py), which drops accepted pairs that the loops of pairs around them contradict.
+REJECTED_FOR_QUALITY = "quality"  # quality below the minimum
+REJECTED_FOR_DISCREPANCY = "discrepancy"  # too far from the stage's prediction
+REJECTED_AS_LOOP_INCONSISTENT = "loop inconsistency"
+REJECTION_REASONS = (REJECTED_FOR_QUALITY, REJECTED_FOR_DISCREPANCY, REJECTED_AS_LOOP_INCONSISTENT)
+
 
 @dataclass(frozen=True)
 class ThresholdSettings:
@@ -44,6 +52,8 @@ class PairSelection:
     # the affine-corrected discrepancy in automatic mode.
     max_discrepancy: float
     corrected_discrepancy: np.ndarray  # (m,) |shift - affine stage prediction| in pixels
+    # Per pair: None where accepted, else REJECTED_FOR_QUALITY or REJECTED_FOR_DISCREPANCY.
+    rejected: tuple[str | None, ...]
 
 
 def select_pairs(
@@ -52,7 +62,7 @@ def select_pairs(
     m = len(measurements)
     if m == 0:
         empty = np.zeros(0)
-        return PairSelection(np.zeros(0, bool), 0.0, 0.0, empty)
+        return PairSelection(np.zeros(0, bool), 0.0, 0.0, empty, ())
     quality = np.array([p.quality for p in measurements])
     shift = np.array([p.shift for p in measurements], dtype=float)
     expected = np.array([p.expected_shift for p in measurements], dtype=float)
@@ -67,8 +77,15 @@ def select_pairs(
         max_discrepancy = (
             settings.max_stage_discrepancy if settings.max_stage_discrepancy is not None else np.inf
         )
-        accepted = (quality >= min_quality) & (raw_discrepancy <= max_discrepancy)
-        return PairSelection(accepted, float(min_quality), float(max_discrepancy), raw_discrepancy)
+        good = quality >= min_quality
+        accepted = good & (raw_discrepancy <= max_discrepancy)
+        return PairSelection(
+            accepted,
+            float(min_quality),
+            float(max_discrepancy),
+            raw_discrepancy,
+            _reasons(good, accepted),
+        )
 
     min_quality = (
         settings.min_peak_quality
@@ -85,7 +102,18 @@ def select_pairs(
     # errors are not always Gaussian (a grid start, a stage that slipped), and the layout's
     # loop-consistency check still judges every kept pair against its neighbours.
     accepted = good & ((corrected <= max_discrepancy) | (quality >= CONVINCING_QUALITY))
-    return PairSelection(accepted, float(min_quality), float(max_discrepancy), corrected)
+    return PairSelection(
+        accepted, float(min_quality), float(max_discrepancy), corrected, _reasons(good, accepted)
+    )
+
+
+def _reasons(good_quality: np.ndarray, accepted: np.ndarray) -> tuple[str | None, ...]:
+    """Why each pair was rejected (None where accepted): a pair of too low quality is rejected
+    for that first, whatever its discrepancy."""
+    return tuple(
+        None if keep else REJECTED_FOR_DISCREPANCY if good else REJECTED_FOR_QUALITY
+        for good, keep in zip(good_quality.tolist(), accepted.tolist(), strict=True)
+    )
 
 
 def _affine_corrected_discrepancy(

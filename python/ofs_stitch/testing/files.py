@@ -26,6 +26,13 @@ REAL_CSM_MATRIX: tuple[tuple[float, float], tuple[float, float]] = (
     (-0.00222, 3.39785),
     (3.406378, 0.003936),
 )
+# A first tile's UserComment with fields beyond the stage's, as the stitched files' comment
+# starts from it (the stage position is dropped there, the rest kept).
+FIRST_TILE_COMMENT = {
+    "stage": {"position": {"x": -2000, "y": 5000, "z": -313}},
+    "camera": {"tuning": {"big": [1] * 10}, "exposure": 100},
+    "camera_stage_mapping": {"image_resolution": [480, 640]},
+}
 # openflexure-metadata assumes this calibration width for v2 files, which do not record one.
 V2_CALIBRATION_WIDTH = 832
 METADATA_LAYOUTS = ("v3", "legacy-v3", "v2", "none")

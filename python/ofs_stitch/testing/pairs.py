@@ -9,6 +9,12 @@ of ``register_pair``), exact by construction. Three constructions:
   band-limited shift scikit-image's own registration tests use), then both images cropped far
   from the borders. The photograph is mirror-padded before the shift so that its periodic
   extension has no jumps, whose ringing would otherwise reach into the crops.
+* ``noisy_crop_pairs``: many small noisy ``fourier_pair``-like crops of scikit-image's
+  retina, immunohistochemistry and hubble images, for registration without a hint: the retina's
+  large dark, smooth areas are where a search that trusts small overlaps goes wrong.
+* ``affine_pair``: a crop of a scikit-image photograph and the same scene under a known
+  rotation, scale and shift, made with ``scipy.ndimage.affine_transform`` (cubic spline), with
+  optional photon and read noise: truth for rigid, similarity and affine registration.
 * ``tile_pair`` and ``neighbour_pairs``: tile-sized pairs cut at sub-pixel positions from one
   canvas by cubic-spline sampling (``testing.scene.sample_spline``); ``neighbour_pairs`` places
   them as a scan's horizontal and vertical neighbours with a noisy stage guess of the shift.
@@ -17,6 +23,7 @@ of ``register_pair``), exact by construction. Three constructions:
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,6 +130,165 @@ def fourier_pair(
         a += rng.normal(0.0, sigma, a.shape)
         b += rng.normal(0.0, sigma, b.shape)
     return a, b
+
+
+# Images of noisy_crop_pairs: smooth with little texture (retina), dense texture
+# (immunohistochemistry), sparse points on dark (hubble).
+NOISY_CROP_TEXTURES = ("retina", "immunohistochemistry", "hubble_deep_field")
+
+
+@dataclass(frozen=True)
+class ShiftedPair:
+    """Two images with ``b[y, x] == a[y + d_row, x + d_col]`` for ``shift`` = (d_row, d_col)."""
+
+    name: str  # the texture both were cut from
+    a: np.ndarray
+    b: np.ndarray
+    shift: tuple[float, float]
+
+
+def noisy_crop_pairs(
+    per_texture: int = 12,
+    *,
+    crop_shape: tuple[int, int] = (200, 240),
+    max_shift: float = 40.0,
+    noise_fraction: float = 0.05,
+    seed: int = 0,
+) -> list[ShiftedPair]:
+    """``per_texture`` pairs from each of ``NOISY_CROP_TEXTURES``: float64 crops of
+    ``crop_shape``, shifts uniform in +-``max_shift`` per axis (random fractional parts),
+    independent Gaussian noise of ``noise_fraction`` of the texture's range on each image.
+
+    Each pair is cut from a random window of the texture, mirror-padded and moved with
+    ``scipy.ndimage.fourier_shift`` (band-limited, as ``fourier_pair``), the crops taken from
+    the window's middle, far from the ringing of its periodic extension.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED, 3]))
+    margin = _CROP_MARGIN + int(np.ceil(max_shift))
+    window_shape = (crop_shape[0] + 2 * margin, crop_shape[1] + 2 * margin)
+    pairs = []
+    for name in NOISY_CROP_TEXTURES:
+        image = texture(name)
+        sigma = noise_fraction * float(image.max() - image.min())
+        for _ in range(per_texture):
+            shift = (
+                float(rng.uniform(-max_shift, max_shift)),
+                float(rng.uniform(-max_shift, max_shift)),
+            )
+            row = int(rng.integers(0, image.shape[0] - window_shape[0] + 1))
+            col = int(rng.integers(0, image.shape[1] - window_shape[1] + 1))
+            window = image[row : row + window_shape[0], col : col + window_shape[1]]
+            moved = _fourier_moved(window, shift)
+            inner = (slice(margin, margin + crop_shape[0]), slice(margin, margin + crop_shape[1]))
+            a = window[inner] + rng.normal(0.0, sigma, crop_shape)
+            b = moved[inner] + rng.normal(0.0, sigma, crop_shape)
+            pairs.append(ShiftedPair(name, a, b, shift))
+    return pairs
+
+
+def _fourier_moved(window: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """``window`` moved so ``result[y, x] == window[y + d_row, x + d_col]`` (band-limited)."""
+    from scipy import ndimage
+
+    padded = np.pad(window, _MIRROR_PAD, mode="symmetric")
+    spectrum = ndimage.fourier_shift(np.fft.fft2(padded), (-shift[0], -shift[1]))
+    moved = np.fft.ifft2(spectrum).real
+    return np.asarray(moved[_MIRROR_PAD:-_MIRROR_PAD, _MIRROR_PAD:-_MIRROR_PAD])
+
+
+# Mirror padding around a photograph for affine_pair: the scene extends past the photograph's
+# edge by reflection, so a rotated, shifted crop is still a crop of the same scene.
+_AFFINE_PAD = 192
+
+
+@dataclass(frozen=True)
+class AffinePair:
+    """Two images with ``b[p] == a[matrix @ p]`` (the scene's cubic spline between samples)."""
+
+    name: str
+    a: np.ndarray
+    b: np.ndarray
+    matrix: np.ndarray  # (3, 3) in (row, col)
+
+    def endpoint_error(self, estimate: np.ndarray) -> tuple[float, float]:
+        """Mean and largest distance (px) between ``estimate @ p`` and ``matrix @ p`` over the
+        pixels p of b whose true position lies inside a (every 4th pixel each way: the error
+        is an affine function of p, so its mean over them is the mean over all)."""
+        rows, cols = self.b.shape
+        grid_rows, grid_cols = np.meshgrid(
+            np.arange(0, rows, 4.0), np.arange(0, cols, 4.0), indexing="ij"
+        )
+        grid = np.column_stack([grid_rows.ravel(), grid_cols.ravel()])
+        true = grid @ self.matrix[:2, :2].T + self.matrix[:2, 2]
+        inside = (true >= 0).all(axis=1) & (true[:, 0] <= rows - 1) & (true[:, 1] <= cols - 1)
+        points = grid[inside]
+        error = points @ (np.asarray(estimate)[:2, :2] - self.matrix[:2, :2]).T + (
+            np.asarray(estimate)[:2, 2] - self.matrix[:2, 2]
+        )
+        distance = np.hypot(error[:, 0], error[:, 1])
+        return float(distance.mean()), float(distance.max())
+
+
+def affine_pair(
+    name: str,
+    rng: np.random.Generator,
+    *,
+    shape: tuple[int, int] = (512, 512),
+    max_angle_deg: float = 5.0,
+    max_shift: float = 60.0,
+    max_scale_change: float = 0.0,
+    max_shear: float = 0.0,
+    photons: float | None = None,
+    read_noise: float = 0.0,
+) -> AffinePair:
+    """A ``shape`` crop ``a`` of texture ``name`` and ``b``, the scene under a random similarity
+    about b's centre: rotation uniform in +-``max_angle_deg``, scale 1 +- ``max_scale_change``,
+    shift uniform in +-``max_shift`` per axis, then (for affine truth) a shear of the column
+    axis along rows uniform in +-``max_shear`` about the same centre. ``photons``: Poisson
+    noise with that many photons at the texture's brightest; ``read_noise``: Gaussian noise of
+    that fraction of full scale.
+    """
+    from scipy import ndimage
+
+    from ..core.transform import Transform
+
+    scene = np.pad(texture(name), _AFFINE_PAD, mode="symmetric")
+    angle = float(rng.uniform(-max_angle_deg, max_angle_deg))
+    scale = 1.0 + float(rng.uniform(-max_scale_change, max_scale_change))
+    shift = rng.uniform(-max_shift, max_shift, 2)
+    centre = ((shape[0] - 1) / 2.0, (shape[1] - 1) / 2.0)
+    matrix = Transform.similarity(angle, scale, shift, centre).matrix.copy()
+    if max_shear > 0:
+        shear = np.eye(3)
+        shear[0, 1] = float(rng.uniform(-max_shear, max_shear))
+        shear[0, 2] = -shear[0, 1] * centre[1]  # about the centre: it stays where it is
+        matrix = matrix @ shear
+    reach = _AFFINE_PAD - 8
+    origin = np.array(
+        [rng.uniform(reach, scene.shape[k] - shape[k] - reach) for k in (0, 1)]
+    ).round()
+    window = (
+        slice(int(origin[0]), int(origin[0]) + shape[0]),
+        slice(int(origin[1]), int(origin[1]) + shape[1]),
+    )
+    a = scene[window].copy()
+    # b[p] = scene[origin + M p]: affine_transform samples input[matrix @ o + offset].
+    b = ndimage.affine_transform(
+        scene,
+        matrix[:2, :2],
+        offset=matrix[:2, 2] + origin,
+        output_shape=shape,
+        order=3,
+        mode="mirror",
+    )
+    if photons is not None:
+        peak = float(scene.max())
+        a = rng.poisson(np.clip(a, 0, None) / peak * photons) / photons * peak
+        b = rng.poisson(np.clip(b, 0, None) / peak * photons) / photons * peak
+    if read_noise > 0:
+        a = a + rng.normal(0.0, read_noise * float(scene.max()), shape)
+        b = b + rng.normal(0.0, read_noise * float(scene.max()), shape)
+    return AffinePair(name, np.asarray(a, np.float32), np.asarray(b, np.float32), matrix)
 
 
 @functools.lru_cache(maxsize=1)

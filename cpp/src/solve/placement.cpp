@@ -1,0 +1,255 @@
+#include "ofs/solve/placement.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace ofs {
+
+namespace {
+
+// Symmetric sparse matrix in compressed-row form: the weighted graph Laplacian of the pairs
+// plus the prior weights on the diagonal.
+struct SparseMatrix {
+    std::vector<std::int64_t> row_start;  // n + 1
+    std::vector<std::int64_t> column;
+    std::vector<double> value;
+
+    void multiply(const std::vector<double>& x, std::vector<double>& y) const {
+        const std::int64_t n = static_cast<std::int64_t>(row_start.size()) - 1;
+        for (std::int64_t r = 0; r < n; ++r) {
+            double sum = 0.0;
+            for (std::int64_t k = row_start[r]; k < row_start[r + 1]; ++k) sum += value[k] * x[column[k]];
+            y[r] = sum;
+        }
+    }
+};
+
+SparseMatrix normal_matrix(std::int64_t n, const std::vector<Displacement>& pairs,
+                           const std::vector<double>& pair_weights,
+                           const std::vector<double>& prior_diagonal) {
+    // Each row holds its diagonal plus one entry per pair touching it; duplicates (several
+    // measurements of one pair) simply add up in the product.
+    std::vector<std::int64_t> degree(n, 1);
+    for (const auto& p : pairs) {
+        ++degree[p.i];
+        ++degree[p.j];
+    }
+    SparseMatrix m;
+    m.row_start.assign(n + 1, 0);
+    for (std::int64_t r = 0; r < n; ++r) m.row_start[r + 1] = m.row_start[r] + degree[r];
+    m.column.resize(m.row_start[n]);
+    m.value.assign(m.row_start[n], 0.0);
+    std::vector<std::int64_t> fill(m.row_start.begin(), m.row_start.end() - 1);
+    for (std::int64_t r = 0; r < n; ++r) {
+        m.column[fill[r]] = r;  // the diagonal comes first in each row
+        m.value[fill[r]] = prior_diagonal[r];
+        ++fill[r];
+    }
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const auto& p = pairs[k];
+        const double w = pair_weights[k];
+        m.value[m.row_start[p.i]] += w;
+        m.value[m.row_start[p.j]] += w;
+        m.column[fill[p.i]] = p.j;
+        m.value[fill[p.i]++] = -w;
+        m.column[fill[p.j]] = p.i;
+        m.value[fill[p.j]++] = -w;
+    }
+    return m;
+}
+
+// Connected components of the tiles linked by pairs of positive weight (union-find).
+std::vector<std::int64_t> components(std::int64_t n, const std::vector<Displacement>& pairs,
+                                     const std::vector<double>& pair_weights) {
+    std::vector<std::int64_t> parent(n);
+    std::iota(parent.begin(), parent.end(), 0);
+    auto root = [&](std::int64_t x) {
+        while (parent[x] != x) x = parent[x] = parent[parent[x]];
+        return x;
+    };
+    for (std::size_t k = 0; k < pairs.size(); ++k)
+        if (pair_weights[k] > 0.0) parent[root(pairs[k].i)] = root(pairs[k].j);
+    for (std::int64_t t = 0; t < n; ++t) parent[t] = root(t);
+    return parent;
+}
+
+// Jacobi-preconditioned conjugate gradients from the starting point in x. The matrix may be
+// singular (components without priors); the right-hand side is then consistent and CG still
+// converges, up to a constant per such component that the caller removes.
+int conjugate_gradients(const SparseMatrix& m, const std::vector<double>& rhs,
+                        std::vector<double>& x, double tolerance, int max_iterations,
+                        bool& converged) {
+    const std::size_t n = rhs.size();
+    std::vector<double> inverse_diagonal(n), r(n), z(n), p(n), q(n);
+    for (std::size_t t = 0; t < n; ++t) {
+        const double d = m.value[m.row_start[t]];
+        inverse_diagonal[t] = d > 0.0 ? 1.0 / d : 0.0;  // an isolated tile without prior stays put
+    }
+    m.multiply(x, q);
+    for (std::size_t t = 0; t < n; ++t) r[t] = rhs[t] - q[t];
+    const double rhs_norm = std::sqrt(std::inner_product(rhs.begin(), rhs.end(), rhs.begin(), 0.0));
+    const double goal = tolerance * std::max(rhs_norm, 1e-300);
+    for (std::size_t t = 0; t < n; ++t) z[t] = inverse_diagonal[t] * r[t];
+    p = z;
+    double rz = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
+    converged = false;
+    int iteration = 0;
+    for (; iteration < max_iterations; ++iteration) {
+        if (std::sqrt(std::inner_product(r.begin(), r.end(), r.begin(), 0.0)) <= goal) {
+            converged = true;
+            break;
+        }
+        m.multiply(p, q);
+        const double pq = std::inner_product(p.begin(), p.end(), q.begin(), 0.0);
+        if (!(pq > 0.0)) {  // the remaining residual lies in the null space: nothing left to fit
+            converged = true;
+            break;
+        }
+        const double alpha = rz / pq;
+        for (std::size_t t = 0; t < n; ++t) {
+            x[t] += alpha * p[t];
+            r[t] -= alpha * q[t];
+            z[t] = inverse_diagonal[t] * r[t];
+        }
+        const double rz_next = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
+        const double beta = rz_next / rz;
+        rz = rz_next;
+        for (std::size_t t = 0; t < n; ++t) p[t] = z[t] + beta * p[t];
+    }
+    if (!converged)
+        converged = std::sqrt(std::inner_product(r.begin(), r.end(), r.begin(), 0.0)) <= goal;
+    return iteration;
+}
+
+void validate(std::int64_t n, const std::vector<Displacement>& pairs,
+              const std::vector<Prior>& priors) {
+    if (n < 0) throw std::invalid_argument("n_tiles must be >= 0");
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const auto& p = pairs[k];
+        const std::string where = "pair " + std::to_string(k) + ": ";
+        if (p.i < 0 || p.i >= n || p.j < 0 || p.j >= n)
+            throw std::invalid_argument(where + "tile index outside 0.." + std::to_string(n - 1) +
+                                        "; n_tiles must exceed every index in pairs");
+        if (p.i == p.j) throw std::invalid_argument(where + "a pair must join two different tiles");
+        if (!std::isfinite(p.d_row) || !std::isfinite(p.d_col))
+            throw std::invalid_argument(where + "displacement is not finite");
+        if (!(p.weight >= 0.0) || !std::isfinite(p.weight))
+            throw std::invalid_argument(where + "weight must be finite and >= 0");
+    }
+    for (const auto& prior : priors) {
+        if (prior.tile < 0 || prior.tile >= n)
+            throw std::invalid_argument("prior for tile " + std::to_string(prior.tile) +
+                                        " outside 0.." + std::to_string(n - 1));
+        if (!std::isfinite(prior.row) || !std::isfinite(prior.col) || !(prior.weight >= 0.0) ||
+            !std::isfinite(prior.weight))
+            throw std::invalid_argument("prior for tile " + std::to_string(prior.tile) +
+                                        ": position must be finite and weight >= 0");
+    }
+}
+
+double robust_factor(RobustLoss loss, double residual, double scale) {
+    const double u = residual / scale;
+    switch (loss) {
+        case RobustLoss::huber:
+            return u <= 1.0 ? 1.0 : 1.0 / u;
+        case RobustLoss::cauchy:
+            return 1.0 / (1.0 + u * u);
+        case RobustLoss::none:
+            break;
+    }
+    return 1.0;
+}
+
+}  // namespace
+
+Placement solve_positions(std::int64_t n, const std::vector<Displacement>& pairs,
+                          const std::vector<Prior>& priors, const SolveSettings& settings) {
+    validate(n, pairs, priors);
+    if (settings.loss != RobustLoss::none && !(settings.robust_scale > 0.0))
+        throw std::invalid_argument("robust_scale must be > 0");
+    const std::size_t m = pairs.size();
+
+    std::vector<double> prior_diagonal(n, 0.0), prior_row(n, 0.0), prior_col(n, 0.0);
+    for (const auto& prior : priors) {
+        prior_diagonal[prior.tile] += prior.weight;
+        prior_row[prior.tile] += prior.weight * prior.row;
+        prior_col[prior.tile] += prior.weight * prior.col;
+    }
+
+    Placement result;
+    result.positions.assign(2 * n, 0.0);
+    result.residuals.assign(2 * m, 0.0);
+    result.robust_weights.assign(m, 1.0);
+    const int max_cg = settings.max_cg_iterations > 0 ? settings.max_cg_iterations
+                                                      : static_cast<int>(10 * n + 100);
+    const int rounds = settings.loss == RobustLoss::none ? 1
+                                                         : std::max(1, settings.max_reweighting_iterations);
+    std::vector<double> rows(n, 0.0), cols(n, 0.0), rhs_row(n), rhs_col(n), pair_weights(m);
+
+    for (int round = 0; round < rounds; ++round) {
+        for (std::size_t k = 0; k < m; ++k) pair_weights[k] = pairs[k].weight * result.robust_weights[k];
+        const SparseMatrix matrix = normal_matrix(n, pairs, pair_weights, prior_diagonal);
+        rhs_row = prior_row;
+        rhs_col = prior_col;
+        for (std::size_t k = 0; k < m; ++k) {
+            const auto& p = pairs[k];
+            const double w = pair_weights[k];
+            rhs_row[p.j] += w * p.d_row;
+            rhs_row[p.i] -= w * p.d_row;
+            rhs_col[p.j] += w * p.d_col;
+            rhs_col[p.i] -= w * p.d_col;
+        }
+        bool converged_rows = true, converged_cols = true;
+        // Warm start from the previous round: reweighting moves positions only a little.
+        result.cg_iterations +=
+            conjugate_gradients(matrix, rhs_row, rows, settings.tolerance, max_cg, converged_rows);
+        result.cg_iterations +=
+            conjugate_gradients(matrix, rhs_col, cols, settings.tolerance, max_cg, converged_cols);
+        result.converged = converged_rows && converged_cols;
+
+        // Fix the free translation of every component that has no prior: mean position zero.
+        const std::vector<std::int64_t> component = components(n, pairs, pair_weights);
+        std::vector<double> sum_row(n, 0.0), sum_col(n, 0.0), count(n, 0.0);
+        std::vector<char> anchored(n, 0);
+        for (std::int64_t t = 0; t < n; ++t) {
+            sum_row[component[t]] += rows[t];
+            sum_col[component[t]] += cols[t];
+            count[component[t]] += 1.0;
+            if (prior_diagonal[t] > 0.0) anchored[component[t]] = 1;
+        }
+        for (std::int64_t t = 0; t < n; ++t) {
+            const std::int64_t c = component[t];
+            if (anchored[c]) continue;
+            rows[t] -= sum_row[c] / count[c];
+            cols[t] -= sum_col[c] / count[c];
+        }
+
+        double largest_weight_change = 0.0;
+        for (std::size_t k = 0; k < m; ++k) {
+            const auto& p = pairs[k];
+            const double res_row = rows[p.j] - rows[p.i] - p.d_row;
+            const double res_col = cols[p.j] - cols[p.i] - p.d_col;
+            result.residuals[2 * k] = res_row;
+            result.residuals[2 * k + 1] = res_col;
+            if (settings.loss == RobustLoss::none) continue;
+            const double updated = robust_factor(settings.loss, std::hypot(res_row, res_col),
+                                                 settings.robust_scale);
+            largest_weight_change =
+                std::max(largest_weight_change, std::abs(updated - result.robust_weights[k]));
+            result.robust_weights[k] = updated;
+        }
+        result.reweighting_iterations = round + 1;
+        if (settings.loss == RobustLoss::none || largest_weight_change < 1e-6) break;
+        if (round + 1 == rounds) result.converged = false;  // weights still moving at the cap
+    }
+    for (std::int64_t t = 0; t < n; ++t) {
+        result.positions[2 * t] = rows[t];
+        result.positions[2 * t + 1] = cols[t];
+    }
+    return result;
+}
+
+}  // namespace ofs
