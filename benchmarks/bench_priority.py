@@ -61,21 +61,21 @@ def scan(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 
 def count_strips(scan, pairs, low_memory: bool, monkeypatch: pytest.MonkeyPatch) -> StripCounter:  # type: ignore[no-untyped-def]
     counter = StripCounter()
-    grey_strip, compact_cut = measure_module._grey_strip, measure_module._CompactStrip.cut
+    grey_cut, compact_cut = measure_module._grey_strip, measure_module._CompactStrip.cut
 
-    def cut_grey(pixels, region):  # type: ignore[no-untyped-def]
-        strip = grey_strip(pixels, region)
+    def cut_grey(pixels, region, waits):  # type: ignore[no-untyped-def]
+        strip = grey_cut(pixels, region, waits)
         counter.track(strip)
         return strip
 
-    def cut_compact(pixels, region):  # type: ignore[no-untyped-def]
-        strip = compact_cut(pixels, region)
+    def cut_compact(pixels, region, waits):  # type: ignore[no-untyped-def]
+        strip = compact_cut(pixels, region, waits)
         counter.track(strip.samples)
         return strip
 
     with monkeypatch.context() as patch:
-        # --priority time cuts float grey strips (_grey_strip), memory compact ones.
-        patch.setattr(measure_module, "_grey_strip", cut_grey if not low_memory else grey_strip)
+        # --priority time cuts float grey strips, memory compact ones.
+        patch.setattr(measure_module, "_grey_strip", cut_grey)
         patch.setattr(measure_module._CompactStrip, "cut", staticmethod(cut_compact))
         settings = MeasureSettings(
             correlation=CorrelationSettings(),

@@ -146,25 +146,26 @@ def colour_ramp() -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "pixels, held_bytes_per_pixel",
+    "pixels, waiting_bytes, ready_bytes",
     [
-        (colour_ramp(), 2),  # sums of three bands
-        (np.dstack([colour_ramp(), np.full(colour_ramp().shape[:2], 7, np.uint8)]), 2),  # + alpha
-        (np.random.default_rng(1).integers(0, 256, (50, 60), dtype=np.uint8), 1),
-        (np.random.default_rng(2).integers(0, 256, (50, 60, 2), dtype=np.uint8), 1),  # grey + alpha
-        (np.random.default_rng(3).integers(0, 65536, (50, 60), dtype=np.uint16), 2),
-        (np.random.default_rng(4).integers(0, 65536, (50, 60, 3), dtype=np.uint16), 4),
-        (np.random.default_rng(5).random((50, 60, 3), dtype=np.float32), 4),
+        (colour_ramp(), 2, 3),  # waiting: sums of three bands; ready: as decoded
+        (np.dstack([colour_ramp(), np.full(colour_ramp().shape[:2], 7, np.uint8)]), 2, 4),
+        (np.random.default_rng(1).integers(0, 256, (50, 60), dtype=np.uint8), 1, 1),
+        (np.random.default_rng(2).integers(0, 256, (50, 60, 2), dtype=np.uint8), 1, 1),
+        (np.random.default_rng(3).integers(0, 65536, (50, 60), dtype=np.uint16), 2, 2),
+        (np.random.default_rng(4).integers(0, 65536, (50, 60, 3), dtype=np.uint16), 4, 4),
+        (np.random.default_rng(5).random((50, 60, 3), dtype=np.float32), 4, 4),
     ],
     ids=["rgb8", "rgba8", "grey8", "grey-alpha8", "grey16", "rgb16", "float"],
 )
+@pytest.mark.parametrize("waits", [True, False], ids=["waiting", "ready"])
 def test_compact_strips_give_exactly_the_float_grey(
-    pixels: np.ndarray, held_bytes_per_pixel: int
+    pixels: np.ndarray, waiting_bytes: int, ready_bytes: int, waits: bool
 ) -> None:
     region = (slice(1, 40), slice(3, 50))
-    strip = _CompactStrip.cut(pixels, region)
+    strip = _CompactStrip.cut(pixels, region, waits)
     rows, cols = 39, 47
-    assert strip.samples.nbytes == rows * cols * held_bytes_per_pixel
+    assert strip.samples.nbytes == rows * cols * (waiting_bytes if waits else ready_bytes)
     expected = grey_float32(pixels[region])
     assert strip.grey().dtype == np.float32
     np.testing.assert_array_equal(strip.grey(), expected)  # bit for bit, not approximately
@@ -174,6 +175,6 @@ def test_compact_strips_give_exactly_the_float_grey(
 
 def test_band_sums_reproduce_the_compiled_grey_for_every_sum() -> None:
     pixels = colour_ramp()[:1]
-    strip = _CompactStrip.cut(pixels, WHOLE)
+    strip = _CompactStrip.cut(pixels, WHOLE, waits=True)
     assert strip.summed_bands
     np.testing.assert_array_equal(strip.grey(), _core.image.grey_float32(pixels))

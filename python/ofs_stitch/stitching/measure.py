@@ -9,9 +9,7 @@ With ``low_memory`` (``--priority memory``) the same pairs are measured with the
 holding less at once: tiles are decoded one at a time, in the order that keeps the fewest strips
 waiting for their pair (`decode_order`), and only while no complete pair waits for a thread;
 strips wait in the least memory that still gives their exact grey (`_CompactStrip`: 2 bytes a
-pixel for 8-bit colour instead of 4), at most ``threads`` pairs are measured at once, and the
-memory each frees is handed back to the system (`release_freed_memory`). On an 8x8 scan of
-8-megapixel tiles that is about a third of the memory (benchmarks/compare_priority.py).
+pixel for 8-bit colour instead of 4), and at most ``threads`` pairs are measured at once.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from ..core.matches import CandidatePair, PairMeasurement
 from ..core.overlap import OverlapRegions, overlap_regions
 from ..core.registration import CorrelationSettings, register_overlap
 from ..io.decode import read_pixels
-from ..io.memory import TileStore, release_freed_memory
+from ..io.memory import TileStore
 from ..io.tiles import Tile
 from .decode_order import least_waiting_order
 
@@ -102,21 +100,6 @@ def measure_pairs(
             wanted.setdefault(plan.pair.i, []).append((plan, True))
             wanted.setdefault(plan.pair.j, []).append((plan, False))
 
-    def decode(tile_index: int, cut: Callable[[np.ndarray, _Region], S]) -> _Strips[S]:
-        pixels = read_pixels(tiles[tile_index].path, scale=scale)
-        if keep_tiles is not None and scale == 1.0:
-            keep_tiles.keep(tile_index, pixels)
-        strips = []
-        for plan, is_first in wanted[tile_index]:
-            assert plan.regions is not None
-            region = plan.regions.region_a if is_first else plan.regions.region_b
-            strips.append((plan, is_first, cut(pixels, region)))
-        return strips
-
-    def measure(plan: _PairPlan, strip_a: np.ndarray, strip_b: np.ndarray) -> None:
-        finish(plan, _measure_strips(plan, strip_a, strip_b, settings, radius, scale))
-
-    threads = settings.threads or os.cpu_count() or 1
     if settings.low_memory:
         measurable = [plan for plan in plans if plan.regions is not None]
         order = least_waiting_order(
@@ -124,14 +107,36 @@ def measure_pairs(
             tiles[0].shape,
             [(plan.pair.i, plan.pair.j) for plan in measurable],
             [_pixels(plan.regions) for plan in measurable],
-        )
-        _measure_holding_little(
-            order.tiles, functools.partial(decode, cut=_CompactStrip.cut), measure, threads
-        )
+        ).tiles
     else:
-        _measure_in_capture_order(
-            sorted(wanted), functools.partial(decode, cut=_grey_strip), measure, threads
-        )
+        order = tuple(sorted(wanted))
+    step_of = {tile: step for step, tile in enumerate(order)}
+
+    def decode(tile_index: int, cut: Callable[[np.ndarray, _Region, bool], S]) -> _Strips[S]:
+        """The tile's strips, cut by ``cut(pixels, region, waits)``: ``waits`` when the pair's
+        other tile comes later in ``order``, so that the strip must wait for it."""
+        pixels = read_pixels(tiles[tile_index].path, scale=scale)
+        if keep_tiles is not None and scale == 1.0:
+            keep_tiles.keep(tile_index, pixels)
+        strips = []
+        for plan, is_first in wanted[tile_index]:
+            assert plan.regions is not None
+            region = plan.regions.region_a if is_first else plan.regions.region_b
+            other = plan.pair.j if is_first else plan.pair.i
+            waits = step_of[other] > step_of[tile_index]
+            strips.append((plan, is_first, cut(pixels, region, waits)))
+        return strips
+
+    def measure(plan: _PairPlan, strip_a: np.ndarray, strip_b: np.ndarray) -> None:
+        finish(plan, _measure_strips(plan, strip_a, strip_b, settings, radius, scale))
+
+    threads = settings.threads or os.cpu_count() or 1
+    if settings.low_memory:
+        cut_compact = functools.partial(decode, cut=_CompactStrip.cut)
+        _measure_holding_little(order, cut_compact, measure, threads)
+    else:
+        cut_grey = functools.partial(decode, cut=_grey_strip)
+        _measure_in_capture_order(order, cut_grey, measure, threads)
     return [r if r is not None else _failed(p) for r, p in zip(results, pairs, strict=True)]
 
 
@@ -178,17 +183,12 @@ def _measure_holding_little(
 ) -> None:
     """--priority memory: one tile decoding at a time, and only while no complete pair waits
     for a thread; at most ``threads`` pairs measuring, each turned into float grey only as it
-    starts. Memory freed along the way is handed back to the system at once."""
+    starts."""
     waiting: dict[int, tuple[bool, _CompactStrip]] = {}  # pair index -> the strip seen first
     ready: deque[tuple[_PairPlan, _CompactStrip, _CompactStrip]] = deque()
     measuring: set[Future[None]] = set()
     tile_order = iter(order)
     decoding: Future[_Strips[_CompactStrip]] | None = None
-
-    def measure_and_release(plan: _PairPlan, grey_a: np.ndarray, grey_b: np.ndarray) -> None:
-        measure(plan, grey_a, grey_b)
-        del grey_a, grey_b
-        release_freed_memory()
 
     # One worker more than there are measuring threads: the decoding one.
     with ThreadPoolExecutor(max_workers=threads + 1) as pool:
@@ -198,7 +198,7 @@ def _measure_holding_little(
                     plan, strip_a, strip_b = ready.popleft()
                     grey_a, grey_b = strip_a.grey(), strip_b.grey()
                     del strip_a, strip_b  # the compact form goes as the grey starts
-                    measuring.add(pool.submit(measure_and_release, plan, grey_a, grey_b))
+                    measuring.add(pool.submit(measure, plan, grey_a, grey_b))
                     del grey_a, grey_b
                 if decoding is None and not ready:
                     tile = next(tile_order, None)
@@ -216,16 +216,15 @@ def _measure_holding_little(
                 if decoding is not None and decoding in done:
                     ready.extend(_pair_up(decoding.result(), waiting))
                     decoding = None
-                    release_freed_memory()  # the decoded tile
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
 
-def _submit_next(pool, tile_order, decoding, extract) -> None:  # type: ignore[no-untyped-def]
+def _submit_next(pool, tile_order, decoding, decode) -> None:  # type: ignore[no-untyped-def]
     tile_index = next(tile_order, None)
     if tile_index is not None:
-        decoding.append(pool.submit(extract, tile_index))
+        decoding.append(pool.submit(decode, tile_index))
 
 
 def _pair_up(
@@ -241,23 +240,36 @@ def _pair_up(
         yield (plan, strip, seen[1]) if is_first else (plan, seen[1], strip)
 
 
+def _grey_strip(pixels: np.ndarray, region: _Region, waits: bool) -> np.ndarray:
+    """--priority time: every strip as the registration takes it, float32 grey, at once,
+    whether it waits or not."""
+    return grey_float32(pixels[region])
+
+
 @dataclass(frozen=True)
 class _CompactStrip:
-    """A strip held until its pair is measured (--priority memory), in the least memory that
-    still gives exactly its float grey (`grey_float32`'s): one band of grey tiles as they are (1
-    or 2 bytes a pixel), the sum of the three bands of 8-bit colour (2 bytes, not 4), float grey
-    for anything else."""
+    """A strip held until its pair is measured (--priority memory), in a form that gives
+    exactly its float grey (`grey_float32`'s) when the pair starts.
+
+    A strip that waits for its pair's other tile takes the least memory: one band of grey
+    tiles as it is (1 or 2 bytes a pixel), the sum of the three bands of 8-bit colour (2 bytes,
+    not 4). One whose pair is complete is measured soon, so it takes the form quickest to make
+    and turn grey: 8-bit colour as it is (a plain copy; the compiled grey then reads it in
+    order, faster than from the tile). Anything else is held in float grey.
+    """
 
     samples: np.ndarray
     summed_bands: bool  # samples are sums of three bands, whose grey is a third of the sum
 
     @staticmethod
-    def cut(pixels: np.ndarray, region: _Region) -> _CompactStrip:
+    def cut(pixels: np.ndarray, region: _Region, waits: bool) -> _CompactStrip:
         crop = pixels[region]
         colour = crop.ndim == 3 and crop.shape[2] >= 3
         if crop.dtype in (np.uint8, np.uint16) and not colour:
             # A copy, so that the decoded tile can go; grey of a grey tile is its first band.
             return _CompactStrip((crop if crop.ndim == 2 else crop[:, :, 0]).copy(), False)
+        if crop.dtype == np.uint8 and not waits:
+            return _CompactStrip(crop.copy(), False)
         if crop.dtype == np.uint8:
             total = np.add(crop[:, :, 0], crop[:, :, 1], dtype=np.uint16)
             total += crop[:, :, 2]
@@ -272,11 +284,6 @@ class _CompactStrip:
 
 
 _ONE_THIRD = np.float32(1.0) / np.float32(3.0)
-
-
-def _grey_strip(pixels: np.ndarray, region: _Region) -> np.ndarray:
-    """A strip as the registration takes it: float32 grey."""
-    return grey_float32(pixels[region])
 
 
 def _pixels(regions: OverlapRegions | None) -> int:
