@@ -24,6 +24,7 @@ from ..io.atomic import staged_output, staged_outputs, write_failures_named
 from ..io.exif import exif_block, insert_exif_into_jpeg
 from ..io.ome import ome_xml
 from ..io.pixel_format import PixelFormat
+from ..io.tiff_levels import fix_pyramid_tags
 from .band_stream import StreamShape, stream_to_writers
 from .compose import Blend, band_rows, file_source, render_bands
 from .geometry import MosaicGeometry, with_headers
@@ -39,6 +40,12 @@ TIFF_TILE = 256
 # together; beyond it, outputs are written in separate passes (each decodes the tiles again),
 # so a 70,000-pixel-wide TIFF and DZI do not need their buffers at the same time.
 WRITERS_MEMORY_BUDGET = 256 << 20
+# Where the OME-TIFF's reduced levels go. "subifd": SubIFDs of the full-resolution page, the
+# OME-TIFF pyramid that Bio-Formats (Fiji, QuPath), tifffile and libvips' subifd= read;
+# OpenSlide sees the full resolution only. "pages": one page per level, the plain tiled pyramid
+# that OpenSlide's generic-tiff reader and libvips' page= read; the OME-XML still describes the
+# full-resolution page, so Bio-Formats and tifffile see that one level only.
+TIFF_LAYOUTS = ("subifd", "pages")
 
 
 def _to_8bit(image: pyvips.Image, white_level: int) -> pyvips.Image:
@@ -88,7 +95,12 @@ def _dzi_writer(
 
 
 def _tiff_writer(
-    path: Path, name: str, fmt: PixelFormat, pixel_size_um: float | None, alpha: bool
+    path: Path,
+    name: str,
+    fmt: PixelFormat,
+    pixel_size_um: float | None,
+    alpha: bool,
+    layout: str = "subifd",
 ) -> Callable[[pyvips.Image], None]:
     def write(image: pyvips.Image) -> None:
         image = _colour(image, alpha)
@@ -123,11 +135,13 @@ def _tiff_writer(
             tile_width=TIFF_TILE,
             tile_height=TIFF_TILE,
             pyramid=True,
-            subifd=True,
+            subifd=layout == "subifd",
             bigtiff=True,
             region_shrink="mean",
             **compression,
         )
+        # libvips gives every level the full-resolution pixel size and the OME-XML.
+        fix_pyramid_tags(path, pixel_size_um)
 
     return write
 
@@ -141,6 +155,7 @@ def write_mosaic(
     pixel_size_um: float | None = None,
     white: int | None = None,
     dzi_tile_format: str = "jpeg",
+    tiff_layout: str = "subifd",
     in_memory: Callable[[int], np.ndarray | None] | None = None,
     preview: PreviewTap | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -151,7 +166,8 @@ def write_mosaic(
     ``pixel_size_um``: physical pixel size for the OME-TIFF (None: unknown, not written).
     ``white``: for 16-bit mosaics, the value shown as white in 8-bit formats (JPEG, DZI);
     None: taken from a preview-sized render. ``dzi_tile_format``: "jpeg", or "png" (keeps
-    transparency and 16 bits). ``in_memory(tile)``: decoded pixels already held, or None.
+    transparency and 16 bits). ``tiff_layout``: where the TIFF's reduced levels go (see
+    `TIFF_LAYOUTS`). ``in_memory(tile)``: decoded pixels already held, or None.
     ``preview``: also shrink the mosaic into this tap in the same pass.
     ``progress(rows_done, rows_in_all)``: called as each band is produced, counting the rows of
     every pass (writers that do not fit in memory together get passes of their own).
@@ -161,6 +177,8 @@ def write_mosaic(
         return []
     if dzi_tile_format not in ("jpeg", "png"):
         raise ValueError(f"dzi_tile_format must be 'jpeg' or 'png', not {dzi_tile_format!r}")
+    if tiff_layout not in TIFF_LAYOUTS:
+        raise ValueError(f"tiff_layout must be one of {TIFF_LAYOUTS}, not {tiff_layout!r}")
     if pixel_size_um is not None and not (np.isfinite(pixel_size_um) and pixel_size_um > 0):
         raise OutputError(
             f"pixel size {pixel_size_um} um is not a positive number; "
@@ -196,7 +214,10 @@ def write_mosaic(
             writers.append(
                 (
                     pyramid_bytes,
-                    _named(plan.tiff, _tiff_writer(temporary, name, fmt, pixel_size_um, alpha)),
+                    _named(
+                        plan.tiff,
+                        _tiff_writer(temporary, name, fmt, pixel_size_um, alpha, tiff_layout),
+                    ),
                 )
             )
         if plan.dzi is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from .._version import __version__
 from ..core.registration import CorrelationSettings
 from ..errors import InputError
+from ..render.writers import TIFF_LAYOUTS
 from .inputs import InputOptions
 from .pipeline import STITCHING_MODES, StitchOptions
 from .thresholds import ThresholdSettings
@@ -302,6 +303,14 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         help="also write a pyramidal OME-TIFF (default: off)",
     )
     output.add_argument(
+        "--tiff_layout",
+        choices=TIFF_LAYOUTS,
+        default="subifd",
+        help="(new) where the OME-TIFF keeps its reduced levels: subifd (the OME-TIFF pyramid "
+        "that Bio-Formats, QuPath and tifffile read) or pages (one page per level, the pyramid "
+        "OpenSlide reads) (default: %(default)s)",
+    )
+    output.add_argument(
         "--stitch_dzi",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -355,6 +364,7 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
         priority=args.priority,
         stitch_tiff=args.stitch_tiff,
         stitch_dzi=args.stitch_dzi,
+        tiff_layout=args.tiff_layout,
         blend=args.blend,
         quiet=args.quiet,
     )

@@ -31,6 +31,7 @@ def write_mosaics(
     tiff: bool,
     dzi: bool,
     blend: str,
+    tiff_layout: str = "subifd",
     tile_store: TileStore | None,
     say: Callable[[str], None],
     progress: Callable[[int, int], None] | None = None,
@@ -59,6 +60,7 @@ def write_mosaics(
         blend=blend,
         user_comment=comment,
         pixel_size_um=scan.pixel_size_um,
+        tiff_layout=tiff_layout,
         in_memory=in_memory,
         progress=progress,
     )

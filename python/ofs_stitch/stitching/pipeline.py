@@ -86,6 +86,7 @@ class StitchOptions:
     priority: Priority = "time"
     stitch_tiff: bool = False
     stitch_dzi: bool = False
+    tiff_layout: str = "subifd"  # see render.writers.TIFF_LAYOUTS
     blend: str = "nearest"
     quiet: bool = False
     progress: bool = True
@@ -241,6 +242,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                     full=options.stitching_mode == "all",
                     tiff=options.stitch_tiff,
                     dzi=options.stitch_dzi,
+                    tiff_layout=options.tiff_layout,
                     blend=options.blend,
                     tile_store=tile_store,
                     say=say.info,
