@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -110,13 +110,16 @@ def run_process(command: Sequence[str], *, keep_stdin_open: bool = False) -> Cli
 
 
 def read_ofm_positions(folder: Path) -> dict[str, tuple[float, float]]:
-    """{file name: (row, col)} from ``OFMTileConfiguration.txt`` (x = col, y = row)."""
+    """{file name: (row, col)} from ``OFMTileConfiguration.txt`` (x = col, y = row).
+
+    The file names each tile by its path from the file's folder (``../scan/tile.jpg`` with
+    ``-o``); the key is the file name alone."""
     lines = (folder / OFM_NAME).read_text(encoding="utf-8").splitlines()
     positions = {}
     for line in lines[len(OFM_HEADER) :]:
         match = OFM_TILE_LINE.match(line)
         assert match is not None, f"malformed tile line {line!r}"
-        positions[match["name"]] = (float(match["y"]), float(match["x"]))
+        positions[PurePosixPath(match["name"]).name] = (float(match["y"]), float(match["x"]))
     return positions
 
 

@@ -13,6 +13,7 @@ from ofs_stitch.io.positions_file import (
     read_positions_csv,
     read_positions_file,
     read_tile_configuration,
+    tile_path,
     write_ofm_tile_configuration,
     write_tile_configuration,
 )
@@ -64,6 +65,62 @@ def test_ofm_tile_configuration_is_written_as_upstream_does(tmp_path: Path) -> N
     np.testing.assert_allclose(
         [[e.row, e.col] for e in entries], positions - positions.mean(axis=0), atol=1e-12
     )
+
+
+def test_ofm_tile_configuration_in_another_folder_names_tiles_from_there(tmp_path: Path) -> None:
+    # ofs-stitch scans/day1 -o results/day1: Fiji, given results/day1, must find the tiles.
+    scan = tmp_path / "scans" / "day 1"
+    scan.mkdir(parents=True)
+    tiles = [scan / name for name in ("a.jpg", "b.jpg")]
+    for tile in tiles:
+        tile.write_bytes(b"tile")
+    out = tmp_path / "results" / "day1"
+    out.mkdir(parents=True)
+
+    path = write_ofm_tile_configuration(out, tiles, np.array([[0.0, 0.0], [10.0, 20.0]]))
+
+    entries = read_tile_configuration(path)
+    assert [e.name for e in entries] == ["../../scans/day 1/a.jpg", "../../scans/day 1/b.jpg"]
+    for entry, tile in zip(entries, tiles, strict=True):
+        assert (path.parent / entry.name).resolve() == tile.resolve()
+    # Relative tiles are taken from tiles_folder; beside the file they stay bare names.
+    beside = write_ofm_tile_configuration(scan, ["a.jpg", "b.jpg"], np.zeros((2, 2)))
+    assert [e.name for e in read_tile_configuration(beside)] == ["a.jpg", "b.jpg"]
+    again = write_ofm_tile_configuration(out, ["a.jpg"], np.zeros((1, 2)), tiles_folder=scan)
+    assert [e.name for e in read_tile_configuration(again)] == ["../../scans/day 1/a.jpg"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_ofm_tile_configuration_paths_resolve_through_a_linked_output_folder(
+    tmp_path: Path,
+) -> None:
+    scan = tmp_path / "scan"
+    scan.mkdir()
+    (scan / "a.jpg").write_bytes(b"tile")
+    elsewhere = tmp_path / "disk" / "deep" / "out"
+    elsewhere.mkdir(parents=True)
+    link = tmp_path / "out"
+    link.symlink_to(elsewhere, target_is_directory=True)
+
+    path = write_ofm_tile_configuration(link, [scan / "a.jpg"], np.zeros((1, 2)))
+
+    (entry,) = read_tile_configuration(path)
+    # ".." from the link's target, which is where the operating system goes.
+    assert entry.name == "../../../scan/a.jpg"
+    assert (path.parent / entry.name).is_file()
+
+
+def test_tile_path_prefers_the_scanned_folder_then_the_positions_files_folder(
+    tmp_path: Path,
+) -> None:
+    scan, out = tmp_path / "scan", tmp_path / "deeper" / "out"
+    scan.mkdir()
+    out.mkdir(parents=True)
+    (scan / "a.jpg").write_bytes(b"tile")
+    listed = out / "OFMTileConfiguration.txt"
+    assert tile_path(scan, listed, "a.jpg") == scan / "a.jpg"
+    assert tile_path(scan, listed, "../../scan/a.jpg").resolve() == (scan / "a.jpg").resolve()
+    assert tile_path(scan, listed, "missing.jpg") == scan / "missing.jpg"
 
 
 def test_write_to_a_missing_folder_is_an_output_error(tmp_path: Path) -> None:

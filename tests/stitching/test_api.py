@@ -10,6 +10,7 @@ from e2e_support import read_ofm_positions
 
 import ofs_stitch
 from ofs_stitch.cli import command
+from ofs_stitch.io.positions_file import read_tile_configuration
 from ofs_stitch.stitching import api
 from ofs_stitch.stitching.options import build_parser
 
@@ -58,6 +59,28 @@ def test_stitch_returns_the_positions_and_files_the_command_writes(
         k = result.names.index(name)
         np.testing.assert_allclose(centred[k], (row, col), atol=1e-3)
     assert result.position_of(result.names[1]) == tuple(result.positions[1])
+
+
+def test_ofm_tile_configuration_written_elsewhere_names_tiles_that_resolve_from_it(
+    scan_folder: Path, tmp_path: Path
+) -> None:
+    # Fiji reads the file with its folder as the image directory; ofs-stitch --positions
+    # reads it back from any folder.
+    out = tmp_path / "results" / "run 1"
+    result = ofs_stitch.stitch(scan_folder, output_dir=out, stitching_mode="preview_stitch")
+    entries = read_tile_configuration(out / "OFMTileConfiguration.txt")
+    assert len(entries) == 4
+    for entry in entries:
+        assert (out / entry.name).resolve() == (scan_folder / Path(entry.name).name).resolve()
+    again = ofs_stitch.stitch(
+        scan_folder,
+        output_dir=tmp_path / "again",
+        positions=out / "OFMTileConfiguration.txt",
+        stitching_mode="preview_stitch",
+    )
+    assert again.names == result.names
+    assert again.positions is not None and result.positions is not None
+    np.testing.assert_allclose(again.positions, result.positions, atol=0.1)
 
 
 def test_options_take_the_command_line_names(scan_folder: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,17 +197,60 @@ def write_tile_configuration(
 
 
 def write_ofm_tile_configuration(
-    output_dir: Path | str, names: Sequence[str], positions_rc: np.ndarray
+    output_dir: Path | str,
+    tiles: Sequence[str | Path],
+    positions_rc: np.ndarray,
+    *,
+    tiles_folder: Path | str | None = None,
 ) -> Path:
     """Write ``OFMTileConfiguration.txt`` as openflexure-stitching 0.3.1 does; return its path.
 
     Same header and line layout as upstream (``name; ; (x, y) `` with a trailing space), with
-    positions shifted to a zero mean, as upstream's solver leaves them.
+    positions shifted to a zero mean, as upstream's solver leaves them. ``tiles`` are the tile
+    files, relative to ``tiles_folder`` (default: ``output_dir``) or absolute; each is written
+    as the path from ``output_dir`` to the tile (`path_from`), so Fiji given the file's folder
+    finds the tiles: the bare file name when the file sits beside them, as upstream writes it.
     """
     positions = np.asarray(positions_rc, dtype=float).reshape(-1, 2)
     if len(positions):
         positions = positions - positions.mean(axis=0)
     header = "# Define the number of dimensions used\ndim = 2\n\n# Define the image coordinates\n"
-    path = Path(output_dir) / OFM_TILE_CONFIGURATION
+    folder = Path(output_dir)
+    base = folder if tiles_folder is None else Path(tiles_folder)
+    names = [path_from(folder, base / tile) for tile in tiles]
+    path = folder / OFM_TILE_CONFIGURATION
     write_text_atomic(path, header + "".join(_tile_lines(names, positions, " ")))
     return path
+
+
+def path_from(folder: Path | str, target: Path | str) -> str:
+    """``target`` as a path relative to ``folder`` ('/'-separated, which Fiji and every reader
+    here accept on Windows too), or absolute where no relative path exists (another drive).
+
+    Linked folders are resolved first: ``..`` out of a linked folder leads to the parent of
+    the link's target once the operating system follows the link. The target's own name stays
+    as it is (a linked tile is named by its link).
+    """
+    target = Path(target)
+    real_folder = os.path.realpath(folder)
+    real_target = os.path.join(os.path.realpath(target.parent), target.name)
+    try:
+        relative = os.path.relpath(real_target, real_folder)
+    except ValueError:  # Windows: on another drive
+        return Path(real_target).as_posix()
+    return Path(relative).as_posix()
+
+
+def tile_path(folder: Path, positions_file: Path, name: str) -> Path:
+    """The file a positions file's entry ``name`` means when stitching ``folder``.
+
+    A name is looked up in the scanned folder first (a TileConfiguration written for that
+    folder, bare names, wherever the file itself lies); else from the positions file's own
+    folder, as Fiji resolves it and as ``OFMTileConfiguration.txt`` written to another folder
+    (``-o DIR``) names the tiles. Returns the first candidate when neither exists.
+    """
+    in_folder = folder / name
+    if in_folder.is_file():
+        return in_folder
+    beside_file = positions_file.parent / name
+    return beside_file if beside_file.is_file() else in_folder

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.discovery import Discovery, discover_images
 from ..io.header import ImageHeader, read_headers
-from ..io.positions_file import TilePosition, read_positions_file
+from ..io.positions_file import TilePosition, read_positions_file, tile_path
 from ..io.tiles import Tile
 from ..openflexure.metadata import StageMetadata, parse_stage_metadata
 from ..openflexure.scan_order import capture_order, drop_z_stack_duplicates
@@ -132,13 +132,14 @@ def _from_positions_file(
 ) -> _Placed:
     entries: list[TilePosition] = read_positions_file(positions_file)
     folder = discovery.folder
-    absent = [e.name for e in entries if not (folder / e.name).is_file()]
+    paths = [tile_path(folder, positions_file, e.name) for e in entries]
+    absent = [e.name for e, path in zip(entries, paths, strict=True) if not path.is_file()]
     if absent:
         raise InputError(
             f"{positions_file} lists files that are not in {folder}: {_names(absent)}; "
             "fix the positions file or add the images"
         )
-    listed = {(folder / e.name).resolve() for e in entries}
+    listed = {path.resolve() for path in paths}
     unlisted = [p.name for p in discovery.images if p.resolve() not in listed]
     if unlisted:
         raise InputError(
@@ -152,7 +153,7 @@ def _from_positions_file(
             f"{positions_file} lists only {len(entries)} image: at least {_MIN_TILES} are "
             "needed to stitch"
         )
-    headers = _read_headers([folder / e.name for e in entries], options, progress)
+    headers = _read_headers(paths, options, progress)
     _check_same_size(headers)
     positions = np.array([[e.row, e.col] for e in entries], dtype=float)
     return _Placed(headers, positions, [None] * len(headers), skipped)

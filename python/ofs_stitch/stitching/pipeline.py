@@ -322,8 +322,10 @@ def _write_positions(
     """OFMTileConfiguration.txt (as upstream) and positions.json (everything we know)."""
     layout, selection = result.layout, result.selection
     assert layout is not None and selection is not None
-    names = [t.name for t in scan.tiles]
-    ofm = write_ofm_tile_configuration(output_dir, names, layout.positions)
+    # Paths from the output folder, so that Fiji run on it finds the tiles (bare names when
+    # the output folder is the scan's).
+    tiles = [t.path.absolute() for t in scan.tiles]
+    ofm = write_ofm_tile_configuration(output_dir, tiles, layout.positions)
     unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
     improved = _improved_camera_stage_matrix(scan, layout, unplaced, say)
     extra: dict[str, object] = {
