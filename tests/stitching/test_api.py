@@ -83,6 +83,37 @@ def test_ofm_tile_configuration_written_elsewhere_names_tiles_that_resolve_from_
     np.testing.assert_allclose(again.positions, result.positions, atol=0.1)
 
 
+@pytest.mark.parametrize("layout", ["subifd", "pages"])
+def test_tiff_layout_chooses_where_the_reduced_levels_go(
+    scan_folder: Path, tmp_path: Path, layout: str
+) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    result = ofs_stitch.stitch(
+        scan_folder, output_dir=tmp_path, stitch_tiff=True, tiff_layout=layout, quiet=True
+    )
+    tiff = tmp_path / "scan_stitched.ome.tiff"
+    assert tiff in result.written
+    with tifffile.TiffFile(tiff) as handle:
+        first = handle.pages[0]
+        assert first.imagewidth > 256  # so there is a reduced level at all
+        assert handle.is_ome
+        if layout == "subifd":
+            assert len(handle.pages) == 1 and len(first.subifds or ()) >= 1
+        else:
+            assert len(handle.pages) >= 2 and not first.subifds
+
+
+def test_an_unknown_tiff_layout_is_refused_in_one_line(
+    scan_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        command.main([str(scan_folder), "-o", str(tmp_path), "--tiff_layout", "strips"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--tiff_layout" in err and "'strips'" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_options_take_the_command_line_names(scan_folder: Path, tmp_path: Path) -> None:
     result = ofs_stitch.stitch(
         scan_folder, output_dir=tmp_path, stitch_tiff=True, pad=False, quiet=True

@@ -5,6 +5,28 @@ bands composed by `compose.render_bands` are streamed to every libvips writer at
 (`band_stream`), so a DZI or a TIFF never needs the JPEG first and each tile is decoded once.
 Every file is written under a temporary name and renamed when complete (`io.atomic`); on any
 failure nothing is left under a final name.
+
+What real viewers tripped on, as a checklist for every writer of a mosaic (OME-TIFF here, and
+the OME-Zarr writer alike); each point has a test that reads the file back with the readers
+named (tests/render/test_tiff_viewers.py):
+
+1. Unknown pixel size: write no physical unit, never a default. TIFF: ResolutionUnit none and
+   1/1 (libvips' own default read back as 1000 um/px in OpenSlide and libvips); OME-XML: no
+   PhysicalSize; NGFF: axes without a "unit" and scale 1.
+2. Each pyramid level states its own pixel size: level k's pixel spans exactly 2^k
+   full-resolution pixels (levels halve, dropping an odd last pixel), so its size is
+   ``pixel_size * 2^k``, not the full-resolution one and not full width / level width (TIFF:
+   `io.tiff_levels`; NGFF: one scale transform per dataset).
+3. Metadata that describes the whole image is written once: the OME-XML in the first IFD only
+   (`io.tiff_levels` removes libvips' copies); NGFF: "multiscales" on the group, not per
+   level.
+4. Know which readers see the pyramid and say so in the README: SubIFD levels are the
+   OME-TIFF pyramid of Bio-Formats and tifffile, invisible to OpenSlide, which reads the
+   `pages` layout (`TIFF_LAYOUTS`).
+5. Paths written into an output resolve from the file's own folder (OFMTileConfiguration.txt
+   with ``-o``: `io.positions_file.path_from`).
+6. Stage under a temporary name and rename when complete; check physical sizes before the
+   long render (a non-positive pixel size is an OutputError).
 """
 
 from __future__ import annotations
