@@ -16,6 +16,7 @@ from ._version import __version__
 from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
+    from .align.matcher import Matcher, Refined
     from .align.placement import Placement, Solution
     from .core.matches import Registration
     from .core.registration import register_pair
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ImageReadError",
     "InputError",
+    "Matcher",
     "OutputError",
     "Placement",
+    "Refined",
     "Solution",
     "SolvedPositions",
     "Registration",
@@ -45,6 +48,8 @@ __all__ = [
 # The numerical API loads numpy and the compiled core when first used, not on
 # `import ofs_stitch`: the command settles numpy's threading before numpy loads (command.py).
 _LAZY = {
+    "Matcher": "align.matcher",
+    "Refined": "align.matcher",
     "Placement": "align.placement",
     "Solution": "align.placement",
     "SolvedPositions": "core.solve",

@@ -17,13 +17,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .matcher import Matcher, Refined
     from .placement import Placement, Solution
 
-__all__ = ["Placement", "Solution"]
+__all__ = ["Matcher", "Placement", "Refined", "Solution"]
 
 # Loaded when first used, like the package root's names: importing ofs_stitch.align loads
 # neither numpy nor the compiled core.
 _LAZY = {
+    "Matcher": "matcher",
+    "Refined": "matcher",
     "Placement": "placement",
     "Solution": "placement",
 }
