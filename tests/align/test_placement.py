@@ -24,7 +24,9 @@ def random_affines(n: int, rng: np.random.Generator) -> list[np.ndarray]:
     for t in range(n):
         angle = np.deg2rad(rng.uniform(-1, 1))
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        linear = (1 + rng.uniform(-0.01, 0.01)) * rotation @ [[1, rng.uniform(-0.005, 0.005)], [0, 1]]
+        linear = (
+            (1 + rng.uniform(-0.01, 0.01)) * rotation @ [[1, rng.uniform(-0.005, 0.005)], [0, 1]]
+        )
         offset = [(t % 3) * 400 + rng.uniform(-5, 5), (t // 3) * 400 + rng.uniform(-5, 5)]
         maps.append(np.column_stack([linear, offset]))
     return maps
@@ -93,7 +95,9 @@ def dense_rigid(n: int, matches, gauge: str) -> np.ndarray:
     if gauge == "first":
         x, *_ = np.linalg.lstsq(design[:, 1:], target, rcond=None)
         return np.vstack([[0.0, 0.0], x])
-    x, *_ = np.linalg.lstsq(np.vstack([design, np.ones(n)]), np.vstack([target, [0, 0]]), rcond=None)
+    x, *_ = np.linalg.lstsq(
+        np.vstack([design, np.ones(n)]), np.vstack([target, [0, 0]]), rcond=None
+    )
     return x
 
 
@@ -109,7 +113,9 @@ def aligned_error(found: dict, reference: dict, tiles: list) -> float:
     corners = np.array([[0, 0, 1], [TILE, 0, 1], [0, TILE, 1], [TILE, TILE, 1]]).T
     source = np.hstack([np.asarray(found[t]) @ corners for t in tiles]).T
     target = np.hstack([np.asarray(reference[t]) @ corners for t in tiles]).T
-    common, *_ = np.linalg.lstsq(np.column_stack([source, np.ones(len(source))]), target, rcond=None)
+    common, *_ = np.linalg.lstsq(
+        np.column_stack([source, np.ones(len(source))]), target, rcond=None
+    )
     return float(np.abs(np.column_stack([source, np.ones(len(source))]) @ common - target).max())
 
 
@@ -195,7 +201,9 @@ def test_robust_loss_ignores_injected_bad_matches(loss: str) -> None:
         assert worst(robust) < worst(plain) / 3
 
 
-def blank_tile_grid(rng: np.random.Generator, blank: set[int]) -> tuple[Placement, Placement, np.ndarray]:
+def blank_tile_grid(
+    rng: np.random.Generator, blank: set[int]
+) -> tuple[Placement, Placement, np.ndarray]:
     """A 4x4 grid of translated tiles, 6 matches per overlap; overlaps of the ``blank`` tiles
     have arbitrary matches, as a correlation of nothing gives: the whole overlap off by one
     random offset of up to 100 px. Returns the placement with them, the one without them, and
@@ -274,7 +282,10 @@ def test_one_point_per_pair_leaves_an_affine_unrotated() -> None:
         (lambda p: p.add_match(0, 1, [(1, 2), (3, 4)], (3, 4)), "p2 has 1"),
         (lambda p: p.add_match(0, 1, (1, np.nan), (3, 4)), "NaN"),
         (lambda p: p.add_match(0, 1, (1, 2), (3, 4), weight=-1), "weight"),
-        (lambda p: p.add_match(0, 1, [(1, 2)] * 3, [(3, 4)] * 3, weight=[1, 2]), "weight has shape"),
+        (
+            lambda p: p.add_match(0, 1, [(1, 2)] * 3, [(3, 4)] * 3, weight=[1, 2]),
+            "weight has shape",
+        ),
         (lambda p: p.add_match([0], 1, (1, 2), (3, 4)), "not hashable"),
         (lambda p: p.affine(), "no matches"),
     ],

@@ -18,7 +18,6 @@ def solve_positions(
     max_reweighting_iterations: int = 50,
     tolerance: float = 1e-12,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], dict[str, object]]: ...
-
 def place_points(
     n_tiles: int,
     tile_a: NDArray[np.int64],

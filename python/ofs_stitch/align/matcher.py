@@ -149,7 +149,9 @@ class Matcher:
                 out_a[i], out_b[i], (rows, cols), int(iters), radius, model
             )
         if single:
-            return Refined(out_a[0], out_b[0], float(quality[0]), bool(found[0]), int(iterations[0]))
+            return Refined(
+                out_a[0], out_b[0], float(quality[0]), bool(found[0]), int(iterations[0])
+            )
         return Refined(out_a, out_b, quality, found, iterations)
 
     def _refine_one(
@@ -189,7 +191,9 @@ class Matcher:
             quality, found = measured.quality, True
             mismatch = np.array(measured.shift) - expected
             if model == "affine":
-                mismatch = _affine_mismatch(window_a, window_b, measured.shift, b_rc - origin_b, expected)
+                mismatch = _affine_mismatch(
+                    window_a, window_b, measured.shift, b_rc - origin_b, expected
+                )
             a_rc = a_rc + mismatch / 2
             b_rc = b_rc - mismatch / 2
             if np.abs(mismatch).max() / 2 < SETTLED:

@@ -188,7 +188,9 @@ class Placement:
         if robust is not None and not robust_scale > 0:
             raise InputError(f"robust_scale={robust_scale} must be > 0 pixels")
         if not self._weights:
-            raise InputError("no matches to place tiles with; add some with add_match(t, t2, p, p2)")
+            raise InputError(
+                "no matches to place tiles with; add some with add_match(t, t2, p, p2)"
+            )
         weights = np.concatenate(self._weights)
         if not (weights > 0).any():
             raise InputError("every match has weight 0; give the matches to solve with weight > 0")

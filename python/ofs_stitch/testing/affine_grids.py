@@ -65,7 +65,9 @@ class AffineGrid:
         x0, x1 = max(0.0, offset[0]) + half, min(w, offset[0] + w) - half
         y0, y1 = max(0.0, offset[1]) + half, min(h, offset[1] + h) - half
         if x1 < x0 - 1e-9 or y1 < y0 - 1e-9:
-            raise InputError(f"tiles {a} and {b} share no overlap wide enough for {window} px windows")
+            raise InputError(
+                f"tiles {a} and {b} share no overlap wide enough for {window} px windows"
+            )
         xs, ys = np.meshgrid(_spread(x0, x1, per_side), _spread(y0, y1, per_side))
         points_a = np.column_stack([xs.ravel(), ys.ravel()])
         return points_a, points_a - offset
