@@ -18,6 +18,7 @@ from .errors import ImageReadError, InputError, OutputError, StitchError
 if TYPE_CHECKING:
     from .align.matcher import Matcher, Refined
     from .align.placement import Placement, Solution
+    from .align.renderer import Renderer
     from .core.matches import Registration
     from .core.registration import register_pair
     from .core.solve import SolvedPositions, solve_positions
@@ -31,6 +32,7 @@ __all__ = [
     "OutputError",
     "Placement",
     "Refined",
+    "Renderer",
     "Solution",
     "SolvedPositions",
     "Registration",
@@ -52,6 +54,7 @@ _LAZY = {
     "Refined": "align.matcher",
     "Placement": "align.placement",
     "Solution": "align.placement",
+    "Renderer": "align.renderer",
     "SolvedPositions": "core.solve",
     "solve_positions": "core.solve",
     "Registration": "core.matches",

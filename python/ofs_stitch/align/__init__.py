@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .matcher import Matcher, Refined
     from .placement import Placement, Solution
+    from .renderer import Renderer
 
-__all__ = ["Matcher", "Placement", "Refined", "Solution"]
+__all__ = ["Matcher", "Placement", "Refined", "Renderer", "Solution"]
 
 # Loaded when first used, like the package root's names: importing ofs_stitch.align loads
 # neither numpy nor the compiled core.
@@ -29,6 +30,7 @@ _LAZY = {
     "Refined": "matcher",
     "Placement": "placement",
     "Solution": "placement",
+    "Renderer": "renderer",
 }
 
 
