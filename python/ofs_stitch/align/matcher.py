@@ -154,6 +154,56 @@ class Matcher:
             )
         return Refined(out_a, out_b, quality, found, iterations)
 
+    def match_overlap(
+        self,
+        offset: ArrayLike,
+        *,
+        size: int = 64,
+        per_side: int = 4,
+        iters: int = 3,
+    ) -> Refined:
+        """Matching points spread over the part of ``a`` and ``b`` they share, with ``b``'s
+        pixel (0, 0) roughly at ``offset`` = (x, y) in ``a``'s pixels (e.g. from stage
+        positions).
+
+        First the overlap's centre is matched with the largest square window it holds (up to
+        ``2 * size``), which corrects the offset; then a ``per_side`` x ``per_side`` grid of
+        points, kept ``size / 2`` from the overlap's edges (one line across an overlap barely a
+        window wide), is refined with windows of ``size``. Points in ``a`` and ``b`` as
+        `refine` returns them (k, 2); where the centre finds no match every quality is 0.
+        """
+        dx, dy = (float(v) for v in np.asarray(offset, dtype=np.float64).reshape(2))
+        if (
+            isinstance(per_side, bool)
+            or not isinstance(per_side, (int, np.integer))
+            or per_side < 1
+        ):
+            raise InputError(f"per_side={per_side!r} must be a whole number >= 1")
+        (h_a, w_a), (h_b, w_b) = self.a.shape, self.b.shape
+        x0, x1 = max(0.0, dx), min(float(w_a), dx + w_b)
+        y0, y1 = max(0.0, dy), min(float(h_a), dy + h_b)
+        if min(x1 - x0, y1 - y0) < MIN_WINDOW:
+            raise InputError(
+                f"a and b share no overlap of {MIN_WINDOW}x{MIN_WINDOW} px at offset "
+                f"({dx:g}, {dy:g}); check the offset (b's origin in a's pixels, (x, y))"
+            )
+        window = int(min(size, x1 - x0, y1 - y0))
+        coarse = int(min(x1 - x0, y1 - y0, 2 * window))
+        centre = np.array([(x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2])
+        start = self.refine(centre, centre - (dx, dy), coarse, iters, model="translation")
+        corrected = np.asarray(start.p_a) - np.asarray(start.p_b)
+        half = window / 2
+        xs = _spread(x0 + half - 0.5, x1 - half - 0.5, per_side)
+        ys = _spread(y0 + half - 0.5, y1 - half - 0.5, per_side)
+        grid_x, grid_y = np.meshgrid(xs, ys)
+        points_a = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+        if not start.found:
+            zeros = np.zeros(len(points_a))
+            return Refined(
+                points_a, points_a - (dx, dy), zeros, zeros.astype(bool), zeros.astype(int)
+            )
+        return self.refine(points_a, points_a - corrected, window, iters)
+
     def _refine_one(
         self,
         point_a: np.ndarray,
@@ -224,6 +274,11 @@ class Matcher:
             while len(self._spectra) > self._cache_size:
                 self._spectra.popitem(last=False)
         return spectrum
+
+
+def _spread(low: float, high: float, count: int) -> np.ndarray:
+    """``count`` positions from low to high, or the middle one when there is no room."""
+    return np.linspace(low, high, count) if high - low >= 1.0 else np.array([(low + high) / 2])
 
 
 def _affine_mismatch(
