@@ -85,10 +85,13 @@ def affine_grid(
     jitter: float = 3.0,
     blur_sigma: float = 1.5,
     noise_sigma: float = 0.0,
+    blank: tuple[Key, ...] = (),
     seed: int = 0,
 ) -> AffineGrid:
     """A ``rows`` x ``cols`` grid of float32 grey tiles of ``tile_size`` = (w, h) (module
-    docstring). ``noise_sigma``: Gaussian noise per tile, fraction of full scale."""
+    docstring). ``noise_sigma``: Gaussian noise per tile, fraction of full scale. ``blank``:
+    tiles that show nothing (mid grey, plus 1 % noise so a correlation finds some peak): what
+    a scan of an empty area of the slide gives."""
     from scipy import ndimage
 
     w, h = int(tile_size[0]), int(tile_size[1])
@@ -129,8 +132,10 @@ def affine_grid(
         sampled = ndimage.map_coordinates(
             coefficients, [y - low[1], x - low[0]], order=3, mode="mirror", prefilter=False
         ).reshape(h, w)
+        noise_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xAFF2, index]))
+        if key in blank:
+            sampled = 0.5 + noise_rng.normal(0.0, 0.01, sampled.shape)
         if noise_sigma > 0:
-            noise_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xAFF2, index]))
             sampled = sampled + noise_rng.normal(0.0, noise_sigma, sampled.shape)
         tiles[key] = sampled.astype(np.float32)
     return AffineGrid(tiles=tiles, maps=maps, nominal_origins=nominal, tile_size=(w, h))
