@@ -87,6 +87,11 @@ class Placement:
         """The tile keys, in the order they were first added."""
         return list(self._keys)
 
+    @property
+    def weights(self) -> np.ndarray:
+        """(m,) the weight of every match, in the order added."""
+        return np.concatenate(self._weights) if self._weights else np.zeros(0)
+
     def __len__(self) -> int:
         """How many matches have been added."""
         return sum(len(w) for w in self._weights)
