@@ -55,8 +55,8 @@ def test_affine_maps_land_within_a_tenth_of_a_pixel(scan, tmp_path: Path) -> Non
     assert "affine maps from" in affine.stdout
     document = json.loads((tmp_path / "a" / "positions.json").read_text())
     assert document["transform"] == "affine"
-    # Measured: 0.05-0.11 px per tile (8-bit tiles); the translation placement 4-8 px.
-    assert max(errors(document, truth).values()) < 0.2
+    # Measured: 0.03-0.07 px per tile (8-bit tiles); the translation placement 4-8 px.
+    assert max(errors(document, truth).values()) < 0.15
     plain = run_cli([folder, "--positions", positions, "-o", tmp_path / "t"])
     assert plain.status == 0, plain.stderr
     translation = json.loads((tmp_path / "t" / "positions.json").read_text())

@@ -386,7 +386,9 @@ def _place_affine(
         scan.tiles,
         layout.positions,
         result.measurements,
-        layout.accepted,
+        # Pairs the translation loops contradicted are matched too: a scan whose tiles turn is
+        # exactly where translations around a loop disagree; the robust solve judges them.
+        layout.accepted | layout.loop_inconsistent,
         pixels=tile_store.get if tile_store.enabled else None,
     )
     turns = [
