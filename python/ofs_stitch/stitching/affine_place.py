@@ -2,8 +2,9 @@
 
 For every pair the translation placement used (or left out only because the loops of
 translations around it disagreed, as they do when tiles turn), the tiles' shared part is
-matched at a grid of points (`align.Matcher.match_overlap`, starting from the placed offset), and `align.Placement`
-solves one affine per tile (robust: the Cauchy loss, weights the matches' quality squared).
+matched at a grid of points (`align.Matcher.match_overlap`, starting from the placed
+offset), and `align.Placement` solves one affine per tile (robust: the Cauchy loss, weights
+the matches' quality squared).
 The affine model's frame is then lined up with the translation layout (one common affine per
 connected group, least squares over the tiles' corners), so the mosaic sits where the
 translation placement put it; tiles without an accepted pair keep their translation.
