@@ -52,9 +52,11 @@ def place_affine(
     accepted: np.ndarray,
     *,
     pixels: Callable[[int], np.ndarray | None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AffinePlacement:
     """Affine maps for ``tiles`` placed at ``positions`` ((n, 2) (row, col) top-left) by the
-    ``accepted`` ``measurements``. ``pixels(t)``: a tile's decoded pixels when already held."""
+    ``accepted`` ``measurements``. ``pixels(t)``: a tile's decoded pixels when already held;
+    ``progress(pairs_done, pairs_in_all)`` follows the matching."""
     grey: dict[int, np.ndarray] = {}
 
     def image(t: int) -> np.ndarray:
@@ -65,7 +67,10 @@ def place_affine(
 
     placement = Placement()
     pairs = 0
-    for k in np.flatnonzero(accepted):
+    chosen = np.flatnonzero(accepted)
+    for done, k in enumerate(chosen):
+        if progress is not None:
+            progress(done, len(chosen))
         m = measurements[int(k)]
         offset_rc = positions[m.j] - positions[m.i]
         a, b = image(m.i), image(m.j)
@@ -83,6 +88,8 @@ def place_affine(
         weight = np.where(quality >= ACCEPT_QUALITY, quality**2, 0.0)
         placement.add_match(m.i, m.j, found.p_a, found.p_b, weight=weight)
         pairs += 1
+    if progress is not None:
+        progress(len(chosen), len(chosen))
 
     maps = np.array([_translation(p) for p in positions])
     if not pairs or not (placement.weights > 0).any():

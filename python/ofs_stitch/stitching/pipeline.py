@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -226,7 +227,8 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                 scan, result.measurements, options, say
             )
             if options.transform == "affine":
-                result.affine = _place_affine(scan, result, tile_store, say)
+                with progress.reporting("matching points", "pair") as matched:
+                    result.affine = _place_affine(scan, result, tile_store, say, matched)
             clock.lap("place")
             automatic = options.thresholds.method == "automatic"
             plots.correlations(
@@ -377,7 +379,11 @@ _SWAP_XY = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
 
 def _place_affine(
-    scan: Scan, result: StitchResult, tile_store: TileStore, say: _Reporter
+    scan: Scan,
+    result: StitchResult,
+    tile_store: TileStore,
+    say: _Reporter,
+    progress: Callable[[int, int], None],
 ) -> AffinePlacement:
     """Per-tile affines on the translation layout (affine_place), and a line about them."""
     layout = result.layout
@@ -390,6 +396,7 @@ def _place_affine(
         # exactly where translations around a loop disagree; the robust solve judges them.
         layout.accepted | layout.loop_inconsistent,
         pixels=tile_store.get if tile_store.enabled else None,
+        progress=progress,
     )
     turns = [
         float(np.degrees(np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1]))) for m in placed.maps
