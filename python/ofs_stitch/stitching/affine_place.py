@@ -68,6 +68,11 @@ def place_affine(
     placement = Placement()
     pairs = 0
     chosen = np.flatnonzero(accepted)
+    # A decoded tile is let go after its last pair: at most the tiles of a few rows are held.
+    last_use: dict[int, int] = {}
+    for done, k in enumerate(chosen):
+        last_use[measurements[int(k)].i] = done
+        last_use[measurements[int(k)].j] = done
     for done, k in enumerate(chosen):
         if progress is not None:
             progress(done, len(chosen))
@@ -78,16 +83,18 @@ def place_affine(
             min(a.shape[0], offset_rc[0] + b.shape[0]) - max(0.0, offset_rc[0]),
             min(a.shape[1], offset_rc[1] + b.shape[1]) - max(0.0, offset_rc[1]),
         )
-        if min(overlap) < 24:  # too thin for windows of texture: the translation stands
-            continue
-        window = int(min(WINDOW, min(overlap)))
-        found = Matcher(a, b).match_overlap(
-            (offset_rc[1], offset_rc[0]), size=window, per_side=PER_SIDE
-        )
-        quality = np.asarray(found.quality, dtype=float)
-        weight = np.where(quality >= ACCEPT_QUALITY, quality**2, 0.0)
-        placement.add_match(m.i, m.j, found.p_a, found.p_b, weight=weight)
-        pairs += 1
+        if min(overlap) >= 24:  # thinner holds no window of texture: the translation stands
+            window = int(min(WINDOW, min(overlap)))
+            found = Matcher(a, b).match_overlap(
+                (offset_rc[1], offset_rc[0]), size=window, per_side=PER_SIDE
+            )
+            quality = np.asarray(found.quality, dtype=float)
+            weight = np.where(quality >= ACCEPT_QUALITY, quality**2, 0.0)
+            placement.add_match(m.i, m.j, found.p_a, found.p_b, weight=weight)
+            pairs += 1
+        for t in (m.i, m.j):
+            if last_use[t] == done:
+                grey.pop(t, None)
     if progress is not None:
         progress(len(chosen), len(chosen))
 
