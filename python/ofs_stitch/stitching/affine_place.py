@@ -103,13 +103,16 @@ def place_affine(
         return AffinePlacement(maps, pairs, 0, 0.0)
     solution = placement.solve("affine", gauge="mean", robust="cauchy", robust_scale=ROBUST_SCALE)
     for group in solution.groups:
-        members = [t for t in group if isinstance(t, (int, np.integer))]
+        members = [int(key) for key in group if isinstance(key, (int, np.integer))]
         if len(members) < 2:
             continue
-        model = {t: _SWAP @ np.vstack([solution.transforms[t], [0, 0, 1]]) @ _SWAP for t in members}
+        model = {
+            tile: _SWAP @ np.vstack([solution.transforms[tile], [0, 0, 1]]) @ _SWAP
+            for tile in members
+        }
         common = _common_affine(model, positions, tiles)
-        for t in members:
-            maps[t] = common @ model[t]
+        for tile in members:
+            maps[tile] = common @ model[tile]
     weights = placement.weights * solution.robust_weights
     lengths = solution.residual_lengths
     rms = float(np.sqrt(np.sum(weights * lengths**2) / max(np.sum(weights), 1e-300)))
