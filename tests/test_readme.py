@@ -58,8 +58,16 @@ def test_every_block_runs(worked_examples: dict[str, str]) -> None:
     assert any(key.startswith("python") for key in worked_examples)
 
 
+def test_the_align_example_prints_what_it_promises(worked_examples: dict[str, str]) -> None:
+    output = "".join(out for key, out in worked_examples.items() if key.startswith("python"))
+    worst = {
+        m[0]: float(m[1]) for m in re.findall(r"(affine|rigid): worst tile off by ([\d.]+)", output)
+    }
+    assert worst["affine"] < 0.1 and worst["rigid"] > 2.0, output
+
+
 def test_the_python_example_prints_the_shift_it_promises(worked_examples: dict[str, str]) -> None:
-    (python_output,) = [out for key, out in worked_examples.items() if key.startswith("python")]
+    python_output = "".join(out for key, out in worked_examples.items() if key.startswith("python"))
     numbers = r"\(\s*(-?[\d.]+),\s*(-?[\d.]+)\)"
     shifts = [(float(a), float(b)) for a, b in re.findall(numbers, python_output)]
     assert any(abs(r - 30) < 0.05 and abs(c - 448) < 0.05 for r, c in shifts), python_output

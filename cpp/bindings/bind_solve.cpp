@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include "ofs/solve/placement.hpp"
+#include "ofs/solve/point_placement.hpp"
 
 namespace py = pybind11;
 
@@ -18,6 +19,18 @@ ofs::RobustLoss parse_loss(const std::string& name) {
     if (name == "huber") return ofs::RobustLoss::huber;
     if (name == "cauchy") return ofs::RobustLoss::cauchy;
     throw py::value_error("robust loss must be 'huber', 'cauchy' or None, not '" + name + "'");
+}
+
+ofs::PointModel parse_model(const std::string& name) {
+    if (name == "translation") return ofs::PointModel::translation;
+    if (name == "affine") return ofs::PointModel::affine;
+    throw py::value_error("model must be 'translation' or 'affine', not '" + name + "'");
+}
+
+ofs::Gauge parse_gauge(const std::string& name) {
+    if (name == "first") return ofs::Gauge::first;
+    if (name == "mean") return ofs::Gauge::mean;
+    throw py::value_error("gauge must be 'first' or 'mean', not '" + name + "'");
 }
 
 void require_length(const py::array& array, py::ssize_t length, const char* name) {
@@ -89,4 +102,62 @@ void bind_solve(py::module_ m) {
         py::arg("prior_tile"), py::arg("prior_position"), py::arg("prior_weight"),
         py::arg("loss") = "none", py::arg("robust_scale") = 1.0,
         py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-12);
+
+    m.def(
+        "place_points",
+        [](std::int64_t n_tiles, Int64Array tile_a, Int64Array tile_b, DoubleArray points_a,
+           DoubleArray points_b, DoubleArray weight, const std::string& model,
+           const std::string& gauge, std::int64_t fixed_tile, const std::string& loss,
+           double robust_scale, int max_reweighting_iterations, double tolerance) {
+            const py::ssize_t m_matches = tile_a.shape(0);
+            require_length(tile_b, m_matches, "tile_b");
+            require_length(weight, m_matches, "weight");
+            for (const auto* points : {&points_a, &points_b}) {
+                if (points->ndim() != 2 || points->shape(1) != 2)
+                    throw py::value_error("points must have shape (m, 2)");
+                require_length(*points, m_matches, "points");
+            }
+            std::vector<ofs::PointMatch> matches(m_matches);
+            auto av = tile_a.unchecked<1>();
+            auto bv = tile_b.unchecked<1>();
+            auto pa = points_a.unchecked<2>();
+            auto pb = points_b.unchecked<2>();
+            auto wv = weight.unchecked<1>();
+            for (py::ssize_t k = 0; k < m_matches; ++k)
+                matches[k] = {av(k), bv(k), pa(k, 0), pa(k, 1), pb(k, 0), pb(k, 1), wv(k)};
+            ofs::PointSolveSettings settings;
+            settings.model = parse_model(model);
+            settings.gauge = parse_gauge(gauge);
+            settings.fixed_tile = fixed_tile;
+            settings.loss = parse_loss(loss);
+            settings.robust_scale = robust_scale;
+            settings.max_reweighting_iterations = max_reweighting_iterations;
+            settings.tolerance = tolerance;
+            ofs::PointPlacement placement;
+            {
+                py::gil_scoped_release release;  // works on its own copies of the inputs
+                placement = ofs::place_points(n_tiles, matches, settings);
+            }
+            const auto n = static_cast<py::ssize_t>(n_tiles);
+            py::array_t<double> affines({n, py::ssize_t{2}, py::ssize_t{3}});
+            std::copy(placement.affines.begin(), placement.affines.end(), affines.mutable_data());
+            py::array_t<double> residuals({m_matches, py::ssize_t{2}});
+            std::copy(placement.residuals.begin(), placement.residuals.end(),
+                      residuals.mutable_data());
+            py::array_t<double> robust_weights(m_matches);
+            std::copy(placement.robust_weights.begin(), placement.robust_weights.end(),
+                      robust_weights.mutable_data());
+            py::array_t<std::int64_t> group(n);
+            std::copy(placement.group.begin(), placement.group.end(), group.mutable_data());
+            py::dict info;
+            info["reweighting_iterations"] = placement.reweighting_iterations;
+            info["cg_iterations"] = placement.cg_iterations;
+            info["converged"] = placement.converged;
+            return py::make_tuple(affines, residuals, robust_weights, group, info);
+        },
+        py::arg("n_tiles"), py::arg("tile_a"), py::arg("tile_b"), py::arg("points_a"),
+        py::arg("points_b"), py::arg("weight"), py::arg("model") = "affine",
+        py::arg("gauge") = "first", py::arg("fixed_tile") = -1, py::arg("loss") = "none",
+        py::arg("robust_scale") = 1.0, py::arg("max_reweighting_iterations") = 50,
+        py::arg("tolerance") = 1e-12);
 }

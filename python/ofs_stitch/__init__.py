@@ -3,7 +3,8 @@
 The public API: ``stitch(folder, **options)`` does the whole job of ``ofs-stitch FOLDER``;
 ``register_pair`` measures where one image sits relative to another; ``solve_positions`` places
 any number of tiles from such measurements; ``Transform``, ``TransformTable`` and ``fit`` hold
-and estimate the maps between images.
+and estimate the maps between images; ``Matcher``, ``Placement`` and ``Renderer`` match points
+between tiles, place the tiles (rigid or affine) and render them (``ofs_stitch.align``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from ._version import __version__
 from .errors import ImageReadError, InputError, OutputError, StitchError
 
 if TYPE_CHECKING:
+    from .align.matcher import Matcher, Refined
+    from .align.placement import Placement, Solution
+    from .align.renderer import Renderer
     from .core.matches import Registration
     from .core.registration import register_pair
     from .core.solve import SolvedPositions, solve_positions
@@ -24,7 +28,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ImageReadError",
     "InputError",
+    "Matcher",
     "OutputError",
+    "Placement",
+    "Refined",
+    "Renderer",
+    "Solution",
     "SolvedPositions",
     "Registration",
     "StitchError",
@@ -41,6 +50,11 @@ __all__ = [
 # The numerical API loads numpy and the compiled core when first used, not on
 # `import ofs_stitch`: the command settles numpy's threading before numpy loads (command.py).
 _LAZY = {
+    "Matcher": "align.matcher",
+    "Refined": "align.matcher",
+    "Placement": "align.placement",
+    "Solution": "align.placement",
+    "Renderer": "align.renderer",
     "SolvedPositions": "core.solve",
     "solve_positions": "core.solve",
     "Registration": "core.matches",

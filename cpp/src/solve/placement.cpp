@@ -1,5 +1,7 @@
 #include "ofs/solve/placement.hpp"
 
+#include "least_squares.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -10,22 +12,10 @@ namespace ofs {
 
 namespace {
 
-// Symmetric sparse matrix in compressed-row form: the weighted graph Laplacian of the pairs
-// plus the prior weights on the diagonal.
-struct SparseMatrix {
-    std::vector<std::int64_t> row_start;  // n + 1
-    std::vector<std::int64_t> column;
-    std::vector<double> value;
+using solve_detail::conjugate_gradients;
+using solve_detail::robust_factor;
+using solve_detail::SparseMatrix;
 
-    void multiply(const std::vector<double>& x, std::vector<double>& y) const {
-        const std::int64_t n = static_cast<std::int64_t>(row_start.size()) - 1;
-        for (std::int64_t r = 0; r < n; ++r) {
-            double sum = 0.0;
-            for (std::int64_t k = row_start[r]; k < row_start[r + 1]; ++k) sum += value[k] * x[column[k]];
-            y[r] = sum;
-        }
-    }
-};
 
 SparseMatrix normal_matrix(std::int64_t n, const std::vector<Displacement>& pairs,
                            const std::vector<double>& pair_weights,
@@ -76,54 +66,6 @@ std::vector<std::int64_t> components(std::int64_t n, const std::vector<Displacem
     return parent;
 }
 
-// Jacobi-preconditioned conjugate gradients from the starting point in x. The matrix may be
-// singular (components without priors); the right-hand side is then consistent and CG still
-// converges, up to a constant per such component that the caller removes.
-int conjugate_gradients(const SparseMatrix& m, const std::vector<double>& rhs,
-                        std::vector<double>& x, double tolerance, int max_iterations,
-                        bool& converged) {
-    const std::size_t n = rhs.size();
-    std::vector<double> inverse_diagonal(n), r(n), z(n), p(n), q(n);
-    for (std::size_t t = 0; t < n; ++t) {
-        const double d = m.value[m.row_start[t]];
-        inverse_diagonal[t] = d > 0.0 ? 1.0 / d : 0.0;  // an isolated tile without prior stays put
-    }
-    m.multiply(x, q);
-    for (std::size_t t = 0; t < n; ++t) r[t] = rhs[t] - q[t];
-    const double rhs_norm = std::sqrt(std::inner_product(rhs.begin(), rhs.end(), rhs.begin(), 0.0));
-    const double goal = tolerance * std::max(rhs_norm, 1e-300);
-    for (std::size_t t = 0; t < n; ++t) z[t] = inverse_diagonal[t] * r[t];
-    p = z;
-    double rz = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
-    converged = false;
-    int iteration = 0;
-    for (; iteration < max_iterations; ++iteration) {
-        if (std::sqrt(std::inner_product(r.begin(), r.end(), r.begin(), 0.0)) <= goal) {
-            converged = true;
-            break;
-        }
-        m.multiply(p, q);
-        const double pq = std::inner_product(p.begin(), p.end(), q.begin(), 0.0);
-        if (!(pq > 0.0)) {  // the remaining residual lies in the null space: nothing left to fit
-            converged = true;
-            break;
-        }
-        const double alpha = rz / pq;
-        for (std::size_t t = 0; t < n; ++t) {
-            x[t] += alpha * p[t];
-            r[t] -= alpha * q[t];
-            z[t] = inverse_diagonal[t] * r[t];
-        }
-        const double rz_next = std::inner_product(r.begin(), r.end(), z.begin(), 0.0);
-        const double beta = rz_next / rz;
-        rz = rz_next;
-        for (std::size_t t = 0; t < n; ++t) p[t] = z[t] + beta * p[t];
-    }
-    if (!converged)
-        converged = std::sqrt(std::inner_product(r.begin(), r.end(), r.begin(), 0.0)) <= goal;
-    return iteration;
-}
-
 void validate(std::int64_t n, const std::vector<Displacement>& pairs,
               const std::vector<Prior>& priors) {
     if (n < 0) throw std::invalid_argument("n_tiles must be >= 0");
@@ -148,19 +90,6 @@ void validate(std::int64_t n, const std::vector<Displacement>& pairs,
             throw std::invalid_argument("prior for tile " + std::to_string(prior.tile) +
                                         ": position must be finite and weight >= 0");
     }
-}
-
-double robust_factor(RobustLoss loss, double residual, double scale) {
-    const double u = residual / scale;
-    switch (loss) {
-        case RobustLoss::huber:
-            return u <= 1.0 ? 1.0 : 1.0 / u;
-        case RobustLoss::cauchy:
-            return 1.0 / (1.0 + u * u);
-        case RobustLoss::none:
-            break;
-    }
-    return 1.0;
 }
 
 }  // namespace
@@ -192,6 +121,7 @@ Placement solve_positions(std::int64_t n, const std::vector<Displacement>& pairs
     for (int round = 0; round < rounds; ++round) {
         for (std::size_t k = 0; k < m; ++k) pair_weights[k] = pairs[k].weight * result.robust_weights[k];
         const SparseMatrix matrix = normal_matrix(n, pairs, pair_weights, prior_diagonal);
+        const std::vector<double> diagonal = matrix.diagonal();
         rhs_row = prior_row;
         rhs_col = prior_col;
         for (std::size_t k = 0; k < m; ++k) {
@@ -205,9 +135,9 @@ Placement solve_positions(std::int64_t n, const std::vector<Displacement>& pairs
         bool converged_rows = true, converged_cols = true;
         // Warm start from the previous round: reweighting moves positions only a little.
         result.cg_iterations +=
-            conjugate_gradients(matrix, rhs_row, rows, settings.tolerance, max_cg, converged_rows);
+            conjugate_gradients(matrix, diagonal, rhs_row, rows, settings.tolerance, max_cg, converged_rows);
         result.cg_iterations +=
-            conjugate_gradients(matrix, rhs_col, cols, settings.tolerance, max_cg, converged_cols);
+            conjugate_gradients(matrix, diagonal, rhs_col, cols, settings.tolerance, max_cg, converged_cols);
         result.converged = converged_rows && converged_cols;
 
         // Fix the free translation of every component that has no prior: mean position zero.

@@ -1,4 +1,5 @@
-"""ofs_stitch._core.solve: tile positions from pair displacements (bind_solve.cpp)."""
+"""ofs_stitch._core.solve: tile positions from pair displacements, tile maps from matching
+points (bind_solve.cpp)."""
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,3 +18,24 @@ def solve_positions(
     max_reweighting_iterations: int = 50,
     tolerance: float = 1e-12,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], dict[str, object]]: ...
+def place_points(
+    n_tiles: int,
+    tile_a: NDArray[np.int64],
+    tile_b: NDArray[np.int64],
+    points_a: NDArray[np.float64],
+    points_b: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    model: str = "affine",
+    gauge: str = "first",
+    fixed_tile: int = -1,
+    loss: str = "none",
+    robust_scale: float = 1.0,
+    max_reweighting_iterations: int = 50,
+    tolerance: float = 1e-12,
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    dict[str, object],
+]: ...

@@ -37,6 +37,7 @@ from ..io.strips import (
     operation_cache_disabled,
     shrink_pixels,
 )
+from .affine_paint import AffinePainter
 from .feather import FeatherPainter
 from .geometry import MosaicGeometry, with_headers
 from .nearest import NearestPainter
@@ -114,6 +115,8 @@ def painter_for(layout: MosaicGeometry, blend: Blend | str) -> Painter:
     """The painter of ``blend`` for this layout."""
     if blend not in BLENDS:
         raise InputError(f"unknown blend {blend!r}; use one of: {', '.join(BLENDS)}")
+    if layout.affines is not None:
+        return AffinePainter(layout, blend)
     return NearestPainter(layout) if blend == "nearest" else FeatherPainter(layout)
 
 

@@ -3,6 +3,11 @@
 The solver gives tile top-left positions (row, col) in the mosaic frame, in input pixels. The
 canvas starts at the smallest position, so its pixel (0, 0) is the mosaic-frame point `origin`.
 A layout can be scaled (for the preview): positions and tile sizes are then in output pixels.
+
+A layout may also carry per-tile affine maps (``affines``: (n, 3, 3), tile (row, col) to canvas
+(row, col), ``--transform affine``); ``positions`` then hold where each tile's pixel (0, 0)
+lands, and the canvas covers every tile's mapped footprint. The painters warp such tiles
+(`render.affine_paint`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class MosaicGeometry:
     # (reopening hundreds of files costs a noticeable fraction of a second).
     pixel_format: PixelFormat | None = None
     headers: tuple[ImageFacts, ...] | None = None
+    # (n, 3, 3) maps tile (row, col) -> canvas (row, col) in output pixels; None: translations.
+    affines: np.ndarray | None = None
 
     @property
     def placements(self) -> np.ndarray:
@@ -96,14 +103,54 @@ def layout_from_arrays(
     )
 
 
-def plan_layout(tiles: Sequence[Tile], positions: np.ndarray) -> MosaicGeometry:
-    """Layout of the scan's tiles at their solved (n, 2) (row, col) top-left positions."""
-    return layout_from_arrays(
-        [t.path for t in tiles],
-        positions,
-        np.array([t.shape for t in tiles]).reshape(-1, 2),
-        tiles,
+def plan_layout(
+    tiles: Sequence[Tile], positions: np.ndarray, affines: np.ndarray | None = None
+) -> MosaicGeometry:
+    """Layout of the scan's tiles at their solved (n, 2) (row, col) top-left positions, or
+    through (n, 3, 3) ``affines`` mapping tile (row, col) to mosaic-frame (row, col)."""
+    shapes = np.array([t.shape for t in tiles]).reshape(-1, 2)
+    if affines is None:
+        return layout_from_arrays([t.path for t in tiles], positions, shapes, tiles)
+    return affine_layout([t.path for t in tiles], affines, shapes, tiles)
+
+
+def affine_layout(
+    paths: Sequence[Path | str],
+    affines: np.ndarray,
+    shapes: np.ndarray,
+    headers: Sequence[ImageFacts] | None = None,
+) -> MosaicGeometry:
+    """Layout of tiles mapped into the mosaic frame by (n, 3, 3) affines (tile (row, col) ->
+    mosaic (row, col)); the canvas holds every tile's mapped footprint."""
+    maps = np.asarray(affines, dtype=np.float64).reshape(-1, 3, 3)
+    shapes = np.asarray(shapes, dtype=np.int64).reshape(-1, 2)
+    if len(maps) != len(paths) or not np.isfinite(maps).all():
+        raise InputError(f"{len(paths)} tiles need {len(paths)} finite affine maps")
+    reach = np.concatenate([_footprint(m, shape) for m, shape in zip(maps, shapes, strict=True)])
+    origin = np.floor(reach.min(0))
+    height, width = (int(v) for v in np.ceil(reach.max(0) - origin - 1e-9))
+    to_canvas = np.array([[1.0, 0.0, -origin[0]], [0.0, 1.0, -origin[1]], [0.0, 0.0, 1.0]])
+    canvas_maps = to_canvas @ maps
+    return MosaicGeometry(
+        paths=tuple(Path(p) for p in paths),
+        positions=canvas_maps[:, :2, 2].copy(),
+        shapes=shapes,
+        height=max(height, 1),
+        width=max(width, 1),
+        origin=(float(origin[0]), float(origin[1])),
+        pixel_format=None if headers is None else pixel_format_of(headers),
+        headers=None if headers is None else tuple(headers),
+        affines=canvas_maps,
     )
+
+
+def _footprint(matrix: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Where the corners of a tile's pixel area land: (4, 2) (row, col)."""
+    h, w = float(shape[0]), float(shape[1])
+    corners = np.array(
+        [[-0.5, -0.5, 1.0], [-0.5, w - 0.5, 1.0], [h - 0.5, -0.5, 1.0], [h - 0.5, w - 0.5, 1.0]]
+    )
+    return (matrix @ corners.T)[:2].T + 0.5
 
 
 def with_headers(layout: MosaicGeometry) -> MosaicGeometry:
@@ -125,6 +172,19 @@ def scaled_layout(layout: MosaicGeometry, scale: float) -> MosaicGeometry:
     positions = layout.positions * scale
     shapes = np.maximum(1, np.rint(layout.shapes * scale)).astype(np.int64)
     height, width = _canvas_size(positions, shapes)
+    affines = None
+    if layout.affines is not None:
+        # A resized tile's pixel p shows the full tile at p / (its scale), and the canvas shrinks
+        # by ``scale``; pixel centres stay centres (the half-pixel terms).
+        tile_scale = shapes / layout.shapes
+        affines = np.empty_like(layout.affines)
+        for t, matrix in enumerate(layout.affines):
+            up = _centre_scaling(1.0 / tile_scale[t])
+            down = _centre_scaling(np.array([scale, scale]))
+            affines[t] = down @ matrix @ up
+        height = int(np.ceil(layout.height * scale))
+        width = int(np.ceil(layout.width * scale))
+        positions = affines[:, :2, 2].copy()
     return MosaicGeometry(
         paths=layout.paths,
         positions=positions,
@@ -135,4 +195,11 @@ def scaled_layout(layout: MosaicGeometry, scale: float) -> MosaicGeometry:
         scale=layout.scale * scale,
         pixel_format=layout.pixel_format,
         headers=layout.headers,
+        affines=affines,
     )
+
+
+def _centre_scaling(factor: np.ndarray) -> np.ndarray:
+    """Scaling of (row, col) by ``factor`` that keeps pixel centres on pixel centres."""
+    f = np.asarray(factor, dtype=np.float64)
+    return np.array([[f[0], 0.0, (f[0] - 1) / 2], [0.0, f[1], (f[1] - 1) / 2], [0.0, 0.0, 1.0]])

@@ -324,6 +324,14 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         "sized to memory by itself (default: auto)",
     )
     output.add_argument(
+        "--transform",
+        choices=("translation", "affine"),
+        default="translation",
+        help="(new) translation: tiles only move (as upstream); affine: each tile may also "
+        "turn, scale and shear a little, measured at a grid of points in every overlap it "
+        "shares, for stages or optics that distort (default: %(default)s)",
+    )
+    output.add_argument(
         "--blend",
         choices=("nearest", "feather"),
         default="nearest",
@@ -366,6 +374,7 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
         stitch_dzi=args.stitch_dzi,
         tiff_layout=args.tiff_layout,
         blend=args.blend,
+        transform=args.transform,
         quiet=args.quiet,
     )
 

@@ -32,14 +32,17 @@ def write_mosaics(
     dzi: bool,
     blend: str,
     tiff_layout: str = "subifd",
+    affines: np.ndarray | None = None,
     tile_store: TileStore | None,
     say: Callable[[str], None],
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Preview and thumbnail always; with ``full`` the stitched JPEG and the requested DZI and
     TIFF, all written in one pass over the tiles (from memory when ``tile_store`` holds them).
-    ``progress(rows_done, rows_in_all)`` follows the full-size pass (see `write_mosaic`)."""
-    layout = plan_layout(scan.tiles, positions)
+    ``progress(rows_done, rows_in_all)`` follows the full-size pass (see `write_mosaic`).
+    ``affines``: (n, 3, 3) per-tile maps (tile (row, col) -> mosaic (row, col)) that replace
+    the positions (``--transform affine``)."""
+    layout = plan_layout(scan.tiles, positions, affines)
     comment = stitched_user_comment(scan.tiles[0].metadata, len(scan.tiles))
     in_memory = tile_store.get if tile_store is not None and tile_store.enabled else None
     plan = plan_outputs(

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ from ..io.discovery import EARLIER_OUTPUT_REASON
 from ..io.memory import TileStore, hand_back_large_blocks
 from ..io.pixel_format import pixel_format_of
 from ..io.positions_file import write_ofm_tile_configuration
+from .affine_place import AffinePlacement, place_affine
 from .candidates import (
     candidate_pairs,
     derived_minimum_overlap,
@@ -59,6 +61,7 @@ CORRELATIONS_PLOT = "stitching_correlations.png"
 ALGORITHM_VERSION = 2
 StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate"]
 Priority = Literal["time", "memory"]
+Transform = Literal["translation", "affine"]
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25
@@ -88,6 +91,8 @@ class StitchOptions:
     stitch_dzi: bool = False
     tiff_layout: str = "subifd"  # see render.writers.TIFF_LAYOUTS
     blend: str = "nearest"
+    # affine: per-tile affine maps on top of the translation placement (affine_place)
+    transform: Transform = "translation"
     quiet: bool = False
     progress: bool = True
 
@@ -99,6 +104,7 @@ class StitchResult:
     measurements: list[PairMeasurement] = field(default_factory=list)
     selection: PairSelection | None = None
     layout: PlacedTiles | None = None
+    affine: AffinePlacement | None = None  # with --transform affine
     # Per measurement: None where the placement used it, else why not (REJECTION_REASONS).
     rejected: tuple[str | None, ...] = ()
     written: list[Path] = field(default_factory=list)
@@ -221,6 +227,9 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
             result.selection, result.layout, result.rejected = _select_and_place(
                 scan, result.measurements, options, say
             )
+            if options.transform == "affine":
+                with progress.reporting("matching points", "pair") as matched:
+                    result.affine = _place_affine(scan, result, tile_store, say, matched)
             clock.lap("place")
             automatic = options.thresholds.method == "automatic"
             plots.correlations(
@@ -244,6 +253,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                     dzi=options.stitch_dzi,
                     tiff_layout=options.tiff_layout,
                     blend=options.blend,
+                    affines=None if result.affine is None else result.affine.maps,
                     tile_store=tile_store,
                     say=say.info,
                     progress=rendered,
@@ -340,6 +350,19 @@ def _write_positions(
     }
     if improved is not None:
         extra["improved_camera_stage_matrix"] = improved.tolist()
+    if result.affine is not None:
+        # Each tile's map, as the align API writes it: mosaic (x, y) = A @ (x, y, 1), the
+        # mosaic frame that of "positions"; and how the maps were measured.
+        extra["transform"] = "affine"
+        extra["tile_affines_xy"] = {
+            tile.name: (_SWAP_XY @ m @ _SWAP_XY)[:2].tolist()
+            for tile, m in zip(scan.tiles, result.affine.maps, strict=True)
+        }
+        extra["affine_placement"] = {
+            "matched_pairs": result.affine.matched_pairs,
+            "matches": result.affine.matches,
+            "rms_residual_px": result.affine.rms_residual_px,
+        }
     positions_json = output_dir / "positions.json"
     write_positions_json(
         positions_json,
@@ -353,6 +376,43 @@ def _write_positions(
         extra=extra,
     )
     return [ofm, positions_json]
+
+
+# Swaps (row, col) and (x, y) in a 3x3 homogeneous map.
+_SWAP_XY = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _place_affine(
+    scan: Scan,
+    result: StitchResult,
+    tile_store: TileStore,
+    say: _Reporter,
+    progress: Callable[[int, int], None],
+) -> AffinePlacement:
+    """Per-tile affines on the translation layout (affine_place), and a line about them."""
+    layout = result.layout
+    assert layout is not None
+    placed = place_affine(
+        scan.tiles,
+        layout.positions,
+        result.measurements,
+        # Pairs the translation loops contradicted are matched too: a scan whose tiles turn is
+        # exactly where translations around a loop disagree; the robust solve judges them.
+        layout.accepted | layout.loop_inconsistent,
+        pixels=tile_store.get if tile_store.enabled else None,
+        progress=progress,
+    )
+    turns = [
+        float(np.degrees(np.arctan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1]))) for m in placed.maps
+    ]
+    scales = [float(np.sqrt(abs(np.linalg.det(m[:2, :2])))) for m in placed.maps]
+    say.info(
+        f"affine maps from {placed.matches} matches in {placed.matched_pairs} overlaps "
+        f"(RMS residual {placed.rms_residual_px:.2f} px): tiles turned by "
+        f"{min(turns):+.2f} to {max(turns):+.2f} degrees, scaled by "
+        f"{min(scales):.4f} to {max(scales):.4f}"
+    )
+    return placed
 
 
 def _write_report(result: StitchResult, options: StitchOptions, say: _Reporter) -> Path:

@@ -12,12 +12,14 @@ One module per kind of data; each module's docstring says what truth it knows.
   neighbour shifts for the solver.
 * ``pairs``: image pairs with an exactly known shift.
 * ``mosaics``: tile files cut from a known image, whose truth is the mosaic (for the renderer).
+* ``affine_grids``: tile grids whose tiles each turn, scale and shear a little; truth: every
+  tile's affine map into the scene (for the align API and ``--transform affine``).
 * ``files``: the one tile writer, OpenFlexure UserComment layouts, small images carrying them.
 * ``example``: the README's example, ``python -m ofs_stitch.testing.example``.
 
 Generators still to come take the same shape beside these: a time series with a known drift
 (``series``), a focus stack blurred from a known depth surface (``stacks``), each photographing
-the scene through ``camera``; affine-distorted tile grids join ``grids``.
+the scene through ``camera``.
 
 Needs scikit-image (the ``test`` extra). Importing a module loads no image and no heavy library.
 Nothing outside this subpackage imports it: the package never depends on its test data.

@@ -5,7 +5,8 @@ a noisy stage guessed for it; for the solver, a raster's positions and noisy mea
 every neighbour shift. ``make_tiles`` photographs the scene through the camera (band-limited:
 tiles are exact shifts of each other); ``tile_grid`` samples the canvas with a cubic spline, as
 the registration benchmarks' recorded figures were measured on. Scans written to disk with
-OpenFlexure metadata are ``testing.scans``; affine-distorted grids will land here.
+OpenFlexure metadata are ``testing.scans``; grids of affine-distorted tiles are
+``testing.affine_grids``.
 """
 
 from __future__ import annotations

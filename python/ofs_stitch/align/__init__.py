@@ -1,0 +1,47 @@
+"""Match, place, render: the library API for scripted alignment.
+
+Three steps, as spectralign users know them, on the package's compiled core. Points are (x, y)
+pixels.
+
+- `Matcher(a, b)`: ``refine(p_a, p_b, size)`` moves a rough pair of matching points onto the
+  exact match by correlating windows around them (`matcher`).
+- `Placement`: ``add_match(t, t2, p, p2)`` for any tile keys, then ``rigid()`` or ``affine()``
+  places every tile in one model space (sparse robust least squares; `placement`).
+- `Renderer(affine=..., tile_size=...)`: ``render(t, image)`` paints each tile into a growing
+  canvas (`renderer`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .matcher import Matcher, Refined
+    from .placement import Placement, Solution
+    from .renderer import Renderer
+
+__all__ = ["Matcher", "Placement", "Refined", "Renderer", "Solution"]
+
+# Loaded when first used, like the package root's names: importing ofs_stitch.align loads
+# neither numpy nor the compiled core.
+_LAZY = {
+    "Matcher": "matcher",
+    "Refined": "matcher",
+    "Placement": "placement",
+    "Solution": "placement",
+    "Renderer": "renderer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
