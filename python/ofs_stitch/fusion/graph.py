@@ -1,0 +1,131 @@
+"""The fusion as a Dask graph: one task per chunk of every pyramid level.
+
+The graph is a plain dict (Dask's own task-graph form), so the same graph runs on the threaded
+scheduler (`dask.threaded.get`), on a `dask.distributed` `LocalCluster` of processes and on
+any existing cluster (`Client.get`). Its keys:
+
+- ``"fusion-job"``: the `FusionJob` every task needs (layout, target, blend), sent once to
+  each worker rather than with every task;
+- ``("paint", i, j)``: paint full-size chunk (i, j) from its tile parts and write it;
+- ``("halve", k, i, j)``: make chunk (i, j) of level k from the chunks of level k - 1 it
+  covers, which its task depends on.
+
+Chunks already written by an interrupted run are left out (their file is whole: zarr writes
+atomically), so a re-run only paints what is missing; a level-k chunk that is present is
+still a valid source for level k + 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from .chunks import ChunkPlan
+from .layout import FusionLayout
+from .ome_zarr import ZarrTarget, write_chunk
+from .paint import file_reader, paint_chunk
+from .pyramid import sources, write_halved
+
+JOB_KEY = "fusion-job"
+
+
+@dataclass(frozen=True)
+class FusionJob:
+    """What every chunk task needs."""
+
+    layout: FusionLayout
+    target: ZarrTarget
+    blend: str
+    interpolation: str
+
+
+def paint_task(job: FusionJob, plan: ChunkPlan) -> int:
+    """Paint one full-size chunk and write it; returns the bytes written."""
+    pixels = paint_chunk(job.layout, plan, file_reader(job.layout), job.blend, job.interpolation)  # type: ignore[arg-type]
+    write_chunk(job.target, 0, plan.index[0], plan.index[1], pixels)
+    return int(pixels.nbytes)
+
+
+def halve_task(job: FusionJob, level: int, i: int, j: int, _done: list[int]) -> int:
+    """Make chunk (i, j) of ``level`` once its sources (``_done``) are written."""
+    return write_halved(job.target, level, i, j)
+
+
+@dataclass(frozen=True)
+class FusionGraph:
+    """The task graph, the keys to compute, and how many chunks were already written."""
+
+    graph: dict[Hashable, Any]
+    keys: list[Hashable]
+    already_written: int
+
+
+def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> FusionGraph:
+    """The graph that writes every missing chunk of every level of ``job.target``."""
+    target = job.target
+    graph: dict[Hashable, Any] = {JOB_KEY: job}
+    keys: list[Hashable] = []
+    present = 0
+    # Chunks with content at each level; a chunk at level k has content when one of its
+    # sources has.
+    live = set(plans)
+    written: dict[tuple[int, int], Hashable | None] = {}
+    for index, plan in plans.items():
+        if target.has_chunk(0, *index):
+            present += 1
+            written[index] = None
+            continue
+        key = ("paint", *index)
+        graph[key] = (paint_task, JOB_KEY, plan)
+        keys.append(key)
+        written[index] = key
+    for level in range(1, len(target.levels)):
+        following: dict[tuple[int, int], Hashable | None] = {}
+        parents = {(i // 2, j // 2) for i, j in live}
+        for i, j in sorted(parents):
+            needed = [written[s] for s in sources(target, level, i, j) if s in written]
+            if target.has_chunk(level, i, j) and all(k is None for k in needed):
+                present += 1
+                following[(i, j)] = None
+                continue
+            key = ("halve", level, i, j)
+            graph[key] = (halve_task, JOB_KEY, level, i, j, [k for k in needed if k is not None])
+            keys.append(key)
+            following[(i, j)] = key
+        live, written = parents, following
+    return FusionGraph(graph, keys, present)
+
+
+Progress = Callable[[int, int], None]
+
+
+def run_threaded(fusion: FusionGraph, workers: int, progress: Progress | None) -> None:
+    """Compute the graph on Dask's threaded scheduler with ``workers`` threads."""
+    from dask.callbacks import Callback
+    from dask.threaded import get
+
+    total = len(fusion.keys)
+    done = [0]
+
+    class Count(Callback):  # type: ignore[misc]
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            if key != JOB_KEY:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], total)
+
+    with Count():
+        get(fusion.graph, fusion.keys, num_workers=workers)
+
+
+def run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -> None:
+    """Compute the graph on a `distributed.Client` (a LocalCluster or any cluster)."""
+    from distributed import as_completed
+
+    futures = client.get(fusion.graph, fusion.keys, sync=False)
+    total = len(fusion.keys)
+    for done, future in enumerate(as_completed(futures), start=1):
+        future.result()  # raises the task's error here, naming the tile
+        if progress is not None:
+            progress(done, total)
