@@ -21,7 +21,7 @@ from ..errors import InputError
 from .chunks import DEFAULT_CHUNK, plan_chunks
 from .graph import FusionJob, build_graph, run_on_client, run_threaded
 from .layout import FusionLayout
-from .ome_zarr import NGFF_VERSIONS, finish, prepare
+from .ome_zarr import NGFF_VERSIONS, finish, level_shapes, prepare
 from .optional import require
 from .paint import BLENDS, check_blend
 
@@ -102,6 +102,7 @@ def fuse_to_zarr(
     processes: int | None = None,
     threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    pyramid: bool = True,
 ) -> FusionResult:
     """Fuse ``layout`` into the OME-Zarr ``out`` (a folder, conventionally ``*.ome.zarr``).
 
@@ -109,7 +110,8 @@ def fuse_to_zarr(
     `LocalCluster` of N worker processes for this call; else Dask's threaded scheduler with
     ``threads`` threads (default: every core). A re-run after an interruption writes only the
     missing chunks; a re-run on a finished output with the same inputs writes nothing.
-    ``progress(done, total)`` is called as chunk tasks finish.
+    ``progress(done, total)`` is called as chunk tasks finish. ``pyramid=False``: the full
+    size only.
     """
     require("dask", "chunked fusion")
     require("zarr", "OME-Zarr output")
@@ -131,13 +133,18 @@ def fuse_to_zarr(
         dtype=layout.fmt.dtype,
         pixel_size_um=layout.pixel_size_um,
         fingerprint=fingerprint(
-            layout, blend=blend, interpolation=interpolation, chunk=chunk, ngff=ngff_version
+            layout,
+            blend=blend,
+            interpolation=interpolation,
+            chunk=chunk,
+            ngff=ngff_version,
+            pyramid=pyramid,
         ),
+        pyramid=pyramid,
     )
     if target is None:
-        from .ome_zarr import level_shapes
-
-        return FusionResult(out, level_shapes(layout.height, layout.width, chunk), 0, 0, True)
+        levels = level_shapes(layout.height, layout.width, chunk)
+        return FusionResult(out, levels if pyramid else levels[:1], 0, 0, True)
     plans = plan_chunks(layout, chunk, rounded=blend == "nearest")
     job = FusionJob(layout, target, blend, interpolation)
     fusion = build_graph(job, plans)

@@ -177,6 +177,7 @@ def prepare(
     dtype: np.dtype,
     pixel_size_um: float | None,
     fingerprint: str,
+    pyramid: bool = True,
 ) -> ZarrTarget | None:
     """Create the group (or find the one an interrupted run left) and return where to write;
     None when ``final`` already holds this very mosaic (nothing to do)."""
@@ -187,9 +188,8 @@ def prepare(
     if final.exists() and _read_fingerprint(final) == fingerprint:
         return None
     staging = final.with_name(final.name + PARTIAL_SUFFIX)
-    target = ZarrTarget(
-        staging, final, version, level_shapes(height, width, chunk), chunk, bands, np.dtype(dtype).str
-    )
+    levels = level_shapes(height, width, chunk) if pyramid else ((height, width),)
+    target = ZarrTarget(staging, final, version, levels, chunk, bands, np.dtype(dtype).str)
     if staging.exists() and _read_fingerprint(staging) == fingerprint:
         return target  # resume: the chunks present are whole
     if staging.exists():

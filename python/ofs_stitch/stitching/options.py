@@ -308,6 +308,13 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         help="also write a Deep Zoom image (.dzi + _files/) (default: off)",
     )
     output.add_argument(
+        "--stitch_zarr",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also write an OME-Zarr (NGFF 0.4, multiscale; chunked on Dask, needs "
+        "pip install 'ofs-stitch[dask]') (default: off)",
+    )
+    output.add_argument(
         "--tile_size",
         type=_tile_size,
         default=None,
@@ -325,6 +332,12 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
 
 
 def options_from_args(args: argparse.Namespace) -> StitchOptions:
+    if args.stitch_zarr:
+        # Before the long registration, not after it.
+        from ..fusion.optional import require
+
+        require("dask", "--stitch_zarr")
+        require("zarr", "--stitch_zarr")
     correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma)
     if args.whiten is not None:
         correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma, whiten=args.whiten)
@@ -355,6 +368,7 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
         priority=args.priority,
         stitch_tiff=args.stitch_tiff,
         stitch_dzi=args.stitch_dzi,
+        stitch_zarr=args.stitch_zarr,
         blend=args.blend,
         quiet=args.quiet,
     )

@@ -31,7 +31,7 @@ from .candidates import (
 )
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
-from .outputs import PREVIEW, write_mosaics, write_stage_preview
+from .outputs import PREVIEW, write_mosaics, write_stage_preview, write_zarr
 from .place import (
     PlacedTiles,
     StartingPositionError,
@@ -86,6 +86,7 @@ class StitchOptions:
     priority: Priority = "time"
     stitch_tiff: bool = False
     stitch_dzi: bool = False
+    stitch_zarr: bool = False  # an OME-Zarr beside the other outputs (the fusion family)
     blend: str = "nearest"
     quiet: bool = False
     progress: bool = True
@@ -246,6 +247,18 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                     say=say.info,
                     progress=rendered,
                 )
+            if options.stitch_zarr and options.stitching_mode == "all":
+                with progress.reporting("writing OME-Zarr", "chunk") as fused:
+                    result.written.append(
+                        write_zarr(
+                            scan,
+                            result.layout.positions,
+                            output_dir,
+                            blend=options.blend,
+                            threads=options.threads,
+                            progress=fused,
+                        )
+                    )
         finally:
             tile_store.clear()
         plots.finish()
