@@ -50,9 +50,7 @@ def layout(whole_pixel_scan: FusionScan):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
-def test_metadata_is_valid_ngff_at_the_physical_scale(
-    tmp_path: Path, layout, version: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_metadata_is_valid_ngff_at_the_physical_scale(tmp_path: Path, layout, version: str) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "mosaic.ome.zarr"
     result = fuse_to_zarr(layout, out, chunk=64, ngff_version=version, threads=2)
     assert result.path == out and out.is_dir()
@@ -111,9 +109,7 @@ def test_the_ome_zarr_reader_opens_it(tmp_path: Path, layout) -> None:  # type: 
     assert image.data[0].shape == (layout.height, layout.width)
     transforms = image.metadata["coordinateTransformations"]
     assert transforms[1][0]["scale"] == pytest.approx([0.7, 0.7])
-    assert np.array_equal(
-        np.asarray(image.data[0]), zarr.open_group(str(out), mode="r")["0"][:]
-    )
+    assert np.array_equal(np.asarray(image.data[0]), zarr.open_group(str(out), mode="r")["0"][:])
 
 
 def test_a_rerun_writes_only_the_missing_chunks(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import pytest
 from conftest import truth_of
 
 from ofs_stitch.core.warp import warp_affine
+from ofs_stitch.errors import InputError
 from ofs_stitch.fusion.chunks import plan_chunks
 from ofs_stitch.fusion.layout import (
     FusionLayout,
@@ -18,7 +19,6 @@ from ofs_stitch.fusion.layout import (
     layout_from_transforms,
 )
 from ofs_stitch.fusion.paint import check_blend, file_reader, paint_chunk
-from ofs_stitch.errors import InputError
 from ofs_stitch.render.compose import file_source, render_array
 from ofs_stitch.render.geometry import with_headers
 from ofs_stitch.testing.fusion_scans import FusionScan

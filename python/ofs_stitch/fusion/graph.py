@@ -57,7 +57,7 @@ class FusionGraph:
     """The task graph, the keys to compute, and how many chunks were already written."""
 
     graph: dict[Hashable, Any]
-    keys: list[Hashable]
+    keys: list[Any]  # Dask keys: ("paint", i, j) and ("halve", level, i, j)
     already_written: int
 
 
@@ -65,7 +65,7 @@ def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> Fusi
     """The graph that writes every missing chunk of every level of ``job.target``."""
     target = job.target
     graph: dict[Hashable, Any] = {JOB_KEY: job}
-    keys: list[Hashable] = []
+    keys: list[Any] = []
     present = 0
     # Chunks with content at each level; a chunk at level k has content when one of its
     # sources has.
@@ -76,7 +76,7 @@ def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> Fusi
             present += 1
             written[index] = None
             continue
-        key = ("paint", *index)
+        key: Hashable = ("paint", *index)
         graph[key] = (paint_task, JOB_KEY, plan)
         keys.append(key)
         written[index] = key

@@ -105,7 +105,10 @@ def multiscales_metadata(
                 "path": str(level),
                 "coordinateTransformations": [
                     {"type": "scale", "scale": [*lead, size * factor, size * factor]},
-                    {"type": "translation", "translation": [*([0.0] if bands > 1 else []), offset, offset]},
+                    {
+                        "type": "translation",
+                        "translation": [*([0.0] if bands > 1 else []), offset, offset],
+                    },
                 ],
             }
         )
@@ -114,7 +117,10 @@ def multiscales_metadata(
         "axes": axes,
         "datasets": datasets,
         "type": "mean",
-        "metadata": {"description": "2 x 2 means of the level above", "generator": f"ofs-stitch {__version__}"},
+        "metadata": {
+            "description": "2 x 2 means of the level above",
+            "generator": f"ofs-stitch {__version__}",
+        },
     }
     top = int(np.iinfo(dtype).max)
     window = {"start": 0, "end": top, "min": 0, "max": top}
@@ -148,7 +154,11 @@ def _array_shape(target: ZarrTarget, level: int) -> tuple[int, ...]:
 
 
 def _chunks(target: ZarrTarget) -> tuple[int, ...]:
-    return (target.bands, target.chunk, target.chunk) if target.bands > 1 else (target.chunk, target.chunk)
+    return (
+        (target.bands, target.chunk, target.chunk)
+        if target.bands > 1
+        else (target.chunk, target.chunk)
+    )
 
 
 def _read_fingerprint(path: Path) -> str | None:
@@ -223,7 +233,9 @@ def prepare(
         attrs[FINGERPRINT_KEY] = {"fingerprint": fingerprint}
         group.attrs.update(attrs)
     except OSError as error:
-        raise OutputError(f"cannot write {final}: {error.strerror or error}; check the folder") from None
+        raise OutputError(
+            f"cannot write {final}: {error.strerror or error}; check the folder"
+        ) from None
     return target
 
 
@@ -269,7 +281,9 @@ def finish(target: ZarrTarget) -> Path:
         else:
             target.path.rename(final)
     except OSError as error:
-        raise OutputError(f"cannot write {final}: {error.strerror or error}; check the folder") from None
+        raise OutputError(
+            f"cannot write {final}: {error.strerror or error}; check the folder"
+        ) from None
     return final
 
 

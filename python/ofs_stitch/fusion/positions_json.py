@@ -30,7 +30,9 @@ def read_positions_json(path: Path | str) -> StitchedPositions:
             f"cannot read positions file {path}: {error.strerror or error}; check --positions"
         ) from None
     except ValueError as error:
-        raise InputError(f"{path} is not JSON ({error}); give a positions.json, TileConfiguration.txt or CSV") from None
+        raise InputError(
+            f"{path} is not JSON ({error}); give a positions.json, TileConfiguration.txt or CSV"
+        ) from None
     tiles = document.get("tiles") if isinstance(document, dict) else None
     if not isinstance(tiles, list) or not tiles:
         raise InputError(f"{path} lists no tiles: give the positions.json ofs-stitch wrote")

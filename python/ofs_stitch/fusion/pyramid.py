@@ -28,7 +28,9 @@ def halve_chunk(target: ZarrTarget, level: int, i: int, j: int) -> np.ndarray:
     c = target.chunk
     y0, x0 = 2 * i * c, 2 * j * c
     above = read_region(target, level - 1, y0, min(h, y0 + 2 * c), x0, min(w, x0 + 2 * c))
-    out = np.empty(((above.shape[0] + 1) // 2, (above.shape[1] + 1) // 2, above.shape[2]), above.dtype)
+    out = np.empty(
+        ((above.shape[0] + 1) // 2, (above.shape[1] + 1) // 2, above.shape[2]), above.dtype
+    )
     _core.compose.halve(above, out)
     return out
 

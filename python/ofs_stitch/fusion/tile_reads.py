@@ -20,7 +20,7 @@ import pyvips
 from ..errors import decode_error
 from ..io.decode import open_image, read_pixels
 from ..io.header import ImageFacts
-from ..io.pixel_format import PixelFormat, pixels_in_format, to_pixel_format
+from ..io.pixel_format import PixelFormat, pixels_in_format
 
 # Bytes of whole decoded tiles one process keeps (about 40 RGB tiles of 2 MP, or 64 16-bit
 # grey megapixel tiles). OFS_FUSION_CACHE_MB overrides it (workers read it at start).
@@ -80,27 +80,32 @@ def is_tiff(header: ImageFacts) -> bool:
     return str(header.loader).startswith("tiffload")
 
 
-def read_region(
-    header: ImageFacts, fmt: PixelFormat, row0: int, row1: int, col0: int, col1: int
-) -> np.ndarray:
-    """Tile rows [row0, row1) and columns [col0, col1) as (rows, cols, fmt.bands) of
-    fmt.dtype. Raises ImageReadError naming the file when it cannot be decoded."""
+def read_own_region(header: ImageFacts, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+    """Tile rows [row0, row1) and columns [col0, col1) in the file's own samples and bands
+    (as `io.decode.read_pixels` gives them). Raises ImageReadError naming the file when it
+    cannot be decoded."""
     path = Path(header.path)
     if is_tiff(header):
         try:
             image = open_image(path, loader=header.loader, access="random")
-            image = to_pixel_format(image, fmt)
-            pixels = image.crop(col0, row0, col1 - col0, row1 - row0).numpy()
+            return image.crop(col0, row0, col1 - col0, row1 - row0).numpy()
         except pyvips.Error as error:
             raise decode_error(path, error) from None
-        return pixels if pixels.ndim == 3 else pixels[:, :, None]
     try:
         key = (str(path), path.stat().st_mtime)
     except OSError as error:
         raise decode_error(path, error) from None
     whole = DECODED.get(key)
     if whole is None:
-        decoded = read_pixels(path, loader=header.loader)
-        whole = np.ascontiguousarray(pixels_in_format(decoded, header.interpretation, fmt))
+        whole = read_pixels(path, loader=header.loader)
         DECODED.keep(key, whole)
     return whole[row0:row1, col0:col1]
+
+
+def read_region(
+    header: ImageFacts, fmt: PixelFormat, row0: int, row1: int, col0: int, col1: int
+) -> np.ndarray:
+    """Tile rows [row0, row1) and columns [col0, col1) as (rows, cols, fmt.bands) of
+    fmt.dtype (`io.pixel_format`: the same conversion a whole tile gets)."""
+    pixels = read_own_region(header, row0, row1, col0, col1)
+    return pixels_in_format(pixels, header.interpretation, fmt)

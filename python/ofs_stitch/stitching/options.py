@@ -315,6 +315,13 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         "pip install 'ofs-stitch[dask]') (default: off)",
     )
     output.add_argument(
+        "--dask_scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="measure the pairs (and write --stitch_zarr) on this Dask cluster, e.g. "
+        "tcp://HOST:8786; needs pip install 'ofs-stitch[dask]' (default: this machine)",
+    )
+    output.add_argument(
         "--tile_size",
         type=_tile_size,
         default=None,
@@ -338,6 +345,10 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
 
         require("dask", "--stitch_zarr")
         require("zarr", "--stitch_zarr")
+    if args.dask_scheduler is not None:
+        from ..fusion.optional import require
+
+        require("distributed", "--dask_scheduler")
     correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma)
     if args.whiten is not None:
         correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma, whiten=args.whiten)
@@ -369,6 +380,7 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
         stitch_tiff=args.stitch_tiff,
         stitch_dzi=args.stitch_dzi,
         stitch_zarr=args.stitch_zarr,
+        dask_scheduler=args.dask_scheduler,
         blend=args.blend,
         quiet=args.quiet,
     )

@@ -95,12 +95,14 @@ def write_zarr(
     *,
     blend: str,
     threads: int = 0,
+    dask_scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """``<prefix>_stitched.ome.zarr``: the same mosaic as an NGFF 0.4 multiscale image, painted
     chunk by chunk by the fusion family on Dask's threaded scheduler (``threads``; 0: every
-    core). With ``nearest`` its pixels are the stitched JPEG/TIFF's."""
-    from ..fusion.api import fuse_to_zarr
+    core), or on the Dask cluster at ``dask_scheduler``. With ``nearest`` its pixels are the
+    stitched JPEG/TIFF's."""
+    from ..fusion.api import fuse_to_zarr, scheduler_client
     from ..fusion.layout import layout_from_geometry
     from ..openflexure.naming import stitched_name
 
@@ -108,5 +110,9 @@ def write_zarr(
         plan_layout(scan.tiles, positions), pixel_size_um=scan.pixel_size_um
     )
     path = output_dir / stitched_name(output_prefix(scan.folder), ".ome.zarr")
-    fuse_to_zarr(layout, path, blend=blend, threads=threads or None, progress=progress)
+    if dask_scheduler is not None:
+        with scheduler_client(dask_scheduler) as client:
+            fuse_to_zarr(layout, path, blend=blend, client=client, progress=progress)
+    else:
+        fuse_to_zarr(layout, path, blend=blend, threads=threads or None, progress=progress)
     return path

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -87,6 +88,8 @@ class StitchOptions:
     stitch_tiff: bool = False
     stitch_dzi: bool = False
     stitch_zarr: bool = False  # an OME-Zarr beside the other outputs (the fusion family)
+    # A Dask scheduler (tcp://HOST:PORT): pairs are measured (and the OME-Zarr painted) there.
+    dask_scheduler: str | None = None
     blend: str = "nearest"
     quiet: bool = False
     progress: bool = True
@@ -256,6 +259,7 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                             output_dir,
                             blend=options.blend,
                             threads=options.threads,
+                            dask_scheduler=options.dask_scheduler,
                             progress=fused,
                         )
                     )
@@ -460,18 +464,38 @@ def _measure_with_cache(
             advance(1)
 
         try:
-            fresh = (
-                measure_pairs(
-                    scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+            if todo and options.dask_scheduler is not None:
+                fresh = _measure_on_cluster(scan, todo, settings, options.dask_scheduler, measured)
+            else:
+                fresh = (
+                    measure_pairs(
+                        scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+                    )
+                    if todo
+                    else []
                 )
-                if todo
-                else []
-            )
         finally:
             if cache is not None:
                 cache.flush()
     fresh_iter = iter(fresh)
     return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
+
+
+def _measure_on_cluster(
+    scan: Scan,
+    pairs: list[CandidatePair],
+    settings: MeasureSettings,
+    address: str,
+    measured: Callable[[int, PairMeasurement], None],
+) -> list[PairMeasurement]:
+    """The pairs measured as Dask tasks on the cluster at ``address`` (the fusion family's
+    `measure_pairs_on_dask`: the same kernels, so the same results as `measure_pairs`)."""
+    from ..fusion.api import scheduler_client
+    from ..fusion.measure import PairJob, measure_pairs_on_dask
+
+    job = PairJob(settings.correlation, settings.search_radius, settings.resize, settings.pad)
+    with scheduler_client(address) as client:
+        return measure_pairs_on_dask(scan.tiles, pairs, job, client=client, on_measured=measured)
 
 
 def cache_key(settings: MeasureSettings) -> dict[str, object]:

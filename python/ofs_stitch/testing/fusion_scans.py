@@ -94,7 +94,8 @@ def make_fusion_scan(
         paths.append(write_tile(folder / f"tile_{k:04d}{suffix}", quantise(image, dtype)))
     names = [p.name for p in paths]
     write_tile_configuration(folder / "TileConfiguration.txt", names, positions)
-    lines = ["file,x,y"] + [f"{n},{c!r},{r!r}" for n, (r, c) in zip(names, positions.tolist())]
+    entries = zip(names, positions.tolist(), strict=True)
+    lines = ["file,x,y"] + [f"{name},{col!r},{row!r}" for name, (row, col) in entries]
     (folder / "positions.csv").write_text("\n".join(lines) + "\n")
     return FusionScan(
         folder, tuple(paths), positions, (h, w), (rows, cols), np.dtype(dtype), canvas, low
