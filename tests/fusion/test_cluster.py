@@ -1,0 +1,102 @@
+"""The same Dask graph on a real LocalCluster of worker processes (2 workers), and through
+an existing cluster's address: the same pixels as the threaded scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+zarr = pytest.importorskip("zarr")
+distributed = pytest.importorskip("distributed")
+
+from ofs_stitch.cli import ofs  # noqa: E402
+from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
+from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions  # noqa: E402
+from ofs_stitch.fusion.measure import PairJob, measure_pairs_on_dask  # noqa: E402
+from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[distributed.Client]:
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    with distributed.Client(cluster) as connected:
+        yield connected
+    cluster.close()
+
+
+def test_two_worker_processes_fuse_what_the_threads_fuse(
+    tmp_path: Path, subpixel_scan: FusionScan, client: distributed.Client
+) -> None:
+    layout = layout_from_positions(subpixel_scan.paths, subpixel_scan.positions)
+    threaded = fuse_to_zarr(layout, tmp_path / "threads.ome.zarr", chunk=64, blend="feather")
+    on_cluster = fuse_to_zarr(
+        layout, tmp_path / "cluster.ome.zarr", chunk=64, blend="feather", client=client
+    )
+    assert on_cluster.chunks_written == threaded.chunks_written > 10
+    a = zarr.open_group(str(threaded.path), mode="r")
+    b = zarr.open_group(str(on_cluster.path), mode="r")
+    for level in range(len(threaded.levels)):
+        assert np.array_equal(a[str(level)][:], b[str(level)][:])
+    # Both workers painted chunks.
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_the_command_runs_on_an_existing_cluster(
+    tmp_path: Path, whole_pixel_scan: FusionScan, client: distributed.Client
+) -> None:
+    address = client.scheduler.address
+    folder = whole_pixel_scan.folder
+    status = ofs.main(
+        [
+            "fuse",
+            str(folder),
+            "--positions",
+            str(folder / "TileConfiguration.txt"),
+            "-o",
+            str(tmp_path),
+            "--chunk",
+            "64",
+            "--dask_scheduler",
+            address,
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    out = tmp_path / f"{folder.name}_stitched.ome.zarr"
+    layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
+    local = fuse_to_zarr(layout, tmp_path / "local.ome.zarr", chunk=64)
+    assert np.array_equal(
+        zarr.open_group(str(out), mode="r")["0"][:],
+        zarr.open_group(str(local.path), mode="r")["0"][:],
+    )
+
+
+def test_pairs_are_measured_on_the_cluster(
+    whole_pixel_scan: FusionScan, client: distributed.Client
+) -> None:
+    from ofs_stitch.core.matches import CandidatePair
+    from ofs_stitch.io.header import read_headers
+
+    headers = list(read_headers(whole_pixel_scan.paths))
+    positions = whole_pixel_scan.positions
+    pairs = [
+        CandidatePair(i, j, tuple(positions[j] - positions[i]), 0.1)  # type: ignore[arg-type]
+        for i, j in [(0, 1), (1, 2), (0, 3), (4, 5), (4, 7)]
+    ]
+    seen: list[int] = []
+    measured = measure_pairs_on_dask(
+        headers,
+        pairs,
+        PairJob(CorrelationSettings(), search_radius=8),
+        client=client,
+        on_measured=lambda k, _m: seen.append(k),
+    )
+    assert sorted(seen) == list(range(len(pairs)))
+    for pair, found in zip(pairs, measured):
+        assert found.quality > 0.5
+        assert np.allclose(found.shift, pair.expected_shift, atol=0.05)
