@@ -12,6 +12,7 @@ made tile by tile: no whole canvas is ever held.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from ..io.positions_file import write_tile_configuration
 from .camera import canvas_covering, photograph, quantise
 from .files import write_tile
 from .scene import TextureCanvas
+
+# The scan's truth beside its tiles, so a benchmark can reuse a scan made by an earlier run.
+TRUTH_FILE = "fusion_truth.json"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,34 @@ def make_fusion_scan(
     entries = zip(names, positions.tolist(), strict=True)
     lines = ["file,x,y"] + [f"{name},{col!r},{row!r}" for name, (row, col) in entries]
     (folder / "positions.csv").write_text("\n".join(lines) + "\n")
+    truth = {
+        "grid": [rows, cols],
+        "tile_shape": [h, w],
+        "positions": positions.tolist(),
+        "dtype": np.dtype(dtype).name,
+        "seed": seed,
+        "names": names,
+    }
+    (folder / TRUTH_FILE).write_text(json.dumps(truth))
     return FusionScan(
         folder, tuple(paths), positions, (h, w), (rows, cols), np.dtype(dtype), canvas, low
+    )
+
+
+def load_fusion_scan(folder: Path | str) -> FusionScan:
+    """The scan `make_fusion_scan` wrote into ``folder``, with its truth."""
+    folder = Path(folder)
+    truth = json.loads((folder / TRUTH_FILE).read_text())
+    positions = np.array(truth["positions"], float).reshape(-1, 2)
+    shape = (int(truth["tile_shape"][0]), int(truth["tile_shape"][1]))
+    canvas, low = canvas_covering(positions, shape, int(truth["seed"]))
+    return FusionScan(
+        folder,
+        tuple(folder / name for name in truth["names"]),
+        positions,
+        shape,
+        (int(truth["grid"][0]), int(truth["grid"][1])),
+        np.dtype(truth["dtype"]),
+        canvas,
+        low,
     )
