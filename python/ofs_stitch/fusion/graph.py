@@ -40,8 +40,43 @@ class FusionJob:
     interpolation: str
 
 
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+# Freed memory up to this size stays in the process for the next chunk.
+_KEEP_FREED_BYTES = 256 << 20
+_allocator_tuned = [False]
+
+
+def _keep_chunk_buffers() -> None:
+    """Let this process reuse the memory of one chunk's buffers for the next (glibc only).
+
+    dask.distributed's nanny starts workers with MALLOC_TRIM_THRESHOLD_ set, which also fixes
+    glibc's mmap threshold at its 128 kB default: every chunk-sized buffer (a few MB) is then
+    mapped fresh and faulted in page by page, then unmapped. Measured on 8x8 tiles of 1024^2:
+    1.7 CPU-s of page faults on top of 1.5 CPU-s of fusion in one worker process (the threaded
+    scheduler, without the variable, spent 0.2 s). Raising both thresholds keeps a few chunks'
+    worth of freed memory in the worker instead.
+    """
+    if _allocator_tuned[0]:
+        return
+    _allocator_tuned[0] = True
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest allowed mmap threshold
+    mallopt(_M_TRIM_THRESHOLD, _KEEP_FREED_BYTES)
+
+
 def paint_task(job: FusionJob, plan: ChunkPlan) -> int:
     """Paint one full-size chunk and write it; returns the bytes written."""
+    _keep_chunk_buffers()
     pixels = paint_chunk(job.layout, plan, file_reader(job.layout), job.blend, job.interpolation)  # type: ignore[arg-type]
     write_chunk(job.target, 0, plan.index[0], plan.index[1], pixels)
     return int(pixels.nbytes)
@@ -49,6 +84,7 @@ def paint_task(job: FusionJob, plan: ChunkPlan) -> int:
 
 def halve_task(job: FusionJob, level: int, i: int, j: int, _done: list[int]) -> int:
     """Make chunk (i, j) of ``level`` once its sources (``_done``) are written."""
+    _keep_chunk_buffers()
     return write_halved(job.target, level, i, j)
 
 

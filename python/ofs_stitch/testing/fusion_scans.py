@@ -132,3 +132,27 @@ def load_fusion_scan(folder: Path | str) -> FusionScan:
         canvas,
         low,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ofs_stitch.testing.fusion_scans FOLDER``: write a scan for ``ofs fuse``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a tile scan with known positions.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--grid", default="4x4", help="ROWSxCOLS (default 4x4)")
+    parser.add_argument("--tile", type=int, default=256, help="tile side, px (default 256)")
+    parser.add_argument("--subpixel", action="store_true", help="sub-pixel positions")
+    args = parser.parse_args(argv)
+    rows, cols = (int(v) for v in args.grid.lower().split("x"))
+    made = make_fusion_scan(
+        args.folder, (rows, cols), (args.tile, args.tile), subpixel=args.subpixel
+    )
+    print(
+        f"wrote {len(made.paths)} tiles, TileConfiguration.txt and positions.csv in {made.folder}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
