@@ -4,11 +4,14 @@ The graph is a plain dict (Dask's own task-graph form), so the same graph runs o
 scheduler (`dask.threaded.get`), on a `dask.distributed` `LocalCluster` of processes and on
 any existing cluster (`Client.get`). Its keys:
 
-- ``"fusion-job"``: the `FusionJob` every task needs (layout, target, blend), sent once to
-  each worker rather than with every task;
-- ``("paint", i, j)``: paint full-size chunk (i, j) from its tile parts and write it;
-- ``("halve", k, i, j)``: make chunk (i, j) of level k from the chunks of level k - 1 it
-  covers, which its task depends on.
+- ``"fusion-job-<run>"``: the `FusionJob` every task needs (layout, target, blend), sent once
+  to each worker rather than with every task;
+- ``("paint-<run>", i, j)``: paint full-size chunk (i, j) from its tile parts and write it;
+- ``("halve-<run>", k, i, j)``: make chunk (i, j) of level k from the chunks of level k - 1
+  it covers, which its task depends on.
+
+``<run>`` is unique to each call: a shared cluster keeps results by key, so two fusions
+running there at once must not name their tasks alike.
 
 Chunks already written by an interrupted run are left out (their file is whole: zarr writes
 atomically), so a re-run only paints what is missing; a level-k chunk that is present is
@@ -28,6 +31,13 @@ from .paint import file_reader, paint_chunk
 from .pyramid import sources, write_halved
 
 JOB_KEY = "fusion-job"
+
+
+def run_tag() -> str:
+    """A tag unique to one fusion run, for its task keys."""
+    import os
+
+    return os.urandom(6).hex()
 
 
 @dataclass(frozen=True)
@@ -93,14 +103,17 @@ class FusionGraph:
     """The task graph, the keys to compute, and how many chunks were already written."""
 
     graph: dict[Hashable, Any]
-    keys: list[Any]  # Dask keys: ("paint", i, j) and ("halve", level, i, j)
+    keys: list[Any]  # Dask keys: ("paint-<run>", i, j) and ("halve-<run>", level, i, j)
     already_written: int
+    job_key: str = JOB_KEY
 
 
 def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> FusionGraph:
     """The graph that writes every missing chunk of every level of ``job.target``."""
     target = job.target
-    graph: dict[Hashable, Any] = {JOB_KEY: job}
+    tag = run_tag()
+    job_key = f"{JOB_KEY}-{tag}"
+    graph: dict[Hashable, Any] = {job_key: job}
     keys: list[Any] = []
     present = 0
     # Chunks with content at each level; a chunk at level k has content when one of its
@@ -112,8 +125,8 @@ def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> Fusi
             present += 1
             written[index] = None
             continue
-        key: Hashable = ("paint", *index)
-        graph[key] = (paint_task, JOB_KEY, plan)
+        key: Hashable = (f"paint-{tag}", *index)
+        graph[key] = (paint_task, job_key, plan)
         keys.append(key)
         written[index] = key
     for level in range(1, len(target.levels)):
@@ -125,12 +138,12 @@ def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> Fusi
                 present += 1
                 following[(i, j)] = None
                 continue
-            key = ("halve", level, i, j)
-            graph[key] = (halve_task, JOB_KEY, level, i, j, [k for k in needed if k is not None])
+            key = (f"halve-{tag}", level, i, j)
+            graph[key] = (halve_task, job_key, level, i, j, [k for k in needed if k is not None])
             keys.append(key)
             following[(i, j)] = key
         live, written = parents, following
-    return FusionGraph(graph, keys, present)
+    return FusionGraph(graph, keys, present, job_key)
 
 
 Progress = Callable[[int, int], None]
@@ -146,7 +159,7 @@ def run_threaded(fusion: FusionGraph, workers: int, progress: Progress | None) -
 
     class Count(Callback):  # type: ignore[misc]
         def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-            if key != JOB_KEY:
+            if key != fusion.job_key:
                 done[0] += 1
                 if progress is not None:
                     progress(done[0], total)

@@ -95,10 +95,12 @@ def measure_pair(
 def pair_graph(
     headers: Sequence[ImageFacts], pairs: Sequence[CandidatePair], job: PairJob
 ) -> tuple[dict[Hashable, Any], list[Any]]:
-    """The Dask graph measuring ``pairs``: keys ("pair", k) in the order of ``pairs``."""
+    """The Dask graph measuring ``pairs``: keys ("pair-<run>", k) in the order of ``pairs``."""
     scale = job.resize
     margin = int(np.ceil(max(job.search_radius * scale, 1.0)))
-    graph: dict[Hashable, Any] = {"pair-job": job}
+    # Keys unique to this call: a shared cluster keeps results by key.
+    tag = os.urandom(6).hex()
+    graph: dict[Hashable, Any] = {f"pair-job-{tag}": job}
     keys: list[Any] = []
     for k, pair in enumerate(pairs):
         a, b = headers[pair.i], headers[pair.j]
@@ -106,8 +108,8 @@ def pair_graph(
         shape_b = (int(round(b.height * scale)), int(round(b.width * scale)))
         expected = (pair.expected_shift[0] * scale, pair.expected_shift[1] * scale)
         regions = overlap_regions(shape_a, shape_b, expected, margin)
-        graph[("pair", k)] = (measure_pair, "pair-job", a, b, pair, regions)
-        keys.append(("pair", k))
+        graph[(f"pair-{tag}", k)] = (measure_pair, f"pair-job-{tag}", a, b, pair, regions)
+        keys.append((f"pair-{tag}", k))
     return graph, keys
 
 
@@ -142,9 +144,10 @@ def measure_pairs_on_dask(
 
         class Report(Callback):  # type: ignore[misc]
             def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker: Any) -> None:
-                if on_measured is not None and isinstance(key, tuple) and key[0] == "pair":
+                if on_measured is not None and isinstance(key, tuple) and key in wanted:
                     on_measured(int(key[1]), result)
 
+        wanted = set(keys)
         workers = threads or max(1, len(os.sched_getaffinity(0)))
         with Report():
             measured = get(graph, keys, num_workers=workers)
