@@ -143,3 +143,20 @@ def test_bad_choices_are_one_line_errors(tmp_path: Path, layout) -> None:  # typ
     with pytest.raises(InputError, match="chunk"):
         fuse_to_zarr(layout, tmp_path / "a.ome.zarr", chunk=50)
     assert not (tmp_path / "a.ome.zarr").exists()
+
+
+def test_a_jpeg_tile_is_decoded_once_however_many_chunks_use_it(tmp_path: Path) -> None:
+    from ofs_stitch.fusion.tile_reads import DECODED
+    from ofs_stitch.testing.mosaics import cut_scene, grid_positions, smooth_canvas
+
+    canvas = smooth_canvas((300, 300), 3, np.uint8, 4)
+    cut = cut_scene(
+        tmp_path / "tiles", canvas, grid_positions(2, 2, (120, 120), 3, 2), (150, 150), ".jpg"
+    )
+    layout = layout_from_positions(cut.layout.paths, cut.layout.positions)
+    DECODED.clear()
+    decodes_before = DECODED.decodes
+    result = fuse_to_zarr(layout, tmp_path / "jpeg.ome.zarr", chunk=64, threads=2, blend="feather")
+    # Every tile reaches into several 64 px chunks, and each was decoded once.
+    assert result.chunks_written > 2 * len(layout)
+    assert DECODED.decodes - decodes_before == len(layout)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,7 @@ class DecodedTiles:
         self.decodes = 0  # how many tiles were decoded (a tile decoded twice counts twice)
         self._tiles: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._decoding: dict[tuple[str, float], threading.Lock] = {}
 
     def get(self, key: tuple[str, float]) -> np.ndarray | None:
         with self._lock:
@@ -75,6 +77,25 @@ class DecodedTiles:
             while self.held > self.budget:
                 _, dropped = self._tiles.popitem(last=False)
                 self.held -= dropped.nbytes
+
+    def get_or_decode(
+        self, key: tuple[str, float], decode: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """The cached tile, or ``decode()`` it: at most one thread decodes a given tile while
+        others that want it wait for its result."""
+        pixels = self.get(key)
+        if pixels is not None:
+            return pixels
+        with self._lock:
+            lock = self._decoding.setdefault(key, threading.Lock())
+        with lock:
+            pixels = self.get(key)
+            if pixels is None:
+                pixels = decode()
+                self.keep(key, pixels)
+        with self._lock:
+            self._decoding.pop(key, None)
+        return pixels
 
     def clear(self) -> None:
         with self._lock:
@@ -110,10 +131,7 @@ def read_own_region(header: ImageFacts, row0: int, row1: int, col0: int, col1: i
         key = (str(path), path.stat().st_mtime)
     except OSError as error:
         raise decode_error(path, error) from None
-    whole = DECODED.get(key)
-    if whole is None:
-        whole = read_pixels(path, loader=header.loader)
-        DECODED.keep(key, whole)
+    whole = DECODED.get_or_decode(key, lambda: read_pixels(path, loader=header.loader))
     return whole[row0:row1, col0:col1]
 
 
