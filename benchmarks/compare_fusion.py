@@ -96,12 +96,59 @@ def rmse(s: FusionScan, image: np.ndarray, windows: int = 6, size: int = 384) ->
     return float(np.sqrt(np.mean(np.square(errors))) / s.full_scale)
 
 
+def load_average() -> float:
+    import os
+
+    return os.getloadavg()[0]
+
+
+def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
+    """1 and 2 worker processes in turn, so that both see the same machine load."""
+    ratios, cpu_ratios = [], []
+    for k in range(pairs):
+        load = load_average()
+        one = median_of(
+            1,
+            OURS,
+            spec(
+                whole, out / "s1.zarr", blend="nearest", mode="processes", workers=1, pyramid=True
+            ),
+        )
+        two = median_of(
+            1,
+            OURS,
+            spec(
+                whole, out / "s2.zarr", blend="nearest", mode="processes", workers=2, pyramid=True
+            ),
+        )
+        ratios.append(one["wall"] / two["wall"])
+        cpu_ratios.append(two["task_cpu"] / one["task_cpu"])
+        print(
+            f"pair {k + 1}: load {load:.1f}; 1 worker {one['wall']:.2f} s ({one['task_cpu']:.2f} "
+            f"task CPU-s), 2 workers {two['wall']:.2f} s ({two['task_cpu']:.2f}): "
+            f"{ratios[-1]:.2f}x",
+            flush=True,
+        )
+    print(
+        f"median speed-up of 2 workers over 1: {statistics.median(ratios):.2f}x (task CPU of 2 "
+        f"workers / 1: {statistics.median(cpu_ratios):.2f})"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--no-256", dest="big", action="store_false")
+    parser.add_argument(
+        "--speedup",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the LocalCluster 1 vs 2 workers comparison, N alternating pairs of runs",
+    )
     args = parser.parse_args()
     import zarr
 
@@ -114,6 +161,8 @@ def main() -> int:
     out = work / "out"
     out.mkdir(exist_ok=True)
     runs = args.runs
+    if args.speedup:
+        return speedup(whole, out, args.speedup)
 
     print(
         f"whole-pixel placement, {small[0]}x{small[1]} tiles of {tile}^2 uint16, chunks {CHUNK}^2"
