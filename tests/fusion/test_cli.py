@@ -4,9 +4,6 @@ one-line errors that leave nothing behind."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +113,7 @@ def test_stitch_zarr_writes_the_stitched_mosaic(tmp_path: Path) -> None:
         (["--positions", "missing.txt"], "missing.txt"),
         (["--processes", "0"], "--processes 0"),
         (["--ngff", "0.3"], "invalid choice"),
+        (["--flat_field", "nowhere.png"], "nowhere.png"),
         (["--blend", "median"], "invalid choice"),
     ],
 )
@@ -143,25 +141,14 @@ def test_a_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert line.startswith("ofs fuse: ") and "nowhere" in line
 
 
-def test_without_the_extra_the_commands_say_what_to_install(tmp_path: Path) -> None:
-    code = f"""
-        import importlib.abc, sys
+def test_a_flat_field_image_is_divided_out(
+    tmp_path: Path, whole_pixel_scan: FusionScan, reference: np.ndarray
+) -> None:
+    from ofs_stitch.testing.mosaics import save_tile
 
-        class Hide(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("dask", "distributed", "zarr"):
-                    raise ModuleNotFoundError(name)
-                return None
-
-        sys.meta_path.insert(0, Hide())
-        from ofs_stitch.cli import command, ofs
-        print(ofs.main(["fuse", {str(tmp_path)!r}]))
-        print(command.main([{str(tmp_path)!r}, "--stitch_zarr"]))
-    """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True
-    )
-    assert done.stdout.split() == ["2", "2"], done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 2
-    assert all("pip install 'ofs-stitch[dask]'" in line for line in lines)
+    flat = save_tile(np.full(whole_pixel_scan.tile_shape, 40000, np.uint16), tmp_path / "flat.tif")
+    folder = whole_pixel_scan.folder
+    argv = ["fuse", str(folder), "--positions", str(folder / "positions.csv"), "-o", str(tmp_path)]
+    assert ofs.main([*argv, "--chunk", "64", "--flat_field", str(flat), "--quiet"]) == 0
+    # A uniform flat field is 1 everywhere once scaled to mean 1: nothing changes.
+    assert np.array_equal(level0(tmp_path / f"{folder.name}_stitched.ome.zarr"), reference)

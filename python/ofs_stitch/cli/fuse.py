@@ -65,6 +65,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--ngff", choices=("0.4", "0.5"), default="0.4", help="OME-Zarr version (default: 0.4)"
     )
     parser.add_argument("--pixel_size_um", type=float, default=None, help="pixel size, um")
+    parser.add_argument(
+        "--flat_field",
+        type=Path,
+        default=None,
+        metavar="IMAGE",
+        help="an image of the illumination (a blank field, the tiles' size): every tile is "
+        "divided by it, scaled to mean 1, before blending",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--processes",
@@ -83,11 +91,23 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _flat_field(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from ..core.grey import grey_float32
+    from ..io.decode import read_pixels
+
+    if not path.is_file():
+        raise InputError(f"--flat_field {path} does not exist; give an image of a blank field")
+    return grey_float32(read_pixels(path))
+
+
 def _layout(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ..fusion.layout import layout_from_positions
     from ..io.header import read_headers
 
     folder: Path = args.input
+    flat = _flat_field(args.flat_field)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder of tiles; give the folder holding the images")
     if args.positions is not None and args.positions.suffix.lower() == ".json":
@@ -103,7 +123,11 @@ def _layout(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             )
         size = args.pixel_size_um if args.pixel_size_um is not None else stitched.pixel_size_um
         return layout_from_positions(
-            paths, stitched.positions, headers=read_headers(paths), pixel_size_um=size
+            paths,
+            stitched.positions,
+            headers=read_headers(paths),
+            pixel_size_um=size,
+            flat_field=flat,
         ), folder
     from ..stitching.inputs import InputOptions, load_scan
 
@@ -116,6 +140,7 @@ def _layout(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         scan.stage_positions_px,
         headers=scan.tiles,
         pixel_size_um=scan.pixel_size_um,
+        flat_field=flat,
     ), scan.folder
 
 

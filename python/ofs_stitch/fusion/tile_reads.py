@@ -78,9 +78,7 @@ class DecodedTiles:
                 _, dropped = self._tiles.popitem(last=False)
                 self.held -= dropped.nbytes
 
-    def get_or_decode(
-        self, key: tuple[str, float], decode: Callable[[], np.ndarray]
-    ) -> np.ndarray:
+    def get_or_decode(self, key: tuple[str, float], decode: Callable[[], np.ndarray]) -> np.ndarray:
         """The cached tile, or ``decode()`` it: at most one thread decodes a given tile while
         others that want it wait for its result."""
         pixels = self.get(key)
