@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 pytest.importorskip("skimage")
@@ -24,12 +21,3 @@ def subpixel_scan(tmp_path_factory: pytest.TempPathFactory) -> FusionScan:
     """3 x 3 tiles of 128 x 128 uint16 TIFF at sub-pixel positions, with noise."""
     folder = tmp_path_factory.mktemp("fusion") / "subpixel"
     return make_fusion_scan(folder, (3, 3), (128, 128), subpixel=True, noise_sigma=0.02, seed=3)
-
-
-def truth_of(scan: FusionScan, origin: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
-    return scan.truth(origin[0], origin[1], shape[0], shape[1])
-
-
-@pytest.fixture(scope="package")
-def tiles_dir(whole_pixel_scan: FusionScan) -> Path:
-    return whole_pixel_scan.folder

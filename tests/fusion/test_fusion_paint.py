@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import truth_of
 
 from ofs_stitch.core.warp import warp_affine
 from ofs_stitch.errors import InputError
@@ -57,7 +56,7 @@ def test_blends_of_exact_tiles_reproduce_the_scene(
 ) -> None:
     layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
     ours = fused(layout, blend, 64)[:, :, 0].astype(float)
-    truth = truth_of(whole_pixel_scan, layout.origin, (layout.height, layout.width))
+    truth = whole_pixel_scan.truth(*layout.origin, layout.height, layout.width)
     expected = np.rint(np.clip(truth, 0, 65535))
     covered = fused(layout, "nearest", 64)[:, :, 0] > 0
     # Tiles are the same scene quantised alike: every blend of equal values is that value.
@@ -68,7 +67,7 @@ def test_sub_pixel_blends_beat_rounding_and_none_beats_the_average(
     subpixel_scan: FusionScan,
 ) -> None:
     layout = layout_from_positions(subpixel_scan.paths, subpixel_scan.positions)
-    truth = truth_of(subpixel_scan, layout.origin, (layout.height, layout.width))
+    truth = subpixel_scan.truth(*layout.origin, layout.height, layout.width)
     inner = (slice(6, -6), slice(6, -6))
     rmse = {}
     for blend in ("nearest", "feather", "cosine", "mean", "max"):
