@@ -3,6 +3,7 @@ an existing cluster's address: the same pixels as the threaded scheduler."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,19 +15,18 @@ distributed = pytest.importorskip("distributed")
 
 from ofs_stitch.cli import ofs  # noqa: E402
 from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
-from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions  # noqa: E402
+from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions, local_cluster  # noqa: E402
 from ofs_stitch.fusion.measure import PairJob, measure_pairs_on_dask  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[distributed.Client]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    with distributed.Client(cluster) as connected:
+    before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    with local_cluster(2) as connected:
         yield connected
-    cluster.close()
+    # The nanny's environment does not leak into this process (and later test processes).
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == before
 
 
 def test_two_worker_processes_fuse_what_the_threads_fuse(

@@ -106,7 +106,9 @@ def _layout(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ..fusion.layout import layout_from_positions
     from ..io.header import read_headers
 
-    folder: Path = args.input
+    # Absolute paths: the workers of a cluster may run in another folder (they must see the
+    # tiles and the output at the same paths: a shared file system).
+    folder: Path = args.input.absolute()
     flat = _flat_field(args.flat_field)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder of tiles; give the folder holding the images")
@@ -176,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..stitching.progress import Progress
 
     layout, folder = _layout(args)
-    out_dir: Path = args.output_dir if args.output_dir is not None else folder
+    out_dir: Path = (args.output_dir if args.output_dir is not None else folder).absolute()
     suffix = ".ome.zarr" if args.format == "zarr" else ".ome.tiff"
     out = out_dir / stitched_name(output_prefix(folder), suffix)
     progress = Progress.on_terminal(quiet=args.quiet)

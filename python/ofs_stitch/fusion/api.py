@@ -60,8 +60,15 @@ def fingerprint(layout: FusionLayout, **choices: Any) -> str:
 @contextlib.contextmanager
 def local_cluster(workers: int, *, memory_limit: str | int = "auto") -> Iterator[Any]:
     """A `distributed.Client` on a new `LocalCluster` of ``workers`` single-threaded worker
-    processes, closed on exit."""
+    processes, closed on exit.
+
+    The nanny sets its workers' environment (MALLOC_TRIM_THRESHOLD_, thread counts) in this
+    process's own ``os.environ`` and leaves it there, where every process started later would
+    inherit it (measured: a later child's freed memory went straight back to the system); the
+    environment is restored on exit.
+    """
     distributed = require("distributed", "fusion on a local cluster")
+    environment = dict(os.environ)
     cluster = distributed.LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -74,6 +81,8 @@ def local_cluster(workers: int, *, memory_limit: str | int = "auto") -> Iterator
             yield client
     finally:
         cluster.close()
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 @contextlib.contextmanager
@@ -122,7 +131,7 @@ def fuse_to_zarr(
         raise InputError(f"NGFF version {ngff_version!r} is not offered: use 0.4 or 0.5")
     if chunk < 64 or chunk % 16:
         raise InputError(f"chunk size {chunk} must be a multiple of 16, at least 64")
-    out = Path(out)
+    out = Path(out).absolute()  # workers may run in another folder
     target = prepare(
         out,
         version=ngff_version,
