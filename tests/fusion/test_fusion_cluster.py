@@ -100,3 +100,33 @@ def test_pairs_are_measured_on_the_cluster(
     for pair, found in zip(pairs, measured):
         assert found.quality > 0.5
         assert np.allclose(found.shift, pair.expected_shift, atol=0.05)
+
+
+def test_ofs_stitch_measures_its_pairs_on_the_cluster(
+    tmp_path: Path, client: distributed.Client
+) -> None:
+    """``ofs-stitch --dask_scheduler``: the same positions as on this machine, and the pairs
+    land in the correlation cache, so a re-run measures nothing."""
+    import json
+
+    from ofs_stitch.cli.command import main as ofs_stitch
+    from ofs_stitch.testing.scans import make_scan
+
+    make_scan(tmp_path / "scan", rows=2, cols=2, tile_shape=(120, 160), file_format="png")
+    scan = str(tmp_path / "scan")
+    address = client.scheduler.address
+    assert ofs_stitch([scan, "-o", str(tmp_path / "here"), "--quiet"]) == 0
+    assert (
+        ofs_stitch([scan, "-o", str(tmp_path / "there"), "--dask_scheduler", address, "--quiet"])
+        == 0
+    )
+
+    def positions(folder: str) -> list:
+        document = json.loads((tmp_path / folder / "positions.json").read_text())
+        return [t["position_px"] for t in document["tiles"]]
+
+    assert positions("there") == positions("here")
+    here = json.loads((tmp_path / "here" / "openflexure_stitching_cache.json").read_text())
+    there = json.loads((tmp_path / "there" / "openflexure_stitching_cache.json").read_text())
+    (run_here,), (run_there,) = here["runs"], there["runs"]
+    assert len(run_there["pairs"]) == len(run_here["pairs"]) >= 4
