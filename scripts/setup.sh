@@ -49,8 +49,13 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# The test extras include scikit-image, whose bundled images the example scan is cut from.
-.venv/bin/python -m pip install --quiet ".[test]"
+# The test extras include scikit-image, whose bundled images the example scan is cut from;
+# the tests also cover the optional dask extra (chunked fusion, OME-Zarr).
+if [ "$job" = test ]; then
+    .venv/bin/python -m pip install --quiet ".[test,dask]"
+else
+    .venv/bin/python -m pip install --quiet ".[test]"
+fi
 
 if [ "$job" = example ]; then
     exec .venv/bin/python -m ofs_stitch.testing.example

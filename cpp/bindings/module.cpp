@@ -26,6 +26,6 @@ PYBIND11_MODULE(_core, m) {
     bind_image(area("image", "Tile pixels to float32 grey; block means of float images."));
     bind_register(area("register", "Filtered cross-correlation, peak fit and pair ranking."));
     bind_solve(area("solve", "Tile positions from pair displacements: sparse least squares."));
-    bind_compose(area("compose", "Nearest-centre painting; the preview's row sums."));
+    bind_compose(area("compose", "Painting (nearest centre, blends); row sums; pyramid halving."));
     bind_resample(area("resample", "Affine warps of 8-bit, 16-bit and float32 images."));
 }

@@ -37,6 +37,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "stitch": Subcommand(
         ".command", "stitch a folder of overlapping tiles (the same as ofs-stitch)"
     ),
+    "fuse": Subcommand(
+        ".fuse", "fuse tiles with known positions into an OME-Zarr, chunk by chunk on Dask"
+    ),
 }
 
 

@@ -79,11 +79,15 @@ def read_pixels(
     return grey_float32(pixels) if grey else pixels
 
 
-def open_image(path: Path | str, *, shrink: int = 1, loader: str | None = None) -> pyvips.Image:
+def open_image(
+    path: Path | str, *, shrink: int = 1, loader: str | None = None, access: str = "sequential"
+) -> pyvips.Image:
     """``path`` as a lazily decoded libvips image, read top to bottom once.
 
     ``shrink`` and ``loader`` as in `read_pixels`. Decoding happens as rows are asked for;
     a truncated file raises pyvips.Error then (callers turn it into ``decode_error``).
+    ``access="random"``: any region may be asked for, in any order; a tiled or striped TIFF
+    then decodes only the tiles or strips of that region (the chunked fusion's tile reads).
     """
     _check_shrink(shrink)
     try:
@@ -93,9 +97,7 @@ def open_image(path: Path | str, *, shrink: int = 1, loader: str | None = None) 
         options = {"shrink": shrink} if shrink > 1 and _is_jpeg(loader) else {}
         # Sequential access: the image is read top to bottom once, so libvips can skip the
         # random-access cache (about 15 % less CPU per decode).
-        return pyvips.Image.new_from_file(
-            str(path), access="sequential", fail_on="truncated", **options
-        )
+        return pyvips.Image.new_from_file(str(path), access=access, fail_on="truncated", **options)
     except pyvips.Error as error:
         raise decode_error(path, error) from None
 

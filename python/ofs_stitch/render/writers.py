@@ -116,7 +116,7 @@ def _dzi_writer(
     return write
 
 
-def _tiff_writer(
+def ome_tiff_writer(
     path: Path,
     name: str,
     fmt: PixelFormat,
@@ -238,7 +238,7 @@ def write_mosaic(
                     pyramid_bytes,
                     _named(
                         plan.tiff,
-                        _tiff_writer(temporary, name, fmt, pixel_size_um, alpha, tiff_layout),
+                        ome_tiff_writer(temporary, name, fmt, pixel_size_um, alpha, tiff_layout),
                     ),
                 )
             )

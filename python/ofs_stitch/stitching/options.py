@@ -317,6 +317,20 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         help="also write a Deep Zoom image (.dzi + _files/) (default: off)",
     )
     output.add_argument(
+        "--stitch_zarr",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also write an OME-Zarr (NGFF 0.4, multiscale; chunked on Dask, needs "
+        "pip install 'ofs-stitch[dask]') (default: off)",
+    )
+    output.add_argument(
+        "--dask_scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="measure the pairs (and write --stitch_zarr) on this Dask cluster, e.g. "
+        "tcp://HOST:8786; needs pip install 'ofs-stitch[dask]' (default: this machine)",
+    )
+    output.add_argument(
         "--tile_size",
         type=_tile_size,
         default=None,
@@ -342,6 +356,16 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
 
 
 def options_from_args(args: argparse.Namespace) -> StitchOptions:
+    if args.stitch_zarr:
+        # Before the long registration, not after it.
+        from ..fusion.optional import require
+
+        require("dask", "--stitch_zarr")
+        require("zarr", "--stitch_zarr")
+    if args.dask_scheduler is not None:
+        from ..fusion.optional import require
+
+        require("distributed", "--dask_scheduler")
     correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma)
     if args.whiten is not None:
         correlation = CorrelationSettings(high_pass_sigma=args.high_pass_sigma, whiten=args.whiten)
@@ -373,6 +397,8 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
         stitch_tiff=args.stitch_tiff,
         stitch_dzi=args.stitch_dzi,
         tiff_layout=args.tiff_layout,
+        stitch_zarr=args.stitch_zarr,
+        dask_scheduler=args.dask_scheduler,
         blend=args.blend,
         transform=args.transform,
         quiet=args.quiet,

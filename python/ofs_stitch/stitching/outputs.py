@@ -91,3 +91,33 @@ def write_stage_preview(scan: Scan, output_dir: Path, *, blend: str = "nearest")
     path = output_dir / STAGE_PREVIEW
     write_preview(plan_layout(scan.tiles, scan.stage_positions_px), path, blend=blend)
     return [path]
+
+
+def write_zarr(
+    scan: Scan,
+    positions: np.ndarray,
+    output_dir: Path,
+    *,
+    blend: str,
+    threads: int = 0,
+    dask_scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """``<prefix>_stitched.ome.zarr``: the same mosaic as an NGFF 0.4 multiscale image, painted
+    chunk by chunk by the fusion family on Dask's threaded scheduler (``threads``; 0: every
+    core), or on the Dask cluster at ``dask_scheduler``. With ``nearest`` its pixels are the
+    stitched JPEG/TIFF's."""
+    from ..fusion.api import fuse_to_zarr, scheduler_client
+    from ..fusion.layout import layout_from_geometry
+    from ..openflexure.naming import stitched_name
+
+    layout = layout_from_geometry(
+        plan_layout(scan.tiles, positions), pixel_size_um=scan.pixel_size_um
+    )
+    path = output_dir / stitched_name(output_prefix(scan.folder), ".ome.zarr")
+    if dask_scheduler is not None:
+        with scheduler_client(dask_scheduler) as client:
+            fuse_to_zarr(layout, path, blend=blend, client=client, progress=progress)
+    else:
+        fuse_to_zarr(layout, path, blend=blend, threads=threads or None, progress=progress)
+    return path

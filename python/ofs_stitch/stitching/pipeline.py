@@ -33,7 +33,7 @@ from .candidates import (
 )
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
-from .outputs import PREVIEW, write_mosaics, write_stage_preview
+from .outputs import PREVIEW, write_mosaics, write_stage_preview, write_zarr
 from .place import (
     PlacedTiles,
     StartingPositionError,
@@ -90,6 +90,9 @@ class StitchOptions:
     stitch_tiff: bool = False
     stitch_dzi: bool = False
     tiff_layout: str = "subifd"  # see render.writers.TIFF_LAYOUTS
+    stitch_zarr: bool = False  # an OME-Zarr beside the other outputs (the fusion family)
+    # A Dask scheduler (tcp://HOST:PORT): pairs are measured (and the OME-Zarr painted) there.
+    dask_scheduler: str | None = None
     blend: str = "nearest"
     # affine: per-tile affine maps on top of the translation placement (affine_place)
     transform: Transform = "translation"
@@ -258,6 +261,19 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
                     say=say.info,
                     progress=rendered,
                 )
+            if options.stitch_zarr and options.stitching_mode == "all":
+                with progress.reporting("writing OME-Zarr", "chunk") as fused:
+                    result.written.append(
+                        write_zarr(
+                            scan,
+                            result.layout.positions,
+                            output_dir,
+                            blend=options.blend,
+                            threads=options.threads,
+                            dask_scheduler=options.dask_scheduler,
+                            progress=fused,
+                        )
+                    )
         finally:
             tile_store.clear()
         plots.finish()
@@ -511,18 +527,38 @@ def _measure_with_cache(
             advance(1)
 
         try:
-            fresh = (
-                measure_pairs(
-                    scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+            if todo and options.dask_scheduler is not None:
+                fresh = _measure_on_cluster(scan, todo, settings, options.dask_scheduler, measured)
+            else:
+                fresh = (
+                    measure_pairs(
+                        scan.tiles, todo, settings, on_measured=measured, keep_tiles=tile_store
+                    )
+                    if todo
+                    else []
                 )
-                if todo
-                else []
-            )
         finally:
             if cache is not None:
                 cache.flush()
     fresh_iter = iter(fresh)
     return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]
+
+
+def _measure_on_cluster(
+    scan: Scan,
+    pairs: list[CandidatePair],
+    settings: MeasureSettings,
+    address: str,
+    measured: Callable[[int, PairMeasurement], None],
+) -> list[PairMeasurement]:
+    """The pairs measured as Dask tasks on the cluster at ``address`` (the fusion family's
+    `measure_pairs_on_dask`: the same kernels, so the same results as `measure_pairs`)."""
+    from ..fusion.api import scheduler_client
+    from ..fusion.measure import PairJob, measure_pairs_on_dask
+
+    job = PairJob(settings.correlation, settings.search_radius, settings.resize, settings.pad)
+    with scheduler_client(address) as client:
+        return measure_pairs_on_dask(scan.tiles, pairs, job, client=client, on_measured=measured)
 
 
 def cache_key(settings: MeasureSettings) -> dict[str, object]:

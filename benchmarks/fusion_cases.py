@@ -1,0 +1,232 @@
+"""Isolated runs for the fusion benchmarks (bench_fusion.py, compare_fusion.py).
+
+Each fuser runs in its own Python process and reports its wall time (after imports), its CPU
+time including every worker process it started (they are its descendants and have exited, so
+RUSAGE_CHILDREN holds them), the peak resident memory of each process that painted (the
+process itself, or each Dask worker), and the output's size. The fusers:
+
+- ``OURS``: ofs-stitch's chunked fusion (`fuse_to_zarr`): threads or a LocalCluster;
+- ``DASKFUSION``: the DaskFusion approach, written here as its paper and code describe it: a
+  ``dask.array.map_blocks`` task per output chunk that reads every tile overlapping the chunk
+  whole and resamples it into a whole chunk-sized buffer (``scipy.ndimage.affine_transform``,
+  linear), blended by maximum, written to zarr with the same compressor; no pyramid;
+- ``LIBVIPS``: ofs-stitch's streaming libvips renderer writing a pyramidal OME-TIFF (one
+  process, nearest).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+_PRELUDE = """
+import json, os, resource, sys, time
+spec = json.loads(sys.argv[1])
+def hwm_mb():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 1024
+def cpu_with_children():
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+MARK = [None]
+def mark():
+    # CPU from here on: the fusion, not the imports before it.
+    MARK[0] = cpu_with_children()
+def report(**values):
+    own, kids = cpu_with_children()
+    own0, kids0 = MARK[0]
+    task_cpu = values.get("task_cpu")
+    # With worker processes: this process's work plus the workers' task CPU (their start-up,
+    # imports and connecting, are left out); otherwise this process and any it waited for.
+    values.update(
+        cpu=(own - own0) + (task_cpu if task_cpu is not None else kids - kids0),
+        peak_rss_mb=hwm_mb(),
+    )
+    print("RESULT " + json.dumps(values))
+def cpu_now():
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+def cluster(workers):
+    import distributed
+    c = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                 dashboard_address=":0")
+    client = distributed.Client(c)
+    # Each worker imports what the tasks use before the clock starts (a long job pays this
+    # once; a benchmark should not count it as fusion).
+    client.run(warm)
+    return c, client
+def warm():
+    import importlib
+    for name in ("zarr", "zarr.codecs", "numcodecs", "scipy.ndimage", "pyvips",
+                 "ofs_stitch.fusion.graph", "ofs_stitch.fusion.paint", "ofs_stitch.fusion.pyramid"):
+        importlib.import_module(name)
+"""
+
+OURS = (
+    _PRELUDE
+    + """
+import numpy as np, dask.threaded, dask.callbacks, zarr, zarr.codecs, numcodecs
+from ofs_stitch.fusion import graph, ome_zarr, paint, pyramid
+from pathlib import Path
+from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions
+from ofs_stitch.io.header import read_headers
+headers = read_headers([Path(p) for p in spec["paths"]])
+layout = layout_from_positions(spec["paths"], np.array(spec["positions"]), headers=headers)
+workers_peak = []
+task_cpu = None
+if spec["mode"] == "processes":
+    c, client = cluster(spec["workers"])
+    # What the workers spend on the tasks, without their start-up (imports, connecting).
+    before = client.run(cpu_now)
+    mark()
+    started = time.perf_counter()
+    fuse_to_zarr(layout, spec["out"], blend=spec["blend"], chunk=spec["chunk"], client=client,
+                 pyramid=spec["pyramid"])
+    wall = time.perf_counter() - started
+    workers_peak = list(client.run(hwm_mb).values())
+    after = client.run(cpu_now)
+    task_cpu = sum(after[w] - before[w] for w in after)
+    client.close(); c.close()
+else:
+    mark()
+    started = time.perf_counter()
+    fuse_to_zarr(layout, spec["out"], blend=spec["blend"], chunk=spec["chunk"],
+                 threads=spec["workers"], pyramid=spec["pyramid"])
+    wall = time.perf_counter() - started
+report(wall=wall, mpx=layout.height * layout.width / 1e6, workers_peak_mb=workers_peak,
+       task_cpu=task_cpu)
+"""
+)
+
+DASKFUSION = (
+    _PRELUDE
+    + """
+import numpy as np, pyvips, dask, dask.array as da, dask.threaded, zarr, zarr.codecs, numcodecs
+sys.path.insert(0, spec["bench_dir"])
+from fusion_cases import daskfusion_array, daskfusion_store
+mosaic = daskfusion_array(spec["paths"], spec["positions"], spec["shapes"], spec["chunk"])
+store = daskfusion_store(spec["out"], mosaic.shape, spec["chunk"])
+workers_peak = []
+task_cpu = None
+if spec["mode"] == "processes":
+    c, client = cluster(spec["workers"])
+    before = client.run(cpu_now)
+    mark()
+    started = time.perf_counter()
+    da.store(mosaic, store, lock=False, compute=True)
+    wall = time.perf_counter() - started
+    workers_peak = list(client.run(hwm_mb).values())
+    after = client.run(cpu_now)
+    task_cpu = sum(after[w] - before[w] for w in after)
+    client.close(); c.close()
+else:
+    mark()
+    started = time.perf_counter()
+    with dask.config.set(scheduler="threads", num_workers=spec["workers"]):
+        da.store(mosaic, store, lock=False, compute=True)
+    wall = time.perf_counter() - started
+report(wall=wall, mpx=mosaic.shape[0] * mosaic.shape[1] / 1e6, workers_peak_mb=workers_peak,
+       task_cpu=task_cpu)
+"""
+)
+
+
+def _fuse_block(paths, positions, shapes, block_info=None):  # type: ignore[no-untyped-def]
+    """One output chunk the DaskFusion way: every overlapping tile read whole and resampled
+    (linear) into a whole chunk-sized buffer, blended by maximum."""
+    import numpy as np
+    import pyvips
+    from scipy import ndimage
+
+    (y0, y1), (x0, x1) = block_info[None]["array-location"]
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for t, (r, c) in enumerate(positions):
+        h, w = shapes[t]
+        if r >= y1 or r + h <= y0 or c >= x1 or c + w <= x0:
+            continue
+        tile = pyvips.Image.new_from_file(paths[t]).numpy().astype(np.float32)
+        moved = ndimage.affine_transform(
+            tile, np.eye(2), offset=(y0 - r, x0 - c), output_shape=out.shape, order=1, cval=0.0
+        )
+        np.maximum(out, moved, out=out)
+    return np.clip(np.rint(out), 0, 65535).astype(np.uint16)
+
+
+def daskfusion_array(paths, positions, shapes, chunk):  # type: ignore[no-untyped-def]
+    """The mosaic as a lazy dask array of ``_fuse_block`` tasks (one per chunk)."""
+    import functools
+
+    import dask.array as da
+    import numpy as np
+
+    positions = np.array(positions, float)
+    positions -= positions.min(0)
+    shapes = np.array(shapes)
+    height, width = (int(v) for v in np.ceil((positions + shapes).max(0)))
+    chunks = (
+        tuple(min(chunk, height - y) for y in range(0, height, chunk)),
+        tuple(min(chunk, width - x) for x in range(0, width, chunk)),
+    )
+    block = functools.partial(_fuse_block, list(paths), positions, shapes)
+    return da.map_blocks(block, dtype=np.uint16, chunks=chunks)
+
+
+def daskfusion_store(path, shape, chunk):  # type: ignore[no-untyped-def]
+    """A zarr array with the same compressor as ours (Blosc LZ4, byte shuffle)."""
+    import numpy as np
+    import zarr
+    from numcodecs import Blosc
+
+    return zarr.create_array(
+        str(path),
+        shape=shape,
+        chunks=(chunk, chunk),
+        dtype=np.uint16,
+        zarr_format=2,
+        fill_value=0,
+        compressors=Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE),
+        overwrite=True,
+    )
+
+
+LIBVIPS = (
+    _PRELUDE
+    + """
+import numpy as np
+from pathlib import Path
+from ofs_stitch.io.header import read_headers
+from ofs_stitch.render.geometry import layout_from_arrays
+from ofs_stitch.render.output_plan import plan_outputs
+from ofs_stitch.render.writers import write_mosaic
+headers = read_headers([Path(p) for p in spec["paths"]])
+Path(spec["out"]).mkdir(parents=True, exist_ok=True)
+mark()
+started = time.perf_counter()
+layout = layout_from_arrays(spec["paths"], np.array(spec["positions"]),
+                            np.array([(h.height, h.width) for h in headers]), headers=headers)
+plan = plan_outputs(spec["out"], "scan", layout.height, layout.width, jpeg=False, dzi=False,
+                    tiff=True)
+write_mosaic(layout, plan, blend=spec.get("blend", "nearest"))
+report(wall=time.perf_counter() - started, mpx=layout.height * layout.width / 1e6,
+       workers_peak_mb=[])
+"""
+)
+
+
+def run_isolated(script: str, spec: dict, timeout: float = 3600) -> dict:
+    """Run one fuser in a fresh process; its RESULT line as a dict."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"fuser failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT ") :])
+    result["cpu_per_mpx"] = result["cpu"] / result["mpx"]
+    return result

@@ -1,0 +1,173 @@
+"""Fusing a placed set of tiles into an OME-Zarr, on one machine or on a Dask cluster.
+
+`fuse_to_zarr` plans the chunks, prepares (or resumes) the OME-Zarr group, builds the Dask
+graph and runs it: on the threaded scheduler by default, on a new `LocalCluster` of worker
+processes with ``processes=N``, or on any cluster through a `distributed.Client`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .chunks import DEFAULT_CHUNK, plan_chunks
+from .graph import FusionJob, build_graph, run_on_client, run_threaded
+from .layout import FusionLayout
+from .ome_zarr import NGFF_VERSIONS, finish, level_shapes, prepare
+from .optional import require
+from .paint import BLENDS, check_blend
+
+INTERPOLATIONS = ("linear", "cubic")
+
+
+@dataclass(frozen=True)
+class FusionResult:
+    """What a fusion run wrote."""
+
+    path: Path
+    levels: tuple[tuple[int, int], ...]  # (height, width) of every pyramid level
+    chunks_written: int  # chunk tasks run by this call (all levels)
+    chunks_present: int  # chunks an earlier, interrupted run had written already
+    up_to_date: bool  # the output already held this mosaic: nothing was written
+
+
+def fingerprint(layout: FusionLayout, **choices: Any) -> str:
+    """A digest of everything the pixels depend on: the tile files (name, size, modification
+    time), their placements, the pixel size and the fusion's choices."""
+    digest = hashlib.sha256()
+    for path in layout.paths:
+        try:
+            stat = os.stat(path)
+            digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(str(path).encode())
+    for array in (layout.to_tile, layout.shapes, layout.gains, layout.flat_field):
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr((layout.height, layout.width, layout.fmt, layout.pixel_size_um)).encode())
+    digest.update(repr(sorted(choices.items())).encode())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, *, memory_limit: str | int = "auto") -> Iterator[Any]:
+    """A `distributed.Client` on a new `LocalCluster` of ``workers`` single-threaded worker
+    processes, closed on exit.
+
+    The nanny sets its workers' environment (MALLOC_TRIM_THRESHOLD_, thread counts) in this
+    process's own ``os.environ`` and leaves it there, where every process started later would
+    inherit it (measured: a later child's freed memory went straight back to the system); the
+    environment is restored on exit.
+    """
+    distributed = require("distributed", "fusion on a local cluster")
+    environment = dict(os.environ)
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        memory_limit=memory_limit,
+    )
+    try:
+        with distributed.Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+@contextlib.contextmanager
+def scheduler_client(address: str) -> Iterator[Any]:
+    """A `distributed.Client` connected to the scheduler at ``address`` (tcp://HOST:PORT)."""
+    distributed = require("distributed", "fusion on a Dask cluster")
+    try:
+        client = distributed.Client(address, timeout="20s")
+    except OSError as error:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address}: {error}; check --dask_scheduler"
+        ) from None
+    with client:
+        yield client
+
+
+def fuse_to_zarr(
+    layout: FusionLayout,
+    out: Path | str,
+    *,
+    blend: str = "nearest",
+    interpolation: str = "cubic",
+    chunk: int = DEFAULT_CHUNK,
+    ngff_version: str = "0.4",
+    client: Any = None,
+    processes: int | None = None,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    pyramid: bool = True,
+) -> FusionResult:
+    """Fuse ``layout`` into the OME-Zarr ``out`` (a folder, conventionally ``*.ome.zarr``).
+
+    ``client``: a `distributed.Client` to run on (any cluster); else ``processes=N``: a new
+    `LocalCluster` of N worker processes for this call; else Dask's threaded scheduler with
+    ``threads`` threads (default: every core). A re-run after an interruption writes only the
+    missing chunks; a re-run on a finished output with the same inputs writes nothing.
+    ``progress(done, total)`` is called as chunk tasks finish. ``pyramid=False``: the full
+    size only.
+    """
+    require("dask", "chunked fusion")
+    require("zarr", "OME-Zarr output")
+    check_blend(blend, layout)
+    if interpolation not in INTERPOLATIONS:
+        raise InputError(f"interpolation must be linear or cubic, not {interpolation!r}")
+    if ngff_version not in NGFF_VERSIONS:
+        raise InputError(f"NGFF version {ngff_version!r} is not offered: use 0.4 or 0.5")
+    if chunk < 64 or chunk % 16:
+        raise InputError(f"chunk size {chunk} must be a multiple of 16, at least 64")
+    out = Path(out).absolute()  # workers may run in another folder
+    target = prepare(
+        out,
+        version=ngff_version,
+        height=layout.height,
+        width=layout.width,
+        chunk=chunk,
+        bands=layout.fmt.bands,
+        dtype=layout.fmt.dtype,
+        pixel_size_um=layout.pixel_size_um,
+        fingerprint=fingerprint(
+            layout,
+            blend=blend,
+            interpolation=interpolation,
+            chunk=chunk,
+            ngff=ngff_version,
+            pyramid=pyramid,
+        ),
+        pyramid=pyramid,
+    )
+    if target is None:
+        levels = level_shapes(layout.height, layout.width, chunk)
+        return FusionResult(out, levels if pyramid else levels[:1], 0, 0, True)
+    plans = plan_chunks(layout, chunk, rounded=blend == "nearest")
+    job = FusionJob(layout, target, blend, interpolation)
+    fusion = build_graph(job, plans)
+    if client is not None:
+        run_on_client(fusion, client, progress)
+    elif processes is not None:
+        if processes < 1:
+            raise InputError(f"processes={processes}: give at least 1 worker process")
+        with local_cluster(processes) as own:
+            run_on_client(fusion, own, progress)
+    else:
+        run_threaded(fusion, threads or max(1, len(os.sched_getaffinity(0))), progress)
+    finish(target)
+    return FusionResult(out, target.levels, len(fusion.keys), fusion.already_written, False)
+
+
+__all__ = ["BLENDS", "FusionResult", "fuse_to_zarr", "local_cluster", "scheduler_client"]

@@ -1,0 +1,132 @@
+"""The same Dask graph on a real LocalCluster of worker processes (2 workers), and through
+an existing cluster's address: the same pixels as the threaded scheduler."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+zarr = pytest.importorskip("zarr")
+distributed = pytest.importorskip("distributed")
+
+from ofs_stitch.cli import ofs  # noqa: E402
+from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
+from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions, local_cluster  # noqa: E402
+from ofs_stitch.fusion.measure import PairJob, measure_pairs_on_dask  # noqa: E402
+from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[distributed.Client]:
+    before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    with local_cluster(2) as connected:
+        yield connected
+    # The nanny's environment does not leak into this process (and later test processes).
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == before
+
+
+def test_two_worker_processes_fuse_what_the_threads_fuse(
+    tmp_path: Path, subpixel_scan: FusionScan, client: distributed.Client
+) -> None:
+    layout = layout_from_positions(subpixel_scan.paths, subpixel_scan.positions)
+    threaded = fuse_to_zarr(layout, tmp_path / "threads.ome.zarr", chunk=64, blend="feather")
+    on_cluster = fuse_to_zarr(
+        layout, tmp_path / "cluster.ome.zarr", chunk=64, blend="feather", client=client
+    )
+    assert on_cluster.chunks_written == threaded.chunks_written > 10
+    a = zarr.open_group(str(threaded.path), mode="r")
+    b = zarr.open_group(str(on_cluster.path), mode="r")
+    for level in range(len(threaded.levels)):
+        assert np.array_equal(a[str(level)][:], b[str(level)][:])
+    # Both workers painted chunks.
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_the_command_runs_on_an_existing_cluster(
+    tmp_path: Path, whole_pixel_scan: FusionScan, client: distributed.Client
+) -> None:
+    address = client.scheduler.address
+    folder = whole_pixel_scan.folder
+    status = ofs.main(
+        [
+            "fuse",
+            str(folder),
+            "--positions",
+            str(folder / "TileConfiguration.txt"),
+            "-o",
+            str(tmp_path),
+            "--chunk",
+            "64",
+            "--dask_scheduler",
+            address,
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    out = tmp_path / f"{folder.name}_stitched.ome.zarr"
+    layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
+    local = fuse_to_zarr(layout, tmp_path / "local.ome.zarr", chunk=64)
+    assert np.array_equal(
+        zarr.open_group(str(out), mode="r")["0"][:],
+        zarr.open_group(str(local.path), mode="r")["0"][:],
+    )
+
+
+def test_pairs_are_measured_on_the_cluster(
+    whole_pixel_scan: FusionScan, client: distributed.Client
+) -> None:
+    from ofs_stitch.core.matches import CandidatePair
+    from ofs_stitch.io.header import read_headers
+
+    headers = list(read_headers(whole_pixel_scan.paths))
+    positions = whole_pixel_scan.positions
+    pairs = [
+        CandidatePair(i, j, tuple(positions[j] - positions[i]), 0.1)  # type: ignore[arg-type]
+        for i, j in [(0, 1), (1, 2), (0, 3), (4, 5), (4, 7)]
+    ]
+    seen: list[int] = []
+    measured = measure_pairs_on_dask(
+        headers,
+        pairs,
+        PairJob(CorrelationSettings(), search_radius=8),
+        client=client,
+        on_measured=lambda k, _m: seen.append(k),
+    )
+    assert sorted(seen) == list(range(len(pairs)))
+    for pair, found in zip(pairs, measured):
+        assert found.quality > 0.5
+        assert np.allclose(found.shift, pair.expected_shift, atol=0.05)
+
+
+def test_ofs_stitch_measures_its_pairs_on_the_cluster(
+    tmp_path: Path, client: distributed.Client
+) -> None:
+    """``ofs-stitch --dask_scheduler``: the same positions as on this machine, and the pairs
+    land in the correlation cache, so a re-run measures nothing."""
+    import json
+
+    from ofs_stitch.cli.command import main as ofs_stitch
+    from ofs_stitch.testing.scans import make_scan
+
+    make_scan(tmp_path / "scan", rows=2, cols=2, tile_shape=(120, 160), file_format="png")
+    scan = str(tmp_path / "scan")
+    address = client.scheduler.address
+    assert ofs_stitch([scan, "-o", str(tmp_path / "here"), "--quiet"]) == 0
+    assert (
+        ofs_stitch([scan, "-o", str(tmp_path / "there"), "--dask_scheduler", address, "--quiet"])
+        == 0
+    )
+
+    def positions(folder: str) -> list:
+        document = json.loads((tmp_path / folder / "positions.json").read_text())
+        return [t["position_px"] for t in document["tiles"]]
+
+    assert positions("there") == positions("here")
+    here = json.loads((tmp_path / "here" / "openflexure_stitching_cache.json").read_text())
+    there = json.loads((tmp_path / "there" / "openflexure_stitching_cache.json").read_text())
+    (run_here,), (run_there,) = here["runs"], there["runs"]
+    assert len(run_there["pairs"]) == len(run_here["pairs"]) >= 4
