@@ -36,7 +36,9 @@ def opencv_ecc(a: np.ndarray, b: np.ndarray, motion: int) -> np.ndarray:
     """b[p] ~ a[M p] by OpenCV: ECC warps the input (a) onto the template (b)."""
     window = cv2.createHanningWindow(a.shape[::-1], cv2.CV_32F)
     # phaseCorrelate(a, b) gives how far b's content moved from a's: -d for b[p] = a[p + d].
-    (dx, dy), _ = cv2.phaseCorrelate(a, b, window)
+    # Copies: OpenCV 4.14's phaseCorrelate multiplies the window into its inputs in place,
+    # which would hand ECC (and every later method) tapered images.
+    (dx, dy), _ = cv2.phaseCorrelate(a.copy(), b.copy(), window)
     warp = np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy]], np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
     try:

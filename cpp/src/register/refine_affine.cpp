@@ -303,9 +303,12 @@ AffineRefinement refine_affine(const ImageView<float>& a_view, const ImageView<f
     };
 
     Sums sums;
+    // The residuals' spread only sets the Huber threshold: without robust weights, no pass
+    // collects them.
+    const bool robust = settings.huber_threshold > 0.0;
     for (int iteration = 0; iteration < settings.max_iterations; ++iteration) {
         sums = Sums{};
-        pass(sums, true);
+        pass(sums, robust);
         result.iterations = iteration + 1;
         if (sums.count < 4 * n) break;
         if (!residual_sample.empty()) {
