@@ -1,20 +1,19 @@
-"""Rigid registration against OpenCV's ECC on noisy pairs: ours must stay cheaper and within
-5 % of ECC's accuracy (the full table, four cases of 24 pairs: compare_transform.py).
-
-Not yet more accurate on these pairs: 0.01036 px against ECC's 0.00985 (ECC / ours 0.95x),
-where the issue asks for at least 1x. Measured variants of the full-resolution level that do
-not close it (mean error over these 12 pairs): smoothing 0.5 / 0.6 / 0.7 / 0.8 / 1.3 px:
-0.01145 / 0.01065 / 0.01032 / 0.01019 / 0.01147; no Huber weights 0.01030; Huber at 3 sigma
-0.01034; tolerance 5e-4 px 0.01031.
+"""Rigid registration against OpenCV's ECC on noisy pairs: ours must be more accurate where
+ECC converges, and cheaper (the full table, four cases of 24 pairs: compare_transform.py).
 
 Run:  pytest benchmarks/bench_transform.py -s
 
-Pairs: the first 12 noisy rigid pairs of compare_transform.py (512x512, Poisson noise at 1000
+Pairs: the 24 noisy rigid pairs of compare_transform.py (512x512, Poisson noise at 1000
 photons peak plus 1 % read noise). Accuracy is compared on the pairs where ECC converged
 (ECC from a phase correlation sometimes starts too far off and ends tens of pixels away, which
 would make any mean of its errors meaningless); time as median CPU time per pair, which on a
 shared machine is steadier than wall time. OpenCV comes from the ``compare`` extra; without
 it this file is skipped.
+
+Measured (mean endpoint error where ECC converged, 21 of 24 pairs): ours 0.00991 px before the
+full-resolution level had its noise model, cubic sampling and 0.8 px smoothing, 0.00945 after;
+ECC 0.01062. On the first 12 pairs alone, the case the issue quoted: 0.01036 -> 0.00984,
+against ECC's 0.00985.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from ofs_stitch.testing.pairs import NOISY_CROP_TEXTURES, affine_pair
 
 cv2 = pytest.importorskip("cv2")
 
-PAIRS = 12
+PAIRS = 24
 
 
 def test_rigid_on_noisy_pairs_is_more_accurate_and_cheaper_than_ecc() -> None:
@@ -62,8 +61,7 @@ def test_rigid_on_noisy_pairs_is_more_accurate_and_cheaper_than_ecc() -> None:
         f"(ECC / ours {ratio:.2f}x); CPU per pair ECC / ours {cpu_ratio:.1f}x"
     )
     assert converged.sum() >= PAIRS // 2
-    # Measured: 0.95x here (1.07x over the 24 pairs of compare_transform.py, on the 21 where
-    # ECC converged); 3x less CPU time than ECC.
-    assert ratio >= 0.93
+    # Measured: 1.12x (1.07x before the full-resolution changes); 2x less CPU time than ECC.
+    assert ratio >= 1.0
     assert cpu_ratio > 1.0
     assert ours.max() < 0.05
