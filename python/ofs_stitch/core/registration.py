@@ -272,6 +272,7 @@ def _polish(a: np.ndarray, b: np.ndarray, match: Registration) -> Registration:
     1.2-2.9 px off scored quality up to 0.43 (r 0.3-0.5, distinct peaks). So the quality is
     scaled by ``1 - (d / POLISH_AGREEMENT) ** 3`` for a disagreement of d pixels: a tenth of
     a pixel costs nothing, half a pixel an eighth, a pixel everything (and the peak is kept).
+    A fit that does not settle within POLISH_MAX_ITERATIONS counts as a full disagreement.
     """
     if not match.found:
         return match
@@ -303,6 +304,7 @@ def _polish(a: np.ndarray, b: np.ndarray, match: Registration) -> Registration:
         "translation",
         smoothing_sigma=POLISH_SMOOTHING,
         tolerance=POLISH_TOLERANCE / factor,
+        max_iterations=POLISH_MAX_ITERATIONS,
         huber_threshold=0.0,
     )
     fit = (
@@ -329,6 +331,11 @@ def _polish(a: np.ndarray, b: np.ndarray, match: Registration) -> Registration:
 # its precision. Overlaps thinner than POLISH_MIN_SIDE are left as the correlation found them.
 POLISH_SMOOTHING = 1.0
 POLISH_TOLERANCE = 1e-3
+# A fit still moving after this many steps has found no clear minimum near the peak (measured:
+# on a retina crop where the peak sat 12 px from the truth, the fit crept on for 40 steps);
+# it counts as a disagreement. 20 instead of 40 flags no more correct matches on the 100x120
+# crops and cuts a noisy pair's time by a quarter.
+POLISH_MAX_ITERATIONS = 20
 POLISH_MIN_SIDE = 8
 # Overlaps of more pixels than this are fitted as 2x2 (4x4, ...) block means.
 POLISH_MAX_PIXELS = 128 * 128
