@@ -112,3 +112,20 @@ def interleaved_best(
             run()
             best[name] = min(best[name], clock() - start)
     return best
+
+
+def interleaved_medians(
+    runs: dict[str, Callable[[], np.ndarray]], rounds: int
+) -> dict[str, tuple[float, float]]:
+    """(median wall-clock, median CPU time of the whole process, every thread) in seconds of
+    each run over ``rounds`` turns taken in turn. On a loaded machine the wall time of a
+    threaded run measures the other jobs too; its CPU time says how much work it did."""
+    walls: dict[str, list[float]] = {name: [] for name in runs}
+    cpus: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            cpus[name].append(time.process_time() - cpu)
+            walls[name].append(time.perf_counter() - wall)
+    return {name: (float(np.median(walls[name])), float(np.median(cpus[name]))) for name in runs}

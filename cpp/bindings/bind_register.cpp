@@ -186,7 +186,7 @@ void bind_register(py::module_ m) {
         "refine_affine",
         [](const py::array& a, const py::array& b, const py::array_t<double>& initial,
            const std::string& model, int max_iterations, double tolerance,
-           double smoothing_sigma, double huber_threshold) {
+           double smoothing_sigma, double huber_threshold, bool noise_model, bool cubic) {
             const auto va = image_view<float>(a, "a", Axes::plane);
             const auto vb = image_view<float>(b, "b", Axes::plane);
             if (initial.ndim() != 2 || initial.shape(0) < 2 || initial.shape(1) != 3)
@@ -200,6 +200,8 @@ void bind_register(py::module_ m) {
             settings.tolerance = tolerance;
             settings.smoothing_sigma = smoothing_sigma;
             settings.huber_threshold = huber_threshold;
+            settings.noise_model = noise_model;
+            settings.cubic = cubic;
             // Safe without the GIL: `a` and `b` live in this frame and are only read; the
             // refinement works on its own copies.
             py::gil_scoped_release release;
@@ -208,6 +210,7 @@ void bind_register(py::module_ m) {
         py::arg("a"), py::arg("b"), py::arg("initial"), py::arg("model"),
         py::arg("max_iterations") = 40, py::arg("tolerance") = 1e-3,
         py::arg("smoothing_sigma") = 1.0, py::arg("huber_threshold") = 2.0,
+        py::arg("noise_model") = false, py::arg("cubic") = false,
         "Gauss-Newton refinement of b[p] ~ a[M p] from `initial` over the valid overlap, "
         "robustly weighted, with a gain and offset for b's brightness.");
 }

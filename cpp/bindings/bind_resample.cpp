@@ -28,9 +28,12 @@ void require_aligned(const py::array& array, const char* name) {
                               " is not aligned to whole samples: pass np.ascontiguousarray of it");
 }
 
-template <typename Sample>
-resample::WarpImage<Sample> warp_image(const py::array& array, Sample* data) {
-    resample::WarpImage<Sample> image;
+// The array's own memory as the core's view, shape and byte strides copied from numpy (the
+// callers have checked dtype, shape and alignment). View is ofs::ImageView<Sample> for an input
+// read in place, ofs::WritableImageView<Sample> for an output written in place.
+template <typename View, typename Sample>
+View view_of(const py::array& array, Sample* data) {
+    View image;
     image.data = data;
     image.rows = array.shape(0);
     image.cols = array.shape(1);
@@ -72,11 +75,13 @@ void warp_typed(const py::array& image, const resample::AffineMatrix& matrix,
                 const resample::WarpSettings& settings, py::array& out,
                 std::optional<py::array>& valid) {
     const auto input =
-        warp_image<const Sample>(image, static_cast<const Sample*>(image.data()));
-    const auto output = warp_image<Sample>(out, static_cast<Sample*>(out.mutable_data()));
-    resample::WarpImage<std::uint8_t> mask;
+        view_of<ofs::ImageView<Sample>>(image, static_cast<const Sample*>(image.data()));
+    const auto output =
+        view_of<ofs::WritableImageView<Sample>>(out, static_cast<Sample*>(out.mutable_data()));
+    ofs::WritableImageView<std::uint8_t> mask;  // data null: no mask wanted
     if (valid)
-        mask = warp_image<std::uint8_t>(*valid, static_cast<std::uint8_t*>(valid->mutable_data()));
+        mask = view_of<ofs::WritableImageView<std::uint8_t>>(
+            *valid, static_cast<std::uint8_t*>(valid->mutable_data()));
     // Safe without the GIL: this call's arguments hold every array alive until it returns, no
     // Python object is touched inside, and the arrays written do not overlap the one read.
     py::gil_scoped_release release;

@@ -172,6 +172,11 @@ struct PassInput {
     AffineRows matrix;
     double gain, offset;
     double threshold;  // Huber threshold on the residual; 0: unweighted
+    // The residual's variance as noise_floor + noise_slope * b (photon noise grows with the
+    // signal); noise_floor 0: the same everywhere. Each pixel is weighted by the inverse of its
+    // variance, and the Huber threshold applies to the residual in standard deviations.
+    double noise_floor, noise_slope;
+    bool cubic;  // Keys cubic sampling of a instead of bilinear
     int margin;
     double pivot_row, pivot_col, half_size;
 };
@@ -179,8 +184,23 @@ struct PassInput {
 // One pass over b: the normal equations of the Gauss-Newton step at the current transform.
 // A template per model, so the per-pixel Jacobian and its outer product have a size known at
 // compile time (unrolled, kept in registers): this loop is the whole cost of the refinement.
+// Keys' cubic convolution weights (a = -0.5) of the samples at -1, 0, 1, 2 for a position t
+// in [0, 1) past sample 0.
+inline void keys_weights(float t, float w[4]) {
+    const float t2 = t * t, t3 = t2 * t;
+    w[0] = -0.5f * t3 + t2 - 0.5f * t;
+    w[1] = 1.5f * t3 - 2.5f * t2 + 1.0f;
+    w[2] = -1.5f * t3 + 2.0f * t2 + 0.5f * t;
+    w[3] = 0.5f * t3 - 0.5f * t2;
+}
+
+// One sampled residual and the brightness of b where it was taken: the noise model's data.
+struct ResidualSample {
+    float residual, brightness;
+};
+
 template <MotionModel Model>
-void accumulate(const PassInput& in, Sums& sums, std::vector<float>* residual_sample) {
+void accumulate(const PassInput& in, Sums& sums, std::vector<ResidualSample>* residual_sample) {
     constexpr int motion = parameter_count(Model);
     constexpr int n = motion + 2;  // + gain and offset
     const Plane& a = *in.a;
@@ -205,21 +225,47 @@ void accumulate(const PassInput& in, Sums& sums, std::vector<float>* residual_sa
             const int r0 = static_cast<int>(x_row), c0 = static_cast<int>(x_col);
             const float fr = static_cast<float>(x_row - r0), fc = static_cast<float>(x_col - c0);
             const std::size_t i = static_cast<std::size_t>(r0) * stride + c0;
-            const Sample3& s00 = samples[i];
-            const Sample3& s01 = samples[i + 1];
-            const Sample3& s10 = samples[i + stride];
-            const Sample3& s11 = samples[i + stride + 1];
-            const float w00 = (1.0f - fr) * (1.0f - fc), w01 = (1.0f - fr) * fc;
-            const float w10 = fr * (1.0f - fc), w11 = fr * fc;
-            const double value_a = w00 * s00.value + w01 * s01.value + w10 * s10.value + w11 * s11.value;
-            const double g_row = w00 * s00.d_row + w01 * s01.d_row + w10 * s10.d_row + w11 * s11.d_row;
-            const double g_col = w00 * s00.d_col + w01 * s01.d_col + w10 * s10.d_col + w11 * s11.d_col;
+            double value_a, g_row, g_col;
+            if (in.cubic) {
+                // Keys cubic convolution over 4 x 4 samples (the margin keeps them inside).
+                float wr[4], wc[4];
+                keys_weights(fr, wr);
+                keys_weights(fc, wc);
+                float v = 0.0f, dr = 0.0f, dc = 0.0f;
+                for (int y = 0; y < 4; ++y) {
+                    const Sample3* row = samples + i + (y - 1) * static_cast<std::ptrdiff_t>(stride) - 1;
+                    float rv = 0.0f, rdr = 0.0f, rdc = 0.0f;
+                    for (int x = 0; x < 4; ++x) {
+                        rv += wc[x] * row[x].value;
+                        rdr += wc[x] * row[x].d_row;
+                        rdc += wc[x] * row[x].d_col;
+                    }
+                    v += wr[y] * rv, dr += wr[y] * rdr, dc += wr[y] * rdc;
+                }
+                value_a = v, g_row = dr, g_col = dc;
+            } else {
+                const Sample3& s00 = samples[i];
+                const Sample3& s01 = samples[i + 1];
+                const Sample3& s10 = samples[i + stride];
+                const Sample3& s11 = samples[i + stride + 1];
+                const float w00 = (1.0f - fr) * (1.0f - fc), w01 = (1.0f - fr) * fc;
+                const float w10 = fr * (1.0f - fc), w11 = fr * fc;
+                value_a = w00 * s00.value + w01 * s01.value + w10 * s10.value + w11 * s11.value;
+                g_row = w00 * s00.d_row + w01 * s01.d_row + w10 * s10.d_row + w11 * s11.d_row;
+                g_col = w00 * s00.d_col + w01 * s01.d_col + w10 * s10.d_col + w11 * s11.d_col;
+            }
             const double value_b = b_values[c];
             const double e = value_a - (in.gain * value_b + in.offset);
             if (residual_sample && ((r ^ c) & 3) == 0)
-                residual_sample->push_back(static_cast<float>(std::abs(e)));
+                residual_sample->push_back({static_cast<float>(e), static_cast<float>(value_b)});
             double w = 1.0;
-            if (in.threshold > 0.0 && std::abs(e) > in.threshold) w = in.threshold / std::abs(e);
+            if (in.noise_floor > 0.0) {
+                const double variance = in.noise_floor + in.noise_slope * std::max(value_b, 0.0);
+                const double z = std::abs(e) / std::sqrt(variance);
+                w = (in.threshold > 0.0 && z > in.threshold ? in.threshold / z : 1.0) / variance;
+            } else if (in.threshold > 0.0 && std::abs(e) > in.threshold) {
+                w = in.threshold / std::abs(e);
+            }
             // d a(M (p + dp)) / d dp = grad a^T L: the gradient carried back into b's frame.
             // At the match it equals gain x grad b, so the two are averaged (the "efficient
             // second-order" step of Benhimane and Malis): half the noise of either gradient,
@@ -259,13 +305,34 @@ void accumulate(const PassInput& in, Sums& sums, std::vector<float>* residual_sa
 }
 
 void accumulate(MotionModel model, const PassInput& in, Sums& sums,
-                std::vector<float>* residual_sample) {
+                std::vector<ResidualSample>* residual_sample) {
     switch (model) {
         case MotionModel::translation: return accumulate<MotionModel::translation>(in, sums, residual_sample);
         case MotionModel::rigid: return accumulate<MotionModel::rigid>(in, sums, residual_sample);
         case MotionModel::similarity: return accumulate<MotionModel::similarity>(in, sums, residual_sample);
         case MotionModel::affine: return accumulate<MotionModel::affine>(in, sums, residual_sample);
     }
+}
+
+// Fits the residual's variance as floor + slope * brightness to the sample (least squares on
+// the squared residuals within 3 robust standard deviations, so outliers do not inflate it).
+// Returns false when the fit says nothing (too few samples, or no positive floor).
+bool fit_noise_model(const std::vector<ResidualSample>& sample, double robust_sigma,
+                     double& floor, double& slope) {
+    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    const double limit = 3.0 * robust_sigma;
+    for (const ResidualSample& s : sample) {
+        if (std::abs(s.residual) > limit) continue;
+        const double x = std::max<double>(s.brightness, 0.0), y = double(s.residual) * s.residual;
+        n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+    }
+    if (n < 64) return false;
+    const double mean_y = sy / n, det = n * sxx - sx * sx;
+    slope = det > 0.0 ? std::max((n * sxy - sx * sy) / det, 0.0) : 0.0;
+    floor = mean_y - slope * sx / n;
+    // A floor near zero would give the darkest pixels nearly unlimited weight.
+    floor = std::max(floor, 0.1 * mean_y);
+    return floor > 0.0;
 }
 
 }  // namespace
@@ -292,26 +359,37 @@ AffineRefinement refine_affine(const ImageView<float>& a_view, const ImageView<f
     result.matrix = project(initial, settings.model, pivot_row, pivot_col);
     double gain = 1.0, offset = 0.0;
     double robust_sigma = 0.0;  // 0: no robust weights yet (the first pass measures them)
-    std::vector<float> residual_sample;
+    double noise_floor = 0.0, noise_slope = 0.0;  // 0: no noise model yet
+    std::vector<ResidualSample> residual_sample;
 
     auto pass = [&](Sums& sums, bool collect) {
         if (collect) residual_sample.clear();
         const PassInput input{&a, a_samples.data(), b_samples.data(), &b, result.matrix, gain, offset,
-                              settings.huber_threshold * robust_sigma, margin,
+                              noise_floor > 0.0 ? settings.huber_threshold
+                                                : settings.huber_threshold * robust_sigma,
+                              noise_floor, noise_slope, settings.cubic, margin,
                               pivot_row, pivot_col, half_size};
         accumulate(settings.model, input, sums, collect ? &residual_sample : nullptr);
     };
 
     Sums sums;
+    // The residuals' spread only sets the Huber threshold: without robust weights, no pass
+    // collects them.
+    const bool robust = settings.huber_threshold > 0.0 || settings.noise_model;
     for (int iteration = 0; iteration < settings.max_iterations; ++iteration) {
         sums = Sums{};
-        pass(sums, true);
+        pass(sums, robust);
         result.iterations = iteration + 1;
         if (sums.count < 4 * n) break;
         if (!residual_sample.empty()) {
-            auto middle = residual_sample.begin() + residual_sample.size() / 2;
-            std::nth_element(residual_sample.begin(), middle, residual_sample.end());
+            std::vector<float> magnitude(residual_sample.size());
+            for (std::size_t k = 0; k < residual_sample.size(); ++k)
+                magnitude[k] = std::abs(residual_sample[k].residual);
+            auto middle = magnitude.begin() + magnitude.size() / 2;
+            std::nth_element(magnitude.begin(), middle, magnitude.end());
             robust_sigma = 1.4826 * *middle;
+            if (settings.noise_model && !fit_noise_model(residual_sample, robust_sigma, noise_floor, noise_slope))
+                noise_floor = noise_slope = 0.0;
         }
         for (int s = 0; s < n; ++s)
             for (int t = s + 1; t < n; ++t) sums.h[s][t] = sums.h[t][s];

@@ -297,7 +297,7 @@ void warp_with(const WarpJob<Sample>& job, int threads) {
 
 // One past the highest byte any sample of the view occupies.
 template <typename Sample>
-const char* end_of(const WarpImage<const Sample>& image) {
+const char* end_of(const ImageView<Sample>& image) {
     Index reach = static_cast<Index>(sizeof(Sample));
     for (const auto& [count, stride] : {std::pair{image.rows, image.row_stride},
                                         std::pair{image.cols, image.col_stride},
@@ -317,9 +317,9 @@ bool is_integer_translation(const AffineMatrix& m) {
 }
 
 template <typename Sample>
-void warp_affine(const WarpImage<const Sample>& input, const AffineMatrix& matrix,
-                 const WarpSettings& settings, const WarpImage<Sample>& output,
-                 const WarpImage<std::uint8_t>& valid) {
+void warp_affine(const ImageView<Sample>& input, const AffineMatrix& matrix,
+                 const WarpSettings& settings, const WritableImageView<Sample>& output,
+                 const WritableImageView<std::uint8_t>& valid) {
     WarpJob<Sample> job;
     job.in = reinterpret_cast<const char*>(input.data);
     job.in_rows = input.rows;
@@ -378,15 +378,16 @@ void warp_affine(const WarpImage<const Sample>& input, const AffineMatrix& matri
     }
 }
 
-template void warp_affine<std::uint8_t>(const WarpImage<const std::uint8_t>&, const AffineMatrix&,
-                                        const WarpSettings&, const WarpImage<std::uint8_t>&,
-                                        const WarpImage<std::uint8_t>&);
-template void warp_affine<std::uint16_t>(const WarpImage<const std::uint16_t>&,
-                                         const AffineMatrix&, const WarpSettings&,
-                                         const WarpImage<std::uint16_t>&,
-                                         const WarpImage<std::uint8_t>&);
-template void warp_affine<float>(const WarpImage<const float>&, const AffineMatrix&,
-                                 const WarpSettings&, const WarpImage<float>&,
-                                 const WarpImage<std::uint8_t>&);
+template void warp_affine<std::uint8_t>(const ImageView<std::uint8_t>&, const AffineMatrix&,
+                                        const WarpSettings&,
+                                        const WritableImageView<std::uint8_t>&,
+                                        const WritableImageView<std::uint8_t>&);
+template void warp_affine<std::uint16_t>(const ImageView<std::uint16_t>&, const AffineMatrix&,
+                                         const WarpSettings&,
+                                         const WritableImageView<std::uint16_t>&,
+                                         const WritableImageView<std::uint8_t>&);
+template void warp_affine<float>(const ImageView<float>&, const AffineMatrix&,
+                                 const WarpSettings&, const WritableImageView<float>&,
+                                 const WritableImageView<std::uint8_t>&);
 
 }  // namespace ofs::resample

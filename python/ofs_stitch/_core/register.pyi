@@ -83,4 +83,6 @@ def refine_affine(
     tolerance: float = 1e-3,
     smoothing_sigma: float = 1.0,
     huber_threshold: float = 2.0,
+    noise_model: bool = False,
+    cubic: bool = False,
 ) -> AffineRefinement: ...

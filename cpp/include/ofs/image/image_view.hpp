@@ -37,6 +37,24 @@ struct ImageView {
     }
 };
 
+// The same for an image a kernel writes into (the caller's array, filled in place): writable
+// samples, the same shape and byte strides.
+template <typename Sample>
+struct WritableImageView {
+    Sample* data = nullptr;  // sample (0, 0) of channel 0
+    std::ptrdiff_t rows = 0;
+    std::ptrdiff_t cols = 0;
+    std::ptrdiff_t channels = 1;
+    std::ptrdiff_t row_stride = 0;  // bytes from (r, c) to (r + 1, c)
+    std::ptrdiff_t col_stride = sizeof(Sample);  // bytes from (r, c) to (r, c + 1)
+    std::ptrdiff_t channel_stride = sizeof(Sample);  // bytes from one channel to the next
+
+    // The first sample (channel 0) of row r.
+    Sample* row(std::ptrdiff_t r) const {
+        return reinterpret_cast<Sample*>(reinterpret_cast<char*>(data) + r * row_stride);
+    }
+};
+
 // Calls loop(step) with `step`, a stride in samples, turned into the compile-time constant 1
 // when it is 1. The loop is then compiled twice, and the copy for contiguous samples becomes
 // vector instructions; compilers do not make that copy by themselves for a step computed

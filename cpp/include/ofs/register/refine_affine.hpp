@@ -31,6 +31,14 @@ struct RefineSettings {
     // Residuals beyond this many robust standard deviations (1.4826 x the median absolute
     // residual) are down-weighted (Huber): occlusions, dust and saturated pixels pull less.
     double huber_threshold = 2.0;
+    // Weight each pixel by the inverse of its noise variance, modelled from the residuals as
+    // floor + slope x brightness (photon noise grows with the signal): bright pixels, noisier
+    // in absolute terms, count less. The Huber threshold then applies per pixel, in its own
+    // standard deviations.
+    bool noise_model = false;
+    // Sample a with Keys' cubic convolution rather than bilinearly: less smoothing of the
+    // noise, and less of the bias bilinear sampling has between whole and half pixels.
+    bool cubic = false;
 };
 
 struct AffineRefinement {

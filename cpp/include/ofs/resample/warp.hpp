@@ -13,19 +13,9 @@
 #include <array>
 #include <cstdint>
 
-namespace ofs::resample {
+#include "ofs/image/image_view.hpp"
 
-// A rows x cols x channels block of samples with byte strides, so any numpy view (a slice, a
-// flipped view, a window of a bigger canvas) is read or written in place. Local to this area
-// until the areas share one view type.
-template <typename Sample>
-struct WarpImage {
-    Sample* data = nullptr;
-    std::int64_t rows = 0, cols = 0, channels = 1;
-    std::int64_t row_stride = 0;      // bytes from (r, c, k) to (r + 1, c, k)
-    std::int64_t col_stride = 0;      // bytes from (r, c, k) to (r, c + 1, k)
-    std::int64_t channel_stride = 0;  // bytes from (r, c, k) to (r, c, k + 1)
-};
+namespace ofs::resample {
 
 enum class Interpolation {
     nearest,  // the sample at floor(position + 0.5) (ties round up, as scipy's order=0)
@@ -63,21 +53,23 @@ const char* kernel_variant();
 // a non-zero weight lies inside the input, else 0) from `input`. Output and input must have
 // the same channel count and must not overlap. Integer outputs are rounded half away from zero
 // and clamped to the sample type's range; float32 outputs are neither.
+// Input, output and mask are the core's shared views (ofs/image/image_view.hpp): any numpy
+// layout (a slice, a flipped view, a window of a bigger canvas) is read or written in place.
 template <typename Sample>
-void warp_affine(const WarpImage<const Sample>& input, const AffineMatrix& matrix,
-                 const WarpSettings& settings, const WarpImage<Sample>& output,
-                 const WarpImage<std::uint8_t>& valid);
+void warp_affine(const ImageView<Sample>& input, const AffineMatrix& matrix,
+                 const WarpSettings& settings, const WritableImageView<Sample>& output,
+                 const WritableImageView<std::uint8_t>& valid);
 
-extern template void warp_affine<std::uint8_t>(const WarpImage<const std::uint8_t>&,
+extern template void warp_affine<std::uint8_t>(const ImageView<std::uint8_t>&,
                                                const AffineMatrix&, const WarpSettings&,
-                                               const WarpImage<std::uint8_t>&,
-                                               const WarpImage<std::uint8_t>&);
-extern template void warp_affine<std::uint16_t>(const WarpImage<const std::uint16_t>&,
+                                               const WritableImageView<std::uint8_t>&,
+                                               const WritableImageView<std::uint8_t>&);
+extern template void warp_affine<std::uint16_t>(const ImageView<std::uint16_t>&,
                                                 const AffineMatrix&, const WarpSettings&,
-                                                const WarpImage<std::uint16_t>&,
-                                                const WarpImage<std::uint8_t>&);
-extern template void warp_affine<float>(const WarpImage<const float>&, const AffineMatrix&,
-                                        const WarpSettings&, const WarpImage<float>&,
-                                        const WarpImage<std::uint8_t>&);
+                                                const WritableImageView<std::uint16_t>&,
+                                                const WritableImageView<std::uint8_t>&);
+extern template void warp_affine<float>(const ImageView<float>&, const AffineMatrix&,
+                                        const WarpSettings&, const WritableImageView<float>&,
+                                        const WritableImageView<std::uint8_t>&);
 
 }  // namespace ofs::resample
