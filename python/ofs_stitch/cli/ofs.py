@@ -37,6 +37,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "stitch": Subcommand(
         ".command", "stitch a folder of overlapping tiles (the same as ofs-stitch)"
     ),
+    "drift": Subcommand("..drift.cli", "correct the drift of an image time series"),
 }
 
 

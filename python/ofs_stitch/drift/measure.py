@@ -31,11 +31,12 @@ from ..core.transform import Kind
 from .frames import Frames
 from .reference import Reference
 
-# Block-mean levels of a refinement from a prediction: the chain of lag-1 searches is good to
-# a fraction of a pixel over a few frames (2x level: +-4 px basin), the first frame's anchor can
-# lie further back along the chain (4x level: +-8 px).
-LAG_LEVELS = (2, 1)
-ANCHOR_LEVELS = (4, 2, 1)
+# A refinement from a prediction runs at full resolution: the chain of lag-1 searches, reset
+# at every anchor, predicts to a fraction of a pixel. When that result is poor, it runs again
+# from these block-mean levels (4x: a basin of about +-8 px).
+WIDE_LEVELS = (4, 2, 1)
+# Translation model: the hinted correlation searches this far (px) around the prediction.
+TRANSLATION_RADIUS = 3.0
 # The anchor to the first frame stops after this many misses in a row: the content has
 # changed, and the lags alone carry the series on.
 ANCHOR_MISSES = 5
@@ -91,14 +92,37 @@ def measure_series(
 
 
 def _search(a: np.ndarray, b: np.ndarray, model: Kind, i: int, j: int) -> PairResult:
+    """b measured against a with nothing known: the translation search, then (other models) the
+    full-resolution refinement from it; the whole pyramid of ``register_pair(model=...)`` only
+    when that falls short of the translation's own fit (a large turn between the two)."""
+    shift = register_pair(a, b)
+    if model == "translation" or not shift.found:
+        return PairResult(i, j, shift.matrix, float(shift.pearson_r), bool(shift.found), True)
+    quick = refine_transform(a, b, shift.matrix, model, factors=(1,))
+    if quick.found and quick.pearson_r >= shift.pearson_r:
+        return PairResult(i, j, quick.matrix, quick.pearson_r, True, True)
     result = register_pair(a, b, model=model)
     return PairResult(i, j, result.matrix, float(result.pearson_r), bool(result.found), True)
 
 
 def _refine(
-    a: np.ndarray, b: np.ndarray, predicted: np.ndarray, model: Kind, i: int, j: int, levels: tuple[int, ...]
+    a: np.ndarray,
+    b: np.ndarray,
+    predicted: np.ndarray,
+    model: Kind,
+    i: int,
+    j: int,
+    floor: float,
 ) -> PairResult:
-    result = refine_transform(a, b, predicted, model, factors=levels)
+    """b measured against a from a prediction good to a pixel or so; from the block-mean
+    pyramid (a wider basin) when the full-resolution result is poor."""
+    if model == "translation":
+        shift = (float(predicted[0, 2]), float(predicted[1, 2]))
+        hinted = register_pair(a, b, expected_shift=shift, search_radius=TRANSLATION_RADIUS)
+        return PairResult(i, j, hinted.matrix, float(hinted.pearson_r), bool(hinted.found), False)
+    result = refine_transform(a, b, predicted, model, factors=(1,))
+    if not result.found or result.pearson_r < floor:
+        result = refine_transform(a, b, predicted, model, factors=WIDE_LEVELS)
     return PairResult(i, j, result.matrix, result.pearson_r, result.found, False)
 
 
@@ -189,10 +213,10 @@ def _measure_global(
                 if lag == 1 or i < 0 or (i == 0 and anchored):
                     continue
                 guess = predicted[i] @ np.linalg.inv(predicted[j])
-                jobs.append((j, pool.submit(_refine, grey(i), greys[j], guess, model, i, j, LAG_LEVELS)))
+                jobs.append((j, pool.submit(_refine, grey(i), greys[j], guess, model, i, j, floor)))
             if anchored and j > 1:
                 guess = np.linalg.inv(predicted[j])
-                jobs.append((j, pool.submit(_refine, first, greys[j], guess, model, 0, j, ANCHOR_LEVELS)))
+                jobs.append((j, pool.submit(_refine, first, greys[j], guess, model, 0, j, floor)))
         for j, job in jobs:
             result = job.result()
             pairs.append(result)
