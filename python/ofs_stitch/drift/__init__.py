@@ -4,13 +4,13 @@
 in a ``TransformTable``, with the frame shape and model); ``apply(frames, table, ...)`` warps the
 series onto the reference. One module per stage: `frames` (reading), `reference` (what is
 registered to what), `measure` (pairs), `joint` (the joint solve and unreliable frames),
-`estimate`, `apply`, `table` (drift.csv), `outputs`, `report`, `plot`, `cli`.
+`estimation`, `alignment`, `table` (drift.csv), `outputs`, `report`, `plot`, `cli`.
 """
 
 from __future__ import annotations
 
-from .apply import apply
-from .estimate import estimate
+from .alignment import apply
+from .estimation import estimate
 from .table import DriftTable, read_drift_csv, write_drift_csv
 
 __all__ = ["DriftTable", "apply", "estimate", "read_drift_csv", "write_drift_csv"]

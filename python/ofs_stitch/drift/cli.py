@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> list[str]:
 
     from ..errors import InputError
     from ..io.atomic import staged_outputs
-    from .apply import check_table, frame_maps, iter_aligned, output_canvas, warp_frame
-    from .estimate import estimate_series
+    from .alignment import check_table, frame_maps, iter_aligned, output_canvas, warp_frame
+    from .estimation import estimate_series
     from .frames import check_channel, open_frames
     from .outputs import aligned_name, write_aligned
     from .plot import plot_drift

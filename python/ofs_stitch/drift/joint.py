@@ -6,8 +6,8 @@ log s_ij`` and ``d_i - A_ij d_j = t_ij`` (A = s R, t_ij the pair's move of the c
 angles and log scales are differences of node values: one sparse least-squares solve
 (``core.solve.solve_positions``, a "position" of (theta, log s) per node). Given them the
 translations are differences too, up to the small term ``(A_ij - I) d_j`` (at most
-0.026 rad x 12 px = 0.3 px in the issue's series), which a fixed-point iteration of two more
-solves removes to 1e-4 px.
+0.026 rad x 12 px = 0.3 px in the issue's series), which a fixed-point iteration of a few more
+solves removes.
 
 Then the measurements are judged: a pair is rejected when its quality (Pearson r) falls far
 below the series' typical, or when it disagrees with the solution of all the others (its
@@ -38,11 +38,15 @@ REJECT_SIGMAS = 6.0
 # A measured frame is still "flagged" (kept, but doubtful) when one of its accepted pairs
 # leaves more than this residual.
 FLAG_RESIDUAL_PX = 0.25
-# Weight of the links that hold a frame cut off from the reference next to its neighbours, so
-# the graph stays connected (their frames are interpolated afterwards anyway).
+# Weight of the links that hold a frame cut off from the reference next to its neighbours.
 HOLD_WEIGHT = 1e-4
-TRANSLATION_ITERATIONS = 3
-REJECTION_ROUNDS = 4
+# The fixed-point iteration of the translations stops when no node moves more than this (each
+# round shrinks the coupling term's error by about the largest angle in radians).
+TRANSLATION_TOLERANCE_PX = 1e-9
+TRANSLATION_ITERATIONS = 20
+REJECTION_ROUNDS = 40
+# A round rejects only pairs whose residual exceeds this fraction of the largest one.
+WORST_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,10 @@ def solve_series(
         usable = accepted & ~_touches(pairs, unreliable)
         spread = 1.4826 * float(np.median(residual[usable])) if usable.any() else 0.0
         limit = max(RESIDUAL_FLOOR_PX, REJECT_SIGMAS * spread)
-        still = accepted & (residual <= limit)
+        # Only the worst pairs go in one round: a pair far off drags the solution, and with it
+        # the residuals of its good neighbours, which come back below the limit once it is gone.
+        worst = float(residual[usable].max()) if usable.any() else 0.0
+        still = accepted & ~(usable & (residual > max(limit, WORST_FRACTION * worst)))
         now_unreliable = _unreliable(pairs, found, still, n_frames, nodes, reference)
         if np.array_equal(still, accepted) and np.array_equal(now_unreliable, unreliable):
             break
@@ -142,8 +149,9 @@ def _solve(
     i = np.array([p.i for p in pairs], np.int64)[use]
     j = np.array([p.j for p in pairs], np.int64)[use]
     rows = measured[use]
-    # Hold links between neighbouring nodes keep the graph connected (module docstring).
-    hold_i = np.arange(nodes - 1)
+    # Hold links join neighbouring nodes that no path of measurements joins, so the graph is
+    # connected and the solve determined (their frames are interpolated afterwards anyway).
+    hold_i = _hold_links(_components(i, j, nodes))
     hold_j = hold_i + 1
     weights = np.concatenate([np.ones(len(i)), np.full(len(hold_i), HOLD_WEIGHT)])
     all_i = np.concatenate([i, hold_i])
@@ -159,6 +167,7 @@ def _solve(
             params[:, 1] = 0.0
     linear = [_linear(params[k]) for k in range(nodes)]
     for _ in range(TRANSLATION_ITERATIONS):
+        previous = params[:, 2:].copy()
         shifts = np.zeros((len(all_i), 2))
         for k in range(len(i)):
             a_ij = linear[i[k]] @ np.linalg.inv(linear[j[k]])
@@ -166,6 +175,8 @@ def _solve(
             shifts[k] = -rows[k, 2:] - (a_ij - np.eye(2)) @ params[j[k], 2:]
         solved = solve_positions(nodes, np.column_stack([all_i, all_j, shifts, weights]))
         params[:, 2:] = solved.positions - solved.positions[reference]
+        if np.abs(params[:, 2:] - previous).max() < TRANSLATION_TOLERANCE_PX:
+            break
     return params
 
 
@@ -213,9 +224,6 @@ def _unreliable(
 ) -> np.ndarray:
     """Frames with no accepted pair, most of their pairs rejected, or no path of accepted
     pairs to the reference."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     measured = np.zeros(nodes)
     kept = np.zeros(nodes)
     for number, pair in enumerate(pairs):
@@ -224,12 +232,40 @@ def _unreliable(
             kept[node] += accepted[number]
     i = np.array([p.i for p in pairs], np.int64)[accepted]
     j = np.array([p.j for p in pairs], np.int64)[accepted]
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(nodes, nodes))
-    _, labels = connected_components(graph, directed=False)
+    labels = _components(i, j, nodes)
     cut_off = labels != labels[reference]
     bad = (kept == 0) | (kept < 0.5 * measured) | cut_off
     bad[reference] = False
     return np.asarray(bad[:n_frames])
+
+
+def _components(i: np.ndarray, j: np.ndarray, nodes: int) -> np.ndarray:
+    """The connected component of each node in the graph of pairs (i, j)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(nodes, nodes))
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels)
+
+
+def _hold_links(labels: np.ndarray) -> np.ndarray:
+    """Nodes k whose link to k + 1 joins two groups not yet joined (a spanning tree of the
+    groups, so the links add no loop that would pull measured frames)."""
+    parent = list(range(int(labels.max()) + 1))
+
+    def root(group: int) -> int:
+        while parent[group] != group:
+            group = parent[group]
+        return group
+
+    links = []
+    for k in range(len(labels) - 1):
+        a, b = root(int(labels[k])), root(int(labels[k + 1]))
+        if a != b:
+            parent[a] = b
+            links.append(k)
+    return np.array(links, np.int64)
 
 
 def _interpolated(params: np.ndarray, unreliable: np.ndarray, n_frames: int) -> np.ndarray:

@@ -198,13 +198,15 @@ def _measure_global(
         searches = [pool.submit(_search, grey(j - 1), greys[j], model, j - 1, j) for j in indices]
         chain = [job.result() for job in searches]
         pairs.extend(chain)
-        for result in chain:
-            # M_{j-1,j} = M_{j-1} M_j^-1, so M_j = M_{j-1,j}^-1 M_{j-1}.
-            estimate = np.linalg.solve(result.matrix, predicted[-1]) if result.found else predicted[-1]
-            predicted.append(estimate)
-            if result.found:
-                typical_r.append(result.pearson_r)
+        typical_r.extend(result.pearson_r for result in chain if result.found)
         floor = MISS_FRACTION * float(np.median(typical_r)) if typical_r else 0.0
+        for result in chain:
+            # M_{j-1,j} = M_{j-1} M_j^-1, so M_j = M_{j-1,j}^-1 M_{j-1}; a poor link (a blank
+            # or blurred frame) predicts no motion instead.
+            trusted = result.found and result.pearson_r >= floor
+            predicted.append(
+                np.linalg.solve(result.matrix, predicted[-1]) if trusted else predicted[-1]
+            )
 
         jobs = []
         for j in indices:

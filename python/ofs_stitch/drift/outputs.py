@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .apply import Canvas
+from .alignment import Canvas
 from .frames import Frames, StackFrames
 
 # Past this many bytes a classic TIFF's 32-bit offsets overflow: write BigTIFF.

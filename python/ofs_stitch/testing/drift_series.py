@@ -167,6 +167,11 @@ def drifting_series(
 
     if content not in CONTENTS:
         raise InputError(f"content={content!r}; use one of {', '.join(CONTENTS)}")
+    if photons <= 0 or photons + offset + 6 * read_noise > 65535:
+        raise InputError(
+            f"photons={photons} with offset={offset} overflows 16 bits; give photons > 0 with "
+            "photons + offset + 6 read_noise <= 65535"
+        )
     rng = np.random.default_rng(seed)
     matrices = drift_matrices(
         n_frames,
