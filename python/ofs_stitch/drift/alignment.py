@@ -54,8 +54,9 @@ def output_canvas(maps: np.ndarray, shape: tuple[int, int], canvas: str) -> Canv
     if canvas == "expand":
         # Where each frame's corners land in reference pixels: M_t^-1 @ corner.
         landed = np.concatenate([(np.linalg.inv(m) @ corners)[:2].T for m in maps])
-        top, left = np.floor(landed.min(axis=0)).astype(int)
-        bottom, right = np.ceil(landed.max(axis=0)).astype(int)
+        # Pixel centres inside the union's bounding box (a hair of slack for rounding).
+        top, left = np.ceil(landed.min(axis=0) - 1e-6).astype(int)
+        bottom, right = np.floor(landed.max(axis=0) + 1e-6).astype(int)
         return Canvas(int(top), int(left), int(bottom - top + 1), int(right - left + 1))
     if canvas != "crop":
         raise InputError(f"--canvas {canvas!r} is unknown; use one of {', '.join(CANVASES)}")
