@@ -37,7 +37,9 @@ def test_integer_shifts_copy_samples() -> None:
     frames = np.random.default_rng(0).integers(0, 255, (3, *shape), dtype=np.uint8)
     matrices = [matrix_from_parameters(d, -d, 0.3 * d, 1.0, shape) for d in (0.0, 2.2, 4.6)]
     table = DriftTable(
-        TransformTable(("0", "1", "2"), np.array(matrices), np.full(3, np.nan), ("ok",) * 3, "rigid"),
+        TransformTable(
+            ("0", "1", "2"), np.array(matrices), np.full(3, np.nan), ("ok",) * 3, "rigid"
+        ),
         shape,
         "rigid",
     )

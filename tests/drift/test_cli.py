@@ -56,10 +56,15 @@ def test_ome_stack_with_channels(tmp_path, small) -> None:
     stack = np.stack([small.frames // 4, small.frames], axis=1)
     path = tmp_path / "movie.ome.tif"
     tifffile.imwrite(
-        path, stack, ome=True, metadata={"axes": "TCYX", "PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65}
+        path,
+        stack,
+        ome=True,
+        metadata={"axes": "TCYX", "PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65},
     )
     out = tmp_path / "out"
-    assert ofs(["drift", str(path), "-o", str(out), "--channel", "1", "-q", "--canvas", "crop"]) == 0
+    assert (
+        ofs(["drift", str(path), "-o", str(out), "--channel", "1", "-q", "--canvas", "crop"]) == 0
+    )
     written = out / "movie_aligned.tif"
     assert {p.name for p in out.iterdir()} == {written.name} | OUTPUTS - {"aligned"}
     with tifffile.TiffFile(written) as handle:
@@ -80,9 +85,10 @@ def test_apply_a_table_to_another_series(tmp_path, small) -> None:
     small.write_folder(other, stem="g", suffix=".png")
     assert ofs(["drift", str(other), "--apply", str(table), "--integer", "-q"]) == 0
     assert (tmp_path / "b_aligned" / "aligned" / "g3.png").is_file()
-    assert read_drift_csv(tmp_path / "b_aligned" / "drift.csv").transforms.ids == read_drift_csv(
-        table
-    ).transforms.ids
+    assert (
+        read_drift_csv(tmp_path / "b_aligned" / "drift.csv").transforms.ids
+        == read_drift_csv(table).transforms.ids
+    )
 
 
 def _run_fails(capsys, arguments: list[str], message: str) -> None:
@@ -114,7 +120,13 @@ def test_user_errors_are_one_line(tmp_path, small, capsys) -> None:
     (short / "f11.tif").unlink()
     _run_fails(
         capsys,
-        [str(short), "-o", str(tmp_path / "o3"), "--apply", str(tmp_path / "short_aligned" / "drift.csv")],
+        [
+            str(short),
+            "-o",
+            str(tmp_path / "o3"),
+            "--apply",
+            str(tmp_path / "short_aligned" / "drift.csv"),
+        ],
         "has 11 frames but the series has 10",
     )
     _run_fails(capsys, [str(short), "--reference", "mean:x"], "not a whole number")

@@ -42,7 +42,11 @@ def test_every_reference_mode_recovers_the_drift(retina_series, reference: str) 
         errors = retina_series.endpoint_errors(table.matrices @ shift)
     else:
         errors = np.array(
-            [retina_series.endpoint_errors(table.matrices @ np.linalg.inv(truth) @ retina_series.matrices)]
+            [
+                retina_series.endpoint_errors(
+                    table.matrices @ np.linalg.inv(truth) @ retina_series.matrices
+                )
+            ]
         )
     # The chain adds up its links' errors; the mean of three drifting frames is a blurred
     # reference.

@@ -62,7 +62,10 @@ def test_drift_csv_round_trip_and_header(tmp_path) -> None:
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda t: t.replace("# ofs drift table, version 1", "# something else"), "not a drift table"),
+        (
+            lambda t: t.replace("# ofs drift table, version 1", "# something else"),
+            "not a drift table",
+        ),
         (lambda t: t.replace("reference\n", "sideways\n"), "status"),
         (lambda t: t.replace("\n1,a2.tif", "\n7,a2.tif"), "frame order"),
         (lambda t: t.replace("a2.tif,", "a2.tif,x,"), "fields"),

@@ -50,7 +50,9 @@ def output_canvas(maps: np.ndarray, shape: tuple[int, int], canvas: str) -> Canv
     rows, cols = shape
     if canvas == "same":
         return Canvas(0, 0, rows, cols)
-    corners = np.array([[0, 0, 1], [0, cols - 1, 1], [rows - 1, 0, 1], [rows - 1, cols - 1, 1]], float).T
+    corners = np.array(
+        [[0, 0, 1], [0, cols - 1, 1], [rows - 1, 0, 1], [rows - 1, cols - 1, 1]], float
+    ).T
     if canvas == "expand":
         # Where each frame's corners land in reference pixels: M_t^-1 @ corner.
         landed = np.concatenate([(np.linalg.inv(m) @ corners)[:2].T for m in maps])
@@ -69,10 +71,13 @@ def output_canvas(maps: np.ndarray, shape: tuple[int, int], canvas: str) -> Canv
             float,
         ).T
         mapped = np.stack([(m @ points)[:2] for m in maps])  # (n, 2, 4)
-        outside = (mapped[:, 0] < 0) | (mapped[:, 0] > rows - 1) | (mapped[:, 1] < 0) | (
-            mapped[:, 1] > cols - 1
+        outside = (
+            (mapped[:, 0] < 0)
+            | (mapped[:, 0] > rows - 1)
+            | (mapped[:, 1] < 0)
+            | (mapped[:, 1] > cols - 1)
         )
-        bad = outside.any(axis=0)  # per corner: TL, TR, BL, BR
+        bad = np.asarray(outside.any(axis=0))  # per corner: TL, TR, BL, BR
         if not bad.any():
             break
         if bad[0] or bad[1]:

@@ -30,8 +30,15 @@ def parser(prog: str) -> argparse.ArgumentParser:
         "all frames jointly, write the aligned series, drift.csv, drift.png and "
         "drift_report.json.",
     )
-    p.add_argument("input", metavar="INPUT", help="a folder of TIFF/PNG frames or a multi-page TIFF")
-    p.add_argument("-o", "--output", metavar="OUT", help="output folder (default: INPUT_aligned beside the input)")
+    p.add_argument(
+        "input", metavar="INPUT", help="a folder of TIFF/PNG frames or a multi-page TIFF"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output folder (default: INPUT_aligned beside the input)",
+    )
     p.add_argument("--model", default="rigid", choices=("translation", "rigid", "similarity"))
     p.add_argument(
         "--reference",
@@ -40,10 +47,20 @@ def parser(prog: str) -> argparse.ArgumentParser:
         help="what frames are registered to (default global: lags "
         f"{', '.join(map(str, DEFAULT_LAGS))} and the first frame, solved jointly)",
     )
-    p.add_argument("--channel", type=int, default=None, metavar="K", help="channel to register (default 0); the correction is applied to all")
+    p.add_argument(
+        "--channel",
+        type=int,
+        default=None,
+        metavar="K",
+        help="channel to register (default 0); the correction is applied to all",
+    )
     p.add_argument("--apply", metavar="DRIFT_CSV", help="apply this drift.csv instead of measuring")
     p.add_argument("--interpolation", default="linear", choices=("linear", "cubic", "nearest"))
-    p.add_argument("--integer", action="store_true", help="whole-pixel shifts only (lossless; rotation ignored)")
+    p.add_argument(
+        "--integer",
+        action="store_true",
+        help="whole-pixel shifts only (lossless; rotation ignored)",
+    )
     p.add_argument("--canvas", default="same", choices=("same", "crop", "expand"))
     p.add_argument("--threads", type=int, default=0, help="worker threads (default: every core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
@@ -89,7 +106,14 @@ def run(args: argparse.Namespace) -> list[str]:
     from .plot import plot_drift
     from .progress import progress_bar
     from .reference import parse_reference
-    from .report import Motion, ResidualMeter, build_report, endpoint_motion, summary_lines, write_report
+    from .report import (
+        Motion,
+        ResidualMeter,
+        build_report,
+        endpoint_motion,
+        summary_lines,
+        write_report,
+    )
     from .table import read_drift_csv, write_drift_csv
 
     started = time.perf_counter()
@@ -126,7 +150,9 @@ def run(args: argparse.Namespace) -> list[str]:
     except OSError as error:
         from ..errors import OutputError
 
-        raise OutputError(f"cannot create the output folder {out}: {error.strerror}; choose another with -o") from None
+        raise OutputError(
+            f"cannot create the output folder {out}: {error.strerror}; choose another with -o"
+        ) from None
     canvas, aligned = iter_aligned(
         frames,
         table,
@@ -147,7 +173,9 @@ def run(args: argparse.Namespace) -> list[str]:
     reference_frame = reference.number if reference.kind == "index" else 0
     meter = None
     if box is not None and min(box[2], box[3]) >= 64:
-        first = warp_frame(frames.read(reference_frame), maps[reference_frame], canvas, "linear", args.threads)
+        first = warp_frame(
+            frames.read(reference_frame), maps[reference_frame], canvas, "linear", args.threads
+        )
         meter = ResidualMeter(first[channel], box, table.model)
 
     name = aligned_name(frames)
@@ -162,11 +190,18 @@ def run(args: argparse.Namespace) -> list[str]:
                 yield frame
                 advance(1)
 
-        with staged_outputs(finals) as staging, progress_bar("writing", len(frames), quiet=args.quiet) as advance:
+        with (
+            staged_outputs(finals) as staging,
+            progress_bar("writing", len(frames), quiet=args.quiet) as advance,
+        ):
             write_aligned(frames, canvas, measured(aligned), staging / name)
             write_drift_csv(staging / "drift.csv", table)
             plot_drift(staging / "drift.png", table)
-            after = Motion(np.array([job.result() for job in residual_jobs])) if meter is not None else None
+            after = (
+                Motion(np.array([job.result() for job in residual_jobs]))
+                if meter is not None
+                else None
+            )
             report = build_report(
                 table,
                 reference=str(reference) if not args.apply else f"applied {args.apply}",

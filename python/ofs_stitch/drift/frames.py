@@ -31,11 +31,14 @@ _TIME_AXES = "TZIQ"
 class Frames(Protocol):
     """A series: ``len`` frames of ``shape`` (rows, cols), ``channels`` each, of ``dtype``."""
 
-    names: tuple[str, ...]
-    shape: tuple[int, int]
-    dtype: np.dtype
-    channels: int
-
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def dtype(self) -> np.dtype: ...
+    @property
+    def channels(self) -> int: ...
     def __len__(self) -> int: ...
 
     def read(self, index: int, channel: int | None = None) -> np.ndarray:
@@ -195,9 +198,7 @@ class StackFrames:
             position[self._time_axis] = index
         if self._channel_axis is not None:
             position[self._channel_axis] = channel
-        page_number = (
-            int(np.ravel_multi_index(position, self._outer_shape)) if position else 0
-        )
+        page_number = int(np.ravel_multi_index(position, self._outer_shape)) if position else 0
         try:
             with self._lock:
                 page = self._pages[page_number]

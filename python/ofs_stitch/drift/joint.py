@@ -76,20 +76,24 @@ def solve_series(
     residual = np.full(len(pairs), np.inf)
     unreliable = np.zeros(n_frames, bool)
     for _ in range(REJECTION_ROUNDS):
-        params = _solve(pairs, measured, accepted & ~_touches(pairs, unreliable), nodes, reference, model)
+        params = _solve(
+            pairs, measured, accepted & ~_touches(pairs, unreliable), nodes, reference, model
+        )
         residual = _residuals(pairs, params, c)
         usable = accepted & ~_touches(pairs, unreliable)
         spread = 1.4826 * float(np.median(residual[usable])) if usable.any() else 0.0
         limit = max(RESIDUAL_FLOOR_PX, REJECT_SIGMAS * spread)
         # Only the worst pairs go in one round: a pair far off drags the solution, and with it
         # the residuals of its good neighbours, which come back below the limit once it is gone.
-        worst = float(residual[usable].max()) if usable.any() else 0.0
-        still = accepted & ~(usable & (residual > max(limit, WORST_FRACTION * worst)))
+        largest = float(residual[usable].max()) if usable.any() else 0.0
+        still = accepted & ~(usable & (residual > max(limit, WORST_FRACTION * largest)))
         now_unreliable = _unreliable(pairs, found, still, n_frames, nodes, reference)
         if np.array_equal(still, accepted) and np.array_equal(now_unreliable, unreliable):
             break
         accepted, unreliable = still, now_unreliable
-    params = _solve(pairs, measured, accepted & ~_touches(pairs, unreliable), nodes, reference, model)
+    params = _solve(
+        pairs, measured, accepted & ~_touches(pairs, unreliable), nodes, reference, model
+    )
     residual = _residuals(pairs, params, c)
     params = _interpolated(params, unreliable, n_frames)
 

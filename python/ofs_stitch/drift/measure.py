@@ -191,9 +191,7 @@ def _measure_global(
     for start in range(1, n, block):
         indices = list(range(start, min(start + block, n)))
         greys = {j: cache.read(j) for j in indices}
-
-        def grey(index: int) -> np.ndarray:
-            return greys[index] if index in greys else cache.read(index)
+        grey = cache.read  # the frames a lag reaches back to are still in the cache
 
         searches = [pool.submit(_search, grey(j - 1), greys[j], model, j - 1, j) for j in indices]
         chain = [job.result() for job in searches]
@@ -258,4 +256,3 @@ class _GreyCache:
     def forget_before(self, index: int, *, keep_first: bool) -> None:
         for key in [k for k in self._greys if k < index and not (keep_first and k == 0)]:
             del self._greys[key]
-

@@ -41,7 +41,7 @@ def write_aligned(
         _write_stack(frames, canvas, aligned, target)
         return
     target.mkdir()
-    for name, frame in zip(frames.names, aligned):
+    for name, frame in zip(frames.names, aligned, strict=False):
         _write_frame(target / name, frame[0])
 
 
@@ -64,10 +64,14 @@ def _write_stack(
     import tifffile
 
     count, channels = len(frames), frames.channels
-    shape = (count, channels, canvas.rows, canvas.cols) if channels > 1 else (
-        count,
-        canvas.rows,
-        canvas.cols,
+    shape = (
+        (count, channels, canvas.rows, canvas.cols)
+        if channels > 1
+        else (
+            count,
+            canvas.rows,
+            canvas.cols,
+        )
     )
     axes = "TCYX" if channels > 1 else "TYX"
     size = int(np.prod(shape)) * frames.dtype.itemsize
@@ -77,7 +81,9 @@ def _write_stack(
             yield from frame
 
     description = _kept_ome_xml(frames, canvas)
-    with tifffile.TiffWriter(target, bigtiff=size > _CLASSIC_TIFF_LIMIT, ome=description is None) as tiff:
+    with tifffile.TiffWriter(
+        target, bigtiff=size > _CLASSIC_TIFF_LIMIT, ome=description is None
+    ) as tiff:
         if description is not None:
             tiff.write(
                 pages(),
@@ -89,7 +95,11 @@ def _write_stack(
             )
         else:
             tiff.write(
-                pages(), shape=shape, dtype=frames.dtype, photometric="minisblack", metadata={"axes": axes}
+                pages(),
+                shape=shape,
+                dtype=frames.dtype,
+                photometric="minisblack",
+                metadata={"axes": axes},
             )
 
 

@@ -67,5 +67,7 @@ def parse_reference(text: str) -> Reference:
     except ValueError:
         raise InputError(f"--reference {text!r}: {number!r} is not a whole number") from None
     if value < (1 if kind == "mean" else 0):
-        raise InputError(f"--reference {text!r}: the number must be >= {1 if kind == 'mean' else 0}")
+        raise InputError(
+            f"--reference {text!r}: the number must be >= {1 if kind == 'mean' else 0}"
+        )
     return Reference(kind, value)

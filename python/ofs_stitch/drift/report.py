@@ -45,7 +45,11 @@ def endpoint_motion(matrices: np.ndarray, box: tuple[int, int, int, int]) -> np.
     the mean over all)."""
     top, left, rows, cols = box
     grid = np.stack(
-        np.meshgrid(np.linspace(top, top + rows - 1, 9), np.linspace(left, left + cols - 1, 9), indexing="ij"),
+        np.meshgrid(
+            np.linspace(top, top + rows - 1, 9),
+            np.linspace(left, left + cols - 1, 9),
+            indexing="ij",
+        ),
         -1,
     ).reshape(-1, 2)
     homogeneous = np.column_stack([grid, np.ones(len(grid))]).T
@@ -67,7 +71,9 @@ class ResidualMeter:
         return np.ascontiguousarray(grey_float32(frame[top : top + rows, left : left + cols]))
 
     def measure(self, aligned: np.ndarray) -> float:
-        result = refine_transform(self.reference, self._cut(aligned), np.eye(3), self.model, factors=(2, 1))
+        result = refine_transform(
+            self.reference, self._cut(aligned), np.eye(3), self.model, factors=(2, 1)
+        )
         if not result.found:
             return math.nan
         rows, cols = self.box[2], self.box[3]
@@ -102,9 +108,18 @@ def build_report(
         "interpolated_frames": [k for k, s in enumerate(status) if s == "interpolated"],
         "flagged_frames": [k for k, s in enumerate(status) if s == "flagged"],
         "drift_range": {
-            "d_row_px": [round(float(parameters[:, 0].min()), 3), round(float(parameters[:, 0].max()), 3)],
-            "d_col_px": [round(float(parameters[:, 1].min()), 3), round(float(parameters[:, 1].max()), 3)],
-            "angle_deg": [round(float(parameters[:, 2].min()), 4), round(float(parameters[:, 2].max()), 4)],
+            "d_row_px": [
+                round(float(parameters[:, 0].min()), 3),
+                round(float(parameters[:, 0].max()), 3),
+            ],
+            "d_col_px": [
+                round(float(parameters[:, 1].min()), 3),
+                round(float(parameters[:, 1].max()), 3),
+            ],
+            "angle_deg": [
+                round(float(parameters[:, 2].min()), 4),
+                round(float(parameters[:, 2].max()), 4),
+            ],
         },
         "residual_motion_before": before.summary(),
         "residual_motion_after": after.summary() if after is not None else None,

@@ -74,7 +74,7 @@ def parameters(matrix: np.ndarray, shape: tuple[int, int]) -> tuple[float, float
     """(d_row, d_col, angle_deg, scale) of a 3x3 matrix about the centre of ``shape``."""
     transform = Transform(np.asarray(matrix, dtype=float), "affine")
     c = centre(shape)
-    d = transform.apply([c])[0] - c
+    d = transform.apply(c[np.newaxis])[0] - c
     return (float(d[0]), float(d[1]), transform.angle_deg, transform.scale)
 
 
@@ -94,7 +94,9 @@ def write_drift_csv(path: Path | str, table: DriftTable) -> None:
         text.write(f"# {line}\n")
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for number, (name, row) in enumerate(zip(table.transforms.ids, table.parameters())):
+    for number, (name, row) in enumerate(
+        zip(table.transforms.ids, table.parameters(), strict=True)
+    ):
         quality = table.transforms.quality[number]
         writer.writerow(
             [number, name, *(repr(float(v)) for v in row)]
@@ -135,8 +137,13 @@ def read_drift_csv(path: Path | str) -> DriftTable:
     except (KeyError, ValueError):
         raise InputError(f"{path}: no valid '# frame_shape: ROWS x COLS' line") from None
     if number >= len(lines) or tuple(lines[number].split(",")) != CSV_COLUMNS:
-        raise InputError(f"{path} line {number + 1}: the header row must be {','.join(CSV_COLUMNS)}")
-    ids, matrices, quality, status = [], [], [], []
+        raise InputError(
+            f"{path} line {number + 1}: the header row must be {','.join(CSV_COLUMNS)}"
+        )
+    ids: list[str] = []
+    matrices: list[np.ndarray] = []
+    quality: list[float] = []
+    status: list[str] = []
     for line_number, fields in enumerate(csv.reader(lines[number + 1 :]), start=number + 2):
         if not fields:
             continue
@@ -145,7 +152,7 @@ def read_drift_csv(path: Path | str) -> DriftTable:
                 f"{path} line {line_number}: {len(fields)} fields; each row needs "
                 f"{len(CSV_COLUMNS)} ({','.join(CSV_COLUMNS)})"
             )
-        values = dict(zip(CSV_COLUMNS, fields))
+        values = dict(zip(CSV_COLUMNS, fields, strict=True))
         try:
             d_row, d_col, angle, scale, q = (
                 float(values[k]) for k in ("d_row", "d_col", "angle_deg", "scale", "quality")
@@ -159,7 +166,10 @@ def read_drift_csv(path: Path | str) -> DriftTable:
                 "rows must be in frame order from 0"
             )
         if not all(math.isfinite(v) for v in (d_row, d_col, angle, scale)) or scale <= 0:
-            raise InputError(f"{path} line {line_number}: d_row, d_col, angle_deg, scale must be finite, scale > 0")
+            raise InputError(
+                f"{path} line {line_number}: d_row, d_col, angle_deg and scale must be finite, "
+                "scale > 0"
+            )
         if values["status"] not in STATUSES:
             raise InputError(
                 f"{path} line {line_number}: status {values['status']!r}; use one of "

@@ -93,7 +93,7 @@ class DriftSeries:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
-        for frame, name in zip(self.frames, self.names(stem, suffix)):
+        for frame, name in zip(self.frames, self.names(stem, suffix), strict=True):
             path = folder / name
             if suffix.lower() in (".tif", ".tiff"):
                 import tifffile
