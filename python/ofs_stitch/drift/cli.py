@@ -55,6 +55,12 @@ def parser(prog: str) -> argparse.ArgumentParser:
         help="channel to register (default 0); the correction is applied to all",
     )
     p.add_argument("--apply", metavar="DRIFT_CSV", help="apply this drift.csv instead of measuring")
+    p.add_argument(
+        "--fiducials",
+        metavar="auto|FILE.csv",
+        help="measure the drift from bright compact particles (detected, or x,y in a CSV) "
+        "fitted in every frame instead of registering whole images; writes tracks.csv",
+    )
     p.add_argument("--interpolation", default="linear", choices=("linear", "cubic", "nearest"))
     p.add_argument(
         "--integer",
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> list[str]:
     import numpy as np
 
     from ..errors import InputError
-    from ..io.atomic import staged_outputs
+    from ..io.atomic import staged_outputs, write_text_atomic
     from .alignment import check_table, frame_maps, iter_aligned, output_canvas, warp_frame
     from .estimation import estimate_series
     from .frames import check_channel, open_frames
@@ -128,9 +134,27 @@ def run(args: argparse.Namespace) -> list[str]:
     channel = check_channel(frames, args.channel)
 
     pairs_measured = pairs_rejected = 0
+    tracks: str | None = None
+    if args.apply and args.fiducials:
+        raise InputError("--apply and --fiducials exclude each other: choose one")
     if args.apply:
         table = read_drift_csv(args.apply)
         check_table(frames, table)
+    elif args.fiducials:
+        from .fiducials import estimate_from_fiducials
+
+        if args.reference != "global":
+            raise InputError("--fiducials measures against the first frame; leave out --reference")
+        with progress_bar("fitting particles", len(frames), quiet=args.quiet) as advance:
+            fiducial = estimate_from_fiducials(
+                frames,
+                channel=channel,
+                model=args.model,
+                particles=None if args.fiducials == "auto" else Path(args.fiducials),
+                threads=args.threads,
+                advance=advance,
+            )
+        table, tracks = fiducial.table, fiducial.tracks_csv
     else:
         with progress_bar("registering", len(frames), quiet=args.quiet) as advance:
             result = estimate_series(
@@ -179,7 +203,8 @@ def run(args: argparse.Namespace) -> list[str]:
         meter = ResidualMeter(first[channel], box, table.model)
 
     name = aligned_name(frames)
-    finals = [out / name, *(out / f for f in OUTPUT_FILES)]
+    extra = [out / "tracks.csv"] if tracks is not None else []
+    finals = [out / name, *extra, *(out / f for f in OUTPUT_FILES)]
     residual_jobs: list[Future[float]] = []
     with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1)) as pool:
 
@@ -196,6 +221,8 @@ def run(args: argparse.Namespace) -> list[str]:
         ):
             write_aligned(frames, canvas, measured(aligned), staging / name)
             write_drift_csv(staging / "drift.csv", table)
+            if tracks is not None:
+                write_text_atomic(staging / "tracks.csv", tracks)
             plot_drift(staging / "drift.png", table)
             after = (
                 Motion(np.array([job.result() for job in residual_jobs]))
@@ -204,7 +231,11 @@ def run(args: argparse.Namespace) -> list[str]:
             )
             report = build_report(
                 table,
-                reference=str(reference) if not args.apply else f"applied {args.apply}",
+                reference=f"applied {args.apply}"
+                if args.apply
+                else "fiducials"
+                if args.fiducials
+                else str(reference),
                 before=before,
                 after=after,
                 pairs_measured=pairs_measured,

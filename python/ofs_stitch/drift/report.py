@@ -72,7 +72,7 @@ class ResidualMeter:
 
     def measure(self, aligned: np.ndarray) -> float:
         result = refine_transform(
-            self.reference, self._cut(aligned), np.eye(3), self.model, factors=(2, 1)
+            self.reference, self._cut(aligned), np.eye(3), self.model, factors=(1,)
         )
         if not result.found:
             return math.nan

@@ -221,3 +221,32 @@ def _source(name: str) -> np.ndarray:
     from .pairs import texture
 
     return texture(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ofs_stitch.testing.drift_series FOLDER [--frames N] [--side PX]``: write a
+    drifting series (FOLDER/series/f1.tif ...) and its true drift (FOLDER/truth.csv, in
+    drift.csv's form) for trying ``ofs drift``."""
+    import argparse
+
+    from ..drift.table import DriftTable, write_drift_csv
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--side", type=int, default=256)
+    parser.add_argument("--content", default="retina", choices=sorted(CONTENTS))
+    parser.add_argument("--photons", type=float, default=1000.0)
+    args = parser.parse_args(argv)
+    series = drifting_series(
+        args.frames, (args.side, args.side), content=args.content, photons=args.photons
+    )
+    series.write_folder(args.folder / "series")
+    table = DriftTable(series.truth_table(), series.shape, "rigid")
+    write_drift_csv(args.folder / "truth.csv", table)
+    print(f"wrote {args.frames} frames to {args.folder / 'series'} and their drift to truth.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
