@@ -156,7 +156,7 @@ def estimate_from_fiducials(
         known = np.flatnonzero(~bad)
         for column in range(4):
             params[bad, column] = np.interp(np.flatnonzero(bad), known, params[known, column])
-    final = [matrix_from_parameters(*row, shape) for row in params]
+    final = [matrix_from_parameters(r, c, angle, scale, shape) for r, c, angle, scale in params]
     status = tuple(
         "reference" if k == 0 else "interpolated" if bad[k] else "ok" for k in range(len(frames))
     )
