@@ -174,10 +174,13 @@ def refine_transform(
     model: Kind,
     *,
     factors: tuple[int, ...] = (2, 1),
+    tolerance: float | None = None,
 ) -> RefinedTransform:
     """Refine ``initial`` (3x3, ``b[p] ~ a[initial @ p]``) on float32 grey images of equal shape,
     without the translation search of `register_transform`: for a caller that already knows
     the transform to a pixel or two (a time series predicting a frame from its neighbours).
+    ``tolerance``: the largest update (px of the last level) at which it stops, default
+    LEVEL_TOLERANCE's.
 
     ``factors``: the block-mean levels refined, coarsest first (see PYRAMID); a coarser first
     level widens the basin (4: about +-8 px, 2: about +-4 px) at a little more cost.
@@ -196,7 +199,9 @@ def refine_transform(
             np.linalg.inv(level_to_full) @ matrix @ level_to_full,
             model,
             smoothing_sigma=LEVEL_SMOOTHING.get(factor, 1.5),
-            tolerance=LEVEL_TOLERANCE.get(factor, 1e-2),
+            tolerance=LEVEL_TOLERANCE.get(factor, 1e-2)
+            if tolerance is None or factor != factors[-1]
+            else tolerance,
             huber_threshold=HUBER_THRESHOLD,
         )
         matrix = level_to_full @ refined.matrix @ np.linalg.inv(level_to_full)

@@ -35,6 +35,14 @@ from .reference import Reference
 # at every anchor, predicts to a fraction of a pixel. When that result is poor, it runs again
 # from these block-mean levels (4x: a basin of about +-8 px).
 WIDE_LEVELS = (4, 2, 1)
+# The longer lags are refined on 2x block means only: a quarter of the pixels. A frame's error is
+# mostly its own noise, shared by all its pairs, so they add robustness (a second opinion on
+# every frame) more than precision; the lag-1 search and the anchor run at full resolution.
+LAG_LEVELS: tuple[int, ...] = (2,)
+# Full-resolution refinements stop when the update falls below this (px): measured on 512 px
+# frames, stopping at 0.01 instead of 0.002 px saves an iteration (a fifth of the cost) and
+# leaves the result within 0.0005 px.
+TOLERANCE_PX = 1e-2
 # Translation model: the hinted correlation searches this far (px) around the prediction.
 TRANSLATION_RADIUS = 3.0
 # The anchor to the first frame stops after this many misses in a row: the content has
@@ -98,7 +106,7 @@ def _search(a: np.ndarray, b: np.ndarray, model: Kind, i: int, j: int) -> PairRe
     shift = register_pair(a, b)
     if model == "translation" or not shift.found:
         return PairResult(i, j, shift.matrix, float(shift.pearson_r), bool(shift.found), True)
-    quick = refine_transform(a, b, shift.matrix, model, factors=(1,))
+    quick = refine_transform(a, b, shift.matrix, model, factors=(1,), tolerance=TOLERANCE_PX)
     if quick.found and quick.pearson_r >= shift.pearson_r:
         return PairResult(i, j, quick.matrix, quick.pearson_r, True, True)
     result = register_pair(a, b, model=model)
@@ -113,14 +121,15 @@ def _refine(
     i: int,
     j: int,
     floor: float,
+    levels: tuple[int, ...],
 ) -> PairResult:
-    """b measured against a from a prediction good to a pixel or so; from the block-mean
-    pyramid (a wider basin) when the full-resolution result is poor."""
+    """b measured against a from a prediction good to a pixel or so, on ``levels``; from the
+    block-mean pyramid (a wider basin) when that result is poor."""
     if model == "translation":
         shift = (float(predicted[0, 2]), float(predicted[1, 2]))
         hinted = register_pair(a, b, expected_shift=shift, search_radius=TRANSLATION_RADIUS)
         return PairResult(i, j, hinted.matrix, float(hinted.pearson_r), bool(hinted.found), False)
-    result = refine_transform(a, b, predicted, model, factors=(1,))
+    result = refine_transform(a, b, predicted, model, factors=levels, tolerance=TOLERANCE_PX)
     if not result.found or result.pearson_r < floor:
         result = refine_transform(a, b, predicted, model, factors=WIDE_LEVELS)
     return PairResult(i, j, result.matrix, result.pearson_r, result.found, False)
@@ -213,10 +222,19 @@ def _measure_global(
                 if lag == 1 or i < 0 or (i == 0 and anchored):
                     continue
                 guess = predicted[i] @ np.linalg.inv(predicted[j])
-                jobs.append((j, pool.submit(_refine, grey(i), greys[j], guess, model, i, j, floor)))
+                jobs.append(
+                    (
+                        j,
+                        pool.submit(
+                            _refine, grey(i), greys[j], guess, model, i, j, floor, LAG_LEVELS
+                        ),
+                    )
+                )
             if anchored and j > 1:
                 guess = np.linalg.inv(predicted[j])
-                jobs.append((j, pool.submit(_refine, first, greys[j], guess, model, 0, j, floor)))
+                jobs.append(
+                    (j, pool.submit(_refine, first, greys[j], guess, model, 0, j, floor, (1,)))
+                )
         for j, job in jobs:
             result = job.result()
             pairs.append(result)
