@@ -30,6 +30,7 @@ def plot_drift(path: Path, table: DriftTable) -> None:
     axes[1].set_ylabel("angle (deg)")
     axes[2].plot(frames, table.transforms.quality, ".", color="tab:gray")
     axes[2].set_ylabel("quality (r)")
+    axes[2].set_ylim(0.0, 1.05)
     axes[2].set_xlabel("frame")
     for axis in axes:
         for number in np.flatnonzero(interpolated):
