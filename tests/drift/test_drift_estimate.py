@@ -71,7 +71,7 @@ def test_a_blank_frame_is_interpolated_and_counted(retina_series) -> None:
     assert result.unreliable == 1
     errors = retina_series.endpoint_errors(result.table.matrices)
     others = np.delete(errors, 6)
-    assert others.max() <= 0.15
+    assert others.max() <= 0.2
     # Interpolated from its neighbours: off by the walk's curvature only.
     assert errors[6] < 1.0
 

@@ -35,9 +35,11 @@ from .reference import Reference
 # at every anchor, predicts to a fraction of a pixel. When that result is poor, it runs again
 # from these block-mean levels (4x: a basin of about +-8 px).
 WIDE_LEVELS = (4, 2, 1)
-# The longer lags are refined on 2x block means only: a quarter of the pixels. A frame's error is
-# mostly its own noise, shared by all its pairs, so they add robustness (a second opinion on
-# every frame) more than precision; the lag-1 search and the anchor run at full resolution.
+# In the global mode the lags are refined on 2x block means only: a quarter of the pixels. A
+# frame's error is mostly its own noise, shared by all its pairs, so they add robustness (more
+# opinions on every frame) more than precision; the anchor to the first frame runs at full
+# resolution. Measured on 30 frames of 512^2: 25-40 % less CPU than lag 1 at full resolution,
+# errors 0.001 px larger.
 LAG_LEVELS: tuple[int, ...] = (2,)
 # Full-resolution refinements stop when the update falls below this (px): measured on 512 px
 # frames, stopping at 0.01 instead of 0.002 px saves an iteration (a fifth of the cost) and
@@ -99,14 +101,16 @@ def measure_series(
     return Measurements(tuple(pairs), reference.nodes(n), reference.node(n))
 
 
-def _search(a: np.ndarray, b: np.ndarray, model: Kind, i: int, j: int) -> PairResult:
+def _search(
+    a: np.ndarray, b: np.ndarray, model: Kind, i: int, j: int, levels: tuple[int, ...] = (1,)
+) -> PairResult:
     """b measured against a with nothing known: the translation search, then (other models) the
-    full-resolution refinement from it; the whole pyramid of ``register_pair(model=...)`` only
+    refinement from it on ``levels``; the whole pyramid of ``register_pair(model=...)`` only
     when that falls short of the translation's own fit (a large turn between the two)."""
     shift = register_pair(a, b)
     if model == "translation" or not shift.found:
         return PairResult(i, j, shift.matrix, float(shift.pearson_r), bool(shift.found), True)
-    quick = refine_transform(a, b, shift.matrix, model, factors=(1,), tolerance=TOLERANCE_PX)
+    quick = refine_transform(a, b, shift.matrix, model, factors=levels, tolerance=TOLERANCE_PX)
     if quick.found and quick.pearson_r >= shift.pearson_r:
         return PairResult(i, j, quick.matrix, quick.pearson_r, True, True)
     result = register_pair(a, b, model=model)
@@ -202,7 +206,10 @@ def _measure_global(
         greys = {j: cache.read(j) for j in indices}
         grey = cache.read  # the frames a lag reaches back to are still in the cache
 
-        searches = [pool.submit(_search, grey(j - 1), greys[j], model, j - 1, j) for j in indices]
+        searches = [
+            pool.submit(_search, grey(j - 1), greys[j], model, j - 1, j, LAG_LEVELS)
+            for j in indices
+        ]
         chain = [job.result() for job in searches]
         pairs.extend(chain)
         typical_r.extend(result.pearson_r for result in chain if result.found)
@@ -230,7 +237,7 @@ def _measure_global(
                         ),
                     )
                 )
-            if anchored and j > 1:
+            if anchored:  # frame 1 too: its lag-1 search ran on block means
                 guess = np.linalg.inv(predicted[j])
                 jobs.append(
                     (j, pool.submit(_refine, first, greys[j], guess, model, 0, j, floor, (1,)))
