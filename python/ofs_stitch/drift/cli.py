@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> list[str]:
 
     from ..errors import InputError
     from ..io.atomic import staged_outputs, write_text_atomic
+    from ..io.memory import give_back_free_memory
     from .alignment import check_table, frame_maps, iter_aligned, output_canvas, warp_frame
     from .estimation import estimate_series
     from .frames import check_channel, open_frames
@@ -206,12 +207,19 @@ def run(args: argparse.Namespace) -> list[str]:
     extra = [out / "tracks.csv"] if tracks is not None else []
     finals = [out / name, *extra, *(out / f for f in OUTPUT_FILES)]
     residual_jobs: list[Future[float]] = []
-    with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1)) as pool:
+    workers = max(1, (os.cpu_count() or 2) - 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
 
         def measured(stream: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-            for frame in stream:
+            for number, frame in enumerate(stream):
                 if meter is not None:
                     residual_jobs.append(pool.submit(meter.measure, frame[channel]))
+                    # Each waiting job holds its frame: never let more than a few wait, or
+                    # a writer faster than the re-registration would queue the whole series.
+                    if number >= 2 * workers:
+                        residual_jobs[number - 2 * workers].result()
+                if number % 16 == 15:
+                    give_back_free_memory()  # see io.memory: the heaps would grow per frame
                 yield frame
                 advance(1)
 

@@ -28,6 +28,7 @@ from ..core.affine_registration import refine_transform
 from ..core.grey import grey_float32
 from ..core.registration import register_pair
 from ..core.transform import Kind
+from ..io.memory import give_back_free_memory
 from .frames import Frames
 from .reference import Reference
 
@@ -177,6 +178,8 @@ def _measure_fixed(
                 jobs.append(pool.submit(_search, before, greys[j], model, j - 1, j))
         pairs.extend(job.result() for job in jobs)
         previous = greys[indices[-1]]
+        cache.forget_before(indices[-1] + 1, keep_first=False)  # `fixed`, `previous` stay held
+        give_back_free_memory()
         advance(len(indices))
     return pairs
 
@@ -255,6 +258,7 @@ def _measure_global(
                     misses += 1
                     anchored = misses < ANCHOR_MISSES
         cache.forget_before(indices[-1] + 1 - longest, keep_first=anchored)
+        give_back_free_memory()  # else the threads' heaps grow by about a frame per frame
         advance(len(indices))
     return pairs
 
