@@ -41,7 +41,10 @@ def compare(quick: bool) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch) / "series"
             series.write_folder(folder)
-            runs = {name: timed(PROGRAMS[name], folder, Path(scratch) / name, case.model) for name in names}
+            runs = {
+                name: timed(PROGRAMS[name], folder, Path(scratch) / name, case.model)
+                for name in names
+            }
         target = TARGETS.get((case.model, int(case.photons)))
         for name, run in runs.items():
             errors = series.endpoint_errors(run.matrices)
@@ -77,7 +80,9 @@ def memory(frames: int) -> None:
             "u = resource.getrusage(resource.RUSAGE_SELF)\n"
             "print(status, peak_resident_bytes(), u.ru_utime + u.ru_stime)\n"
         )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         status, peak, cpu = done.stdout.split()
         print(
             f"ofs drift, {frames} frames of 512^2 (multi-page TIFF in, aligned TIFF out): "
