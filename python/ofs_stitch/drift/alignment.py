@@ -164,8 +164,9 @@ def apply(
         source, table, interpolation=interpolation, integer=integer, canvas=canvas, threads=threads
     )
     stacked = np.stack(list(aligned))
-    grey = isinstance(frames, np.ndarray) and frames.ndim == 3 or source.channels == 1
-    return stacked[:, 0] if grey else stacked
+    if isinstance(frames, np.ndarray):
+        return stacked if frames.ndim == 4 else stacked[:, 0]  # the input's own shape
+    return stacked[:, 0] if source.channels == 1 else stacked
 
 
 def check_table(frames: Frames, table: DriftTable) -> None:
