@@ -7,3 +7,4 @@ from . import image as image
 from . import register as register
 from . import resample as resample
 from . import solve as solve
+from . import spots as spots

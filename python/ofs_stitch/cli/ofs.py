@@ -40,6 +40,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "fuse": Subcommand(
         ".fuse", "fuse tiles with known positions into an OME-Zarr, chunk by chunk on Dask"
     ),
+    "drift": Subcommand("..drift.cli", "correct the drift of an image time series"),
 }
 
 

@@ -17,6 +17,8 @@ translation is evidence of the same kind, that no other shift comes close.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _core
@@ -166,3 +168,66 @@ def _level_scaling(factor: int) -> np.ndarray:
     of its block: p = factor P + (factor - 1) / 2."""
     offset = (factor - 1) / 2.0
     return np.array([[factor, 0.0, offset], [0.0, factor, offset], [0.0, 0.0, 1.0]])
+
+
+@dataclass(frozen=True)
+class RefinedTransform:
+    """A transform refined from a prediction: ``b[p] ~ a[matrix @ p]``; ``pearson_r`` of the
+    overlap at it; ``found`` False when the refinement diverged or kept too few pixels."""
+
+    matrix: np.ndarray
+    pearson_r: float
+    found: bool
+
+
+def refine_transform(
+    a: np.ndarray,
+    b: np.ndarray,
+    initial: np.ndarray,
+    model: Kind,
+    *,
+    factors: tuple[int, ...] = (2, 1),
+    tolerance: float | None = None,
+) -> RefinedTransform:
+    """Refine ``initial`` (3x3, ``b[p] ~ a[initial @ p]``) on float32 grey images of equal shape,
+    without the translation search of `register_transform`: for a caller that already knows
+    the transform to a pixel or two (a time series predicting a frame from its neighbours).
+    ``tolerance``: the largest update (px of the last level) at which it stops, default
+    LEVEL_TOLERANCE's.
+
+    ``factors``: the block-mean levels refined, coarsest first (see PYRAMID); a coarser first
+    level widens the basin (4: about +-8 px, 2: about +-4 px) at a little more cost.
+    """
+    matrix = np.asarray(initial, dtype=np.float64)
+    refined = None
+    for factor in factors:
+        if factor > 1 and min(a.shape) // factor < MIN_SIDE:
+            continue
+        level_a = a if factor == 1 else _core.image.block_mean(a, factor)
+        level_b = b if factor == 1 else _core.image.block_mean(b, factor)
+        level_to_full = _level_scaling(factor)
+        refined = _core.register.refine_affine(
+            level_a,
+            level_b,
+            np.linalg.inv(level_to_full) @ matrix @ level_to_full,
+            model,
+            smoothing_sigma=LEVEL_SMOOTHING.get(factor, 1.5),
+            tolerance=LEVEL_TOLERANCE.get(factor, 1e-2)
+            if tolerance is None or factor != factors[-1]
+            else tolerance,
+            huber_threshold=HUBER_THRESHOLD,
+        )
+        matrix = level_to_full @ refined.matrix @ np.linalg.inv(level_to_full)
+        if not _within_reach(matrix):
+            break
+    if refined is None:
+        raise InputError(
+            f"images of shape {a.shape} are too small to refine; give at least "
+            f"{MIN_SIDE} x {MIN_SIDE} pixels"
+        )
+    found = (
+        refined.valid_pixels >= MIN_VALID_FRACTION * a.size
+        and refined.pearson_r > 0.0
+        and _within_reach(matrix)
+    )
+    return RefinedTransform(matrix=matrix, pearson_r=float(refined.pearson_r), found=bool(found))

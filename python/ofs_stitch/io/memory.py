@@ -111,3 +111,15 @@ def _libc_function(name: str):  # type: ignore[no-untyped-def]
         return getattr(ctypes.CDLL(None), name)  # the C library this process runs on
     except (OSError, AttributeError):
         return None
+
+
+def give_back_free_memory() -> None:
+    """Return the free memory of glibc's heaps to the system now (malloc_trim; elsewhere
+    nothing). For loops that allocate and free frame-sized arrays from several threads without
+    end (a time series): glibc keeps what each thread's heap freed for reuse and, fragmented, the
+    process grew by about a frame per frame (measured: 544 MB after 400 frames of 512^2, 96 MB
+    when trimmed after every block of frames, for about 5 % more CPU; `hand_back_large_blocks`
+    held 184 MB for 28 % more)."""
+    trim = _libc_function("malloc_trim")
+    if trim is not None:
+        trim(0)
