@@ -11,6 +11,7 @@ void bind_register(py::module_ m);
 void bind_solve(py::module_ m);
 void bind_compose(py::module_ m);
 void bind_resample(py::module_ m);
+void bind_focus(py::module_ m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "ofs-stitch compiled kernels, one submodule per area of the C++ core";
@@ -28,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
     bind_solve(area("solve", "Tile positions from pair displacements: sparse least squares."));
     bind_compose(area("compose", "Nearest-centre painting; the preview's row sums."));
     bind_resample(area("resample", "Affine warps of 8-bit, 16-bit and float32 images."));
+    bind_focus(area("focus", "Laplacian pyramids and per-pixel frame selection for focus stacks."));
 }
