@@ -9,7 +9,7 @@ best a fusion can do is to pick, pixel by pixel, the slice nearest the surface (
 The per-pixel blur is made from a bank of uniformly blurred copies (sigma in steps of 0.25 px up
 to 2 px, then 0.5 px), each built from the last by an incremental blur, and each pixel takes the
 linear blend of the two copies whose sigmas bracket its own. Then, in the order a camera works:
-an optional whole-pixel-and-fraction shift of the slice (cubic spline, reflecting edges; the
+an optional shift of the slice (band-limited: a Fourier shift of a mirror-padded copy; the
 middle slice is the reference and never moves), a gain per slice, Gaussian noise, clipping to
 [0, 1]. Frames are float32 in [0, 1]; ``to_uint8``/``to_uint16`` quantise them for files.
 """
@@ -173,10 +173,22 @@ def focus_stack(
 
 
 def _shifted(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """``out[p] = image[p + shift]`` by cubic spline with reflecting edges."""
-    from scipy.ndimage import shift as nd_shift
+    """``out[p] = image[p + shift]``, band-limited (a Fourier shift, as a camera moved by a
+    fraction of a pixel would see it), on a mirror-padded copy so that the periodic extension
+    has no jumps to ring from."""
+    from scipy.ndimage import fourier_shift
 
-    return nd_shift(image, (float(shift[0]), float(shift[1]), 0.0), order=3, mode="reflect")
+    pad = 16
+    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    out = np.empty_like(image)
+    for channel in range(image.shape[2]):
+        spectrum = np.fft.rfft2(padded[:, :, channel])
+        moved = fourier_shift(
+            spectrum, (-float(shift[0]), -float(shift[1])), n=padded.shape[1]
+        )
+        plane = np.fft.irfft2(moved, s=padded.shape[:2])
+        out[:, :, channel] = plane[pad:-pad, pad:-pad]
+    return out
 
 
 def to_uint8(frames: np.ndarray) -> np.ndarray:
