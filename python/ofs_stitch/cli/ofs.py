@@ -37,6 +37,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "stitch": Subcommand(
         ".command", "stitch a folder of overlapping tiles (the same as ofs-stitch)"
     ),
+    "stack": Subcommand(
+        "ofs_stitch.stack.command", "fuse a focus stack into one image sharp everywhere"
+    ),
 }
 
 
