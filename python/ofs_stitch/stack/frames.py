@@ -4,7 +4,8 @@ Fusion never needs the whole stack at once, so a stack is anything with a length
 give frame k as float32 (rows, cols, channels) on the [0, 1] scale: an in-memory array
 (`ArrayFrames`), or files decoded on demand (``stack.inputs``), each possibly seen through the
 alignment and balance (`CorrectedFrames`). A frame may come with a validity mask: False where
-the frame has no data (outside a warped frame's footprint).
+the frame has no data (outside a warped frame's footprint). Every frame handed out is a fresh
+array that the caller may change (fusion builds its pyramids in it).
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ class ArrayFrames:
         return np.asarray(self._frames[index])
 
     def frame(self, index: int) -> Frame:
-        return Frame(as_float(self._frames[index]))
+        source = self._frames[index]
+        pixels = as_float(source)
+        if np.shares_memory(pixels, np.asarray(source)):
+            pixels = pixels.copy()  # never hand out the caller's own array
+        return Frame(pixels)
 
 
 def as_frames(stack: Frames | np.ndarray | Sequence[np.ndarray]) -> Frames:

@@ -37,8 +37,11 @@ def level_shapes(shape: tuple[int, int], levels: int) -> list[tuple[int, int]]:
     return shapes
 
 
-def build(image: np.ndarray, levels: int, threads: int) -> list[np.ndarray]:
-    """The Laplacian pyramid of a float32 (rows, cols[, channels]) image."""
+def build(
+    image: np.ndarray, levels: int, threads: int, *, in_place: bool = False
+) -> list[np.ndarray]:
+    """The Laplacian pyramid of a float32 (rows, cols[, channels]) image. ``in_place``: the
+    caller gives ``image`` up, and its memory becomes the finest level (saves one copy)."""
     current = np.ascontiguousarray(image, dtype=np.float32)
     pyramid: list[np.ndarray] = []
     for _ in range(levels):
@@ -46,7 +49,7 @@ def build(image: np.ndarray, levels: int, threads: int) -> list[np.ndarray]:
         smaller = np.empty(((rows + 1) // 2, (cols + 1) // 2, *current.shape[2:]), np.float32)
         focus.reduce(current, smaller, threads)
         # The caller's image is never written: the first level is a copy when it is the input.
-        band = current.copy() if current is image else current
+        band = current.copy() if current is image and not in_place else current
         focus.expand_add(smaller, band, -1.0, threads)
         pyramid.append(band)
         current = smaller

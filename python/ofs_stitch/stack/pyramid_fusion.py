@@ -58,7 +58,7 @@ def fuse_pyramid(frames: Frames, settings: FusionSettings) -> Fused:
     total_energy = np.zeros(shapes[0], np.float32)
     for index in range(len(frames)):
         frame = frames.frame(index)
-        bands = pyramid.build(_luminance(frame.pixels), levels, threads)
+        bands = pyramid.build(_luminance(frame.pixels), levels, threads, in_place=True)
         masks = _valid_levels(frame.valid, levels, threads)
         for level, band in enumerate(bands[:-1]):
             energy = np.empty(band.shape, np.float32)
@@ -80,7 +80,8 @@ def fuse_pyramid(frames: Frames, settings: FusionSettings) -> Fused:
     choices = [*chosen, residual_choice]
     fused = [np.zeros((*shape, channels), np.float32) for shape in shapes]
     for index in range(len(frames)):
-        bands = pyramid.build(frames.frame(index).pixels, levels, threads)
+        # Every frame handed out is a fresh array (frames.Frames): it becomes the finest level.
+        bands = pyramid.build(frames.frame(index).pixels, levels, threads, in_place=True)
         for band, choice, target in zip(bands, choices, fused, strict=True):
             focus.gather(band, choice, index, target, threads)
     image = pyramid.collapse(fused, threads)
