@@ -47,7 +47,9 @@ def test_aligned_and_balanced_accuracy(name, min_psnr) -> None:
     result = focus_stack(data.frames)
     psnr, ssim = scores(result.fused.image, data.truth)
     base_psnr, _ = scores(argmax_baseline(data.frames), data.truth)
-    print(f"\n{name} shifted +-3 px, gain +-5 %: {psnr:.2f} dB SSIM {ssim:.4f}; "
-          f"unaligned numpy argmax {base_psnr:.2f} dB")
+    print(
+        f"\n{name} shifted +-3 px, gain +-5 %: {psnr:.2f} dB SSIM {ssim:.4f}; "
+        f"unaligned numpy argmax {base_psnr:.2f} dB"
+    )
     assert result.misaligned == []
     assert psnr >= min_psnr

@@ -39,14 +39,14 @@ def accuracy_table() -> None:
     for name, noise, moving in CASES:
         data = stack(name, noise, moving)
         if moving:
-            ours_cpu, result = cpu_seconds(lambda: focus_stack(data.frames), 1)
+            ours_cpu, result = cpu_seconds(lambda d=data: focus_stack(d.frames), 1)
             image = result.fused.image  # type: ignore[attr-defined]
             label = f"{name} noise {noise}, shifts+gains (whole: align, balance, fuse)"
         else:
-            ours_cpu, fused = cpu_seconds(lambda: fuse(data.frames))
+            ours_cpu, fused = cpu_seconds(lambda d=data: fuse(d.frames))
             image = fused.image  # type: ignore[attr-defined]
             label = f"{name} noise {noise} (fusion only)"
-        base_cpu, base = cpu_seconds(lambda: argmax_baseline(data.frames))
+        base_cpu, base = cpu_seconds(lambda d=data: argmax_baseline(d.frames))
         psnr, ssim = scores(image, data.truth)
         base_psnr, base_ssim = scores(base, data.truth)  # type: ignore[arg-type]
         print(

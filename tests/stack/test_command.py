@@ -18,7 +18,12 @@ OUTPUTS = {"alignment.csv", "confidence.png", "depth.png", "depth.tif"}
 @pytest.fixture(scope="module")
 def small_stack():
     return fs.focus_stack(
-        "immunohistochemistry", slices=5, noise=0.002, size=128, seed=5, max_shift=2.0,
+        "immunohistochemistry",
+        slices=5,
+        noise=0.002,
+        size=128,
+        seed=5,
+        max_shift=2.0,
         max_gain=0.03,
     )
 
@@ -31,7 +36,9 @@ def test_a_png_folder_gives_every_output(tmp_path, small_stack, capsys) -> None:
     folder = tmp_path / "stack"
     fs.write_stack(folder, small_stack, suffix=".png")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert ofs_main(["stack", str(folder), "--layers", "--bunches", "3", "--bunch_overlap", "1"]) == 0
+    assert (
+        ofs_main(["stack", str(folder), "--layers", "--bunches", "3", "--bunch_overlap", "1"]) == 0
+    )
     out = tmp_path / "stack_stacked"
     names = {p.name for p in out.iterdir()}
     assert names == OUTPUTS | {"stack_stacked.png", "layers.tif", "bunches"}
@@ -62,7 +69,9 @@ def test_16_bit_tiff_stays_16_bit_and_grey_stays_grey(tmp_path, small_stack) -> 
     assert fused.dtype == np.uint16 and fused.ndim == 2
 
 
-def test_jpeg_keeps_the_reference_frames_exif_and_z_orders_the_frames(tmp_path, small_stack) -> None:
+def test_jpeg_keeps_the_reference_frames_exif_and_z_orders_the_frames(
+    tmp_path, small_stack
+) -> None:
     folder = tmp_path / "jpegs"
     folder.mkdir()
     frames = fs.to_uint8(small_stack.frames)

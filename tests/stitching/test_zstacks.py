@@ -22,7 +22,9 @@ def write_scan(folder: Path) -> None:
     """One plain tile at stage (0, 0), and a 3-image z-stack at (1000, 0)."""
     stack = fs.focus_stack("immunohistochemistry", slices=3, size=96, noise=0.002, seed=2)
     frames = fs.to_uint8(stack.frames)
-    write_tile(folder / "a.jpg", frames[1], exif=exif_block(v3_comment(0, 0, 0), "2024:01:01 10:00:00"))
+    write_tile(
+        folder / "a.jpg", frames[1], exif=exif_block(v3_comment(0, 0, 0), "2024:01:01 10:00:00")
+    )
     for k in range(3):
         write_tile(
             folder / f"b_z{k}.jpg",
@@ -33,8 +35,12 @@ def write_scan(folder: Path) -> None:
 
 
 def test_without_z_stacks_nothing_changes(tmp_path: Path) -> None:
-    write_tile(tmp_path / "a.jpg", np.zeros((32, 32, 3), np.uint8), exif=exif_block(v3_comment(0, 0, 0)))
-    write_tile(tmp_path / "b.jpg", np.zeros((32, 32, 3), np.uint8), exif=exif_block(v3_comment(900, 0, 0)))
+    write_tile(
+        tmp_path / "a.jpg", np.zeros((32, 32, 3), np.uint8), exif=exif_block(v3_comment(0, 0, 0))
+    )
+    write_tile(
+        tmp_path / "b.jpg", np.zeros((32, 32, 3), np.uint8), exif=exif_block(v3_comment(900, 0, 0))
+    )
     scan = load_scan(tmp_path, InputOptions(zstack="fuse"))
     assert [t.name for t in scan.tiles] == ["a.jpg", "b.jpg"] and scan.zstack_note is None
     assert not (tmp_path / ".ofs_stitch_zstacks").exists()
@@ -45,7 +51,9 @@ def test_fuse_makes_one_cached_tile_per_stack(tmp_path: Path) -> None:
     scan = load_scan(tmp_path, InputOptions(zstack="fuse"))
     assert len(scan.tiles) == 2
     fused = scan.tiles[1].path
-    assert fused.parent == tmp_path / ".ofs_stitch_zstacks" and fused.name.startswith("b_z1_zfused_")
+    assert fused.parent == tmp_path / ".ofs_stitch_zstacks" and fused.name.startswith(
+        "b_z1_zfused_"
+    )
     assert scan.tiles[1].stage_xyz == (1000.0, 0.3, 100.0)  # the middle image's place
     assert pyvips.Image.new_from_file(str(fused)).width == 96
     assert "z-stacks at 1 positions (3 images each): fused" in (scan.zstack_note or "")
@@ -55,7 +63,9 @@ def test_fuse_makes_one_cached_tile_per_stack(tmp_path: Path) -> None:
     assert again.tiles[1].path == fused and fused.stat().st_mtime_ns == stamp  # reused
 
 
-@pytest.mark.parametrize("choice, kept", [("index:0", "b_z0.jpg"), ("index:-1", "b_z2.jpg"), ("sharpest", "b_z1.jpg")])
+@pytest.mark.parametrize(
+    "choice, kept", [("index:0", "b_z0.jpg"), ("index:-1", "b_z2.jpg"), ("sharpest", "b_z1.jpg")]
+)
 def test_choosing_one_image_of_each_stack(tmp_path: Path, choice: str, kept: str) -> None:
     write_scan(tmp_path)
     scan = load_scan(tmp_path, InputOptions(zstack=choice))

@@ -14,9 +14,10 @@ format, its version and the table's kind, and state the convention, then a heade
 m00..m12 are the top two rows of the 3x3 matrix (the last is always 0, 0, 1); quality is
 ``nan`` where not measured. A producer may append numeric columns of its own after m12 (``ofs
 stack`` adds each frame's gain and offset): `read_table_csv` reads the table and leaves them,
-`read_table_csv_columns` gives them too. The JSON form holds the same under "format", "version", "kind",
-"convention" and "transforms": an ``{"id", "status", "quality", "matrix"}`` object per row, the
-whole 3x3 matrix on one line, a quality not measured written as null.
+`read_table_csv_columns` gives them too. The JSON form holds the same under "format",
+"version", "kind", "convention" and "transforms": an ``{"id", "status", "quality",
+"matrix"}`` object per row, the whole 3x3 matrix on one line, a quality not measured written as
+null.
 """
 
 from __future__ import annotations

@@ -138,8 +138,7 @@ def align(
     ]
     kind = "translation" if model == "translation" else model
     transforms = [
-        _as_kind(m, kind, shape) if m is not None else Transform.identity(kind)
-        for m in matrices
+        _as_kind(m, kind, shape) if m is not None else Transform.identity(kind) for m in matrices
     ]
     table = TransformTable.from_transforms(names, transforms, quality, status, kind)
     return Alignment(middle, table, tuple(links))

@@ -123,8 +123,9 @@ def focus_stack(
     """Correct, align, balance and fuse ``stack`` in one call.
 
     The aligned frames are kept in a temporary folder (in ``cache_dir``, default the system's)
-    between the passes over them, so that each is warped once. Raises `MisalignedError` naming the frames that could not be aligned, unless
-    ``allow_misaligned``, which fuses without them (``StackResult.misaligned`` names them).
+    between the passes over them, so that each is warped once. Raises `MisalignedError` naming
+    the frames that could not be aligned, unless ``allow_misaligned``, which fuses without them
+    (``StackResult.misaligned`` names them).
     """
     frames = as_frames(stack)
     settings = settings or FusionSettings(threads=threads)

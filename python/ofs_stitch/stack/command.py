@@ -188,7 +188,10 @@ def run(options: argparse.Namespace, prog: str) -> int:
         )
         progress.start("balancing", count)
         balance = estimate_balance(
-            _Counted(aligned, progress.advance), alignment.reference, options.balance, options.balance_mask,
+            _Counted(aligned, progress.advance),
+            alignment.reference,
+            options.balance,
+            options.balance_mask,
             options.balance_fit,
         )
         passes = 2 if options.method == "pyramid" else 1
@@ -198,8 +201,8 @@ def run(options: argparse.Namespace, prog: str) -> int:
         bunch_images = []
         if bunches:
             progress.start("bunches", passes * sum(len(b) for b in bunches))
-            for bunch in bunches:
-                bunch = _Counted(aligned.with_balance(balance, bunch), progress.advance)
+            for members in bunches:
+                bunch = _Counted(aligned.with_balance(balance, members), progress.advance)
                 bunch_images.append(fuse(bunch, settings).image)
         layers = []
         if options.layers:

@@ -94,9 +94,7 @@ def estimate_vignetting(frames: Frames, block: int = 16) -> tuple[float, float]:
     radius = _radius(total.shape)
     rings = np.minimum((radius / radius.max() * RINGS).astype(int), RINGS - 1)
     levels = np.array([np.median(total[rings == k]) for k in range(RINGS) if (rings == k).any()])
-    centres = np.array(
-        [np.median(radius[rings == k]) for k in range(RINGS) if (rings == k).any()]
-    )
+    centres = np.array([np.median(radius[rings == k]) for k in range(RINGS) if (rings == k).any()])
     if levels[0] <= 0:
         return (0.0, 0.0)
     relative = levels / levels[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class ArrayFrames:
                     f"the stack has shape {frames.shape}; pass (frames, rows, cols) or "
                     "(frames, rows, cols, channels)"
                 )
-            self._frames: Sequence[np.ndarray] = frames
+            self._frames: Sequence[np.ndarray] | np.ndarray = frames
         else:
             self._frames = list(frames)
         if len(self._frames) < 1:
@@ -114,4 +114,4 @@ def as_frames(stack: Frames | np.ndarray | Sequence[np.ndarray]) -> Frames:
     """Anything the public functions accept as a stack, as `Frames`."""
     if isinstance(stack, np.ndarray | list | tuple):
         return ArrayFrames(stack)
-    return stack
+    return cast(Frames, stack)

@@ -24,7 +24,7 @@ from ..openflexure.metadata import parse_stage_metadata
 from .frames import Frame, as_float
 
 STACK_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
-SAMPLE_TYPES = {"uchar": np.dtype(np.uint8), "ushort": np.dtype(np.uint16)}
+SAMPLE_TYPES: dict[str, np.dtype] = {"uchar": np.dtype(np.uint8), "ushort": np.dtype(np.uint16)}
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,8 @@ def _folder(folder: Path) -> StackInput:
             )
     z = _stage_z(headers)
     if z is not None:
-        order = sorted(range(len(paths)), key=lambda i: (z[i], natural_sort_key(paths[i].name)))
+        depth = z
+        order = sorted(range(len(paths)), key=lambda i: (depth[i], natural_sort_key(paths[i].name)))
         paths = [paths[i] for i in order]
         headers = [headers[i] for i in order]
         z = [z[i] for i in order]
@@ -178,9 +179,7 @@ def _folder(folder: Path) -> StackInput:
 
 def _multipage(path: Path) -> StackInput:
     if path.suffix.lower() not in (".tif", ".tiff"):
-        raise InputError(
-            f"input {path} is a file; give a folder of frames or one multi-page TIFF"
-        )
+        raise InputError(f"input {path} is a file; give a folder of frames or one multi-page TIFF")
     header = read_header(path)
     try:
         pages = int(pyvips.Image.new_from_file(str(path)).get("n-pages"))
@@ -214,7 +213,7 @@ def _bands(header: ImageHeader) -> int:
 
 
 def _sample_type(header: ImageHeader) -> np.dtype:
-    dtype = SAMPLE_TYPES.get(header.pixel_format)
+    dtype: np.dtype | None = SAMPLE_TYPES.get(header.pixel_format)
     if dtype is None:
         raise InputError(
             f"{header.path.name} has {header.pixel_format} samples; give 8-bit or 16-bit frames"

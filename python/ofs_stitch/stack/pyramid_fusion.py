@@ -63,8 +63,9 @@ def fuse_pyramid(frames: Frames, settings: FusionSettings) -> Fused:
         for level, band in enumerate(bands[:-1]):
             energy = np.empty(band.shape, np.float32)
             focus.local_energy(band, energy, settings.window, threads)
-            if masks[level] is not None:
-                energy[~masks[level]] = -0.5
+            mask = masks[level]
+            if mask is not None:
+                energy[~mask] = -0.5
             if level == 0:
                 total_energy += np.maximum(energy, 0.0)
             focus.select_max(energy, band, best_energy[level], chosen[level], None, index, threads)

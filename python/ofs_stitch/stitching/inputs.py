@@ -268,7 +268,9 @@ def _from_stage(
     stage_xyz, source = _stage_coordinates(headers, metas)
 
     cache = options.zstack_cache or discovery.folder / CACHE_FOLDER
-    kept, headers, z_duplicates, z_note = resolve_z_stacks(stage_xyz, headers, options.zstack, cache)
+    kept, headers, z_duplicates, z_note = resolve_z_stacks(
+        stage_xyz, headers, options.zstack, cache
+    )
     metas = [metas[i] for i in kept]
     stage_xyz = [stage_xyz[i] for i in kept]
 

@@ -48,7 +48,9 @@ def check_choice(text: str) -> str:
             return text
         except ValueError:
             pass
-    raise InputError(f"--zstack {text}: choose fuse, largest, sharpest or index:K (K a whole number)")
+    raise InputError(
+        f"--zstack {text}: choose fuse, largest, sharpest or index:K (K a whole number)"
+    )
 
 
 def _groups(stage_xyz: Sequence[tuple[float, ...]]) -> dict[tuple[int, int], list[int]]:
@@ -82,7 +84,7 @@ def resolve_z_stacks(
         kept, dropped = drop_z_stack_duplicates([(p[0], p[1]) for p in stage_xyz], headers)
         return kept, [headers[i] for i in kept], dropped, _summary(stacks, choice)
     chosen: dict[int, ImageHeader] = {}
-    dropped: list[tuple[Path, str]] = []
+    dropped = []
     for members in groups.values():
         if len(members) == 1:
             chosen[members[0]] = headers[members[0]]
@@ -90,14 +92,14 @@ def resolve_z_stacks(
         ordered = sorted(members, key=lambda i: (_z(stage_xyz[i]), i))
         if choice == "fuse":
             keep = ordered[len(ordered) // 2]
-            chosen[keep] = _fused_header(
-                [headers[i] for i in ordered], headers[keep], cache_folder
-            )
+            chosen[keep] = _fused_header([headers[i] for i in ordered], headers[keep], cache_folder)
             reason = f"fused with its z-stack into {chosen[keep].path.name}"
         elif choice == "sharpest":
             keep = max(ordered, key=lambda i: (_tenengrad(headers[i].path), -i))
             chosen[keep] = headers[keep]
-            reason = f"same stage position as {headers[keep].path.name} (z-stack); kept the sharpest"
+            reason = (
+                f"same stage position as {headers[keep].path.name} (z-stack); kept the sharpest"
+            )
         else:
             position = int(choice.split(":", 1)[1])
             if not -len(ordered) <= position < len(ordered):
@@ -136,9 +138,7 @@ def _tenengrad(path: Path) -> float:
 
 
 def _cache_name(members: Sequence[ImageHeader], reference: ImageHeader) -> str:
-    signature = [
-        (h.path.name, h.path.stat().st_size, h.path.stat().st_mtime_ns) for h in members
-    ]
+    signature = [(h.path.name, h.path.stat().st_size, h.path.stat().st_mtime_ns) for h in members]
     digest = hashlib.sha1(
         json.dumps([FUSION_VERSION, signature]).encode(), usedforsecurity=False
     ).hexdigest()[:16]

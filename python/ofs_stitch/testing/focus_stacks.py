@@ -183,9 +183,7 @@ def _shifted(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
     out = np.empty_like(image)
     for channel in range(image.shape[2]):
         spectrum = np.fft.rfft2(padded[:, :, channel])
-        moved = fourier_shift(
-            spectrum, (-float(shift[0]), -float(shift[1])), n=padded.shape[1]
-        )
+        moved = fourier_shift(spectrum, (-float(shift[0]), -float(shift[1])), n=padded.shape[1])
         plane = np.fft.irfft2(moved, s=padded.shape[:2])
         out[:, :, channel] = plane[pad:-pad, pad:-pad]
     return out
@@ -235,6 +233,4 @@ def write_stack(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pixels = to_uint16(stack.frames) if dtype == np.uint16 else to_uint8(stack.frames)
-    return [
-        write_tile(folder / f"{prefix}_{k:03d}{suffix}", pixels[k]) for k in range(len(pixels))
-    ]
+    return [write_tile(folder / f"{prefix}_{k:03d}{suffix}", pixels[k]) for k in range(len(pixels))]
