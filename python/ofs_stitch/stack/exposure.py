@@ -4,8 +4,8 @@ aligned frame to the reference frame's brightness.
 Fitted by least squares on 16x16 block means, only inside a central disc (``mask`` times half
 the frame's shorter side: vignetting and the edges that alignment leaves empty stay out) and an
 intensity window (blocks where either image is near black or near saturation are left out:
-clipping is not linear). ``luminance`` fits one gain and offset on the mean of the channels and applies it
-to all; ``channels`` fits each channel on its own (colour balance).
+clipping is not linear). ``luminance`` fits one gain and offset on the mean of the channels
+and applies it to all; ``channels`` fits each channel on its own (colour balance).
 
 The fit is ``reference ~ gain * frame`` by default (``fit="gain"``), or ``reference ~ gain *
 frame + offset`` (``fit="gain-offset"``), for cameras whose black level moves. The offset is
