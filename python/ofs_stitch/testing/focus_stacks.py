@@ -234,3 +234,40 @@ def write_stack(
     folder.mkdir(parents=True, exist_ok=True)
     pixels = to_uint16(stack.frames) if dtype == np.uint16 else to_uint8(stack.frames)
     return [write_tile(folder / f"{prefix}_{k:03d}{suffix}", pixels[k]) for k in range(len(pixels))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ofs_stitch.testing.focus_stacks FOLDER``: write a synthetic stack as PNGs
+    (and its truth as ``truth.png`` beside the folder)."""
+    import argparse
+
+    from .files import write_tile
+
+    parser = argparse.ArgumentParser(prog="python -m ofs_stitch.testing.focus_stacks")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--source", choices=tuple(SOURCES), default="immunohistochemistry")
+    parser.add_argument("--slices", type=int)
+    parser.add_argument("--size", type=int, help="central size x size pixels only")
+    parser.add_argument("--noise", type=float, default=0.002)
+    parser.add_argument("--shift", type=float, default=0.0, help="largest shift, px")
+    parser.add_argument("--gain", type=float, default=0.0, help="largest gain change, e.g. 0.05")
+    parser.add_argument("--seed", type=int, default=0)
+    options = parser.parse_args(argv)
+    stack = focus_stack(
+        options.source,
+        slices=options.slices,
+        noise=options.noise,
+        max_shift=options.shift,
+        max_gain=options.gain,
+        seed=options.seed,
+        size=options.size,
+    )
+    paths = write_stack(options.folder, stack)
+    truth = options.folder.parent / f"{options.folder.name}_truth.png"
+    write_tile(truth, to_uint8(stack.truth))
+    print(f"{len(paths)} slices in {options.folder}, truth in {truth}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
