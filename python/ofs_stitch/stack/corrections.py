@@ -8,8 +8,11 @@ of its neighbours that are not.
 
 Vignetting is fitted as a radial falloff ``v(r) = 1 + a r^2 + b r^4`` (r = distance from the
 centre over half the diagonal) to the median brightness of 16x16 blocks in rings around the
-centre, averaged over the frames; each frame is divided by it. It assumes what a focus stack
-usually shows, a scene whose brightness does not itself fall off towards the corners.
+centre, averaged over the frames; each frame is divided by it. A focus stack does not move, so
+scene and falloff cannot be told apart: the estimate assumes a scene whose brightness does not
+itself change from the centre to the corners (true of a texture, a slide's background, a
+smear). On a stained section whose stain is uneven (immunohistochemistry) it follows the
+content, so the option is off by default.
 """
 
 from __future__ import annotations
