@@ -25,7 +25,7 @@ from .. import _core
 from ..core.registration import ACCEPT_QUALITY, register_pair
 from ..core.transform import Transform, TransformTable, fit
 from ..errors import InputError
-from .frames import Frames, as_frames
+from .frames import Frames, as_frames, luminance
 
 Model = Literal["none", "translation", "rigid", "similarity"]
 MODELS: tuple[str, ...] = ("none", "translation", "rigid", "similarity")
@@ -111,7 +111,7 @@ def align(
             if len(greys) >= 3:
                 greys.pop(max(greys, key=lambda k: abs(k - index)))
             pixels = frames.frame(index).pixels
-            greys[index] = np.ascontiguousarray(pixels.mean(axis=2, dtype=np.float32))
+            greys[index] = luminance(pixels)
         return greys[index]
 
     shape = frames.shape[:2]

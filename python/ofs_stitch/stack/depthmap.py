@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._core import focus
-from .frames import Frame, Frames
+from .frames import Frame, Frames, luminance
 from .fusion import Fused, FusionSettings, confidence_from
 
 # Keeps a weight from being zero where every frame is flat.
@@ -29,7 +29,7 @@ _WEIGHT_FLOOR = 1e-12
 def focus_measure(frame: Frame, energy: str, smoothing: float) -> np.ndarray:
     """The smoothed focus measure of one frame (see the module docstring); 0 where invalid."""
     pixels = frame.pixels
-    grey = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels.mean(axis=2, dtype=np.float32)
+    grey = luminance(pixels)
     if energy == "laplacian":
         measure = ndimage.laplace(grey, mode="mirror")
         measure *= measure

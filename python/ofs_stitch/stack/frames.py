@@ -110,6 +110,21 @@ class ArrayFrames:
         return Frame(pixels)
 
 
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """The mean of the channels of (rows, cols, channels) float32 pixels, as a C-contiguous plane.
+
+    Written as channel additions: numpy's ``mean(axis=2)`` over three interleaved channels
+    took a quarter of a whole fusion's time.
+    """
+    if pixels.shape[2] == 1:
+        return np.ascontiguousarray(pixels[:, :, 0], dtype=np.float32)
+    grey = np.add(pixels[:, :, 0], pixels[:, :, 1], dtype=np.float32)
+    for channel in range(2, pixels.shape[2]):
+        grey += pixels[:, :, channel]
+    grey *= np.float32(1.0 / pixels.shape[2])
+    return grey
+
+
 def as_frames(stack: Frames | np.ndarray | Sequence[np.ndarray]) -> Frames:
     """Anything the public functions accept as a stack, as `Frames`."""
     if isinstance(stack, np.ndarray | list | tuple):

@@ -23,14 +23,8 @@ from scipy import ndimage
 
 from .._core import focus
 from . import pyramid
-from .frames import Frames
+from .frames import Frames, luminance
 from .fusion import Fused, FusionSettings, confidence_from
-
-
-def _luminance(pixels: np.ndarray) -> np.ndarray:
-    if pixels.shape[2] == 1:
-        return np.ascontiguousarray(pixels[:, :, 0])
-    return np.ascontiguousarray(pixels.mean(axis=2, dtype=np.float32))
 
 
 def _valid_levels(valid: np.ndarray | None, levels: int, threads: int) -> list[np.ndarray | None]:
@@ -58,7 +52,9 @@ def fuse_pyramid(frames: Frames, settings: FusionSettings) -> Fused:
     total_energy = np.zeros(shapes[0], np.float32)
     for index in range(len(frames)):
         frame = frames.frame(index)
-        bands = pyramid.build(_luminance(frame.pixels), levels, threads, in_place=True)
+        grey = luminance(frame.pixels)
+        # A grey frame's luminance is its own pixels, which the frame still holds.
+        bands = pyramid.build(grey, levels, threads, in_place=frame.pixels.shape[2] > 1)
         masks = _valid_levels(frame.valid, levels, threads)
         for level, band in enumerate(bands[:-1]):
             energy = np.empty(band.shape, np.float32)
