@@ -81,3 +81,13 @@ def test_the_command_defaults_to_fuse_and_checks_the_choice(tmp_path: Path) -> N
     write_scan(tmp_path)
     with pytest.raises(InputError, match="has only 3 images"):
         load_scan(tmp_path, InputOptions(zstack="index:5"))
+
+
+def test_an_unwritable_cache_folder_is_one_clear_error(tmp_path: Path) -> None:
+    from ofs_stitch.errors import OutputError
+
+    write_scan(tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder would go")
+    with pytest.raises(OutputError, match="cannot keep fused z-stack tiles"):
+        load_scan(tmp_path, InputOptions(zstack="fuse", zstack_cache=blocker / "cache"))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..io.decode import read_pixels
 from ..io.header import ImageHeader, read_header
 from ..openflexure.scan_order import drop_z_stack_duplicates
@@ -189,7 +189,13 @@ def _fuse_into(members: Sequence[ImageHeader], reference: ImageHeader, target: P
     first = read_pixels(members[0].path)
     bands = 1 if first.ndim == 2 else first.shape[2]
     frames = _PathFrames([h.path for h in members], (first.shape[0], first.shape[1], bands))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot keep fused z-stack tiles in {target.parent}: {error.strerror}; make the "
+            "scan folder writable, or choose --zstack largest, sharpest or index:K"
+        ) from None
     result = focus_stack(frames, allow_misaligned=True, cache_dir=target.parent)
     exif = None
     if target.suffix == ".jpg":
