@@ -127,6 +127,7 @@ def test_a_frame_that_cannot_be_aligned_fails_the_command(tmp_path, small_stack,
         ("sizes", [], "same size"),
         ("corrupt", [], "c.png"),
         ("ok", ["--bunches", "1"], "--bunches 1"),
+        ("ok", ["--method", "median"], "invalid choice: 'median'"),
         ("ok", ["--balance-mask", "0"], "balance mask"),
         ("text", [], "multi-page TIFF"),
     ],
@@ -146,7 +147,10 @@ def test_user_errors_are_one_line(tmp_path, small_stack, capsys, setup, argument
     if setup == "text":
         target = tmp_path / "notes.txt"
         target.write_text("hello")
-    code = ofs_main(["stack", str(target), *arguments])
+    try:
+        code = ofs_main(["stack", str(target), *arguments])
+    except SystemExit as leaving:  # argparse's own refusals leave this way
+        code = int(leaving.code or 0)
     error = capsys.readouterr().err.strip()
     assert code == 2 and len(error.splitlines()) == 1 and message in error, error
     assert "Traceback" not in error

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .._version import __version__
 from ..errors import InputError, StitchError
@@ -21,12 +22,20 @@ from ..errors import InputError, StitchError
 EXIT_USER_ERROR = 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line on stderr (not argparse's usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        print(f"{self.prog}: {message}; see {self.prog} --help", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     from .alignment import MODELS
     from .exposure import DEFAULT_MASK, FITS, MODES
     from .fusion import ENERGIES, METHODS, SELECTIONS
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=prog,
         description="Fuse a focus stack (a folder of frames, or a multi-page TIFF) into one "
         "image sharp everywhere, with a depth map.",
