@@ -94,7 +94,7 @@ def main() -> None:
                 f"ofs stack, {count} retina frames 1024^2 RGB PNG, --align none: "
                 f"{cpu:.2f} s CPU, {wall:.2f} s wall, peak {peak:.0f} MiB of which "
                 f"{grown:.0f} MiB above Python with numpy, scipy and libvips loaded "
-                f"({grown / 1.048576:.0f} MB per Mpx of one frame)",
+                f"({grown * 2**20 / 1e6 / (1024 * 1024 / 1e6):.0f} MB per Mpx of one frame)",
                 flush=True,
             )
 
