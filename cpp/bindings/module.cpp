@@ -12,6 +12,7 @@ void bind_solve(py::module_ m);
 void bind_compose(py::module_ m);
 void bind_resample(py::module_ m);
 void bind_spots(py::module_ m);
+void bind_focus(py::module_ m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "ofs-stitch compiled kernels, one submodule per area of the C++ core";
@@ -30,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
     bind_compose(area("compose", "Painting (nearest centre, blends); row sums; pyramid halving."));
     bind_resample(area("resample", "Affine warps of 8-bit, 16-bit and float32 images."));
     bind_spots(area("spots", "2-D Gaussian fits of bright spots (fiducial particles)."));
+    bind_focus(area("focus", "Laplacian pyramids and per-pixel frame selection for focus stacks."));
 }

@@ -16,7 +16,7 @@ import pytest
 from ofs_stitch import _core
 
 STUBS = Path(__file__).resolve().parents[2] / "python" / "ofs_stitch" / "_core"
-AREAS = ["compose", "fft", "image", "register", "resample", "solve", "spots"]
+AREAS = ["compose", "fft", "focus", "image", "register", "resample", "solve", "spots"]
 
 
 def stub_names(area: str) -> set[str]:

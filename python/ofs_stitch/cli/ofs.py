@@ -37,10 +37,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "stitch": Subcommand(
         ".command", "stitch a folder of overlapping tiles (the same as ofs-stitch)"
     ),
+    "drift": Subcommand("..drift.cli", "correct the drift of an image time series"),
+    "stack": Subcommand("..stack.command", "fuse a focus stack into one image sharp everywhere"),
     "fuse": Subcommand(
         ".fuse", "fuse tiles with known positions into an OME-Zarr, chunk by chunk on Dask"
     ),
-    "drift": Subcommand("..drift.cli", "correct the drift of an image time series"),
 }
 
 

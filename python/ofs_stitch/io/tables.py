@@ -12,9 +12,12 @@ format, its version and the table's kind, and state the convention, then a heade
     tile_001.jpg,ok,0.83,1.0,0.0,-12.5,0.0,1.0,402.25
 
 m00..m12 are the top two rows of the 3x3 matrix (the last is always 0, 0, 1); quality is
-``nan`` where not measured. The JSON form holds the same under "format", "version", "kind",
-"convention" and "transforms": an ``{"id", "status", "quality", "matrix"}`` object per row, the
-whole 3x3 matrix on one line, a quality not measured written as null.
+``nan`` where not measured. A producer may append numeric columns of its own after m12 (``ofs
+stack`` adds each frame's gain and offset): `read_table_csv` reads the table and leaves them,
+`read_table_csv_columns` gives them too. The JSON form holds the same under "format",
+"version", "kind", "convention" and "transforms": an ``{"id", "status", "quality",
+"matrix"}`` object per row, the whole 3x3 matrix on one line, a quality not measured written as
+null.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import io
 import json
 import math
 import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,28 +51,47 @@ _MATRIX_COLUMNS = CSV_COLUMNS[3:]
 _JSON_RECORD_KEYS = {"id", "status", "quality", "matrix"}
 
 
-def write_table_csv(path: Path | str, table: TransformTable) -> None:
-    """Write ``table`` as CSV (see the module docstring); raises OutputError naming the file."""
+def write_table_csv(
+    path: Path | str,
+    table: TransformTable,
+    extra_columns: Mapping[str, Sequence[float]] | None = None,
+) -> None:
+    """Write ``table`` as CSV (see the module docstring); raises OutputError naming the file.
+
+    ``extra_columns``: name -> one number per row, appended after m12 in the given order.
+    """
+    extra = dict(extra_columns or {})
+    for name, values in extra.items():
+        if name in CSV_COLUMNS or not name or "," in name or len(values) != len(table):
+            raise InputError(
+                f"extra column {name!r} needs a new name without commas and {len(table)} values"
+            )
     text = io.StringIO()
     for line in _csv_preamble(table.kind):
         text.write(f"# {line}\n")
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *extra])
     for number, name in enumerate(table.ids):
         top = table.matrices[number, :2].ravel()
         writer.writerow(
             [name, table.status[number], _number_text(table.quality[number])]
             + [_number_text(value) for value in top]
+            + [_number_text(float(values[number])) for values in extra.values()]
         )
     write_text_atomic(path, text.getvalue())
 
 
 def read_table_csv(path: Path | str) -> TransformTable:
-    """Read a table written by :func:`write_table_csv`.
+    """Read a table written by :func:`write_table_csv` (any extra columns are left out).
 
     Raises ImageReadError when the file cannot be read, InputError naming the file and line
     when its content is not such a table.
     """
+    return read_table_csv_columns(path)[0]
+
+
+def read_table_csv_columns(path: Path | str) -> tuple[TransformTable, dict[str, np.ndarray]]:
+    """The table of :func:`read_table_csv` and its extra columns (name -> float values)."""
     path = Path(path)
     lines = _read_text(path).splitlines()
     settings: dict[str, str] = {}
@@ -85,7 +108,8 @@ def read_table_csv(path: Path | str) -> TransformTable:
             f"{path} has no header row; the line after the comments must be {','.join(CSV_COLUMNS)}"
         )
     header = _csv_fields(path, number + 1, lines[number])
-    if tuple(header) != CSV_COLUMNS:
+    extra_names = header[len(CSV_COLUMNS) :]
+    if tuple(header[: len(CSV_COLUMNS)]) != CSV_COLUMNS or len(set(header)) != len(header):
         raise InputError(
             f"{path} line {number + 1}: the header row is {','.join(header)!r}; it must be "
             f"{','.join(CSV_COLUMNS)}"
@@ -95,16 +119,17 @@ def read_table_csv(path: Path | str) -> TransformTable:
     quality: list[float] = []
     matrices: list[np.ndarray] = []
     row_lines: list[int] = []
+    extras: dict[str, list[float]] = {name: [] for name in extra_names}
     for line_number, line in enumerate(lines[number + 1 :], start=number + 2):
         if not line.strip():
             continue
         fields = _csv_fields(path, line_number, line)
-        if len(fields) != len(CSV_COLUMNS):
+        if len(fields) != len(header):
             raise InputError(
                 f"{path} line {line_number}: {len(fields)} fields; each row needs "
-                f"{len(CSV_COLUMNS)} ({','.join(CSV_COLUMNS)})"
+                f"{len(header)} ({','.join(header)})"
             )
-        values = dict(zip(CSV_COLUMNS, fields, strict=True))
+        values = dict(zip(header, fields, strict=True))
         where = f"{path} line {line_number}"
         matrix = np.eye(3)
         matrix[:2] = np.array(
@@ -115,7 +140,10 @@ def read_table_csv(path: Path | str) -> TransformTable:
         quality.append(_csv_float(where, "quality", values["quality"], allow_nan=True))
         matrices.append(matrix)
         row_lines.append(line_number)
-    return _table(path, ids, matrices, quality, status, kind, [f"line {n}" for n in row_lines])
+        for name in extra_names:
+            extras[name].append(_csv_float(where, name, values[name], allow_nan=True))
+    table = _table(path, ids, matrices, quality, status, kind, [f"line {n}" for n in row_lines])
+    return table, {name: np.array(column) for name, column in extras.items()}
 
 
 def write_table_json(path: Path | str, table: TransformTable) -> None:

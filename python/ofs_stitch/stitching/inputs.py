@@ -24,7 +24,7 @@ from ..io.header import ImageHeader, read_headers
 from ..io.positions_file import TilePosition, read_positions_file, tile_path
 from ..io.tiles import Tile
 from ..openflexure.metadata import StageMetadata, parse_stage_metadata
-from ..openflexure.scan_order import capture_order, drop_z_stack_duplicates
+from ..openflexure.scan_order import capture_order
 from ..openflexure.stage import (
     GRID_ORDERS,
     check_calibration_width,
@@ -37,6 +37,7 @@ from ..openflexure.stage import (
 )
 from .progress import Progress
 from .scan import Scan
+from .zstacks import CACHE_FOLDER, check_choice, resolve_z_stacks
 
 _MIN_TILES = 2
 _NAMES_SHOWN = 5
@@ -55,6 +56,11 @@ class InputOptions:
     image_count: int | None = None  # use only the first N images after ordering
     pixel_size_um: float | None = None  # overrides the metadata's pixel size
     header_workers: int = 1  # threads reading image headers (see image_header.read_headers)
+    # What stands for a z-stack (zstacks.py): "largest" here, as upstream; the ofs-stitch
+    # command's default is "fuse". Where fused tiles are kept (None: the input folder's
+    # .ofs_stitch_zstacks).
+    zstack: str = "largest"
+    zstack_cache: Path | None = None
 
 
 @dataclass
@@ -65,6 +71,7 @@ class _Placed:
     positions_rc: np.ndarray
     stage_xyz: list[tuple[float, ...] | None]
     skipped: list[tuple[Path, str]]
+    zstack_note: str | None = None  # what stood for each z-stack, for the summary
 
 
 def _names(paths: Sequence[str]) -> str:
@@ -117,6 +124,7 @@ def _limit(placed: _Placed, image_count: int | None) -> _Placed:
         positions_rc=placed.positions_rc[:image_count],
         stage_xyz=placed.stage_xyz[:image_count],
         skipped=placed.skipped + [(h.path, reason) for h in placed.headers[image_count:]],
+        zstack_note=placed.zstack_note,
     )
 
 
@@ -260,8 +268,10 @@ def _from_stage(
     metas = [parse_stage_metadata(h.exif.user_comment_json()) for h in headers]
     stage_xyz, source = _stage_coordinates(headers, metas)
 
-    kept, z_duplicates = drop_z_stack_duplicates([(p[0], p[1]) for p in stage_xyz], headers)
-    headers = [headers[i] for i in kept]
+    cache = options.zstack_cache or discovery.folder / CACHE_FOLDER
+    kept, headers, z_duplicates, z_note = resolve_z_stacks(
+        stage_xyz, headers, options.zstack, cache
+    )
     metas = [metas[i] for i in kept]
     stage_xyz = [stage_xyz[i] for i in kept]
 
@@ -286,6 +296,7 @@ def _from_stage(
         positions,
         list(stage_xyz),
         list(discovery.skipped) + z_duplicates,
+        z_note,
     )
     return placed, matrix, source
 
@@ -303,6 +314,7 @@ def load_scan(
     progress = progress or Progress(enabled=False)
     folder = Path(folder)
     _check_options(options)
+    check_choice(options.zstack)
 
     csm_matrix: np.ndarray | None = None
     if options.positions_file is not None:
@@ -345,6 +357,7 @@ def load_scan(
         csm_matrix=csm_matrix,
         pixel_size_um=_pixel_size(options, metadata),
         skipped=placed.skipped,
+        zstack_note=placed.zstack_note,
     )
 
 

@@ -100,6 +100,17 @@ def _grid_overlap(text: str) -> float:
     return value
 
 
+def _zstack_choice(text: str) -> str:
+    from .zstacks import check_choice
+
+    try:
+        return check_choice(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"choose fuse, largest, sharpest or index:K (K a whole number), not {text!r}"
+        ) from None
+
+
 def _tile_size(text: str) -> int | None:
     if text == "auto":
         return None
@@ -207,6 +218,15 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         choices=("raster", "snake", "column", "column-snake"),
         default="raster",
         help="(new) with --grid: order of the files in the grid (default: %(default)s)",
+    )
+    loading.add_argument(
+        "--zstack",
+        type=_zstack_choice,
+        default="fuse",
+        help="(new) images sharing a stage (x, y) form a z-stack: fuse them into one "
+        "all-in-focus tile (fuse, the default; cached), keep the largest file (largest, "
+        "openflexure-stitching's choice), the sharpest (sharpest) or the K-th in z order "
+        "(index:K); scans without z-stacks are unaffected",
     )
     loading.add_argument(
         "--pixel_size_um",
@@ -379,6 +399,7 @@ def options_from_args(args: argparse.Namespace) -> StitchOptions:
             order=args.order,
             image_count=args.image_count,
             pixel_size_um=args.pixel_size_um,
+            zstack=args.zstack,
         ),
         output_dir=args.output_dir,
         stitching_mode=args.stitching_mode,

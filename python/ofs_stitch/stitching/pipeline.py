@@ -173,6 +173,8 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
     clock.lap("inputs")
     _report_skipped(scan.skipped, say)
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
+    if scan.zstack_note is not None:
+        say.info(scan.zstack_note)
     if options.stitching_mode != "only_correlate":
         # A tile the renderer cannot hold (float samples, say) fails now, not after the
         # correlation work.

@@ -26,6 +26,8 @@ class Scan:
     pixel_size_um: float | None = None
     # Files in the folder that were not used, with the reason (for the user).
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # What stood for each z-stack (--zstack), for the summary; None without z-stacks.
+    zstack_note: str | None = None
 
     @property
     def stage_positions_px(self) -> np.ndarray:
