@@ -110,3 +110,16 @@ def test_the_console_script_is_installed() -> None:
         pytest.skip("the ofs script is not installed next to this interpreter")
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert (done.returncode, done.stdout.strip()) == (0, f"ofs {ofs_stitch.__version__}")
+
+
+@pytest.mark.parametrize("verb", ["drift", "stack", "fuse"])
+def test_every_family_refuses_an_unknown_option_in_one_line(
+    verb: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as leaving:
+        ofs.main([verb, "some-input", "--no_such_option"])
+    assert leaving.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    assert error.startswith(f"ofs {verb}: ") and "--no_such_option" in error
+    assert error.rstrip().endswith(f"see ofs {verb} --help")

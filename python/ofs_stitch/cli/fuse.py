@@ -16,21 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..arguments import EXIT_USER_ERROR, OneLineParser
 from ..errors import InputError, StitchError
 
-EXIT_USER_ERROR = 2
 FORMATS = ("zarr", "tiff")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR)
-
-
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=prog,
         description="Fuse tiles with known positions into an OME-Zarr (or a pyramidal "
         "OME-TIFF), chunk by chunk on Dask; no registration.",

@@ -91,27 +91,7 @@ def register_transform(
         )
     matrix = np.eye(3)
     matrix[:2, 2] = start.shift
-    refined = None
-    for factor in PYRAMID:
-        if factor > 1 and min(a.shape) // factor < MIN_SIDE:
-            continue
-        level_a = a if factor == 1 else _core.image.block_mean(a, factor)
-        level_b = b if factor == 1 else _core.image.block_mean(b, factor)
-        level_to_full = _level_scaling(factor)
-        refined = _core.register.refine_affine(
-            level_a,
-            level_b,
-            np.linalg.inv(level_to_full) @ matrix @ level_to_full,
-            model,
-            smoothing_sigma=LEVEL_SMOOTHING[factor],
-            tolerance=LEVEL_TOLERANCE[factor],
-            huber_threshold=HUBER_THRESHOLD,
-            noise_model=factor == 1 and FULL_RESOLUTION_NOISE_MODEL,
-            cubic=factor == 1 and FULL_RESOLUTION_CUBIC,
-        )
-        matrix = level_to_full @ refined.matrix @ np.linalg.inv(level_to_full)
-        if not _within_reach(matrix):
-            break  # diverged: finer levels would only spend time on it
+    matrix, refined = _refine_over_levels(a, b, matrix, model, PYRAMID, photon_noise=True)
     assert refined is not None  # the full-resolution level always runs
     found = (
         refined.valid_pixels >= MIN_VALID_FRACTION * a.size
@@ -180,6 +160,47 @@ class RefinedTransform:
     found: bool
 
 
+def _refine_over_levels(
+    a: np.ndarray,
+    b: np.ndarray,
+    matrix: np.ndarray,
+    model: Kind,
+    factors: tuple[int, ...],
+    *,
+    last_tolerance: float | None = None,
+    photon_noise: bool,
+) -> tuple[np.ndarray, _core.register.AffineRefinement | None]:
+    """Gauss-Newton refinement of ``matrix`` on block-mean levels ``factors``, coarsest first;
+    the refined full-image matrix and the last level's result (None when every level was too
+    small). ``photon_noise``: at full resolution, weight pixels by a fitted photon-noise model
+    and sample with Keys cubic (FULL_RESOLUTION_NOISE_MODEL / _CUBIC)."""
+    refined = None
+    for factor in factors:
+        if factor > 1 and min(a.shape) // factor < MIN_SIDE:
+            continue
+        level_a = a if factor == 1 else _core.image.block_mean(a, factor)
+        level_b = b if factor == 1 else _core.image.block_mean(b, factor)
+        level_to_full = _level_scaling(factor)
+        last = factor == factors[-1]
+        refined = _core.register.refine_affine(
+            level_a,
+            level_b,
+            np.linalg.inv(level_to_full) @ matrix @ level_to_full,
+            model,
+            smoothing_sigma=LEVEL_SMOOTHING.get(factor, 1.5),
+            tolerance=last_tolerance
+            if last and last_tolerance is not None
+            else LEVEL_TOLERANCE.get(factor, 1e-2),
+            huber_threshold=HUBER_THRESHOLD,
+            noise_model=photon_noise and factor == 1 and FULL_RESOLUTION_NOISE_MODEL,
+            cubic=photon_noise and factor == 1 and FULL_RESOLUTION_CUBIC,
+        )
+        matrix = level_to_full @ refined.matrix @ np.linalg.inv(level_to_full)
+        if not _within_reach(matrix):
+            break  # diverged: finer levels would only spend time on it
+    return matrix, refined
+
+
 def refine_transform(
     a: np.ndarray,
     b: np.ndarray,
@@ -198,28 +219,17 @@ def refine_transform(
     ``factors``: the block-mean levels refined, coarsest first (see PYRAMID); a coarser first
     level widens the basin (4: about +-8 px, 2: about +-4 px) at a little more cost.
     """
-    matrix = np.asarray(initial, dtype=np.float64)
-    refined = None
-    for factor in factors:
-        if factor > 1 and min(a.shape) // factor < MIN_SIDE:
-            continue
-        level_a = a if factor == 1 else _core.image.block_mean(a, factor)
-        level_b = b if factor == 1 else _core.image.block_mean(b, factor)
-        level_to_full = _level_scaling(factor)
-        refined = _core.register.refine_affine(
-            level_a,
-            level_b,
-            np.linalg.inv(level_to_full) @ matrix @ level_to_full,
-            model,
-            smoothing_sigma=LEVEL_SMOOTHING.get(factor, 1.5),
-            tolerance=LEVEL_TOLERANCE.get(factor, 1e-2)
-            if tolerance is None or factor != factors[-1]
-            else tolerance,
-            huber_threshold=HUBER_THRESHOLD,
-        )
-        matrix = level_to_full @ refined.matrix @ np.linalg.inv(level_to_full)
-        if not _within_reach(matrix):
-            break
+    matrix, refined = _refine_over_levels(
+        a,
+        b,
+        np.asarray(initial, dtype=np.float64),
+        model,
+        factors,
+        last_tolerance=tolerance,
+        # Plain least squares: a series' frames are registered to predicted neighbours and to
+        # blended references, where the photon-noise weighting reads ghosts as signal.
+        photon_noise=False,
+    )
     if refined is None:
         raise InputError(
             f"images of shape {a.shape} are too small to refine; give at least "

@@ -17,14 +17,15 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-EXIT_USER_ERROR = 2
+from ..arguments import EXIT_USER_ERROR, OneLineParser
+
 OUTPUT_FILES = ("drift.csv", "drift.png", "drift_report.json")
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
     from .reference import DEFAULT_LAGS
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=prog,
         description="Correct the drift of an image time series: register every frame, solve "
         "all frames jointly, write the aligned series, drift.csv, drift.png and "

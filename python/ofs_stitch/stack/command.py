@@ -14,20 +14,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from .._version import __version__
+from ..arguments import EXIT_USER_ERROR, OneLineParser
 from ..errors import InputError, StitchError
-
-EXIT_USER_ERROR = 2
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    """A bad option is one line on stderr (not argparse's usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
-        print(f"{self.prog}: {message}; see {self.prog} --help", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -35,7 +25,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     from .exposure import DEFAULT_MASK, FITS, MODES
     from .fusion import ENERGIES, METHODS, SELECTIONS
 
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog=prog,
         description="Fuse a focus stack (a folder of frames, or a multi-page TIFF) into one "
         "image sharp everywhere, with a depth map.",
