@@ -353,9 +353,7 @@ class CorrelationCache:
             for run in self._runs:
                 current = run["pairs"] is self._pairs
                 run["pairs"] = {
-                    (renumber[i], renumber[j]): dataclasses.replace(
-                        m, i=renumber[i], j=renumber[j]
-                    )
+                    (renumber[i], renumber[j]): dataclasses.replace(m, i=renumber[i], j=renumber[j])
                     for (i, j), m in run["pairs"].items()
                 }
                 if current:

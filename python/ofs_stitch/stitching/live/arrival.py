@@ -112,7 +112,7 @@ def read_arrival(
         except ImageReadError as error:
             raise TileRejected(str(error)) from None
     if pixels.shape[:2] != shape:
-        raise TileRejected(f"{path} changed while it was read: left out; it is read again if it changes")
+        raise TileRejected(f"{path} changed while it was read: left out until it changes again")
     row, col = stage_to_pixels([stage_xyz[:2]], matrix, "the camera-stage matrix")[0]
     if frame.shape is None:
         frame.shape, frame.bands, frame.pixel_format = shape, header.bands, header.pixel_format

@@ -258,7 +258,5 @@ class LiveCanvas:
             np.copyto(block[r0:r1, c0:c1], sampled, where=wins[:, :, None])
 
 
-def _union(
-    a: tuple[int, int, int, int], b: tuple[int, int, int, int]
-) -> tuple[int, int, int, int]:
+def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])

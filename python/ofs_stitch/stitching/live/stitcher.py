@@ -206,9 +206,7 @@ class LiveStitcher:
             if size is None or size == self._canvas.width or self._update is None:
                 pixels = self._canvas.pixels()
             else:
-                pixels = self._canvas.render(
-                    self._update.slots, self._update.frame_positions, size
-                )
+                pixels = self._canvas.render(self._update.slots, self._update.frame_positions, size)
         return _jpeg_bytes(pixels) if jpeg else pixels
 
     def wait(self, timeout: float | None = None) -> bool:
