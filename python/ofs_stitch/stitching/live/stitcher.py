@@ -419,15 +419,15 @@ class LiveStitcher:
         """The tiles in play as the batch input stage finds them: the folder's own scan when
         it holds exactly these tiles, else these tiles in capture order (files left out live,
         a corrupt one say, stay out)."""
-        layout = self._layout
         update = self._update
-        if layout is None or update is None or len(update.tiles) < 2:
-            count = 0 if update is None else len(update.tiles)
+        # Files deleted since (a folder gone) cannot be rendered.
+        live = [] if update is None else [t for t in update.tiles if t.path.is_file()]
+        if len(live) < 2:
             self._say_warning(
-                f"{count} tile(s) stitched: at least 2 are needed, so no final mosaic was written"
+                f"{len(live)} tile(s) to stitch: at least 2 are needed, so no final mosaic "
+                "was written"
             )
             return None
-        live = [t for t in update.tiles if t.path.is_file()]
         names = {t.name for t in live}
         try:
             scan = load_scan(self.folder, self.options.inputs)

@@ -141,25 +141,27 @@ def watch_folder(
     events = _Events()
     tracker = CompletenessTracker(settle_s=settings.settle_s)
     observer = None
-    interrupted = False
+    interrupted = vanished = False
     try:
         observer = start_observer(folder, events, settings.poll_s, say.warn)
-        for path in _images_in(folder):
-            tracker.changed(path)
+        # Files already there, in modification order; those untouched for a while are whole.
+        for path, age in _images_in(folder):
+            tracker.changed(path, closed=age > settings.settle_s)
         say.info(
             f"watching {folder} ({'polling' if settings.poll_s else 'change notifications'}); "
             + (f"ends after {settings.idle_s:g} s without a new tile" if settings.idle_s else "")
             + ("; " if settings.idle_s else "")
             + "Ctrl-C ends the watch and writes the final mosaic"
         )
-        _loop(folder, stitcher, events, tracker, settings, say, stop)
+        vanished = not _loop(folder, stitcher, events, tracker, settings, say, stop)
     except KeyboardInterrupt:
         interrupted = True
         say.info("interrupted: writing the final outputs (Ctrl-C again to stop now)")
     finally:
         if observer is not None:
             observer.stop()
-    return _finish(stitcher, say, interrupted)
+    status = _finish(stitcher, say, interrupted)
+    return 2 if vanished and status == 0 else status
 
 
 def _loop(
@@ -170,29 +172,38 @@ def _loop(
     settings: WatchSettings,
     say: _Say,
     stop: threading.Event | None,
-) -> None:
+) -> bool:
+    """Hand each complete file to the stitcher until the watch ends; False when it ended
+    because the folder disappeared."""
     last_tile = time.monotonic()
+    handed: dict[Path, tuple[int, int]] = {}  # file -> (size, mtime_ns) when handed over
     while stop is None or not stop.is_set():
         events.wake.wait(TICK_S)
+        if not folder.is_dir():
+            # Before its deletion events: the tiles stitched so far stay in the mosaic.
+            say.warn(f"{folder} disappeared: the watch ends with the tiles stitched so far")
+            return False
         for path, what in events.take():
             if path.parent != folder or not _is_tile_name(path.name):
                 continue
             if what == "deleted":
                 tracker.forget(path)
-                if stitcher._layout is not None and stitcher._layout.slot_of(path.name) is not None:
+                if handed.pop(path, None) is not None:
                     stitcher.remove(path)
             else:
                 tracker.changed(path, closed=what == "closed")
         for path in tracker.ready():
+            signature = _signature(path)
+            if signature is None or handed.get(path) == signature:
+                continue  # gone again, or an event about a file handed over unchanged
+            handed[path] = signature
             stitcher.add(path, ready_at=time.monotonic())
             last_tile = time.monotonic()
-        if not folder.is_dir():
-            say.warn(f"{folder} disappeared: the watch ends with the tiles stitched so far")
-            return
         if settings.idle_s is not None and not len(tracker):
             if time.monotonic() - last_tile >= settings.idle_s:
                 say.info(f"no new tile for {settings.idle_s:g} s: the watch ends")
-                return
+                return True
+    return True
 
 
 def _finish(stitcher: LiveStitcher, say: _Say, interrupted: bool) -> int:
@@ -205,6 +216,9 @@ def _finish(stitcher: LiveStitcher, say: _Say, interrupted: bool) -> int:
         stitcher.close()
         say.warn("interrupted again: the final outputs were not written")
         return 130
+    except Exception as error:  # a bug, or a file vanishing under the renderer: one line
+        say.warn(f"the final outputs were not written: {type(error).__name__}: {error}")
+        return 2
     if result is None:
         return 130 if interrupted else 0
     if not say.quiet:
@@ -213,13 +227,25 @@ def _finish(stitcher: LiveStitcher, say: _Say, interrupted: bool) -> int:
     return 130 if interrupted else 0
 
 
-def _images_in(folder: Path) -> list[Path]:
-    """The folder's tiles now, in name order (capture order comes from the stitcher)."""
+def _images_in(folder: Path) -> list[tuple[Path, float]]:
+    """The folder's tiles now, oldest first (then in name order), with their age in s."""
+    found = []
+    now = time.time()
     try:
-        names = sorted((p.name for p in folder.iterdir() if p.is_file()), key=natural_sort_key)
+        for path in folder.iterdir():
+            if _is_tile_name(path.name) and path.is_file():
+                found.append((path.stat().st_mtime, natural_sort_key(path.name), path))
     except OSError:
         return []
-    return [folder / name for name in names if _is_tile_name(name)]
+    return [(path, now - mtime) for mtime, _, path in sorted(found)]
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _is_tile_name(name: str) -> bool:
