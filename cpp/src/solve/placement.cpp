@@ -197,6 +197,17 @@ Placement solve_positions(std::int64_t n, const std::vector<Displacement>& pairs
             if (!std::isfinite(rows[t]) || !std::isfinite(cols[t]))
                 throw std::invalid_argument("initial_positions must be finite");
         }
+        // The robust weights of the starting point too: from a layout that was already
+        // solved, the reweighting then starts where it ended instead of at plain least squares.
+        if (settings.loss != RobustLoss::none) {
+            for (std::size_t k = 0; k < m; ++k) {
+                const auto& p = pairs[k];
+                const double res_row = rows[p.j] - rows[p.i] - p.d_row;
+                const double res_col = cols[p.j] - cols[p.i] - p.d_col;
+                result.robust_weights[k] = robust_factor(settings.loss, std::hypot(res_row, res_col),
+                                                         settings.robust_scale);
+            }
+        }
     }
 
     for (int round = 0; round < rounds; ++round) {
