@@ -3,7 +3,7 @@
 The public API: ``stitch(folder, **options)`` does the whole job of ``ofs-stitch FOLDER``;
 ``register_pair`` measures where one image sits relative to another; ``solve_positions`` places
 any number of tiles from such measurements; ``Transform``, ``TransformTable`` and ``fit`` hold
-and estimate the maps between images.
+and estimate the maps between images; ``LiveStitcher`` stitches a scan while it is acquired.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from .core.solve import SolvedPositions, solve_positions
     from .core.transform import Transform, TransformTable, fit
     from .stitching.api import Stitched, stitch
+    from .stitching.live.stitcher import LiveStitcher
 
 __all__ = [
     "ImageReadError",
     "InputError",
+    "LiveStitcher",
     "OutputError",
     "SolvedPositions",
     "Registration",
@@ -45,6 +47,7 @@ _LAZY = {
     "solve_positions": "core.solve",
     "Registration": "core.matches",
     "register_pair": "core.registration",
+    "LiveStitcher": "stitching.live.stitcher",
     "Stitched": "stitching.api",
     "stitch": "stitching.api",
     "Transform": "core.transform",

@@ -12,6 +12,8 @@ One module per kind of data; each module's docstring says what truth it knows.
   neighbour shifts for the solver.
 * ``pairs``: image pairs with an exactly known shift.
 * ``mosaics``: tile files cut from a known image, whose truth is the mosaic (for the renderer).
+* ``replay``: a scan written into a folder one tile at a time, as a microscope writes it;
+  truth: when each file became complete (live stitching's latency).
 * ``files``: the one tile writer, OpenFlexure UserComment layouts, small images carrying them.
 * ``example``: the README's example, ``python -m ofs_stitch.testing.example``.
 

@@ -2,12 +2,18 @@
 each file written in pieces and then closed (a reader watching the folder can catch a file
 half-written), in capture order.
 
+    python -m ofs_stitch.testing.replay SOURCE TARGET [--interval SECONDS]
+
+replays the images of SOURCE (oldest first) into TARGET.
+
 Truth: the moment each file became complete (``ReplayedTile.complete_at``, `time.monotonic`),
 from which a live stitcher's latency is measured, and the scan's own truth (`scans`).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -62,3 +68,25 @@ def replay_scan(
         if on_complete is not None:
             on_complete(tile)
     return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ofs_stitch.testing.replay",
+        description="Write the images of SOURCE into TARGET one at a time, as a microscope would.",
+    )
+    parser.add_argument("source", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--interval", type=float, default=0.3, help="seconds between tiles")
+    args = parser.parse_args(argv)
+    images = [
+        p for p in args.source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif")
+    ]
+    images.sort(key=lambda p: (os.stat(p).st_mtime, p.name))
+    replay_scan(images, args.target, interval_s=args.interval)
+    print(f"replayed {len(images)} images into {args.target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
