@@ -27,12 +27,11 @@ import numpy as np
 
 from ...errors import InputError, StitchError
 from ...io.atomic import atomic_output
-from ...io.discovery import is_image_name
+from ...io.discovery import discover_images, is_image_name, natural_sort_key
 from ...io.pair_cache import CorrelationCache
 from ...openflexure.scan_order import capture_order
 from ...render.preview import PREVIEW_QUALITY, PREVIEW_WIDTH
 from ..api import Stitched, _as_argv
-from ..inputs import load_scan
 from ..measure import MeasureSettings
 from ..options import build_parser, options_from_args
 from ..pipeline import StitchOptions, _search_radius, cache_key, stitch
@@ -408,17 +407,16 @@ class LiveStitcher:
             list(update.measurements),
             update.rejected,
             placed.residuals,
-            csm_matrix=self._frame.matrix
-            if self._frame.position_source == "openflexure-metadata"
-            else None,
+            csm_matrix=self._frame.matrix,
             pixel_size_um=self._frame.pixel_size_um,
             extra=extra,
+            with_pairs=False,  # they come with the final file; here they would cost 2/3
         )
 
     def _final_scan(self) -> Scan | None:
-        """The tiles in play as the batch input stage finds them: the folder's own scan when
-        it holds exactly these tiles, else these tiles in capture order (files left out live,
-        a corrupt one say, stay out)."""
+        """The tiles in play as the batch input stage orders them (by name, then capture
+        time), from what was read as they came: no header is read again. Files left out live
+        (a corrupt one, say) stay out."""
         update = self._update
         # Files deleted since (a folder gone) cannot be rendered.
         live = [] if update is None else [t for t in update.tiles if t.path.is_file()]
@@ -428,23 +426,19 @@ class LiveStitcher:
                 "was written"
             )
             return None
-        names = {t.name for t in live}
+        live.sort(key=lambda tile: natural_sort_key(tile.name))
+        order = capture_order([self._headers[t.name] for t in live])
         try:
-            scan = load_scan(self.folder, self.options.inputs)
+            skipped = discover_images(self.folder, minimum=0).skipped
         except StitchError:
-            scan = None
-        if scan is not None and {t.name for t in scan.tiles} == names:
-            return scan
-        headers = [self._headers[t.name] for t in live]
-        order = capture_order(headers)
+            skipped = []
         return Scan(
             folder=self.folder,
             tiles=[live[k] for k in order],
             position_source=self._frame.position_source or "file-name",
-            csm_matrix=self._frame.matrix
-            if self._frame.position_source == "openflexure-metadata"
-            else None,
+            csm_matrix=self._frame.matrix,
             pixel_size_um=self._frame.pixel_size_um,
+            skipped=skipped,
         )
 
     def _say_info(self, message: str) -> None:
