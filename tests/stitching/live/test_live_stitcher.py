@@ -182,9 +182,15 @@ def test_a_deleted_tile_is_taken_out_and_a_replaced_one_measured_again(
     live.add(tiles[6])
     live.wait(60)
     assert sum(r.new_pairs for r in live.reports) > measured
+    # Replaced by an unusable file: the old picture is gone too.
+    tiles[8].write_bytes(tiles[8].read_bytes()[:1500])
+    live.add(tiles[8])
+    live.wait(60)
+    assert tiles[8].name not in live.positions
+    assert any(tiles[8].name in w for w in warnings)
     final = live.finish()
     assert final is not None and tiles[5].name not in final.names
-    kept = [p for p in small_scan.paths if p.name != tiles[5].name]
+    kept = [p for p in small_scan.paths if p.name not in (tiles[5].name, tiles[8].name)]
     batch, _ = batch_positions(kept, tmp_path / "batch")
     assert largest_difference(batch, dict(zip(final.names, final.positions, strict=True))) < 0.01
 

@@ -286,17 +286,8 @@ class LiveStitcher:
     def _do(self, kind: str, item: Any, stage_position: Any, ready_at: float) -> None:
         started_cpu = time.process_time()
         if kind == "remove":
-            layout = self._layout
-            if layout is None:
-                return
-            slot = layout.slot_of(item.name)
-            update = layout.remove(item.name)
-            if update is None or slot is None:
-                return
-            self._say_warning(f"{item} was deleted: taken out of the mosaic")
-            with self._lock:
-                self._canvas.drop(slot)
-            self._publish(update, item.name, ready_at, started_cpu)
+            if self._take_out(item, ready_at, started_cpu):
+                self._say_warning(f"{item} was deleted: taken out of the mosaic")
             return
         pixels = None
         if kind == "array":
@@ -309,7 +300,12 @@ class LiveStitcher:
                 raise TileRejected(f"{path} is not in {self.folder}: left out")
             if not is_image_name(path.name):
                 raise TileRejected(f"{path} is not an image file ofs-stitch reads: left out")
-        arrival = read_arrival(path, self._frame, self.options.inputs, ready_at, pixels)
+        try:
+            arrival = read_arrival(path, self._frame, self.options.inputs, ready_at, pixels)
+        except TileRejected:
+            # A tile replaced by an unusable file: the old picture is gone, take it out.
+            self._take_out(path, ready_at, started_cpu)
+            raise
         layout = self._layout or self._start(arrival)
         self._headers[arrival.tile.name] = arrival.header
         duplicate = self._same_stage_position(layout, arrival)
@@ -321,6 +317,18 @@ class LiveStitcher:
         with self._lock:
             self._canvas.set_tile(slot, arrival.pixels)
         self._publish(update, arrival.tile.name, ready_at, started_cpu)
+
+    def _take_out(self, path: Path, ready_at: float, started_cpu: float) -> bool:
+        """Take the tile of ``path`` out of the mosaic, if it is in; whether it was."""
+        layout = self._layout
+        slot = None if layout is None else layout.slot_of(path.name)
+        update = None if layout is None else layout.remove(path.name)
+        if update is None or slot is None:
+            return False
+        with self._lock:
+            self._canvas.drop(slot)
+        self._publish(update, path.name, ready_at, started_cpu)
+        return True
 
     def _start(self, first: Arrival) -> LiveLayout:
         """The layout, once the first tile says the tile size (the search radius needs it)."""
