@@ -23,7 +23,8 @@ class LiveRun:
     replayed: list[ReplayedTile]
     latencies: dict[str, float]  # tile name -> s from its file being complete to the outputs
     finished_after_s: float  # from the last tile's file complete to the final outputs written
-    cpu_between_tiles_s: float  # process CPU not spent in tile updates, while tiles came
+    # Process CPU not spent in tile updates while tiles came (the replaying writer's included)
+    cpu_between_tiles_s: float
     replay_wall_s: float
     status: int
     folder: Path
@@ -65,6 +66,7 @@ def replay_watched(
     def hook(live: LiveStitcher) -> None:
         def seen(report: TileReport) -> None:
             if len(live.reports) >= len(tiles):
+                outcome["cpu_at_last_update"] = time.process_time()
                 stop.set()
 
         live.on_update = seen
@@ -86,16 +88,16 @@ def replay_watched(
     replay_wall = time.monotonic() - started
     thread.join()
     (live,) = made
-    cpu_all = time.process_time() - cpu_start
+    # Up to the last tile's update: the final run is not "between tiles".
+    cpu_all = outcome["cpu_at_last_update"] - cpu_start
     written = {r.name: r.written_at for r in live.reports}
     latencies = {t.name: written[t.name] - t.complete_at for t in replayed if t.name in written}
-    finish_cpu = 0.0  # the final run is part of cpu_all: take it out with the updates
     return LiveRun(
         reports=list(live.reports),
         replayed=replayed,
         latencies=latencies,
         finished_after_s=outcome["ended"] - replayed[-1].complete_at,
-        cpu_between_tiles_s=max(0.0, cpu_all - sum(r.cpu_s for r in live.reports) - finish_cpu),
+        cpu_between_tiles_s=max(0.0, cpu_all - sum(r.cpu_s for r in live.reports)),
         replay_wall_s=replay_wall,
         status=int(outcome["status"]),
         folder=folder,

@@ -28,6 +28,7 @@ import numpy as np
 from ...errors import InputError, StitchError
 from ...io.atomic import atomic_output
 from ...io.discovery import discover_images, is_image_name, natural_sort_key
+from ...io.memory import TileStore
 from ...io.pair_cache import CorrelationCache
 from ...openflexure.scan_order import capture_order
 from ...render.preview import PREVIEW_QUALITY, PREVIEW_WIDTH
@@ -226,7 +227,13 @@ class LiveStitcher:
             scan = self._final_scan()
             if scan is None:
                 return None
-            result = stitch(self.folder, self.options, plot_helper=self._plots, scan=scan)
+            result = stitch(
+                self.folder,
+                self.options,
+                plot_helper=self._plots,
+                scan=scan,
+                tiles_held=self._tiles_held(scan),
+            )
             self._plots = None
         finally:
             self.close()
@@ -420,6 +427,20 @@ class LiveStitcher:
             extra=extra,
             with_pairs=False,  # they come with the final file; here they would cost 2/3
         )
+
+    def _tiles_held(self, scan: Scan) -> TileStore:
+        """The decoded tiles still held, by index in the final scan: the renderer does not
+        decode them again (a batch run renders from the tiles its measuring decoded)."""
+        held = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes)
+        layout = self._layout
+        if held.enabled and layout is not None:
+            for index, tile in enumerate(scan.tiles):
+                slot = layout.slot_of(tile.name)
+                pixels = None if slot is None else self._recent.get(slot)
+                if pixels is not None:
+                    held.keep(index, pixels)
+        self._recent.clear()  # from here on the final run holds them
+        return held
 
     def _final_scan(self) -> Scan | None:
         """The tiles in play as the batch input stage orders them (by name, then capture
