@@ -27,13 +27,13 @@ def _options(folder: Path, *extra: str):  # type: ignore[no-untyped-def]
     return options_from_args(build_parser().parse_args([str(folder), "--quiet", *extra]))
 
 
-def _watch_in_thread(folder: Path, settings: WatchSettings, *extra: str):  # type: ignore[no-untyped-def]
+def _watch_in_thread(folder: Path, settings: WatchSettings, *extra: str, stop=None):  # type: ignore[no-untyped-def]
     made: list[LiveStitcher] = []
     result: dict[str, int] = {}
 
     def run() -> None:
         result["status"] = watch_folder(
-            folder, _options(folder, *extra), settings, stitcher_hook=made.append
+            folder, _options(folder, *extra), settings, stop=stop, stitcher_hook=made.append
         )
 
     thread = threading.Thread(target=run)
@@ -96,6 +96,35 @@ def test_a_folder_that_disappears_ends_the_watch_with_a_warning(
     # What was written stays whole: positions.json of the three tiles.
     assert json.loads((output / "positions.json").read_text())["tile_count"] == 3
     assert not list(output.glob(".*"))
+
+
+def test_a_tile_deleted_mid_scan_is_taken_out(small_scan, tmp_path: Path, capfd) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths[:4], folder)
+    stop = threading.Event()
+    thread, made, result = _watch_in_thread(
+        folder,
+        WatchSettings(settle_s=0.05),
+        "-o",
+        str(tmp_path / "out"),
+        "--stitching_mode",
+        "preview_stitch",
+        stop=stop,
+    )
+    (live,) = made
+    while len(live.reports) < 4:
+        time.sleep(0.02)
+    gone = tiles[-1]  # the end of the row: the others still overlap each other
+    gone.unlink()
+    deadline = time.monotonic() + 30
+    while gone.name in live.positions and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sorted(live.positions) == sorted(t.name for t in tiles if t != gone)
+    assert any(gone.name in w and "deleted" in w for w in live.warnings), live.warnings
+    stop.set()
+    thread.join(60)
+    assert result["status"] == 0
+    assert json.loads((tmp_path / "out" / "positions.json").read_text())["tile_count"] == 3
 
 
 def test_ctrl_c_ends_the_watch_and_writes_the_final_outputs(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

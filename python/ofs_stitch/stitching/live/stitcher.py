@@ -293,8 +293,7 @@ class LiveStitcher:
     def _do(self, kind: str, item: Any, stage_position: Any, ready_at: float) -> None:
         started_cpu = time.process_time()
         if kind == "remove":
-            if self._take_out(item, ready_at, started_cpu):
-                self._say_warning(f"{item} was deleted: taken out of the mosaic")
+            self._take_out(item, ready_at, started_cpu, f"{item} was deleted")
             return
         pixels = None
         if kind == "array":
@@ -311,7 +310,7 @@ class LiveStitcher:
             arrival = read_arrival(path, self._frame, self.options.inputs, ready_at, pixels)
         except TileRejected:
             # A tile replaced by an unusable file: the old picture is gone, take it out.
-            self._take_out(path, ready_at, started_cpu)
+            self._take_out(path, ready_at, started_cpu, None)
             raise
         layout = self._layout or self._start(arrival)
         self._headers[arrival.tile.name] = arrival.header
@@ -326,17 +325,18 @@ class LiveStitcher:
             self._canvas.set_tile(slot, arrival.pixels, jpeg)
         self._publish(update, arrival.tile.name, ready_at, started_cpu)
 
-    def _take_out(self, path: Path, ready_at: float, started_cpu: float) -> bool:
-        """Take the tile of ``path`` out of the mosaic, if it is in; whether it was."""
+    def _take_out(self, path: Path, ready_at: float, started_cpu: float, why: str | None) -> None:
+        """Take the tile of ``path`` out of the mosaic, if it is in (saying ``why``)."""
         layout = self._layout
         slot = None if layout is None else layout.slot_of(path.name)
         update = None if layout is None else layout.remove(path.name)
         if update is None or slot is None:
-            return False
+            return
+        if why is not None:
+            self._say_warning(f"{why}: taken out of the mosaic")
         with self._lock:
             self._canvas.drop(slot)
         self._publish(update, path.name, ready_at, started_cpu)
-        return True
 
     def _start(self, first: Arrival) -> LiveLayout:
         """The layout, once the first tile says the tile size (the search radius needs it)."""

@@ -25,8 +25,12 @@ from ..plot_worker import PlotProcess
 from .completeness import CompletenessTracker
 from .stitcher import LiveStitcher, check_live_options
 
-# How often the main loop looks at pending files when no event wakes it.
+# How often the main loop looks at pending files when no event wakes it, and at the folder
+# when no file is pending.
 TICK_S = 0.02
+IDLE_TICK_S = 0.25
+# A deleted tile is taken out after this long, if its folder is still there.
+DELETION_GRACE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,13 @@ def _loop(
     because the folder disappeared."""
     last_tile = time.monotonic()
     handed: dict[Path, tuple[int, int]] = {}  # file -> (size, mtime_ns) when handed over
+    # Deletions wait a moment: a folder being deleted loses its files first, and a file
+    # replaced by deleting and writing it again comes back.
+    deleted: dict[Path, float] = {}
     while stop is None or not stop.is_set():
-        events.wake.wait(TICK_S)
+        # Files waiting to settle are looked at often; otherwise only events wake the loop
+        # (and a look now and then: is the folder still there, has the watch gone idle?).
+        events.wake.wait(TICK_S if len(tracker) or deleted else IDLE_TICK_S)
         if not folder.is_dir():
             # Before its deletion events: the tiles stitched so far stay in the mosaic.
             say.warn(f"{folder} disappeared: the watch ends with the tiles stitched so far")
@@ -188,10 +197,16 @@ def _loop(
                 continue
             if what == "deleted":
                 tracker.forget(path)
-                if handed.pop(path, None) is not None:
-                    stitcher.remove(path)
+                if path in handed:
+                    deleted.setdefault(path, time.monotonic())
             else:
+                deleted.pop(path, None)
                 tracker.changed(path, closed=what == "closed")
+        for path, when in list(deleted.items()):
+            if time.monotonic() - when >= DELETION_GRACE_S:
+                del deleted[path]
+                if not path.exists() and handed.pop(path, None) is not None:
+                    stitcher.remove(path)
         for path in tracker.ready():
             signature = _signature(path)
             if signature is None or handed.get(path) == signature:
