@@ -345,6 +345,10 @@ class CorrelationCache:
         """Number ``name`` as the next tile; the cached names of absent files, which follow the
         tiles, move up by one (their pairs renumbered)."""
         tile = len(self._index)
+        if len(self._names) == tile:  # no cached names of absent files follow the tiles
+            self._names.append(name)
+            self._index[name] = tile
+            return
         others = [n for n in self._names[tile:] if n != name]
         names = self._names[:tile] + [name] + others
         if names != self._names:

@@ -245,7 +245,10 @@ def positions_document(
         if key in document:
             raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
         document[key] = value
-    return _json_ready(document)
+    # The tile records are plain, finite Python values already (built from tolist above):
+    # walking them again cost as much as encoding them, for every live update.
+    ready = _json_ready({key: value for key, value in document.items() if key != "tiles"})
+    return {key: tile_entries if key == "tiles" else ready[key] for key in document}
 
 
 def tile_residuals(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.matches import CandidatePair, PairMeasurement
+from ...core.solve import solve_positions
 from ...io.pair_cache import CorrelationCache, FileSignature
 from ...io.tiles import Tile
 from ..candidates import (
@@ -25,8 +26,18 @@ from ..candidates import (
     overlap_fraction,
 )
 from ..measure import MeasureSettings, measure_pairs
-from ..place import PlacedTiles, place_tiles, rejection_reasons
-from ..thresholds import PairSelection, ThresholdSettings, select_pairs
+from ..place import (
+    DEFAULT_STAGE_SIGMA_PX,
+    LOOP_RESIDUAL_FLOOR_PX,
+    LOOP_RESIDUAL_SIGMAS,
+    PAIR_SIGMA_PX,
+    ROBUST_SCALE_FLOOR_PX,
+    ROBUST_SCALE_SIGMAS,
+    PlacedTiles,
+    place_tiles,
+    rejection_reasons,
+)
+from ..thresholds import PairSelection, ThresholdSettings, select_pairs, sigma_from_lengths
 from .recent import RecentTiles
 
 
@@ -81,6 +92,8 @@ class LiveLayout:
         self._solved: dict[int, np.ndarray] = {}  # slot -> last position in the solve's frame
         self._placed: PlacedTiles | None = None
         self._placed_slots: np.ndarray = np.zeros(0, np.int64)
+        self._since_full = 0  # placements since the last full one (`place_tiles`)
+        self._loop_inconsistent: set[tuple[int, int]] = set()  # slot pairs, last placement
 
     # ----------------------------------------------------------------------------------------
     def slot_of(self, name: str) -> int | None:
@@ -247,14 +260,47 @@ class LiveLayout:
         )
         stage = np.array([t.stage_position_px for t in tiles], dtype=float).reshape(-1, 2)
         selection = select_pairs(list(measurements), self.thresholds)
-        placed = place_tiles(
-            stage,
-            list(measurements),
-            selection.accepted,
-            reject_inconsistent=self.thresholds.method == "automatic",
-            initial=self._warm_start(slots, stage),
-        )
+        initial = self._warm_start(slots, stage)
+        automatic = self.thresholds.method == "automatic"
+        self._since_full += 1
+        if (
+            self._placed is None
+            or initial is None
+            or self._since_full >= self._full_every(len(tiles))
+        ):
+            placed = place_tiles(
+                stage,
+                list(measurements),
+                selection.accepted,
+                reject_inconsistent=automatic,
+                initial=initial,
+            )
+            self._since_full = 0
+        else:
+            # Pairs the loops contradicted last time start out of the solve (they are
+            # checked again: a pair that fits now comes back at the next full placement).
+            known_bad = np.array(
+                [
+                    (int(slots[m.i]), int(slots[m.j])) in self._loop_inconsistent
+                    for m in measurements
+                ],
+                dtype=bool,
+            ).reshape(-1)
+            placed = place_warm(
+                stage,
+                list(measurements),
+                selection.accepted,
+                self._placed,
+                initial,
+                automatic,
+                known_bad,
+            )
         assert placed.solved_positions is not None
+        self._loop_inconsistent = {
+            (int(slots[m.i]), int(slots[m.j]))
+            for m, bad in zip(measurements, placed.loop_inconsistent, strict=True)
+            if bad
+        }
         for slot, position in zip(slots, placed.solved_positions, strict=True):
             self._solved[int(slot)] = position
         self._placed, self._placed_slots = placed, slots
@@ -270,6 +316,12 @@ class LiveLayout:
             new_pairs=new_pairs,
         )
 
+    @staticmethod
+    def _full_every(tiles: int) -> int:
+        """How often the full placement runs (stage map, robust scale and all): after every
+        tile while the scan is small, then about every 10 % more tiles."""
+        return 1 if tiles < FULL_PLACEMENT_BELOW else max(1, tiles // 10)
+
     def _warm_start(self, slots: np.ndarray, stage: np.ndarray) -> np.ndarray | None:
         """The last layout, a new tile at its stage position mapped as the last layout maps
         the stage: the solve then only moves what the new pairs move."""
@@ -281,3 +333,80 @@ class LiveLayout:
             if known is not None:
                 start[k] = known
         return start
+
+
+# The warm solve's conjugate-gradient tolerance (relative residual).
+LIVE_TOLERANCE = 1e-8
+# Scans smaller than this are placed in full after every tile (a few milliseconds).
+FULL_PLACEMENT_BELOW = 100
+
+
+def place_warm(
+    stage: np.ndarray,
+    measurements: list[PairMeasurement],
+    accepted: np.ndarray,
+    last: PlacedTiles,
+    initial: np.ndarray,
+    reject_inconsistent: bool,
+    known_bad: np.ndarray | None = None,
+) -> PlacedTiles:
+    """`place.place_tiles`'s last step alone, from the last full placement's stage map, stage
+    spread and robust scale, starting from the last layout: one robust solve (two when a pair
+    contradicts the loops around it) instead of four from scratch. A live layout only; the
+    final run places in full."""
+    n = len(stage)
+    accepted = np.asarray(accepted, dtype=bool).copy()
+    given = accepted.copy()
+    if reject_inconsistent and known_bad is not None and len(known_bad) == len(accepted):
+        accepted &= ~known_bad
+    stage_sigma = max(
+        last.stage_sigma_px if last.stage_sigma_px is not None else DEFAULT_STAGE_SIGMA_PX, 1.0
+    )
+    mapped = last.stage_to_layout.apply(stage)
+    used = last.residuals[last.accepted] if last.accepted.any() else np.zeros((0, 2))
+    robust_scale = max(
+        ROBUST_SCALE_FLOOR_PX, ROBUST_SCALE_SIGMAS * sigma_from_lengths(np.hypot(*used.T))
+    )
+    table = np.array(
+        [(p.i, p.j, p.shift[0], p.shift[1]) for p in measurements], dtype=float
+    ).reshape(-1, 4)
+    result = None
+    for _ in range(2):
+        result = solve_positions(
+            n,
+            table[accepted],
+            priors=mapped,
+            prior_weights=(PAIR_SIGMA_PX / stage_sigma) ** 2,
+            robust="cauchy",
+            robust_scale=robust_scale,
+            initial=initial if result is None else result.positions,
+            # A live layout needs hundredths of a pixel, not the final run's 1e-12.
+            tolerance=LIVE_TOLERANCE,
+        )
+        residual = _residuals(result.positions, table)
+        size = np.hypot(residual[:, 0], residual[:, 1])
+        if not accepted.any() or not reject_inconsistent:
+            break
+        limit = max(
+            LOOP_RESIDUAL_FLOOR_PX, LOOP_RESIDUAL_SIGMAS * sigma_from_lengths(size[accepted])
+        )
+        contradicting = accepted & (size > limit)
+        if not contradicting.any():
+            break
+        accepted &= ~contradicting
+    assert result is not None
+    positions = result.positions - result.positions.min(axis=0)
+    return PlacedTiles(
+        positions=positions,
+        accepted=accepted,
+        loop_inconsistent=given & ~accepted,
+        residuals=_residuals(positions, table),
+        stage_to_layout=last.stage_to_layout,
+        stage_sigma_px=last.stage_sigma_px,
+        solved_positions=result.positions,
+    )
+
+
+def _residuals(positions: np.ndarray, table: np.ndarray) -> np.ndarray:
+    i, j = table[:, 0].astype(int), table[:, 1].astype(int)
+    return positions[j] - positions[i] - table[:, 2:4]
