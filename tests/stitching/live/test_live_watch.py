@@ -136,6 +136,9 @@ def test_ctrl_c_ends_the_watch_and_writes_the_final_outputs(small_scan, tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background has SIGINT ignored, and a child inherits that:
+        # give the command the disposition a terminal gives it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         replay_scan(small_scan.paths[:5], folder, interval_s=0.05)
