@@ -1,8 +1,10 @@
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "ofs/solve/placement.hpp"
 #include "ofs/solve/point_placement.hpp"
@@ -47,7 +49,8 @@ void bind_solve(py::module_ m) {
         [](std::int64_t n_tiles, Int64Array i, Int64Array j, DoubleArray displacement,
            DoubleArray weight, Int64Array prior_tile, DoubleArray prior_position,
            DoubleArray prior_weight, const std::string& loss, double robust_scale,
-           int max_reweighting_iterations, double tolerance) {
+           int max_reweighting_iterations, double tolerance,
+           std::optional<DoubleArray> initial_positions) {
             const py::ssize_t m_pairs = i.shape(0);
             require_length(j, m_pairs, "j");
             require_length(weight, m_pairs, "weight");
@@ -78,6 +81,13 @@ void bind_solve(py::module_ m) {
             settings.robust_scale = robust_scale;
             settings.max_reweighting_iterations = max_reweighting_iterations;
             settings.tolerance = tolerance;
+            if (initial_positions) {
+                if (initial_positions->ndim() != 2 || initial_positions->shape(1) != 2)
+                    throw py::value_error("initial_positions must have shape (n_tiles, 2)");
+                require_length(*initial_positions, n_tiles, "initial_positions");
+                settings.initial_positions.assign(initial_positions->data(),
+                                                  initial_positions->data() + 2 * n_tiles);
+            }
             ofs::Placement placement;
             {
                 py::gil_scoped_release release;  // works on its own copies of the inputs
@@ -101,7 +111,8 @@ void bind_solve(py::module_ m) {
         py::arg("n_tiles"), py::arg("i"), py::arg("j"), py::arg("displacement"), py::arg("weight"),
         py::arg("prior_tile"), py::arg("prior_position"), py::arg("prior_weight"),
         py::arg("loss") = "none", py::arg("robust_scale") = 1.0,
-        py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-12);
+        py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-12,
+        py::arg("initial_positions") = py::none());
 
     m.def(
         "place_points",

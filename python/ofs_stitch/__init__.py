@@ -4,7 +4,8 @@ The public API: ``stitch(folder, **options)`` does the whole job of ``ofs-stitch
 ``register_pair`` measures where one image sits relative to another; ``solve_positions`` places
 any number of tiles from such measurements; ``Transform``, ``TransformTable`` and ``fit`` hold
 and estimate the maps between images; ``Matcher``, ``Placement`` and ``Renderer`` match points
-between tiles, place the tiles (rigid or affine) and render them (``ofs_stitch.align``).
+between tiles, place the tiles (rigid or affine) and render them (``ofs_stitch.align``);
+``LiveStitcher`` stitches a scan while it is acquired.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ if TYPE_CHECKING:
     from .core.solve import SolvedPositions, solve_positions
     from .core.transform import Transform, TransformTable, fit
     from .stitching.api import Stitched, stitch
+    from .stitching.live.stitcher import LiveStitcher
 
 __all__ = [
     "ImageReadError",
     "InputError",
+    "LiveStitcher",
     "Matcher",
     "OutputError",
     "Placement",
@@ -59,6 +62,7 @@ _LAZY = {
     "solve_positions": "core.solve",
     "Registration": "core.matches",
     "register_pair": "core.registration",
+    "LiveStitcher": "stitching.live.stitcher",
     "Stitched": "stitching.api",
     "stitch": "stitching.api",
     "Transform": "core.transform",

@@ -488,3 +488,32 @@ def test_a_failing_write_becomes_a_warning(tmp_path, monkeypatch):
         assert cache.get("a.jpg", "b.jpg") == measurement(0, 1)
         assert cache.path is None
     assert len(cache.warnings) == 1 and "No space left" in cache.warnings[0]
+
+
+def test_files_added_after_opening_take_the_next_indices(tmp_path):
+    """Live stitching: the cache grows with the scan, one file at a time."""
+    with open_cache(tmp_path, ["old.jpg", "gone.jpg", "a.jpg"]) as cache:
+        cache.put("old.jpg", "gone.jpg", measurement(0, 1))
+        cache.put("gone.jpg", "a.jpg", measurement(1, 2, 1.0))
+    with open_cache(tmp_path, []) as cache:
+        cache.add_files(signatures(["a.jpg"]))
+        cache.add_files(signatures(["b.jpg"]))
+        cache.put("a.jpg", "b.jpg", measurement(0, 1, 2.0))
+        cache.add_files(signatures(["gone.jpg"]))
+        # A file cached by an earlier run comes back with its pairs, numbered as now.
+        again = cache.get("gone.jpg", "a.jpg")
+        assert again is not None and (again.i, again.j) == (2, 0)
+        assert again.shift == measurement(1, 2, 1.0).shift
+    reopened = open_cache(tmp_path, ["a.jpg", "b.jpg", "old.jpg", "gone.jpg"])
+    assert reopened.get("a.jpg", "b.jpg").shift == measurement(0, 1, 2.0).shift
+    assert reopened.get("old.jpg", "gone.jpg") is not None
+
+
+def test_a_file_added_again_with_another_signature_loses_its_pairs(tmp_path):
+    with open_cache(tmp_path, []) as cache:
+        cache.add_files(signatures(["a.jpg", "b.jpg"]))
+        cache.put("a.jpg", "b.jpg", measurement(0, 1))
+        assert cache.add_files(signatures(["b.jpg"])) == 0  # the same file: kept
+        assert cache.get("a.jpg", "b.jpg") is not None
+        assert cache.add_files(signatures(["b.jpg"], size=1234)) == 1  # re-captured
+        assert cache.get("a.jpg", "b.jpg") is None

@@ -117,6 +117,27 @@ Placement solve_positions(std::int64_t n, const std::vector<Displacement>& pairs
     const int rounds = settings.loss == RobustLoss::none ? 1
                                                          : std::max(1, settings.max_reweighting_iterations);
     std::vector<double> rows(n, 0.0), cols(n, 0.0), rhs_row(n), rhs_col(n), pair_weights(m);
+    if (!settings.initial_positions.empty()) {
+        if (settings.initial_positions.size() != static_cast<std::size_t>(2 * n))
+            throw std::invalid_argument("initial_positions must hold n_tiles x 2 values");
+        for (std::int64_t t = 0; t < n; ++t) {
+            rows[t] = settings.initial_positions[2 * t];
+            cols[t] = settings.initial_positions[2 * t + 1];
+            if (!std::isfinite(rows[t]) || !std::isfinite(cols[t]))
+                throw std::invalid_argument("initial_positions must be finite");
+        }
+        // The robust weights of the starting point too: from a layout that was already
+        // solved, the reweighting then starts where it ended instead of at plain least squares.
+        if (settings.loss != RobustLoss::none) {
+            for (std::size_t k = 0; k < m; ++k) {
+                const auto& p = pairs[k];
+                const double res_row = rows[p.j] - rows[p.i] - p.d_row;
+                const double res_col = cols[p.j] - cols[p.i] - p.d_col;
+                result.robust_weights[k] = robust_factor(settings.loss, std::hypot(res_row, res_col),
+                                                         settings.robust_scale);
+            }
+        }
+    }
 
     for (int round = 0; round < rounds; ++round) {
         for (std::size_t k = 0; k < m; ++k) pair_weights[k] = pairs[k].weight * result.robust_weights[k];

@@ -34,6 +34,16 @@ def _show_cached_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace, plot_helper: PlotProcess | None) -> int:
+    """--watch: live stitching until Ctrl-C or --watch_idle (stitching/live/watch.py)."""
+    from ..stitching.live.watch import WatchSettings, watch_folder
+
+    settings = WatchSettings(idle_s=args.watch_idle, poll_s=args.watch_poll)
+    return watch_folder(
+        args.input_folder, options_from_args(args), settings, plot_helper=plot_helper
+    )
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -51,6 +61,11 @@ def main(
             return _show_cached_settings(args)
         if args.use_cached_settings:
             apply_cached_settings(args)
+        if args.watch_idle is not None or args.watch_poll is not None:
+            if not args.watch:
+                raise OptionError("--watch_idle and --watch_poll need --watch")
+        if args.watch:
+            return _watch(args, plot_helper)
         result = stitch(args.input_folder, options_from_args(args), plot_helper=plot_helper)
     except StitchError as error:
         print(f"{prog}: {error}", file=sys.stderr)

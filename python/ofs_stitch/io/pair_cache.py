@@ -37,6 +37,7 @@ warning in ``CorrelationCache.warnings`` and are replaced by a fresh cache.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -141,7 +142,8 @@ class CorrelationCache:
         self.dropped_stale = dropped_stale
         self._settings = settings
         self._index = {sig.name: k for k, sig in enumerate(file_signatures)}
-        self._names = document.names  # read only from here on: no lock needed
+        # Changed only by add_files, under the data lock.
+        self._names = document.names
         self._files = document.files
         self._runs = document.runs
         run = _find_run(self._runs, settings)
@@ -321,6 +323,57 @@ class CorrelationCache:
         """Write every pending change to the cache file now (no-op without a writable folder)."""
         self._write(blocking=True)
 
+    def add_files(self, file_signatures: Sequence[FileSignature]) -> int:
+        """Take in files that appeared after :meth:`open` (live stitching): each new name
+        becomes the next tile index, after those given so far. A name already among the tiles
+        is a re-captured file when its signature changed: its pairs are dropped, as they are for
+        a name cached with another signature. Returns how many cached pairs were dropped."""
+        dropped = 0
+        with self._data_lock:
+            for sig in file_signatures:
+                signature = (sig.size, sig.mtime_ns)
+                known = self._files.get(sig.name)
+                if sig.name not in self._index:
+                    self._append_tile(sig.name)
+                if known is not None and known != signature:
+                    dropped += self._drop_pairs_of(self._index[sig.name])
+                self._files[sig.name] = signature
+                self._dirty = True
+        return dropped
+
+    def _append_tile(self, name: str) -> None:
+        """Number ``name`` as the next tile; the cached names of absent files, which follow the
+        tiles, move up by one (their pairs renumbered)."""
+        tile = len(self._index)
+        if len(self._names) == tile:  # no cached names of absent files follow the tiles
+            self._names.append(name)
+            self._index[name] = tile
+            return
+        others = [n for n in self._names[tile:] if n != name]
+        names = self._names[:tile] + [name] + others
+        if names != self._names:
+            new_index = {n: k for k, n in enumerate(names)}
+            renumber = {k: new_index[n] for k, n in enumerate(self._names)}
+            for run in self._runs:
+                current = run["pairs"] is self._pairs
+                run["pairs"] = {
+                    (renumber[i], renumber[j]): dataclasses.replace(m, i=renumber[i], j=renumber[j])
+                    for (i, j), m in run["pairs"].items()
+                }
+                if current:
+                    self._pairs = run["pairs"]
+            self._names[:] = names
+        self._index[name] = tile
+
+    def _drop_pairs_of(self, tile: int) -> int:
+        dropped = 0
+        for run in self._runs:
+            stale = [key for key in run["pairs"] if tile in key]
+            for key in stale:
+                del run["pairs"][key]
+            dropped += len(stale)
+        return dropped
+
     # ----------------------------------------------------------------------------------------
     def _index_of(self, name: str) -> int:
         try:
@@ -340,12 +393,13 @@ class CorrelationCache:
                 # Shallow copies (measurements are immutable) so workers wait microseconds,
                 # not for the JSON encoding.
                 files = dict(self._files)
+                names = list(self._names)
                 runs = [{**run, "pairs": dict(run["pairs"])} for run in self._runs]
                 self._dirty = False
                 self._pairs_since_write = 0
             started = time.monotonic()
             try:
-                write_text_atomic(self.path, _serialise(files, self._names, runs))
+                write_text_atomic(self.path, _serialise(files, names, runs))
             except OSError as error:
                 # OutputError (an OSError) names the file: a full disk must not stop the run.
                 self.warnings.append(

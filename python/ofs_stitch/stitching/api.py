@@ -21,7 +21,7 @@ from .pipeline import StitchResult
 from .pipeline import stitch as run_pipeline
 
 # Command-line options that do no stitching, so mean nothing to a Python caller.
-_COMMAND_ONLY = ("help", "version", "show_cached_settings")
+_COMMAND_ONLY = ("help", "version", "show_cached_settings", "watch", "watch_idle", "watch_poll")
 
 
 @dataclass(frozen=True)

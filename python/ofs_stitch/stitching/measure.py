@@ -65,7 +65,8 @@ def measure_pairs(
 
     ``on_measured(index, measurement)`` is called from worker threads as pairs finish (for
     progress and the cache); it must be thread-safe. ``keep_tiles``: decoded tiles (at full
-    size only) are left there for the renderer.
+    size only) are left there for the renderer, and tiles already there are not decoded again
+    (live stitching keeps its recent tiles there).
     """
     scale = settings.resize
     radius = max(settings.search_radius * scale, 1.0)
@@ -115,7 +116,8 @@ def measure_pairs(
     def decode(tile_index: int, cut: Callable[[np.ndarray, _Region, bool], S]) -> _Strips[S]:
         """The tile's strips, cut by ``cut(pixels, region, waits)``: ``waits`` when the pair's
         other tile comes later in ``order``, so that the strip must wait for it."""
-        pixels = read_pixels(tiles[tile_index].path, scale=scale)
+        held = keep_tiles.get(tile_index) if keep_tiles is not None and scale == 1.0 else None
+        pixels = held if held is not None else read_pixels(tiles[tile_index].path, scale=scale)
         if keep_tiles is not None and scale == 1.0:
             keep_tiles.keep(tile_index, pixels)
         strips = []

@@ -315,6 +315,30 @@ def build_parser(prog: str = "ofs-stitch", help_hint: str | None = None) -> argp
         help="reject pairs whose quality (0..1, see positions.json) is below this",
     )
 
+    live = parser.add_argument_group("live stitching")
+    live.add_argument(
+        "--watch",
+        action="store_true",
+        help="(new) stitch what the folder holds, then each new tile as it is written, "
+        "updating positions.json and preview.jpg; Ctrl-C (or --watch_idle) ends the watch "
+        "and writes the final outputs as a run without --watch would",
+    )
+    live.add_argument(
+        "--watch_idle",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="(new) with --watch: end after this long without a new tile (default: Ctrl-C)",
+    )
+    live.add_argument(
+        "--watch_poll",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="(new) with --watch: look at the folder this often instead of waiting for change "
+        "notifications (network shares send none; used by itself when they cannot start)",
+    )
+
     output = parser.add_argument_group("output")
     output.add_argument(
         "--stitch_tiff",

@@ -142,11 +142,15 @@ def stitch(
     options: StitchOptions | None = None,
     *,
     plot_helper: PlotProcess | None = None,
+    scan: Scan | None = None,
+    tiles_held: TileStore | None = None,
 ) -> StitchResult:
     """Run the whole job on ``folder`` and write the outputs the mode asks for.
 
     ``plot_helper``: a plot process the caller already started (the command does, before its
-    own imports); it is stopped if the mode draws no plots.
+    own imports); it is stopped if the mode draws no plots. ``scan``: the folder's tiles as
+    the input stage would find them, when the caller has them already (live stitching), and
+    ``tiles_held``: decoded tiles it holds, by index in ``scan`` (not decoded again).
     """
     options = options or StitchOptions()
     draws_plots = options.stitching_mode not in MODES_WITHOUT_PLOTS
@@ -157,19 +161,26 @@ def stitch(
     # matplotlib import overlaps with reading the scan (see plot_process).
     plots = plot_helper or (PlotProcess() if draws_plots else None)
     try:
-        return _stitch(Path(folder), options, plots)
+        return _stitch(Path(folder), options, plots, scan, tiles_held)
     except BaseException:
         if plots is not None:
             plots.abort()
         raise
 
 
-def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> StitchResult:
+def _stitch(
+    folder: Path,
+    options: StitchOptions,
+    plots: PlotProcess | None,
+    scan: Scan | None = None,
+    tiles_held: TileStore | None = None,
+) -> StitchResult:
     say = _Reporter(options.quiet)
     clock = _Stopwatch()
     progress = Progress.on_terminal(quiet=options.quiet or not options.progress)
 
-    scan = load_scan(folder, options.inputs, progress=progress)
+    if scan is None:
+        scan = load_scan(folder, options.inputs, progress=progress)
     clock.lap("inputs")
     _report_skipped(scan.skipped, say)
     say.info(f"{len(scan.tiles)} tiles from {folder} (positions from {scan.position_source})")
@@ -224,6 +235,8 @@ def _stitch(folder: Path, options: StitchOptions, plots: PlotProcess | None) -> 
         # tile), never with --priority memory: the renderer then decodes strips from the files.
         budget = 0 if options.priority == "memory" else None
         tile_store = TileStore(len(scan.tiles), scan.tiles[0].decoded_bytes, budget)
+        if tiles_held is not None and tile_store.enabled:
+            tile_store = tiles_held
         try:
             result.measurements = _measure_with_cache(
                 scan, pairs, settings, options, output_dir, say, progress, tile_store

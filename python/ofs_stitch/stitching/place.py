@@ -48,6 +48,9 @@ class PlacedTiles:
     # Spread of the stage positions around the stage-to-layout map, or None when too few tiles
     # were placed by pairs to measure it (a default then weighs the stage priors).
     stage_sigma_px: float | None
+    # The final solve's positions before the shift that puts the minimum at (0, 0): the warm
+    # start of the next placement when a tile is added (live stitching).
+    solved_positions: np.ndarray | None = None
 
 
 def place_tiles(
@@ -56,9 +59,12 @@ def place_tiles(
     accepted: np.ndarray,
     *,
     reject_inconsistent: bool = True,
+    initial: np.ndarray | None = None,
 ) -> PlacedTiles:
     """Place the tiles. ``reject_inconsistent=False`` keeps every accepted pair in the final
-    solve (manual thresholds: the user decided); the robust loss still discounts outliers."""
+    solve (manual thresholds: the user decided); the robust loss still discounts outliers.
+    ``initial``: (n, 2) where the solves start (an earlier `PlacedTiles.solved_positions` with
+    new tiles appended): the same layout, in fewer iterations."""
     n = len(stage_positions)
     stage = np.asarray(stage_positions, dtype=float).reshape(n, 2)
     given = np.asarray(accepted, dtype=bool)
@@ -76,7 +82,13 @@ def place_tiles(
     # A Huber loss with a generous scale: robust to gross errors without trusting any estimate
     # of how good the pairs are yet.
     first = solve_positions(
-        n, pair_table(accepted), priors=stage, prior_weights=1e-9, robust="huber", robust_scale=1.0
+        n,
+        pair_table(accepted),
+        priors=stage,
+        prior_weights=1e-9,
+        robust="huber",
+        robust_scale=1.0,
+        initial=initial,
     )
     robust_scale = max(
         ROBUST_SCALE_FLOOR_PX,
@@ -106,6 +118,7 @@ def place_tiles(
             prior_weights=prior_weight,
             robust="cauchy",
             robust_scale=robust_scale,
+            initial=initial,
         )
         residual = _all_residuals(result.positions, measurements)
         size = np.hypot(residual[:, 0], residual[:, 1])
@@ -127,6 +140,7 @@ def place_tiles(
         residuals=_all_residuals(positions, measurements),
         stage_to_layout=stage_to_layout,
         stage_sigma_px=measured_sigma,
+        solved_positions=result.positions,
     )
 
 

@@ -99,6 +99,7 @@ def write_positions_json(
     csm_matrix: np.ndarray | None = None,
     pixel_size_um: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    with_pairs: bool = True,
 ) -> None:
     """Write ``positions.json`` (atomically) describing the registration result.
 
@@ -110,7 +111,9 @@ def write_positions_json(
     tiles get ``registered_stage_xy``, the stage coordinates the images say they were taken at.
     ``extra``: more top-level entries (settings, thresholds, ``improved_camera_stage_matrix``,
     timings...); numpy values are converted; a key may not replace a built-in one.
-    Non-finite numbers are written as null, so the file is strict JSON.
+    Non-finite numbers are written as null, so the file is strict JSON. ``with_pairs=False``
+    leaves the list of pairs out (the counts stay): live stitching rewrites the file after every
+    tile, and the pairs are two thirds of its cost.
     """
     document = positions_document(
         tiles,
@@ -121,6 +124,7 @@ def write_positions_json(
         csm_matrix=csm_matrix,
         pixel_size_um=pixel_size_um,
         extra=extra,
+        with_pairs=with_pairs,
     )
     write_text_atomic(Path(path), json_text.dumps(document, allow_nan=False) + "\n")
 
@@ -135,6 +139,7 @@ def positions_document(
     csm_matrix: np.ndarray | None = None,
     pixel_size_um: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    with_pairs: bool = True,
 ) -> dict[str, Any]:
     """The JSON-ready content of ``positions.json`` (see :func:`write_positions_json`)."""
     # Imported here: the package's __init__ may import this module before defining it.
@@ -202,7 +207,7 @@ def positions_document(
         is_accepted.tolist(),
     )
     pair_entries = []
-    for k, pair in enumerate(measurements):
+    for k, pair in enumerate(measurements if with_pairs else ()):
         entry = pair.to_json(
             i=pair.i, j=pair.j, name_i=tiles[pair.i].name, name_j=tiles[pair.j].name
         )
@@ -233,13 +238,17 @@ def positions_document(
         "camera_stage_matrix": None if csm_matrix is None else np.asarray(csm_matrix),
         "stage_mapping": None if mapping is None else {**mapping, "formula": STAGE_MAPPING_NOTE},
         "tiles": tile_entries,
-        "pairs": pair_entries,
     }
+    if with_pairs:
+        document["pairs"] = pair_entries
     for key, value in (extra or {}).items():
         if key in document:
             raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
         document[key] = value
-    return _json_ready(document)
+    # The tile records are plain, finite Python values already (built from tolist above):
+    # walking them again cost as much as encoding them, for every live update.
+    ready = _json_ready({key: value for key, value in document.items() if key != "tiles"})
+    return {key: tile_entries if key == "tiles" else ready[key] for key in document}
 
 
 def tile_residuals(

@@ -14,6 +14,8 @@ One module per kind of data; each module's docstring says what truth it knows.
 * ``mosaics``: tile files cut from a known image, whose truth is the mosaic (for the renderer).
 * ``affine_grids``: tile grids whose tiles each turn, scale and shear a little; truth: every
   tile's affine map into the scene (for the align API and ``--transform affine``).
+* ``replay``: a scan written into a folder one tile at a time, as a microscope writes it;
+  truth: when each file became complete (live stitching's latency).
 * ``files``: the one tile writer, OpenFlexure UserComment layouts, small images carrying them.
 * ``example``: the README's example, ``python -m ofs_stitch.testing.example``.
 

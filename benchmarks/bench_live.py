@@ -1,0 +1,65 @@
+"""Live stitching benchmark: a generated scan written into a watched folder tile by tile.
+
+Short mode (default, run by the test suite): a 4x4 scan of 320x240 tiles, one every 0.05 s.
+It asserts that every tile reached positions.json after its file was complete, that the final
+positions equal those of ``ofs-stitch`` run afterwards on a fresh copy of the folder to 0.01 px,
+and that the final files are the same; it prints latencies (wall: they include the machine's
+load) and CPU time per tile. Full mode (OFS_BENCH_FULL=1): the 15x15 scan of 640x480 tiles one
+every 0.3 s from the targets. benchmarks/compare_live.py runs every target scenario (15x15,
+a 40x40 scan, 6x6 of 8 MP tiles) and compares memory with a batch run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ofs_stitch
+
+pytest.importorskip("skimage")
+from live_cases import replay_watched  # noqa: E402
+
+from ofs_stitch.testing.scans import make_scan  # noqa: E402
+
+FULL = os.environ.get("OFS_BENCH_FULL") == "1"
+SIZE, SHAPE, INTERVAL = (15, (480, 640), 0.3) if FULL else (4, (240, 320), 0.05)
+
+
+def test_live_latency_and_final_equality(benchmark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    scan = make_scan(tmp_path / "generated", rows=SIZE, cols=SIZE, tile_shape=SHAPE, seed=5)
+    folder = tmp_path / "scan"
+    run = benchmark.pedantic(
+        lambda: replay_watched(scan.paths, folder, INTERVAL), rounds=1, iterations=1
+    )
+    assert run.status == 0
+    assert len(run.latencies) == len(scan.paths)
+    assert all(latency > 0 for latency in run.latencies.values())
+
+    copy = tmp_path / "batch" / "scan"
+    copy.mkdir(parents=True)
+    for path in scan.paths:
+        shutil.copy(path, copy / path.name)
+    batch = ofs_stitch.stitch(copy, output_dir=str(tmp_path / "batch_out"))
+    live = ofs_stitch.stitch(folder, output_dir=str(tmp_path / "again"))  # from the cache
+    assert batch.positions is not None and live.positions is not None
+    by_name = dict(zip(live.names, live.positions, strict=True))
+    difference = max(
+        float(np.abs(by_name[n] - p).max())
+        for n, p in zip(batch.names, batch.positions, strict=True)
+    )
+    assert difference < 0.01
+    final = sorted(p.name for p in folder.iterdir() if p.suffix != ".jpeg")
+    assert final == sorted(p.name for p in (tmp_path / "batch_out").iterdir())
+
+    median, p95 = run.latency_stats(1, len(scan.paths))
+    print(
+        f"\n{SIZE}x{SIZE} live scan, one {SHAPE[1]}x{SHAPE[0]} tile every {INTERVAL} s: latency "
+        f"median {1000 * median:.0f} ms, p95 {1000 * p95:.0f} ms (wall, on a loaded machine); "
+        f"CPU per tile median {1000 * run.cpu_stats(1, len(scan.paths)):.0f} ms; final outputs "
+        f"{run.finished_after_s:.2f} s after the last tile; final positions = batch to "
+        f"{difference:.1e} px"
+    )

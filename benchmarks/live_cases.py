@@ -1,0 +1,105 @@
+"""Shared by bench_live.py and compare_live.py: a generated scan replayed into a watched folder
+(`ofs-stitch --watch`'s own code, in this process), with every tile's latency and CPU time."""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ofs_stitch.stitching.live.stitcher import LiveStitcher, TileReport
+from ofs_stitch.stitching.live.watch import WatchSettings, watch_folder
+from ofs_stitch.stitching.options import build_parser, options_from_args
+from ofs_stitch.testing.replay import ReplayedTile, replay_scan
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    reports: list[TileReport]
+    replayed: list[ReplayedTile]
+    latencies: dict[str, float]  # tile name -> s from its file being complete to the outputs
+    finished_after_s: float  # from the last tile's file complete to the final outputs written
+    # Process CPU not spent in tile updates while tiles came (the replaying writer's included)
+    cpu_between_tiles_s: float
+    replay_wall_s: float
+    status: int
+    folder: Path
+    peak_rss_mb: float
+
+    def latency_stats(self, first: int, last: int) -> tuple[float, float]:
+        """(median, 95th percentile) latency of tiles ``first``..``last`` (1-based, capture
+        order)."""
+        values = [self.latencies[t.name] for t in self.replayed[first - 1 : last]]
+        return statistics.median(values), percentile(values, 95)
+
+    def cpu_stats(self, first: int, last: int) -> float:
+        by_name = {r.name: r.cpu_s for r in self.reports}
+        return statistics.median(by_name[t.name] for t in self.replayed[first - 1 : last])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100.0
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def replay_watched(
+    tiles: list[Path], folder: Path, interval_s: float, *extra: str, pieces: int = 3
+) -> LiveRun:
+    """Watch ``folder`` (empty) with ``ofs-stitch --watch`` options ``extra`` while ``tiles``
+    are written into it one every ``interval_s``; the watch ends as soon as the last tile is
+    on positions.json (as a microscope server would end it), and writes the final outputs."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    options = options_from_args(build_parser().parse_args([str(folder), "--quiet", *extra]))
+    stop = threading.Event()
+    made: list[LiveStitcher] = []
+    outcome: dict[str, float] = {}
+
+    def hook(live: LiveStitcher) -> None:
+        def seen(report: TileReport) -> None:
+            if len(live.reports) >= len(tiles):
+                outcome["cpu_at_last_update"] = time.process_time()
+                stop.set()
+
+        live.on_update = seen
+        made.append(live)
+
+    def watch() -> None:
+        outcome["status"] = watch_folder(
+            folder, options, WatchSettings(settle_s=0.1), stop=stop, stitcher_hook=hook
+        )
+        outcome["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    while not made:
+        time.sleep(0.01)
+    cpu_start = time.process_time()
+    started = time.monotonic()
+    replayed = replay_scan(tiles, folder, interval_s=interval_s, pieces=pieces)
+    replay_wall = time.monotonic() - started
+    thread.join()
+    (live,) = made
+    # Up to the last tile's update: the final run is not "between tiles".
+    cpu_all = outcome["cpu_at_last_update"] - cpu_start
+    written = {r.name: r.written_at for r in live.reports}
+    latencies = {t.name: written[t.name] - t.complete_at for t in replayed if t.name in written}
+    return LiveRun(
+        reports=list(live.reports),
+        replayed=replayed,
+        latencies=latencies,
+        finished_after_s=outcome["ended"] - replayed[-1].complete_at,
+        cpu_between_tiles_s=max(0.0, cpu_all - sum(r.cpu_s for r in live.reports)),
+        replay_wall_s=replay_wall,
+        status=int(outcome["status"]),
+        folder=folder,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )

@@ -1,0 +1,279 @@
+"""``ofs-stitch FOLDER --watch``: stitch what the folder holds, then each new tile as it lands.
+
+The folder is watched with watchdog (inotify on Linux, the native service elsewhere); on a
+network share, where no change notifications arrive, or when inotify cannot start (its watch
+limit reached), the folder is polled instead (``--watch_poll``). A file is handed to the
+`LiveStitcher` once completely written (`completeness`). The watch ends on Ctrl-C, after
+``--watch_idle`` seconds without a new tile, or when the folder disappears; the final outputs
+are then written as a batch run writes them.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import InputError, StitchError
+from ...io.discovery import earlier_output_marker, is_image_name, natural_sort_key
+from ..pipeline import StitchOptions
+from ..plot_worker import PlotProcess
+from .completeness import CompletenessTracker
+from .stitcher import LiveStitcher, check_live_options
+
+# How often the main loop looks at pending files when no event wakes it, and at the folder
+# when no file is pending.
+TICK_S = 0.02
+IDLE_TICK_S = 0.25
+# A deleted tile is taken out after this long, if its folder is still there.
+DELETION_GRACE_S = 0.2
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    idle_s: float | None = None  # end after this long without a new tile; None: until Ctrl-C
+    poll_s: float | None = None  # poll every this many seconds instead of inotify
+    settle_s: float = 0.3  # unchanged this long = complete, when no close event says so
+
+
+class _Events:
+    """watchdog's callbacks -> a list of (path, what) the main loop takes; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[tuple[Path, str]] = []
+        self.wake = threading.Event()
+
+    def put(self, path: str | bytes, what: str) -> None:
+        name = path.decode() if isinstance(path, bytes) else path
+        with self._lock:
+            self._items.append((Path(name), what))
+        self.wake.set()
+
+    def take(self) -> list[tuple[Path, str]]:
+        with self._lock:
+            items, self._items = self._items, []
+        self.wake.clear()
+        return items
+
+
+def _handler(events: _Events) -> Any:
+    from watchdog.events import FileSystemEventHandler
+
+    class Handler(FileSystemEventHandler):  # type: ignore[misc]
+        def on_created(self, event: Any) -> None:
+            if not event.is_directory:
+                events.put(event.src_path, "changed")
+
+        def on_modified(self, event: Any) -> None:
+            if not event.is_directory:
+                events.put(event.src_path, "changed")
+
+        def on_closed(self, event: Any) -> None:
+            if not event.is_directory:
+                events.put(event.src_path, "closed")
+
+        def on_moved(self, event: Any) -> None:
+            if not event.is_directory:
+                events.put(event.src_path, "deleted")
+                events.put(event.dest_path, "closed")
+
+        def on_deleted(self, event: Any) -> None:
+            if not event.is_directory:
+                events.put(event.src_path, "deleted")
+
+    return Handler()
+
+
+def start_observer(
+    folder: Path, events: _Events, poll_s: float | None, warn: Callable[[str], None]
+) -> Any:
+    """A started watchdog observer of ``folder``: native notifications, else polling."""
+    from watchdog.observers import Observer
+    from watchdog.observers.polling import PollingObserver
+
+    handler = _handler(events)
+    if poll_s is None:
+        observer = Observer()
+        try:
+            observer.schedule(handler, str(folder), recursive=False)
+            observer.start()
+            return observer
+        except OSError as error:
+            warn(
+                f"cannot watch {folder} for changes ({error.strerror or error}); polling it "
+                "every second instead (--watch_poll sets how often)"
+            )
+            poll_s = 1.0
+    observer = PollingObserver(timeout=poll_s)
+    observer.schedule(handler, str(folder), recursive=False)
+    observer.start()
+    return observer
+
+
+def watch_folder(
+    folder: Path | str,
+    options: StitchOptions,
+    settings: WatchSettings,
+    *,
+    stop: threading.Event | None = None,
+    stitcher_hook: Callable[[LiveStitcher], None] | None = None,
+    plot_helper: PlotProcess | None = None,
+) -> int:
+    """Run the watch; returns the command's exit status. ``stop``: ends the watch when set
+    (tests; the command ends on Ctrl-C). ``stitcher_hook``: sees the stitcher once made."""
+    folder = Path(folder)
+    check_live_options(options)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder: give the folder the scan is written into")
+    output_dir = options.output_dir or folder
+    say = _Say(options.quiet)
+    stitcher = LiveStitcher(
+        output_dir,
+        folder=folder,
+        quiet=options.quiet,
+        warn=say.warn,
+        stitch_options=options,
+        plot_helper=plot_helper,
+    )
+    if stitcher_hook is not None:
+        stitcher_hook(stitcher)
+    events = _Events()
+    tracker = CompletenessTracker(settle_s=settings.settle_s)
+    observer = None
+    interrupted = vanished = False
+    try:
+        observer = start_observer(folder, events, settings.poll_s, say.warn)
+        # Files already there, in modification order; those untouched for a while are whole.
+        for path, age in _images_in(folder):
+            tracker.changed(path, closed=age > settings.settle_s)
+        say.info(
+            f"watching {folder} ({'polling' if settings.poll_s else 'change notifications'}); "
+            + (f"ends after {settings.idle_s:g} s without a new tile" if settings.idle_s else "")
+            + ("; " if settings.idle_s else "")
+            + "Ctrl-C ends the watch and writes the final mosaic"
+        )
+        vanished = not _loop(folder, stitcher, events, tracker, settings, say, stop)
+    except KeyboardInterrupt:
+        interrupted = True
+        say.info("interrupted: writing the final outputs (Ctrl-C again to stop now)")
+    finally:
+        if observer is not None:
+            observer.stop()
+    status = _finish(stitcher, say, interrupted)
+    return 2 if vanished and status == 0 else status
+
+
+def _loop(
+    folder: Path,
+    stitcher: LiveStitcher,
+    events: _Events,
+    tracker: CompletenessTracker,
+    settings: WatchSettings,
+    say: _Say,
+    stop: threading.Event | None,
+) -> bool:
+    """Hand each complete file to the stitcher until the watch ends; False when it ended
+    because the folder disappeared."""
+    last_tile = time.monotonic()
+    handed: dict[Path, tuple[int, int]] = {}  # file -> (size, mtime_ns) when handed over
+    # Deletions wait a moment: a folder being deleted loses its files first, and a file
+    # replaced by deleting and writing it again comes back.
+    deleted: dict[Path, float] = {}
+    while stop is None or not stop.is_set():
+        # Files waiting to settle are looked at often; otherwise only events wake the loop
+        # (and a look now and then: is the folder still there, has the watch gone idle?).
+        events.wake.wait(TICK_S if len(tracker) or deleted else IDLE_TICK_S)
+        if not folder.is_dir():
+            # Before its deletion events: the tiles stitched so far stay in the mosaic.
+            say.warn(f"{folder} disappeared: the watch ends with the tiles stitched so far")
+            return False
+        for path, what in events.take():
+            if path.parent != folder or not _is_tile_name(path.name):
+                continue
+            if what == "deleted":
+                tracker.forget(path)
+                if path in handed:
+                    deleted.setdefault(path, time.monotonic())
+            else:
+                deleted.pop(path, None)
+                tracker.changed(path, closed=what == "closed")
+        for path, when in list(deleted.items()):
+            if time.monotonic() - when >= DELETION_GRACE_S:
+                del deleted[path]
+                if not path.exists() and handed.pop(path, None) is not None:
+                    stitcher.remove(path)
+        for path in tracker.ready():
+            signature = _signature(path)
+            if signature is None or handed.get(path) == signature:
+                continue  # gone again, or an event about a file handed over unchanged
+            handed[path] = signature
+            stitcher.add(path, ready_at=time.monotonic())
+            last_tile = time.monotonic()
+        if settings.idle_s is not None and not len(tracker):
+            if time.monotonic() - last_tile >= settings.idle_s:
+                say.info(f"no new tile for {settings.idle_s:g} s: the watch ends")
+                return True
+    return True
+
+
+def _finish(stitcher: LiveStitcher, say: _Say, interrupted: bool) -> int:
+    try:
+        result = stitcher.finish()
+    except StitchError as error:
+        say.warn(f"the final outputs were not written: {error}")
+        return 2
+    except KeyboardInterrupt:
+        stitcher.close()
+        say.warn("interrupted again: the final outputs were not written")
+        return 130
+    except Exception as error:  # a bug, or a file vanishing under the renderer: one line
+        say.warn(f"the final outputs were not written: {type(error).__name__}: {error}")
+        return 2
+    if result is None:
+        return 130 if interrupted else 0
+    if not say.quiet:
+        for path in result.written:
+            say.info(f"wrote {path}")
+    return 130 if interrupted else 0
+
+
+def _images_in(folder: Path) -> list[tuple[Path, float]]:
+    """The folder's tiles now, oldest first (then in name order), with their age in s."""
+    found = []
+    now = time.time()
+    try:
+        for path in folder.iterdir():
+            if _is_tile_name(path.name) and path.is_file():
+                found.append((path.stat().st_mtime, natural_sort_key(path.name), path))
+    except OSError:
+        return []
+    return [(path, now - mtime) for mtime, _, path in sorted(found)]
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _is_tile_name(name: str) -> bool:
+    return is_image_name(name) and earlier_output_marker(name) is None and not name.startswith(".")
+
+
+class _Say:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,223 @@
+"""LiveStitcher: a scan handed over tile by tile ends as the batch run does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from live_support import batch_positions, copy_tiles, largest_difference
+
+from ofs_stitch.errors import InputError
+from ofs_stitch.stitching.live.stitcher import LiveStitcher
+
+
+def test_tiles_added_one_by_one_end_as_the_batch_run(
+    small_scan, small_scan_batch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    warnings: list[str] = []
+    live = LiveStitcher(folder, quiet=True, warn=warnings.append)
+    seen: list[dict[str, tuple[float, float]]] = []
+    for source in small_scan.paths:
+        path = Path(shutil.copy(source, folder / source.name))
+        live.add(path)
+        assert live.wait(60)
+        seen.append(live.positions)
+        on_disk = json.loads((folder / "positions.json").read_text())
+        assert on_disk["tile_count"] == len(seen)
+        assert (folder / "preview.jpg").read_bytes()[:2] == b"\xff\xd8"
+    final = live.finish()
+    assert final is not None and not warnings
+
+    batch, batch_files = small_scan_batch
+    assert largest_difference(batch, dict(zip(final.names, final.positions, strict=True))) < 0.01
+    # The same files as the batch run writes (the cache included); no temporary file is left.
+    written = sorted(p.name for p in folder.iterdir() if p.suffix not in (".jpeg",))
+    assert written == batch_files
+    # Each tile's update measured only its new pairs: every pair of the final run, each once
+    # (the final run found them all in the cache).
+    pair_count = json.loads((folder / "positions.json").read_text())["pair_count"]
+    assert sum(r.new_pairs for r in live.reports) == pair_count >= 17
+    # The live layout before the last tile already had every other tile within a pixel.
+    before_last = seen[-2]
+    assert max(np.abs(np.subtract(before_last[n], seen[-1][n])).max() for n in before_last) < 1.0
+
+
+def test_the_last_tile_barely_moves_tiles_far_from_it(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths, folder)
+    live = LiveStitcher(folder, quiet=True, stitching_mode="preview_stitch")
+    for path in tiles[:-1]:
+        live.add(path)
+    live.wait(60)
+    before = live.positions
+    live.add(tiles[-1])
+    live.wait(60)
+    after = live.positions
+    live.close()
+    # Compare shapes, not the frame: the offset of the whole mosaic is free.
+    last = np.array(after[tiles[-1].name])
+    names = [n for n in before if np.hypot(*(np.array(after[n]) - last)) > 500]
+    assert names
+    offsets = np.array([np.subtract(after[n], before[n]) for n in names])
+    assert np.abs(offsets - offsets.mean(axis=0)).max() < 0.05
+
+
+def test_preview_as_array_jpeg_and_at_another_size(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths[:4], folder)
+    live = LiveStitcher(folder, quiet=True, stitching_mode="preview_stitch", preview_width=600)
+    assert live.preview().size == 0  # nothing yet
+    for path in tiles:
+        live.add(path)
+    live.wait(60)
+    pixels = live.preview()
+    assert isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8
+    assert 500 < pixels.shape[1] <= 600 and pixels.shape[2] == 3
+    assert pixels.mean() > 20  # painted, not black
+    small = live.preview(200)
+    assert isinstance(small, np.ndarray) and small.shape[1] <= 200
+    jpeg = live.preview(jpeg=True)
+    assert isinstance(jpeg, bytes) and jpeg[:2] == b"\xff\xd8"
+    live.close()
+
+
+def test_add_is_thread_safe(small_scan, small_scan_batch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Four acquisition threads adding at once: every tile is placed once, as in order."""
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths, folder)
+    live = LiveStitcher(folder, quiet=True)
+    reading: list[int] = []
+
+    def acquire(part: list[Path]) -> None:
+        for path in part:
+            live.add(path)
+            reading.append(len(live.positions))  # reads while the worker writes
+
+    threads = [threading.Thread(target=acquire, args=(tiles[k::4],)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = live.finish()
+    assert final is not None and len(final.names) == len(tiles)
+    assert len(live.reports) == len(tiles)
+    batch, _ = small_scan_batch
+    assert largest_difference(batch, dict(zip(final.names, final.positions, strict=True))) < 0.01
+
+
+def test_array_tiles_are_saved_in_the_folder_and_stitched(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ofs_stitch.io.decode import read_pixels
+
+    folder = tmp_path / "arrays"
+    live = LiveStitcher(folder, quiet=True, stitching_mode="preview_stitch")
+    # Stage positions in pixels (x = column): the generator's own stage positions.
+    for path, (row, col) in zip(small_scan.paths, small_scan.stage_positions_px, strict=True):
+        live.add(read_pixels(path), stage_position=(col, row))
+    final = live.finish()
+    assert final is not None and len(final.names) == len(small_scan.paths)
+    saved = sorted(folder.glob("tile_*.tif"))
+    assert len(saved) == len(small_scan.paths)
+    # The folder is a scan ofs-stitch stitches the same way afterwards.
+    batch, _ = batch_positions(saved, tmp_path / "batch", "arrays")
+    assert largest_difference(batch, dict(zip(final.names, final.positions, strict=True))) < 0.01
+    # And the layout is right: the true positions, up to the free offset.
+    truth = dict(zip(small_scan.file_names, small_scan.true_positions, strict=True))
+    names = [p.name for p in small_scan.paths]
+    placed = np.array([final.positions[k] for k in range(len(names))])
+    errors = placed - np.array([truth[n] for n in names])
+    assert np.abs(errors - errors.mean(axis=0)).max() < 0.5
+
+
+def test_bad_tiles_are_warnings_and_the_rest_is_stitched(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ofs_stitch.io.decode import read_pixels
+    from ofs_stitch.testing.files import write_tile
+
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths, folder)
+    corrupt = folder / "img_9000_9000_0.jpeg"
+    corrupt.write_bytes(tiles[0].read_bytes()[:2000])  # cut short
+    bare = folder / "img_no_metadata_1_2.jpeg"
+    write_tile(bare, read_pixels(tiles[0]))  # no EXIF: no stage position
+    other_size = folder / "img_9100_9100_0.jpeg"
+    write_tile(other_size, np.zeros((100, 100, 3), np.uint8))
+    warnings: list[str] = []
+    live = LiveStitcher(folder, quiet=True, warn=warnings.append)
+    for path in [*tiles[:6], corrupt, bare, other_size, folder / "missing.jpeg", *tiles[6:]]:
+        live.add(path)
+    live.add(tmp_path / tiles[0].name)  # not in the folder
+    final = live.finish()
+    assert len(warnings) == 5, warnings
+    assert all("\n" not in w for w in warnings)
+    for name in (corrupt.name, bare.name, other_size.name, "missing.jpeg"):
+        assert any(name in w for w in warnings), (name, warnings)
+    # The final run leaves out what the live run left out, and writes every output.
+    assert final is not None and sorted(final.names) == sorted(p.name for p in tiles)
+    assert (folder / "scan_stitched.jpg").is_file()
+    assert not list(folder.glob(".*"))  # no temporary file left
+
+
+def test_a_deleted_tile_is_taken_out_and_a_replaced_one_measured_again(
+    small_scan, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths, folder)
+    warnings: list[str] = []
+    live = LiveStitcher(folder, quiet=True, warn=warnings.append)
+    for path in tiles:
+        live.add(path)
+    live.wait(60)
+    tiles[5].unlink()
+    live.remove(tiles[5])
+    live.wait(60)
+    assert tiles[5].name not in live.positions and len(live.positions) == len(tiles) - 1
+    assert any("deleted" in w for w in warnings)
+    measured = sum(r.new_pairs for r in live.reports)
+    shutil.copy(small_scan.paths[6], tiles[6])  # re-captured: same content, new mtime
+    live.add(tiles[6])
+    live.wait(60)
+    assert sum(r.new_pairs for r in live.reports) > measured
+    # Replaced by an unusable file: the old picture is gone too.
+    tiles[8].write_bytes(tiles[8].read_bytes()[:1500])
+    live.add(tiles[8])
+    live.wait(60)
+    assert tiles[8].name not in live.positions
+    assert any(tiles[8].name in w for w in warnings)
+    final = live.finish()
+    assert final is not None and tiles[5].name not in final.names
+    kept = [p for p in small_scan.paths if p.name not in (tiles[5].name, tiles[8].name)]
+    batch, _ = batch_positions(kept, tmp_path / "batch")
+    assert largest_difference(batch, dict(zip(final.names, final.positions, strict=True))) < 0.01
+
+
+def test_fewer_than_two_tiles_finish_without_a_mosaic(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    (tile,) = copy_tiles(small_scan.paths[:1], folder)
+    warnings: list[str] = []
+    live = LiveStitcher(folder, quiet=True, warn=warnings.append)
+    live.add(tile)
+    assert live.finish() is None
+    assert warnings and "at least 2" in warnings[-1]
+    assert (folder / "positions.json").is_file() and (folder / "preview.jpg").is_file()
+    with pytest.raises(InputError, match="finished"):
+        live.add(tile)
+
+
+def test_wrong_calls_raise_at_once(tmp_path: Path) -> None:
+    live = LiveStitcher(tmp_path, quiet=True, stitching_mode="preview_stitch")
+    with pytest.raises(InputError, match="stage_position"):
+        live.add(np.zeros((10, 10), np.uint8))
+    with pytest.raises(InputError, match="uint8 or uint16"):
+        live.add(np.zeros((10, 10), np.float32), stage_position=(0, 0))
+    live.close()
+    with pytest.raises(InputError, match="--grid"):
+        LiveStitcher(tmp_path, grid="2x2")
+    with pytest.raises(InputError, match="stitching_mode"):
+        LiveStitcher(tmp_path, stitching_mode="only_correlate")
+    with pytest.raises(InputError, match="no option"):
+        LiveStitcher(tmp_path, watch=True)
