@@ -149,6 +149,13 @@ def main() -> int:
         metavar="N",
         help="only the LocalCluster 1 vs 2 workers comparison, N alternating pairs of runs",
     )
+    parser.add_argument(
+        "--speedup_grid",
+        choices=("small", "big"),
+        default="small",
+        help="the mosaic --speedup fuses: the 8x8 tiles (default) or the 16x16, whose work "
+        "outweighs the cluster's fixed costs (starting tasks, gathering results)",
+    )
     args = parser.parse_args()
     import zarr
 
@@ -162,6 +169,8 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     runs = args.runs
     if args.speedup:
+        if args.speedup_grid == "big":
+            whole = scan(work, f"whole_{big[0]}x{big[1]}_{tile}", big, tile, False)
         return speedup(whole, out, args.speedup)
 
     print(
