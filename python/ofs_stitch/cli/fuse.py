@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..arguments import EXIT_USER_ERROR, OneLineParser
-from ..errors import InputError, StitchError
+from ..arguments import OneLineParser, run_command
+from ..errors import InputError
 
 FORMATS = ("zarr", "tiff")
 
@@ -142,14 +142,9 @@ def _layout(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None, *, prog: str = "ofs fuse") -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        return _run(args)
-    except StitchError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; run again to write only the missing chunks", file=sys.stderr)
-        return 130
+    return run_command(
+        prog, lambda: _run(args), interrupted="run again to write only the missing chunks"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

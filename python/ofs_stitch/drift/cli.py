@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ..arguments import EXIT_USER_ERROR, OneLineParser
+from ..arguments import OneLineParser, run_command
 
 OUTPUT_FILES = ("drift.csv", "drift.png", "drift_report.json")
 
@@ -77,19 +77,14 @@ def parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, prog: str = "ofs drift") -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
-    from ..errors import StitchError
 
-    try:
+    def work() -> int:
         lines = run(args)
-    except StitchError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing was written under a final name", file=sys.stderr)
-        return 130
-    if not args.quiet:
-        print("\n".join(lines))
-    return 0
+        if not args.quiet:
+            print("\n".join(lines))
+        return 0
+
+    return run_command(prog, work, interrupted="nothing was written under a final name")
 
 
 def default_output(source: Path) -> Path:

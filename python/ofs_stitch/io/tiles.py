@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .header import ImageHeader
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,29 @@ class Tile:
     # libvips loader ("" when unknown: the renderer then does without shrink-on-load).
     interpretation: str = "b-w"
     loader: str = ""
+
+    @classmethod
+    def from_header(
+        cls,
+        header: ImageHeader,
+        stage_position_px: tuple[float, float],
+        stage_xyz: tuple[float, ...] | None,
+        metadata: dict[str, Any],
+    ) -> Tile:
+        """The tile a header describes, placed where its stage or positions source puts it (the
+        batch input stage and the live watcher both make tiles this one way)."""
+        return cls(
+            path=header.path,
+            height=header.height,
+            width=header.width,
+            stage_position_px=stage_position_px,
+            stage_xyz=stage_xyz,
+            metadata=metadata,
+            bands=header.bands,
+            pixel_format=header.pixel_format,
+            interpretation=header.interpretation,
+            loader=header.loader,
+        )
 
     @property
     def decoded_bytes(self) -> int:

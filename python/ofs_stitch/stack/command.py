@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .._version import __version__
-from ..arguments import EXIT_USER_ERROR, OneLineParser
-from ..errors import InputError, StitchError
+from ..arguments import OneLineParser, run_command
+from ..errors import InputError
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -99,14 +99,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "ofs stack") -> int:
     parser = build_parser(prog)
     arguments = list(sys.argv[1:] if argv is None else argv)
     options = parser.parse_args(arguments)
-    try:
-        return run(options, prog)
-    except StitchError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output was left half-written", file=sys.stderr)
-        return 130
+    return run_command(
+        prog, lambda: run(options, prog), interrupted="no output was left half-written"
+    )
 
 
 def _check_options(options: argparse.Namespace) -> None:

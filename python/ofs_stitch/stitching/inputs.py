@@ -334,18 +334,7 @@ def load_scan(
 
     metadata = [h.exif.user_comment_json() or {} for h in placed.headers]
     tiles = [
-        Tile(
-            path=h.path,
-            height=h.height,
-            width=h.width,
-            stage_position_px=(float(row), float(col)),
-            stage_xyz=xyz,
-            metadata=meta,
-            bands=h.bands,
-            pixel_format=h.pixel_format,
-            interpretation=h.interpretation,
-            loader=h.loader,
-        )
+        Tile.from_header(h, (float(row), float(col)), xyz, meta)
         for h, (row, col), xyz, meta in zip(
             placed.headers, placed.positions_rc, placed.stage_xyz, metadata, strict=True
         )

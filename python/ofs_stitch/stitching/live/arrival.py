@@ -118,18 +118,7 @@ def read_arrival(
         frame.shape, frame.bands, frame.pixel_format = shape, header.bands, header.pixel_format
         frame.position_source = source
         frame.pixel_size_um = options.pixel_size_um or meta.pixel_size_um
-    tile = Tile(
-        path=path,
-        height=header.height,
-        width=header.width,
-        stage_position_px=(float(row), float(col)),
-        stage_xyz=stage_xyz,
-        metadata=metadata,
-        bands=header.bands,
-        pixel_format=header.pixel_format,
-        interpretation=header.interpretation,
-        loader=header.loader,
-    )
+    tile = Tile.from_header(header, (float(row), float(col)), stage_xyz, metadata)
     return Arrival(tile=tile, header=header, pixels=pixels, ready_at=ready_at)
 
 
