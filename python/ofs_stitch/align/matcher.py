@@ -290,7 +290,14 @@ def _affine_mismatch(
 ) -> np.ndarray:
     """How far (row, col) the windows' match at b's point lies from where the points say:
     a local affine ``b[p] ~ a[M p]`` fitted from the correlation's shift, evaluated at b's
-    point (window coordinates). Falls back to the shift when the fit leaves its reach."""
+    point (window coordinates). Falls back to the shift when the fit leaves its reach.
+
+    a is sampled with Keys' cubic convolution, not bilinearly: bilinear sampling smooths by an
+    amount that depends on where between pixels each sample falls, and under a rotation that
+    phase drifts across the window, so in windows of little or one-directional texture the
+    fit leans towards the phase's pattern. Measured on 8 distorted 2x3 grids of 640x480 tiles
+    (894 matches of 64 px windows against the true maps): bilinear 0.006 px median, 0.118 px
+    at the 99th percentile; cubic 0.002 and 0.014 px, for about the same CPU time."""
     start = np.eye(3)
     start[:2, 2] = shift
     refined = _core.register.refine_affine(
@@ -301,6 +308,7 @@ def _affine_mismatch(
         smoothing_sigma=1.0,
         tolerance=2e-3,
         huber_threshold=2.0,
+        cubic=True,
     )
     matrix = np.asarray(refined.matrix)
     if not (np.isfinite(matrix).all() and np.abs(matrix[:2, :2] - np.eye(2)).max() < 0.2):
