@@ -83,8 +83,8 @@ def test_resize_correlates_smaller_and_places_at_full_size(
     scan, full_size, tmp_path: Path, resize: str
 ) -> None:
     """--resize shrinks the tiles for the correlation only: the translation layout it starts
-    from moves (by pixels at 0.25: its loops no longer catch the turned tiles), the affine maps (matched at full size) and the
-    mosaic stay those of the full-resolution run."""
+    from moves (by pixels at 0.25, where its loops no longer catch the turned tiles), the
+    affine maps (matched at full size) stay those of the full-resolution run."""
     _, _, truth = scan
     output, full = full_size
     document = affine_run(scan, tmp_path, "--resize", resize)
