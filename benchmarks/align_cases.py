@@ -46,7 +46,7 @@ def grids(seeds: tuple[int, ...], blank: tuple = ()) -> list[AffineGrid]:
 
 
 def ours(grid: AffineGrid, *, robust: bool = True) -> Result:
-    """Matches over every overlap weighted by quality squared, then both placements."""
+    """Matches over every overlap weighted by their precision, then both placements."""
     start = time.process_time()
     placement = Placement()
     for a, b in grid.neighbours():
@@ -54,7 +54,7 @@ def ours(grid: AffineGrid, *, robust: bool = True) -> Result:
         matches = Matcher(grid.tiles[a], grid.tiles[b]).match_overlap(
             offset, size=WINDOW, per_side=PER_SIDE
         )
-        placement.add_match(a, b, matches.p_a, matches.p_b, weight=np.square(matches.quality))
+        placement.add_match(a, b, matches.p_a, matches.p_b, weight=matches.precision)
     loss = "cauchy" if robust else None
     affine = placement.affine(robust=loss, robust_scale=ROBUST_SCALE)
     rigid = placement.rigid(robust=loss, robust_scale=RIGID_ROBUST_SCALE)

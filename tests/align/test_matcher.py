@@ -94,6 +94,29 @@ def test_blank_windows_score_zero(straight) -> None:
     assert (np.asarray(refined.quality) < 0.15).all()
 
 
+def test_information_follows_the_texture(grid) -> None:
+    """A window of vertical stripes pins x, not y; one of noise pins nothing; a textured
+    window pins both. The information matrices say so, and `precision` is the weaker axis."""
+    rng = np.random.default_rng(5)
+    stripes = np.tile(np.sin(np.arange(200) / 3.0) + rng.normal(0, 0.01, 200), (160, 1))
+    shifted = np.roll(stripes, 2, axis=1)
+    striped = Matcher(stripes.astype(np.float32), shifted.astype(np.float32)).refine(
+        (100, 80), (102, 80), size=64, model="translation"
+    )
+    (xx, xy), (_, yy) = striped.information
+    assert xx > 100 * yy and abs(xy) < 0.1 * xx
+    assert striped.precision == pytest.approx(np.linalg.eigvalsh(striped.information)[0])
+
+    matcher = Matcher(grid.tiles[(0, 0)], grid.tiles[(0, 1)])
+    textured = matcher.refine(*rough_points(grid), size=64)
+    assert textured.information.shape == (9, 2, 2)
+    assert (textured.precision > 0).all()
+    noise = rng.normal(0.5, 0.05, (300, 400)).astype(np.float32)
+    unrelated = Matcher(grid.tiles[(0, 0)], noise).refine(*rough_points(grid), size=64)
+    # Pixels that do not match leave a residual as large as the texture: ~1000 times less.
+    assert np.max(unrelated.precision) < 0.01 * np.min(textured.precision)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

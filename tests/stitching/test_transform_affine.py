@@ -45,26 +45,67 @@ def errors(document: dict, truth: dict) -> dict:
     return aligned_errors(found, truth, (640, 480))
 
 
-def test_affine_maps_land_within_a_tenth_of_a_pixel(scan, tmp_path: Path) -> None:
+def affine_run(scan, output: Path, *extra: str) -> dict:
+    folder, positions, _ = scan
+    run = run_cli([folder, "--positions", positions, "--transform", "affine", *extra, "-o", output])
+    assert run.status == 0, run.stderr
+    assert "affine maps from" in run.stdout
+    document = json.loads((output / "positions.json").read_text())
+    assert document["transform"] == "affine"
+    return document
+
+
+@pytest.fixture(scope="module")
+def full_size(scan, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The affine run at full resolution: its output folder and positions.json."""
+    output = tmp_path_factory.mktemp("affine_full") / "a"
+    return output, affine_run(scan, output)
+
+
+def test_affine_maps_land_within_a_tenth_of_a_pixel(scan, full_size, tmp_path: Path) -> None:
     folder, positions, truth = scan
     before = file_digests(folder)
-    affine = run_cli(
-        [folder, "--positions", positions, "--transform", "affine", "-o", tmp_path / "a"]
-    )
-    assert affine.status == 0, affine.stderr
-    assert "affine maps from" in affine.stdout
-    document = json.loads((tmp_path / "a" / "positions.json").read_text())
-    assert document["transform"] == "affine"
-    # Measured: 0.03-0.07 px per tile (8-bit tiles); the translation placement 4-8 px.
-    assert max(errors(document, truth).values()) < 0.15
+    output, document = full_size
+    # Measured: 0.04-0.09 px per tile (8-bit tiles); the translation placement 4-8 px.
+    assert max(errors(document, truth).values()) < 0.1
     plain = run_cli([folder, "--positions", positions, "-o", tmp_path / "t"])
     assert plain.status == 0, plain.stderr
     translation = json.loads((tmp_path / "t" / "positions.json").read_text())
     assert "tile_affines_xy" not in translation
     assert max(errors(translation, truth).values()) > 2.0
-    with Image.open(tmp_path / "a" / "scan_stitched.jpg") as mosaic:
+    with Image.open(output / "scan_stitched.jpg") as mosaic:
         assert mosaic.size[0] > 1600 and mosaic.size[1] > 850
     assert file_digests(folder) == before  # nothing written into the input
+
+
+@pytest.mark.parametrize("resize", ["0.5", "0.25"])
+def test_resize_correlates_smaller_and_places_at_full_size(
+    scan, full_size, tmp_path: Path, resize: str
+) -> None:
+    """--resize shrinks the tiles for the correlation only: the translation layout it starts
+    from moves (by pixels at 0.25, where its loops no longer catch the turned tiles), the
+    affine maps (matched at full size) stay those of the full-resolution run."""
+    _, _, truth = scan
+    output, full = full_size
+    document = affine_run(scan, tmp_path, "--resize", resize)
+    assert max(errors(document, truth).values()) < 0.1
+    maps = {n: np.array(a) for n, a in document["tile_affines_xy"].items()}
+    full_maps = {n: np.array(a) for n, a in full["tile_affines_xy"].items()}
+    # Measured: 0.01 px apart after one common affine.
+    assert max(aligned_errors(maps, full_maps, (640, 480)).values()) < 0.03
+    with (
+        Image.open(output / "scan_stitched.jpg") as a,
+        Image.open(tmp_path / "scan_stitched.jpg") as b,
+    ):
+        assert abs(a.size[0] - b.size[0]) <= 2 and abs(a.size[1] - b.size[1]) <= 2
+    # The maps are in full-size pixels, in the frame of the translation layout: no tile
+    # scaled by the resize, each tile's (0, 0) near where the translations put it (they
+    # differ by the tiles' turns, a few px at the corners).
+    for tile in document["tiles"]:
+        matrix = maps[tile["name"]]
+        assert abs(np.sqrt(abs(np.linalg.det(matrix[:, :2]))) - 1) < 0.02
+        place = tile["position_px"]
+        assert np.hypot(matrix[0, 2] - place["x"], matrix[1, 2] - place["y"]) < 8.0
 
 
 def test_feathered_affine_mosaic(scan, tmp_path: Path) -> None:

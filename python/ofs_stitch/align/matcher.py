@@ -16,8 +16,18 @@ them) and reused when a later iteration or call cuts the same window, e.g. the s
 half a pixel.
 
 Points are (x, y) pixels. The quality of each match is the core's (0..1; see
-`core.registration`; below ``ACCEPT_QUALITY`` = 0.15 a match is not to be trusted), and is a
-natural weight for `Placement.add_match`.
+`core.registration`; below ``ACCEPT_QUALITY`` = 0.15 a match is not to be trusted).
+
+Precision. How well a match pins its point depends on the texture of its window, and on its
+direction: a window of vertical edges fixes x, not y. ``Refined.information`` is each
+match's 2x2 inverse covariance (px^-2, x and y), from the Gauss-Newton normal matrix of the
+window's gradients with the fit's other parameters (the local affine's linear part, gain and
+offset) eliminated, divided by the residual variance the match leaves (the window's variance
+times 1 - r^2, r the windows' Pearson correlation once matched: near 1 for a true match, near
+0 for blank or unrelated windows). ``Refined.precision``, its smaller eigenvalue, is the
+weight to give `Placement.add_match`: on 20 distorted 2x3 grids it brings the worst tile from
+0.049 px (weights quality squared) to 0.022 px, and with a blank tile from 0.139 to 0.054 px
+(benchmarks/compare_align.py).
 """
 
 from __future__ import annotations
@@ -68,6 +78,18 @@ class Refined:
     quality: np.ndarray | float
     found: np.ndarray | bool
     iterations: np.ndarray | int
+    information: np.ndarray
+    """(k, 2, 2), or (2, 2) for one point: the inverse covariance (px^-2, x and y) of where
+    the match puts b's point (module docstring, "Precision"); zeros where nothing was found."""
+
+    @property
+    def precision(self) -> np.ndarray | float:
+        """Inverse variance (px^-2) of each match along its least certain direction: the
+        smaller eigenvalue of `information`. A weight for `Placement.add_match` that trusts
+        each match as far as its window's texture and fit allow."""
+        values = np.linalg.eigvalsh(np.asarray(self.information))[..., 0]
+        values = np.maximum(values, 0.0)
+        return float(values) if np.ndim(values) == 0 else values
 
     def __iter__(self) -> Iterator[np.ndarray]:
         yield self.p_a
@@ -144,15 +166,26 @@ class Matcher:
         quality = np.zeros(len(points_a))
         found = np.zeros(len(points_a), dtype=bool)
         iterations = np.zeros(len(points_a), dtype=np.int64)
+        information = np.zeros((len(points_a), 2, 2))
         for i in range(len(points_a)):
-            out_a[i], out_b[i], quality[i], found[i], iterations[i] = self._refine_one(
-                out_a[i], out_b[i], (rows, cols), int(iters), radius, model
-            )
+            (
+                out_a[i],
+                out_b[i],
+                quality[i],
+                found[i],
+                iterations[i],
+                information[i],
+            ) = self._refine_one(out_a[i], out_b[i], (rows, cols), int(iters), radius, model)
         if single:
             return Refined(
-                out_a[0], out_b[0], float(quality[0]), bool(found[0]), int(iterations[0])
+                out_a[0],
+                out_b[0],
+                float(quality[0]),
+                bool(found[0]),
+                int(iterations[0]),
+                information[0],
             )
-        return Refined(out_a, out_b, quality, found, iterations)
+        return Refined(out_a, out_b, quality, found, iterations, information)
 
     def match_overlap(
         self,
@@ -200,7 +233,12 @@ class Matcher:
         if not start.found:
             zeros = np.zeros(len(points_a))
             return Refined(
-                points_a, points_a - (dx, dy), zeros, zeros.astype(bool), zeros.astype(int)
+                points_a,
+                points_a - (dx, dy),
+                zeros,
+                zeros.astype(bool),
+                zeros.astype(int),
+                np.zeros((len(points_a), 2, 2)),
             )
         return self.refine(points_a, points_a - corrected, window, iters)
 
@@ -212,7 +250,7 @@ class Matcher:
         iters: int,
         radius: float,
         model: MatchModel,
-    ) -> tuple[np.ndarray, np.ndarray, float, bool, int]:
+    ) -> tuple[np.ndarray, np.ndarray, float, bool, int, np.ndarray]:
         # Inside: (row, col) = (y, x).
         a_rc = np.array([point_a[1], point_a[0]])
         b_rc = np.array([point_b[1], point_b[0]])
@@ -237,18 +275,29 @@ class Matcher:
                 search_radius=radius,
             )
             if not measured.found:
-                return point_a, point_b, 0.0, False, done
+                return point_a, point_b, 0.0, False, done, np.zeros((2, 2))
             quality, found = measured.quality, True
             mismatch = np.array(measured.shift) - expected
+            # Pearson r of the windows once matched: how much of b's window the match explains.
+            agreement = measured.pearson_r
             if model == "affine":
-                mismatch = _affine_mismatch(
+                mismatch, fitted_r = _affine_mismatch(
                     window_a, window_b, measured.shift, b_rc - origin_b, expected
                 )
+                agreement = fitted_r if fitted_r is not None else agreement
             a_rc = a_rc + mismatch / 2
             b_rc = b_rc - mismatch / 2
             if np.abs(mismatch).max() / 2 < SETTLED:
                 break
-        return np.array([a_rc[1], a_rc[0]]), np.array([b_rc[1], b_rc[0]]), quality, found, done
+        information = match_information(window_b, b_rc - origin_b, agreement, model)
+        return (
+            np.array([a_rc[1], a_rc[0]]),
+            np.array([b_rc[1], b_rc[0]]),
+            quality,
+            found,
+            done,
+            information,
+        )
 
     @staticmethod
     def _window(image: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -287,10 +336,17 @@ def _affine_mismatch(
     shift: tuple[float, float],
     point_b: np.ndarray,
     expected: np.ndarray,
-) -> np.ndarray:
+) -> tuple[np.ndarray, float | None]:
     """How far (row, col) the windows' match at b's point lies from where the points say:
     a local affine ``b[p] ~ a[M p]`` fitted from the correlation's shift, evaluated at b's
-    point (window coordinates). Falls back to the shift when the fit leaves its reach."""
+    point (window coordinates). Falls back to the shift when the fit leaves its reach.
+
+    a is sampled with Keys' cubic convolution, not bilinearly: bilinear sampling smooths by an
+    amount that depends on where between pixels each sample falls, and under a rotation that
+    phase drifts across the window, so in windows of little or one-directional texture the
+    fit leans towards the phase's pattern. Measured on 8 distorted 2x3 grids of 640x480 tiles
+    (894 matches of 64 px windows against the true maps): bilinear 0.006 px median, 0.118 px
+    at the 99th percentile; cubic 0.002 and 0.014 px, for about the same CPU time."""
     start = np.eye(3)
     start[:2, 2] = shift
     refined = _core.register.refine_affine(
@@ -301,13 +357,53 @@ def _affine_mismatch(
         smoothing_sigma=1.0,
         tolerance=2e-3,
         huber_threshold=2.0,
+        cubic=True,
     )
     matrix = np.asarray(refined.matrix)
     if not (np.isfinite(matrix).all() and np.abs(matrix[:2, :2] - np.eye(2)).max() < 0.2):
-        return np.array(shift) - expected
+        return np.array(shift) - expected, None
     # b's point sits at point_b in its window and matches a's window at M (point_b, 1); the
     # points say it matches a's window at point_b + expected.
-    return (matrix @ [point_b[0], point_b[1], 1.0])[:2] - (point_b + expected)
+    mismatch = (matrix @ [point_b[0], point_b[1], 1.0])[:2] - (point_b + expected)
+    return mismatch, float(refined.pearson_r)
+
+
+def match_information(
+    window: np.ndarray, point: np.ndarray, pearson_r: float, model: MatchModel = "affine"
+) -> np.ndarray:
+    """The information (inverse covariance, px^-2, (x, y)) of a match at ``point`` (row, col
+    in ``window``, b's window) whose windows agree with Pearson ``pearson_r`` once matched.
+
+    Gauss-Newton's view of the fit (module docstring, "Precision"): every pixel constrains
+    the displacement along its gradient, so the normal matrix of the window's gradients
+    (smoothed as the fit smooths them) is the information of the fitted parameters in units
+    of the residual's variance. The point's own 2x2 information is that matrix with the other
+    parameters (the local affine's linear part, the brightness gain and offset) eliminated by
+    a Schur complement: what they could absorb does not pin the point. The residual variance
+    is the window's variance times 1 - r^2, the part the match leaves unexplained."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(np.asarray(window, dtype=np.float64), 1.0, mode="mirror")
+    g_row, g_col = np.gradient(smooth)
+    # The fit ignores a margin of twice the smoothing, whose pixels see the mirrored border.
+    inner = (slice(2, -2), slice(2, -2))
+    g_row, g_col, values = g_row[inner], g_col[inner], smooth[inner]
+    rows, cols = np.mgrid[2 : window.shape[0] - 2, 2 : window.shape[1] - 2].astype(np.float64)
+    half = max(window.shape) / 2
+    q_row, q_col = (rows - point[0]) / half, (cols - point[1]) / half
+    columns = [g_col, g_row]  # x, y first: the point's displacement
+    if model == "affine":
+        columns += [g_col * q_col, g_col * q_row, g_row * q_col, g_row * q_row]
+    columns += [values, np.ones_like(values)]
+    jacobian = np.stack([c.ravel() for c in columns], axis=1)
+    normal = jacobian.T @ jacobian
+    point_block, coupling, rest = normal[:2, :2], normal[:2, 2:], normal[2:, 2:]
+    schur = point_block - coupling @ np.linalg.pinv(rest) @ coupling.T
+    unexplained = max(1.0 - min(max(pearson_r, 0.0), 1.0) ** 2, 1e-6)
+    variance = float(values.var()) * unexplained
+    if not variance > 0:
+        return np.zeros((2, 2))
+    return 0.5 * (schur + schur.T) / variance
 
 
 def _grey(image: ArrayLike | str | Path, name: str) -> np.ndarray:

@@ -9,18 +9,26 @@ rendered so far. Canvas pixel (row, col) is model point ``(x, y) = origin + (col
 Without feathering a tile covers what earlier tiles painted (the last one wins, as
 spectralign's renderer does). With ``feather=F`` px each tile's weight rises linearly from 0 at
 its edge to 1 at F px inside, and ``.image`` is the weighted mean: seams fade out.
+
+``write(paths, tiles)`` hands the same maps to the mosaic writers (`align.mosaic`): JPEG,
+OME-TIFF or DZI files, rendered band by band, for mosaics too large for a numpy canvas.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..core.warp import Interpolation, warp_affine
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from .mosaic import MosaicWritten
 
 INTERPOLATIONS: tuple[str, ...] = ("nearest", "linear")
 
@@ -135,6 +143,21 @@ class Renderer:
             weight.shape + (1,) * len(self._bands)
         )
         self._weight[target] += weight
+
+    def write(
+        self,
+        paths: str | Path | Sequence[str | Path],
+        tiles: Mapping[Hashable, str | Path | np.ndarray],
+        *,
+        blend: str = "feather",
+        pixel_size_um: float | None = None,
+    ) -> MosaicWritten:
+        """Write the mosaic of ``tiles`` ({tile: path or uint8/uint16 array}) through this
+        Renderer's maps to JPEG / OME-TIFF / DZI files, streaming band by band: the canvas
+        need not fit in memory. See `align.mosaic.write_mosaic`."""
+        from .mosaic import write_mosaic
+
+        return write_mosaic(paths, self, tiles, blend=blend, pixel_size_um=pixel_size_um)
 
     def _grow(self, model: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
         """Enlarge the canvas to hold the tile's footprint; its window (top, left, rows, cols)."""
