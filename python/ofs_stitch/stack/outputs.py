@@ -33,9 +33,20 @@ JPEG_QUALITY = 95
 
 def to_samples(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float [0, 1] pixels as ``dtype`` (uint8 or uint16), rounded and clipped; grey as 2-D."""
-    top = 255.0 if dtype == np.uint8 else 65535.0
-    out = np.clip(np.rint(image * top), 0, top).astype(dtype)
+    top = np.float32(255.0 if dtype == np.uint8 else 65535.0)
+    out = np.empty(image.shape, dtype)
+    # In blocks of rows: the float temporaries of a whole image would be four times the
+    # fused image's own size, and the largest thing the command holds.
+    for start in range(0, image.shape[0], _ROWS_AT_ONCE):
+        rows = slice(start, start + _ROWS_AT_ONCE)
+        block = image[rows] * top
+        np.rint(block, out=block)
+        np.clip(block, 0, top, out=block)
+        out[rows] = block
     return out[:, :, 0] if out.ndim == 3 and out.shape[2] == 1 else out
+
+
+_ROWS_AT_ONCE = 256
 
 
 def _vips(pixels: np.ndarray) -> pyvips.Image:
