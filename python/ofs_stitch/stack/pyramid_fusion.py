@@ -35,7 +35,7 @@ from .._core import focus
 from . import pyramid
 from .frames import Frame, Frames, luminance
 from .fusion import Fused, FusionSettings, confidence_from
-from .tiles import Tile, plan, read_region
+from .tiles import Box, Tile, plan, read_region
 
 # Levels fused tile by tile when a frame spans several tiles: the margin doubles with each
 # level: 3 keeps it at 48 px (a 512 px tile reads 1.2 times its area at the frame edge, 1.4
@@ -84,7 +84,7 @@ def fuse_pyramid(frames: Frames, settings: FusionSettings) -> Fused:
         coarse = _CoarseFrames(len(frames), (rows, cols, channels), tile_levels)
     for tile in tiles:
         fused = _fuse_layers(
-            lambda index, box=tile.region: _layer(read_region(frames, index, box)),
+            _region_reader(frames, tile.region),
             len(frames),
             (*tile.region.shape, channels),
             tile_levels,
@@ -105,6 +105,13 @@ def fuse_pyramid(frames: Frames, settings: FusionSettings) -> Fused:
         for tile in tiles:
             _add_expanded(residual, tile, tile_levels, image, threads)
     return Fused(image, depth, confidence)
+
+
+def _region_reader(frames: Frames, box: Box) -> Callable[[int], Layer]:
+    def read(index: int) -> Layer:
+        return _layer(read_region(frames, index, box))
+
+    return read
 
 
 def _layer(frame: Frame) -> Layer:
