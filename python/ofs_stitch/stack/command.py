@@ -135,6 +135,8 @@ def default_output(source: Path) -> Path:
 
 def run(options: argparse.Namespace, prog: str) -> int:
     _check_options(options)
+    import numpy as np
+
     from . import outputs
     from .alignment import align
     from .api import MisalignedError
@@ -208,17 +210,24 @@ def run(options: argparse.Namespace, prog: str) -> int:
             for members in bunches:
                 bunch = _Counted(aligned.with_balance(balance, members), progress.advance)
                 bunch_images.append(fuse(bunch, settings).image)
-        layers = []
         if options.layers:
+            # Each aligned frame goes to a page file in the cache as soon as it is read, and
+            # the TIFF streams them back: the frames are never all in memory.
             balanced = aligned.with_balance(balance, used)
-            layers = [balanced.frame(i).pixels for i in range(len(used))]
+            progress.start("layers", len(used))
+            pages: list[np.ndarray | Path] = [outputs.to_samples(fused.image, stack.dtype)]
+            for i in range(len(used)):
+                page = outputs.to_samples(balanced.frame(i).pixels, stack.dtype)
+                pages.append(outputs.write_page(Path(cache) / f"layer_{i:05d}.v", page))
+                del page
+                progress.advance()
+            outputs.write_layers(out / "layers.tif", pages)
+            del pages
         progress.stop()
     depth = fused.depth
     z = None if stack.z is None else [stack.z[k] for k in used]
     if len(used) != count:
         # Depth counts the frames used; give it in the input's frame numbers.
-        import numpy as np
-
         depth = np.interp(depth, np.arange(len(used)), np.asarray(used, float)).astype("float32")
         z = None if stack.z is None else list(stack.z)
     main_name = out / f"{stack.stem}_stacked{stack.suffix}"
@@ -233,9 +242,6 @@ def run(options: argparse.Namespace, prog: str) -> int:
             outputs.to_samples(image, stack.dtype),
             exif,
         )
-    if layers:
-        pages = [outputs.to_samples(p, stack.dtype) for p in [fused.image, *layers]]
-        outputs.write_layers(out / "layers.tif", pages)
     # The fused image last: a reader that finds it finds the rest.
     outputs.write_image(main_name, outputs.to_samples(fused.image, stack.dtype), exif)
     if not options.quiet:

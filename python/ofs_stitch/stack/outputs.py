@@ -116,11 +116,24 @@ def write_alignment(path: Path, alignment: Alignment, balance: Balance) -> None:
     write_table_csv(path, alignment.table, columns)
 
 
-def write_layers(path: Path, pages: Sequence[np.ndarray]) -> None:
-    """One multi-page TIFF: the pages in order (all of one size, bands and sample type)."""
-    first = _vips(pages[0])
-    joined = pyvips.Image.arrayjoin([_vips(p) for p in pages], across=1)
+def write_page(path: Path, pixels: np.ndarray) -> Path:
+    """One page of ``layers.tif`` kept on disk until it is written (libvips' own format,
+    uncompressed: fast to write and to stream back)."""
+    _vips(pixels).write_to_file(str(path))
+    return path
+
+
+def write_layers(path: Path, pages: Sequence[np.ndarray | Path]) -> None:
+    """One multi-page TIFF: the pages in order (all of one size, bands and sample type), each
+    an array or a file from `write_page`, which is streamed top to bottom, never held whole."""
+    images = [
+        pyvips.Image.new_from_file(str(p), access="sequential")
+        if isinstance(p, Path)
+        else _vips(p)
+        for p in pages
+    ]
+    joined = pyvips.Image.arrayjoin(images, across=1)
     joined = joined.copy()
-    joined.set_type(pyvips.GValue.gint_type, "page-height", first.height)
+    joined.set_type(pyvips.GValue.gint_type, "page-height", images[0].height)
     with staged_output(path) as temporary:
         joined.tiffsave(str(temporary), compression="deflate")
