@@ -127,9 +127,7 @@ def write_layers(path: Path, pages: Sequence[np.ndarray | Path]) -> None:
     """One multi-page TIFF: the pages in order (all of one size, bands and sample type), each
     an array or a file from `write_page`, which is streamed top to bottom, never held whole."""
     images = [
-        pyvips.Image.new_from_file(str(p), access="sequential")
-        if isinstance(p, Path)
-        else _vips(p)
+        pyvips.Image.new_from_file(str(p), access="sequential") if isinstance(p, Path) else _vips(p)
         for p in pages
     ]
     joined = pyvips.Image.arrayjoin(images, across=1)
