@@ -14,8 +14,8 @@ For each tile (``tiles``), two passes over the stack, each holding one frame's r
 A frame larger than one tile is fused in two scales. The finest ``TILE_LEVELS`` levels are
 fused tile by tile, each tile read with a margin (`margin`) wide enough that its levels are
 the whole frame's; the tile's result is collapsed with a zero residual. Each frame's Gaussian
-level below them (2 ** TILE_LEVELS times smaller on each side, 1/256 of the frame) is kept from
-the gathering pass, and those small frames are fused whole, as a stack of their own, for the
+level below them (2 ** TILE_LEVELS = 8 times smaller on each side, 1/64 of the frame) is kept
+from the gathering pass, and those small frames are fused whole, as a stack of their own, for the
 coarser levels; their fused image, expanded back tile by tile, is added to the output. Since
 collapsing is linear, this is the whole-frame result to float rounding (tested).
 
