@@ -6,23 +6,20 @@ For each synthetic stack (testing.focus_stacks: immunohistochemistry 512^2 RGB x
 retina 1024^2 RGB x 15; noise, and +-3 px shifts with +-5 % gains): PSNR and SSIM against the
 truth, and CPU seconds (every thread, median of 3) of ``ofs_stitch.stack.fuse`` (alignment off)
 and of the numpy argmax-of-smoothed-Laplacian baseline. Then the whole command on files
-(``ofs stack``, a subprocess) with its CPU time and peak memory, for 5 and for 15 frames of the
-retina: memory per Mpx of one frame, and that it does not grow with the number of frames.
+(``ofs stack --align none``, a subprocess) with its CPU time and peak memory, for 5 and 15
+frames of the 1024^2 retina and 5 of a 4096^2 one, in tiles and with whole frames: memory per
+Mpx of one frame, and that it does not grow with the number of frames.
 """
 
 from __future__ import annotations
 
-import resource
-import subprocess
-import sys
+import shutil
 import tempfile
-import time
 from pathlib import Path
 
-from stack_cases import argmax_baseline, cpu_seconds, scores, stack
+from stack_cases import argmax_baseline, command_memory, cpu_seconds, scores, stack, write_frames
 
 from ofs_stitch.stack import focus_stack, fuse
-from ofs_stitch.testing import focus_stacks as fs
 
 CASES = [
     ("immunohistochemistry", 0.002, False),
@@ -56,47 +53,30 @@ def accuracy_table() -> None:
         )
 
 
-CHILD = """
-import sys
-import numpy, scipy.ndimage, pyvips
-from ofs_stitch.io.memory import peak_resident_bytes
-baseline = peak_resident_bytes()
-from ofs_stitch.cli.ofs import main
-assert main(["stack", sys.argv[1], "-q", "--align", "none"]) == 0
-print(baseline, peak_resident_bytes())
-"""
-
-
-def command_figures(count: int, folder: Path) -> tuple[float, float, float, float]:
-    """(CPU s, wall s, peak MB) of ``ofs stack`` on ``count`` retina frames written as PNG."""
-    data = fs.focus_stack("retina", slices=count, noise=0.002, seed=1)
-    frames = folder / f"retina_{count}"
-    fs.write_stack(frames, data)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    # The child reports its own high-water mark (VmHWM): ru_maxrss would carry this process's.
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(frames)], check=True, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    baseline, peak = (int(v) for v in done.stdout.split())
-    return cpu, wall, (peak - baseline) / 2**20, peak / 2**20
+def command_table() -> None:
+    """The whole command on files: peak memory above Python per Mpx of one frame, in tiles
+    (the default) and with whole frames (--tile 0), for 5 and 15 frames of 1024^2 and 5 of
+    4096^2 (the retina tiled 4 x 4, as TIFF)."""
+    print("| frames | --tile | peak above Python | per Mpx of one frame | CPU s |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as temporary:
+        for count, repeat in ((5, 1), (15, 1), (5, 4)):
+            folder = Path(temporary) / f"retina_{count}_{repeat}"
+            rows, cols = write_frames(folder, "retina", count, repeat)
+            for tile in ("512", "0"):
+                grown, cpu = command_memory(folder, "--tile", tile)
+                per_mpx = grown * 2**20 / 1e6 / (rows * cols / 1e6)
+                print(
+                    f"| {count} x {cols}x{rows} RGB | {tile} | {grown:.0f} MiB | "
+                    f"{per_mpx:.0f} MB | {cpu:.2f} |",
+                    flush=True,
+                )
+            shutil.rmtree(folder)
 
 
 def main() -> None:
     accuracy_table()
-    with tempfile.TemporaryDirectory() as temporary:
-        for count in (5, 15):
-            cpu, wall, grown, peak = command_figures(count, Path(temporary))
-            print(
-                f"ofs stack, {count} retina frames 1024^2 RGB PNG, --align none: "
-                f"{cpu:.2f} s CPU, {wall:.2f} s wall, peak {peak:.0f} MiB of which "
-                f"{grown:.0f} MiB above Python with numpy, scipy and libvips loaded "
-                f"({grown * 2**20 / 1e6 / (1024 * 1024 / 1e6):.0f} MB per Mpx of one frame)",
-                flush=True,
-            )
+    command_table()
 
 
 if __name__ == "__main__":

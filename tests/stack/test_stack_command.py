@@ -129,6 +129,8 @@ def test_a_frame_that_cannot_be_aligned_fails_the_command(tmp_path, small_stack,
         ("ok", ["--bunches", "1"], "--bunches 1"),
         ("ok", ["--method", "median"], "invalid choice: 'median'"),
         ("ok", ["--balance-mask", "0"], "balance mask"),
+        ("ok", ["--tile", "8"], "--tile 8: give 16 px or more"),
+        ("ok", ["--levels", "0"], "--levels 0: give 1 or more"),
         ("text", [], "multi-page TIFF"),
     ],
 )
@@ -154,3 +156,21 @@ def test_user_errors_are_one_line(tmp_path, small_stack, capsys, setup, argument
     error = capsys.readouterr().err.strip()
     assert code == 2 and len(error.splitlines()) == 1 and message in error, error
     assert "Traceback" not in error
+
+
+def test_layers_hold_the_fused_image_then_every_frame_as_read(tmp_path, small_stack) -> None:
+    folder = tmp_path / "grey16"
+    folder.mkdir()
+    grey = fs.to_uint16(small_stack.frames.mean(axis=3))
+    for k, frame in enumerate(grey):
+        write_tile(folder / f"z{k}.tif", frame)
+    out = tmp_path / "out"
+    options = ["--align", "none", "--balance", "none", "--layers", "-q", "--tile", "48"]
+    assert ofs_main(["stack", str(folder), "-o", str(out), *options]) == 0
+    layers = pyvips.Image.new_from_file(str(out / "layers.tif"), n=-1).numpy()
+    pages = layers.reshape(len(grey) + 1, *grey.shape[1:])
+    assert pages.dtype == np.uint16
+    # Unaligned and unbalanced, every page after the first is its frame, sample for sample.
+    assert np.array_equal(pages[1:], grey)
+    assert np.array_equal(pages[0], read(out / "grey16_stacked.tif"))
+    assert not [p for p in out.rglob(".*")], "no temporary file is left"

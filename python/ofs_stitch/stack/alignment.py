@@ -1,22 +1,24 @@
 """Aligning the frames of a focus stack to its middle frame.
 
-Each frame is registered to its neighbour with the core's intensity-based registration
-(``core.registration.register_pair``, model ``translation``, ``rigid`` or ``similarity``;
-similarity by default because focus breathing changes the scale), on block means first when
-frames are large (the longest side brought to at most ``COARSE_SIDE`` px) and then refined at
-full resolution. Neighbours differ least in focus, so their match is the surest; the pairwise
-transforms are then solved jointly for every frame's transform to the middle frame (for a
-chain of neighbours the least-squares solution is the chain's product; a link that fails is
-bridged by registering across it, to the next frame towards the middle).
+Each frame is registered to its neighbours at lags 1 and 2 with the core's intensity-based
+registration (``core.registration.register_pair``, model ``translation``, ``rigid`` or
+``similarity``; similarity by default because focus breathing changes the scale), on block
+means first when frames are large (the longest side brought to at most ``COARSE_SIDE`` px) and
+then refined at full resolution. Neighbours differ least in focus, so their matches are the
+surest; every frame then has up to four links, and all of them are solved jointly for every
+frame's transform to the middle frame (``joint``: sparse least squares, links that disagree
+with the others rejected). Where no chain of accepted links reaches a frame, it is registered
+across the gap, to the nearest placed frame towards the middle, and the solve repeats.
 
-Every frame gets a status: ``reference``, ``ok``, or ``failed`` (no trusted link reaches it: its
-quality was below ``core.registration.ACCEPT_QUALITY`` or its motion implausible for a focus
-stack). Nothing is silently dropped: the caller decides what a failure means.
+Every frame gets a status: ``reference``, ``ok``, or ``failed`` (no accepted link reaches it:
+its links' quality was below ``core.registration.ACCEPT_QUALITY``, their motion implausible
+for a focus stack, or they disagreed with the rest). Nothing is silently dropped: the caller
+decides what a failure means.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -26,6 +28,7 @@ from ..core.registration import ACCEPT_QUALITY, register_pair
 from ..core.transform import Transform, TransformTable, fit
 from ..errors import InputError
 from .frames import Frames, as_frames, luminance
+from .joint import Measured, solve_links
 
 Model = Literal["none", "translation", "rigid", "similarity"]
 MODELS: tuple[str, ...] = ("none", "translation", "rigid", "similarity")
@@ -41,13 +44,17 @@ MAX_SCALE_CHANGE = 0.1
 
 @dataclass(frozen=True)
 class Link:
-    """One measured pair: ``frames[to][p] ~ frames[source][matrix @ p]``."""
+    """One measured pair: ``frames[to][p] ~ frames[source][matrix @ p]``; ``trusted``: its
+    registration passed (quality, plausible motion); ``accepted``: the joint solve kept it
+    (it agrees with the other links); ``residual_px``: how far the solution leaves it."""
 
     source: int
     to: int
     matrix: np.ndarray
     quality: float
     trusted: bool
+    accepted: bool = False
+    residual_px: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -115,22 +122,44 @@ def align(
         return greys[index]
 
     shape = frames.shape[:2]
-    matrices: list[np.ndarray | None] = [None] * count
-    quality = np.full(count, np.nan)
-    matrices[middle] = np.eye(3)
-    links: list[Link] = []
+    measured: dict[tuple[int, int], Link] = {}
+
+    def measure(source: int, to: int) -> None:
+        if (source, to) not in measured and (to, source) not in measured:
+            measured[(source, to)] = _measure(grey(source), grey(to), source, to, model, shape)
+
+    # Outwards from the middle, so that the frames a link needs are the last ones read.
     for direction in (1, -1):
-        anchor = middle
         k = middle + direction
         while 0 <= k < count:
-            link = _measure(grey(anchor), grey(k), anchor, k, model, shape)
-            links.append(link)
-            placed = matrices[anchor]
-            if link.trusted and placed is not None:
-                matrices[k] = placed @ link.matrix
-                quality[k] = link.quality
-                anchor = k
+            measure(k - direction, k)
+            if 0 <= k - 2 * direction < count:
+                measure(k - 2 * direction, k)
             k += direction
+    while True:
+        links = list(measured.values())
+        solution = solve_links(
+            [Measured(link.source, link.to, link.matrix, link.trusted) for link in links],
+            count,
+            middle,
+            model,
+            shape,
+        )
+        bridges = _bridges(solution.matrices, middle, measured)
+        if not bridges:
+            break
+        for source, to in bridges:
+            measure(source, to)
+    matrices = solution.matrices
+    links = [
+        replace(link, accepted=bool(kept), residual_px=float(residual))
+        for link, kept, residual in zip(links, solution.accepted, solution.residual_px, strict=True)
+    ]
+    quality = np.full(count, np.nan)
+    for k in range(count):
+        values = [link.quality for link in links if link.accepted and k in (link.source, link.to)]
+        if values and k != middle and matrices[k] is not None:
+            quality[k] = float(np.median(values))
     names = ids or [str(k) for k in range(count)]
     status = [
         "reference" if k == middle else ("ok" if matrices[k] is not None else "failed")
@@ -142,6 +171,24 @@ def align(
     ]
     table = TransformTable.from_transforms(names, transforms, quality, status, kind)
     return Alignment(middle, table, tuple(links))
+
+
+def _bridges(
+    matrices: list[np.ndarray | None], middle: int, measured: dict[tuple[int, int], Link]
+) -> list[tuple[int, int]]:
+    """Links not yet measured from each unplaced frame's nearest placed frame towards the
+    middle: a gap of bad frames is crossed as the lags alone cannot."""
+    wanted = []
+    for k, matrix in enumerate(matrices):
+        if matrix is not None:
+            continue
+        step = 1 if k < middle else -1
+        anchor = k + step
+        while matrices[anchor] is None:
+            anchor += step
+        if (anchor, k) not in measured and (k, anchor) not in measured:
+            wanted.append((anchor, k))
+    return wanted
 
 
 def _measure(

@@ -89,6 +89,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--layers", action="store_true", help="also write layers.tif: fused + aligned frames"
     )
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=512,
+        help="fuse in tiles of about this many px a side, so memory follows the tile, not the "
+        "frame (0: whole frames at once; default 512)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -113,8 +120,10 @@ def _check_options(options: argparse.Namespace) -> None:
         raise InputError(
             f"--bunch_overlap {options.bunch_overlap}: give 0 or more, less than --bunches"
         )
-    if options.levels is not None and options.levels < 0:
-        raise InputError(f"--levels {options.levels}: give 0 or more")
+    if options.levels is not None and options.levels < 1:
+        raise InputError(f"--levels {options.levels}: give 1 or more")
+    if options.tile != 0 and options.tile < 16:
+        raise InputError(f"--tile {options.tile}: give 16 px or more (0: whole frames)")
     if options.threads < 0:
         raise InputError(f"--threads {options.threads}: give 0 (all cores) or more")
 
@@ -126,13 +135,15 @@ def default_output(source: Path) -> Path:
 
 def run(options: argparse.Namespace, prog: str) -> int:
     _check_options(options)
+    import numpy as np
+
     from . import outputs
     from .alignment import align
     from .api import MisalignedError
     from .corrected import CorrectedFrames
     from .corrections import Corrections, estimate_vignetting, find_hot_pixels
     from .exposure import estimate_balance
-    from .fusion import FusionSettings, fuse
+    from .fusion import FusionSettings, frame_reads, fuse
     from .inputs import FileFrames, read_stack
 
     started = time.perf_counter()
@@ -148,6 +159,7 @@ def run(options: argparse.Namespace, prog: str) -> int:
         smoothing=options.smoothing,
         selection=options.selection,
         threads=options.threads,
+        tile=options.tile or None,
     )
     count = len(stack)
     progress = _Progress(enabled=not options.quiet and sys.stderr.isatty())
@@ -188,27 +200,34 @@ def run(options: argparse.Namespace, prog: str) -> int:
             options.balance_mask,
             options.balance_fit,
         )
-        passes = 2 if options.method == "pyramid" else 1
-        progress.start("fusing", passes * len(used))
+        reads = frame_reads(stack.shape[:2], settings)
+        progress.start("fusing", reads * len(used))
         fused = fuse(_Counted(aligned.with_balance(balance, used), progress.advance), settings)
         bunches = _bunches(used, options.bunches, options.bunch_overlap)
         bunch_images = []
         if bunches:
-            progress.start("bunches", passes * sum(len(b) for b in bunches))
+            progress.start("bunches", reads * sum(len(b) for b in bunches))
             for members in bunches:
                 bunch = _Counted(aligned.with_balance(balance, members), progress.advance)
                 bunch_images.append(fuse(bunch, settings).image)
-        layers = []
         if options.layers:
+            # Each aligned frame goes to a page file in the cache as soon as it is read, and
+            # the TIFF streams them back: the frames are never all in memory.
             balanced = aligned.with_balance(balance, used)
-            layers = [balanced.frame(i).pixels for i in range(len(used))]
+            progress.start("layers", len(used))
+            pages: list[np.ndarray | Path] = [outputs.to_samples(fused.image, stack.dtype)]
+            for i in range(len(used)):
+                page = outputs.to_samples(balanced.frame(i).pixels, stack.dtype)
+                pages.append(outputs.write_page(Path(cache) / f"layer_{i:05d}.v", page))
+                del page
+                progress.advance()
+            outputs.write_layers(out / "layers.tif", pages)
+            del pages
         progress.stop()
     depth = fused.depth
     z = None if stack.z is None else [stack.z[k] for k in used]
     if len(used) != count:
         # Depth counts the frames used; give it in the input's frame numbers.
-        import numpy as np
-
         depth = np.interp(depth, np.arange(len(used)), np.asarray(used, float)).astype("float32")
         z = None if stack.z is None else list(stack.z)
     main_name = out / f"{stack.stem}_stacked{stack.suffix}"
@@ -223,9 +242,6 @@ def run(options: argparse.Namespace, prog: str) -> int:
             outputs.to_samples(image, stack.dtype),
             exif,
         )
-    if layers:
-        pages = [outputs.to_samples(p, stack.dtype) for p in [fused.image, *layers]]
-        outputs.write_layers(out / "layers.tif", pages)
     # The fused image last: a reader that finds it finds the rest.
     outputs.write_image(main_name, outputs.to_samples(fused.image, stack.dtype), exif)
     if not options.quiet:
@@ -260,16 +276,16 @@ class _Progress:
         self.enabled = enabled
         self.bar = None
 
-    def start(self, description: str, total: int) -> None:
+    def start(self, description: str, total: float) -> None:
         self.stop()
         if self.enabled:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=description, unit="frame", leave=False)
 
-    def advance(self) -> None:
+    def advance(self, frames: float = 1.0) -> None:
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(frames)
 
     def stop(self) -> None:
         if self.bar is not None:
@@ -278,9 +294,10 @@ class _Progress:
 
 
 class _Counted:
-    """Frames that report every read (the progress of a pass)."""
+    """Frames that report every read (the progress of a pass), a region as its share of a
+    frame."""
 
-    def __init__(self, frames: object, advance: Callable[[], None]) -> None:
+    def __init__(self, frames: object, advance: Callable[..., None]) -> None:
         self.frames = frames
         self.advance = advance
 
@@ -294,3 +311,10 @@ class _Counted:
     def frame(self, index: int):  # type: ignore[no-untyped-def]
         self.advance()
         return self.frames.frame(index)  # type: ignore[attr-defined]
+
+    def region(self, index: int, box):  # type: ignore[no-untyped-def]
+        from .tiles import read_region
+
+        rows, cols = self.shape[:2]
+        self.advance(box.shape[0] * box.shape[1] / max(1, rows * cols))
+        return read_region(self.frames, index, box)  # type: ignore[arg-type]

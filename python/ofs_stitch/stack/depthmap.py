@@ -11,6 +11,9 @@ Gaussian of ``smoothing`` px so that a measure speaks for a neighbourhood, not a
 (running: the best frame's pixels so far); ``weighted`` blends every frame with weights
 ``measure ** (sharpness / 2)``, normalised. ``average`` is the same blend with weights
 proportional to the smoothed Laplacian magnitude (``sharpness`` 1), the gentlest choice.
+
+Every measure is local, so both run tile by tile (``tiles``): each frame is read over a tile
+and the measure's reach around it (`margin`), and the tile's inside is the whole frame's result.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from scipy import ndimage
 from .._core import focus
 from .frames import Frame, Frames, luminance
 from .fusion import Fused, FusionSettings, confidence_from
+from .tiles import Tile, plan, read_region
 
 # Keeps a weight from being zero where every frame is flat.
 _WEIGHT_FLOOR = 1e-12
@@ -50,26 +54,60 @@ def focus_measure(frame: Frame, energy: str, smoothing: float) -> np.ndarray:
     return measure
 
 
+def margin(energy: str, smoothing: float) -> int:
+    """Pixels a tile reads around itself so that its measures are the whole frame's: the
+    Gaussian's reach (scipy's, 4 sigma) and the Laplacian's or Sobel's 1 px."""
+    sigma = max(smoothing, 1.0) if energy == "variance" else smoothing
+    reach = int(4.0 * sigma + 0.5) if sigma > 0 else 0
+    return reach + (0 if energy == "variance" else 1)
+
+
+def tiles_for(shape: tuple[int, int], energy: str, settings: FusionSettings) -> list[Tile]:
+    return plan(shape, settings.tile, margin(energy, settings.smoothing))
+
+
 def fuse_depthmap(frames: Frames, settings: FusionSettings) -> Fused:
     if settings.selection == "weighted":
         return _blend(frames, settings.energy, settings.smoothing, settings.sharpness / 2, settings)
     threads = settings.thread_count()
-    rows, cols, channels = frames.shape
-    best_energy = np.full((rows, cols), -2.0, np.float32)
-    chosen = np.zeros((rows, cols), np.int32)
-    image = np.zeros((rows, cols, channels), np.float32)
-    total = np.zeros((rows, cols), np.float32)
-    for index in range(len(frames)):
-        frame = frames.frame(index)
-        measure = focus_measure(frame, settings.energy, settings.smoothing)
-        total += np.maximum(measure, 0.0)
-        focus.select_max(measure, frame.pixels, best_energy, chosen, image, index, threads)
-    confidence = confidence_from(np.maximum(best_energy, 0.0), total, len(frames))
-    return Fused(image, chosen.astype(np.float32), confidence)
+    result = _Result(frames.shape)
+    for tile in tiles_for(frames.shape[:2], settings.energy, settings):
+        rows, cols = tile.region.shape
+        best_energy = np.full((rows, cols), -2.0, np.float32)
+        chosen = np.zeros((rows, cols), np.int32)
+        image = np.zeros((rows, cols, frames.shape[2]), np.float32)
+        total = np.zeros((rows, cols), np.float32)
+        for index in range(len(frames)):
+            frame = read_region(frames, index, tile.region)
+            measure = focus_measure(frame, settings.energy, settings.smoothing)
+            total += np.maximum(measure, 0.0)
+            focus.select_max(measure, frame.pixels, best_energy, chosen, image, index, threads)
+            del frame, measure  # before the next frame is read
+        confidence = confidence_from(np.maximum(best_energy, 0.0), total, len(frames))
+        result.put(tile, image, chosen.astype(np.float32), confidence)
+    return result.fused()
 
 
 def fuse_average(frames: Frames, settings: FusionSettings) -> Fused:
     return _blend(frames, "laplacian", settings.smoothing, 0.5, settings)
+
+
+class _Result:
+    """The output, filled tile by tile with each tile's inside."""
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        self.image = np.empty(shape, np.float32)
+        self.depth = np.empty(shape[:2], np.float32)
+        self.confidence = np.empty(shape[:2], np.float32)
+
+    def put(self, tile: Tile, image: np.ndarray, depth: np.ndarray, confidence: np.ndarray) -> None:
+        inside = tile.inside.within(tile.region)
+        self.image[tile.inside.slices] = image[inside]
+        self.depth[tile.inside.slices] = depth[inside]
+        self.confidence[tile.inside.slices] = confidence[inside]
+
+    def fused(self) -> Fused:
+        return Fused(self.image, self.depth, self.confidence)
 
 
 def _blend(
@@ -77,23 +115,26 @@ def _blend(
 ) -> Fused:
     """Frames blended with weights measure ** power (see the module docstring)."""
     threads = settings.thread_count()
-    rows, cols, channels = frames.shape
-    image = np.zeros((rows, cols, channels), np.float32)
-    weights = np.zeros((rows, cols), np.float32)
-    depth = np.zeros((rows, cols), np.float32)
-    best = np.zeros((rows, cols), np.float32)
-    for index in range(len(frames)):
-        frame = frames.frame(index)
-        measure = focus_measure(frame, energy, smoothing)
-        weight = np.power(np.maximum(measure, 0.0) + _WEIGHT_FLOOR, power, dtype=np.float32)
-        if frame.valid is not None:
-            weight[~frame.valid] = 0.0
-        focus.accumulate_weighted(frame.pixels, weight, image, threads)
-        weights += weight
-        depth += weight * np.float32(index)
-        np.maximum(best, weight, out=best)
-    np.maximum(weights, np.float32(_WEIGHT_FLOOR), out=weights)
-    image /= weights[:, :, np.newaxis]
-    depth /= weights
-    confidence = confidence_from(best, weights, len(frames))
-    return Fused(image, depth, confidence)
+    result = _Result(frames.shape)
+    for tile in tiles_for(frames.shape[:2], energy, settings):
+        rows, cols = tile.region.shape
+        image = np.zeros((rows, cols, frames.shape[2]), np.float32)
+        weights = np.zeros((rows, cols), np.float32)
+        depth = np.zeros((rows, cols), np.float32)
+        best = np.zeros((rows, cols), np.float32)
+        for index in range(len(frames)):
+            frame = read_region(frames, index, tile.region)
+            measure = focus_measure(frame, energy, smoothing)
+            weight = np.power(np.maximum(measure, 0.0) + _WEIGHT_FLOOR, power, dtype=np.float32)
+            if frame.valid is not None:
+                weight[~frame.valid] = 0.0
+            focus.accumulate_weighted(frame.pixels, weight, image, threads)
+            weights += weight
+            depth += weight * np.float32(index)
+            np.maximum(best, weight, out=best)
+            del frame, measure, weight  # before the next frame is read
+        np.maximum(weights, np.float32(_WEIGHT_FLOOR), out=weights)
+        image /= weights[:, :, np.newaxis]
+        depth /= weights
+        result.put(tile, image, depth, confidence_from(best, weights, len(frames)))
+    return result.fused()

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from .tiles import Box
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,14 @@ class ArrayFrames:
         pixels = as_float(source)
         if np.shares_memory(pixels, np.asarray(source)):
             pixels = pixels.copy()  # never hand out the caller's own array
+        return Frame(pixels)
+
+    def region(self, index: int, box: Box) -> Frame:
+        """Frame ``index`` over ``box`` only (``tiles.read_region``)."""
+        source = np.asarray(self._frames[index])[box.slices]
+        pixels = as_float(source)
+        if np.shares_memory(pixels, source):
+            pixels = pixels.copy()
         return Frame(pixels)
 
 

@@ -35,7 +35,10 @@ class FusionSettings:
     (every frame weighted by its local contrast). ``levels``: pyramid levels (None: as many as
     fit). ``window``: radius in px of the energy window of each pyramid level.
     ``consistency``: radius of the median filter of the pyramid's choice (0: none).
-    ``threads``: 0 for every core this process may use.
+    ``threads``: 0 for every core this process may use. ``tile``: fusion works in tiles of
+    about this many px a side, reading each frame over a tile and a margin only, so memory
+    follows the tile, not the frame (None: the whole frame at once; the result is the same to
+    float rounding).
     """
 
     method: Method = "pyramid"
@@ -47,6 +50,7 @@ class FusionSettings:
     selection: Selection = "hard"
     sharpness: float = 4.0
     threads: int = 0
+    tile: int | None = 512
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -57,12 +61,14 @@ class FusionSettings:
             raise InputError(
                 f"selection {self.selection!r} is unknown; use one of {', '.join(SELECTIONS)}"
             )
-        if self.levels is not None and self.levels < 0:
-            raise InputError(f"levels={self.levels}; use 0 or more (None: automatic)")
+        if self.levels is not None and self.levels < 1:
+            raise InputError(f"levels={self.levels}; use 1 or more (None: automatic)")
         if self.window < 0 or self.consistency < 0:
             raise InputError("window and consistency must be >= 0 px")
         if self.smoothing < 0 or self.sharpness <= 0:
             raise InputError("smoothing must be >= 0 px and sharpness > 0")
+        if self.tile is not None and self.tile < 16:
+            raise InputError(f"tile={self.tile}; use 16 px or more (None: whole frames)")
 
     def thread_count(self) -> int:
         if self.threads > 0:
@@ -102,6 +108,21 @@ def fuse(stack: Frames | np.ndarray, settings: FusionSettings | None = None) -> 
     if settings.method == "depthmap":
         return fuse_depthmap(frames, settings)
     return fuse_average(frames, settings)
+
+
+def frame_reads(shape: tuple[int, int], settings: FusionSettings) -> float:
+    """How many frames' worth of pixels `fuse` reads of each frame: its passes times the
+    tiles' regions over the frame (a progress bar's unit)."""
+    from .tiles import read_area
+
+    if settings.method == "pyramid":
+        from .pyramid_fusion import tiles_for as pyramid_tiles
+
+        return 2 * read_area(shape, pyramid_tiles(shape, settings)[0])
+    from .depthmap import tiles_for
+
+    energy = settings.energy if settings.method == "depthmap" else "laplacian"
+    return read_area(shape, tiles_for(shape, energy, settings))
 
 
 def confidence_from(best: np.ndarray, total: np.ndarray, count: int) -> np.ndarray:

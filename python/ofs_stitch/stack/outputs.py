@@ -33,9 +33,20 @@ JPEG_QUALITY = 95
 
 def to_samples(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float [0, 1] pixels as ``dtype`` (uint8 or uint16), rounded and clipped; grey as 2-D."""
-    top = 255.0 if dtype == np.uint8 else 65535.0
-    out = np.clip(np.rint(image * top), 0, top).astype(dtype)
+    top = np.float32(255.0 if dtype == np.uint8 else 65535.0)
+    out = np.empty(image.shape, dtype)
+    # In blocks of rows: the float temporaries of a whole image would be four times the
+    # fused image's own size, and the largest thing the command holds.
+    for start in range(0, image.shape[0], _ROWS_AT_ONCE):
+        rows = slice(start, start + _ROWS_AT_ONCE)
+        block = image[rows] * top
+        np.rint(block, out=block)
+        np.clip(block, 0, top, out=block)
+        out[rows] = block
     return out[:, :, 0] if out.ndim == 3 and out.shape[2] == 1 else out
+
+
+_ROWS_AT_ONCE = 256
 
 
 def _vips(pixels: np.ndarray) -> pyvips.Image:
@@ -105,11 +116,22 @@ def write_alignment(path: Path, alignment: Alignment, balance: Balance) -> None:
     write_table_csv(path, alignment.table, columns)
 
 
-def write_layers(path: Path, pages: Sequence[np.ndarray]) -> None:
-    """One multi-page TIFF: the pages in order (all of one size, bands and sample type)."""
-    first = _vips(pages[0])
-    joined = pyvips.Image.arrayjoin([_vips(p) for p in pages], across=1)
+def write_page(path: Path, pixels: np.ndarray) -> Path:
+    """One page of ``layers.tif`` kept on disk until it is written (libvips' own format,
+    uncompressed: fast to write and to stream back)."""
+    _vips(pixels).write_to_file(str(path))
+    return path
+
+
+def write_layers(path: Path, pages: Sequence[np.ndarray | Path]) -> None:
+    """One multi-page TIFF: the pages in order (all of one size, bands and sample type), each
+    an array or a file from `write_page`, which is streamed top to bottom, never held whole."""
+    images = [
+        pyvips.Image.new_from_file(str(p), access="sequential") if isinstance(p, Path) else _vips(p)
+        for p in pages
+    ]
+    joined = pyvips.Image.arrayjoin(images, across=1)
     joined = joined.copy()
-    joined.set_type(pyvips.GValue.gint_type, "page-height", first.height)
+    joined.set_type(pyvips.GValue.gint_type, "page-height", images[0].height)
     with staged_output(path) as temporary:
         joined.tiffsave(str(temporary), compression="deflate")

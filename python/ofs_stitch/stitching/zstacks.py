@@ -35,7 +35,7 @@ from ..openflexure.scan_order import drop_z_stack_duplicates
 CHOICES = ("fuse", "largest", "sharpest", "index:K")
 CACHE_FOLDER = ".ofs_stitch_zstacks"
 # Bumped whenever the fusion changes its results, so older fused tiles are not reused.
-FUSION_VERSION = 1
+FUSION_VERSION = 2  # 2: fusion in tiles, joint alignment over lags 1 and 2
 
 
 def check_choice(text: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -234,6 +235,85 @@ def write_stack(
     folder.mkdir(parents=True, exist_ok=True)
     pixels = to_uint16(stack.frames) if dtype == np.uint16 else to_uint8(stack.frames)
     return [write_tile(folder / f"{prefix}_{k:03d}{suffix}", pixels[k]) for k in range(len(pixels))]
+
+
+@dataclass(frozen=True)
+class ZStackScan:
+    """A scan with a z-stack at every stage position (`zstack_scan`).
+
+    ``scan``: the scan of sharp tiles it was made from (its truth: ``true_positions``, in the
+    order of ``scan.file_names``); ``stacks``: per position, the files of its stack in z order,
+    whose middle one stands for the position (its stage place, and the stem of its fused tile).
+    """
+
+    scan: Any
+    stacks: tuple[tuple[str, ...], ...]
+
+    @property
+    def middle_names(self) -> list[str]:
+        return [stack[len(stack) // 2] for stack in self.stacks]
+
+
+def zstack_scan(
+    folder: Path | str,
+    *,
+    rows: int = 2,
+    cols: int = 2,
+    tile_shape: tuple[int, int] = (160, 200),
+    slices: int = 3,
+    z_step: int = 100,
+    noise: float = 0.002,
+    seed: int = 0,
+) -> ZStackScan:
+    """A ``rows`` x ``cols`` OpenFlexure scan (``testing.scans.make_scan``: JPEG, v3 metadata)
+    in which every position is a z-stack of ``slices`` images ``z_step`` motor steps apart.
+
+    Each sharp tile becomes a stack as in `focus_stack`: slice k blurred per pixel by
+    ``|k - depth|`` px over a depth surface of its own, plus Gaussian noise. The sharp tiles are
+    replaced by their stacks (``<tile stem>_z<k>.jpg``, captured one after another at the
+    tile's stage x, y), so the scan's truth holds for whatever stands for each position.
+    """
+    from ..io import exif as _exif
+    from ..io.decode import read_pixels
+    from .files import openflexure_user_comment, write_tile
+    from .scans import make_scan
+
+    folder = Path(folder)
+    scan = make_scan(
+        folder,
+        rows=rows,
+        cols=cols,
+        tile_shape=tile_shape,
+        seed=seed,
+        jpeg_quality=95,
+        write_ground_truth=False,
+    )
+    rng = np.random.default_rng(seed)
+    stacks = []
+    middle = slices // 2
+    for index, name in enumerate(scan.file_names):
+        path = folder / name
+        truth = read_pixels(path).astype(np.float32) / 255.0
+        frames = _blurred_slices(
+            truth, depth_surface(truth.shape[:2], slices, seed + index), slices
+        )
+        if noise:
+            frames += rng.normal(0.0, noise, frames.shape).astype(np.float32)
+        path.unlink()
+        x, y, z = (int(v) for v in scan.stage_xyz[index])
+        members = []
+        for k, frame in enumerate(to_uint8(np.clip(frames, 0.0, 1.0))):
+            xyz = (x, y, z + z_step * (k - middle))
+            comment = openflexure_user_comment("v3", xyz, scan.csm_matrix, tile_shape)
+            seconds = index * slices + k
+            block = _exif.exif_block(
+                comment, f"2024:05:17 10:{seconds // 60:02d}:{seconds % 60:02d}"
+            )
+            member = f"{path.stem}_z{k}.jpg"
+            write_tile(folder / member, frame, exif=block, jpeg_quality=95)
+            members.append(member)
+        stacks.append(tuple(members))
+    return ZStackScan(scan, tuple(stacks))
 
 
 def main(argv: list[str] | None = None) -> int:
