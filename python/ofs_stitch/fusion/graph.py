@@ -41,7 +41,7 @@ import numpy as np
 
 from .chunks import ChunkPlan
 from .layout import FusionLayout
-from .ome_zarr import ZarrTarget, read_region, write_chunk
+from .ome_zarr import ZarrTarget, read_region, write_chunk, write_region
 from .paint import file_reader, paint_chunk
 from .pyramid import halve, source_region, sources, write_halved
 
@@ -151,12 +151,14 @@ def _prepare_process() -> None:
 class BlockWork:
     """What one block task does: paint ``plans`` (the block's missing full-size chunks), and,
     when ``halve`` is set, make chunk ``index`` of level 1 from all the block's chunks
-    (``present`` ones are read back; chunks no tile reaches are empty)."""
+    (``present`` ones are read back; chunks no tile reaches are empty). ``whole``: every
+    chunk of the block is painted, so the block is written in one call."""
 
     index: tuple[int, int]  # the block's index: its chunk of level 1
     plans: tuple[ChunkPlan, ...]
     present: tuple[tuple[int, int], ...]  # full-size chunks of the block already written
     halve: bool
+    whole: bool = False
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         # A cheap token (see FusionJob's): within a run, the block's index and what it does.
@@ -166,6 +168,7 @@ class BlockWork:
             tuple(p.index for p in self.plans),
             self.present,
             self.halve,
+            self.whole,
         )
 
 
@@ -175,30 +178,29 @@ def block_task(job: FusionJob, work: BlockWork) -> int:
     _prepare_process()
     target = job.target
     read = file_reader(job.layout)
-    painted = {}
+    # The block's region of level 0 (what level-1 chunk `index` halves), assembled in memory.
+    y0, y1, x0, x1 = source_region(target, 1, *work.index)
+    block = np.zeros((y1 - y0, x1 - x0, target.bands), np.dtype(target.dtype))
     for plan in work.plans:
         pixels = paint_chunk(job.layout, plan, read, job.blend, job.interpolation)  # type: ignore[arg-type]
-        write_chunk(target, 0, plan.index[0], plan.index[1], pixels)
-        painted[plan.index] = pixels
+        top, left = plan.window.y0 - y0, plan.window.x0 - x0
+        block[top : top + plan.window.rows, left : left + plan.window.cols] = pixels
+        if not work.whole:
+            write_chunk(target, 0, plan.index[0], plan.index[1], pixels)
+    if work.whole:
+        # One call for the block's chunks: each zarr call costs milliseconds of CPU in its
+        # event loop and thread hand-offs, as much as encoding a chunk.
+        write_region(target, 0, y0, x0, block)
     if not work.halve:
-        return len(painted)
-    # The level-0 region level-1 chunk `index` halves, assembled in memory.
-    y0, y1, x0, x1 = source_region(target, 1, *work.index)
-    above = np.zeros((y1 - y0, x1 - x0, target.bands), np.dtype(target.dtype))
+        return len(work.plans)
     c = target.chunk
+    height, width = target.levels[0]
     for i, j in work.present:
-        painted[(i, j)] = read_region(
-            target,
-            0,
-            i * c,
-            min(target.levels[0][0], (i + 1) * c),
-            j * c,
-            min(target.levels[0][1], (j + 1) * c),
-        )
-    for (i, j), pixels in painted.items():
         top, left = i * c - y0, j * c - x0
-        above[top : top + pixels.shape[0], left : left + pixels.shape[1]] = pixels
-    write_chunk(target, 1, work.index[0], work.index[1], halve(above))
+        block[top : top + c, left : left + c] = read_region(
+            target, 0, i * c, min(height, (i + 1) * c), j * c, min(width, (j + 1) * c)
+        )
+    write_chunk(target, 1, work.index[0], work.index[1], halve(block))
     return len(work.plans) + 1
 
 
@@ -252,6 +254,7 @@ def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> Fusi
             tuple(plans[m] for m in missing),
             tuple(m for m in members if m not in missing) if halved else (),
             halved,
+            whole=len(missing) == len(sources(target, 1, *block)),
         )
         key: Hashable = (f"block-{tag}", *block)
         graph[key] = (block_task, job_key, work)
