@@ -16,11 +16,12 @@ any existing cluster (`Client.get`). Its keys:
 Why blocks of chunks rather than a task per chunk: a chunk's work is small (a few ms per
 megapixel), and on a cluster each task also costs the scheduler, the client and the worker's
 event loop some milliseconds of CPU, on the same cores as the painting. Measured on 8x8 tiles
-of 1024^2 with 2 worker processes on 2 cores: 85 one-chunk tasks cost the client and scheduler
-0.6 CPU-s and each worker's event loop 0.2-0.3 s next to 1.6 CPU-s of fusion, which capped
-2 workers at 1.2x the speed of one. A block task also halves level 1 from the chunks it
-holds instead of reading them back. 2 x 2 keeps a task's memory at 4 chunks and leaves enough
-tasks (a quarter of the chunks) to share between workers.
+of 1024^2 with 2 worker processes on 2 cores: with 85 one-chunk tasks the scheduler's event
+loop took 0.25-0.39 CPU-s and each worker's 0.24-0.31 s, next to 1.3-1.6 CPU-s of fusion;
+with 21 tasks (16 blocks; and without the workers' profiler, see `api.local_cluster`)
+0.11-0.16 s and 0.06-0.09 s. A block task also halves level 1
+from the chunks it holds instead of reading them back. 2 x 2 keeps a task's memory at 4
+chunks and leaves enough tasks (a quarter of the chunks) to share between workers.
 
 ``<run>`` is unique to each call: a shared cluster keeps results by key, so two fusions
 running there at once must not name their tasks alike.
@@ -66,9 +67,9 @@ class FusionJob:
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         # Dask hashes every value of a graph it is given (Client.get), walking dataclasses
-        # field by field: 0.2 CPU-s of the client's for 64 tiles' layout and chunk plans,
-        # before any task could start. The task keys are unique to each run already; the
-        # output folder and the choices name the job.
+        # field by field: 0.03-0.08 CPU-s of the client's for 64 tiles' layout and chunk
+        # plans, before any task could start (0.001 s with these tokens). The task keys are
+        # unique to each run already; the output folder and the choices name the job.
         return ("FusionJob", str(self.target.path), self.blend, self.interpolation)
 
 
