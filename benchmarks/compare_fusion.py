@@ -104,7 +104,7 @@ def load_average() -> float:
 
 def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
     """1 and 2 worker processes in turn, so that both see the same machine load."""
-    ratios, cpu_ratios = [], []
+    ratios, cpu_ratios, walls = [], [], {1: [], 2: []}
     for k in range(pairs):
         load = load_average()
         one = median_of(
@@ -122,6 +122,8 @@ def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
             ),
         )
         ratios.append(one["wall"] / two["wall"])
+        walls[1].append(one["wall"])
+        walls[2].append(two["wall"])
         cpu_ratios.append(two["task_cpu"] / one["task_cpu"])
         print(
             f"pair {k + 1}: load {load:.1f}; 1 worker {one['wall']:.2f} s ({one['task_cpu']:.2f} "
@@ -129,9 +131,11 @@ def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
             f"{ratios[-1]:.2f}x",
             flush=True,
         )
+    one_wall, two_wall = statistics.median(walls[1]), statistics.median(walls[2])
     print(
         f"median speed-up of 2 workers over 1: {statistics.median(ratios):.2f}x (task CPU of 2 "
-        f"workers / 1: {statistics.median(cpu_ratios):.2f})"
+        f"workers / 1: {statistics.median(cpu_ratios):.2f}); median walls {one_wall:.2f} s and "
+        f"{two_wall:.2f} s: {one_wall / two_wall:.2f}x"
     )
     return 0
 

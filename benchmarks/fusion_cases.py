@@ -50,10 +50,11 @@ def cpu_now():
     me = resource.getrusage(resource.RUSAGE_SELF)
     return me.ru_utime + me.ru_stime
 def cluster(workers):
-    import distributed
-    c = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                 dashboard_address=":0")
-    client = distributed.Client(c)
+    # The LocalCluster `ofs fuse --processes N` starts (its configuration included).
+    import contextlib
+    from ofs_stitch.fusion import local_cluster
+    c = contextlib.ExitStack()
+    client = c.enter_context(local_cluster(workers))
     # Each worker imports what the tasks use before the clock starts (a long job pays this
     # once; a benchmark should not count it as fusion).
     client.run(warm)

@@ -130,3 +130,33 @@ def test_ofs_stitch_measures_its_pairs_on_the_cluster(
     there = json.loads((tmp_path / "there" / "openflexure_stitching_cache.json").read_text())
     (run_here,), (run_there,) = here["runs"], there["runs"]
     assert len(run_there["pairs"]) == len(run_here["pairs"]) >= 4
+
+
+def _worker_settings() -> tuple[int, object, object]:
+    import dask
+    import pyvips
+    import zarr
+
+    from ofs_stitch.fusion import graph
+
+    graph._process_prepared[0] = False  # as in a fresh worker, before its first chunk
+    graph._prepare_process()
+    return (
+        pyvips.concurrency_get(),
+        zarr.config.get("threading.max_workers"),
+        dask.config.get("distributed.worker.profile.enabled"),
+    )
+
+
+def test_a_worker_keeps_its_libraries_to_its_own_threads(client: distributed.Client) -> None:
+    """A single-threaded worker's tasks use one core: libvips and zarr get one thread, and the
+    local cluster runs no profiler next to the tasks. The caller's process (the threaded
+    scheduler) keeps its own settings."""
+    import pyvips
+
+    from ofs_stitch.fusion import graph
+
+    assert client.submit(_worker_settings, pure=False).result() == (1, 1, False)
+    before = pyvips.concurrency_get()
+    graph._match_worker_threads()
+    assert pyvips.concurrency_get() == before

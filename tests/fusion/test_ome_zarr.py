@@ -137,6 +137,25 @@ def test_a_rerun_writes_only_the_missing_chunks(tmp_path: Path, layout) -> None:
     assert fresh.chunks_present == 0 and fresh.chunks_written == first.chunks_written
 
 
+def test_a_block_with_one_chunk_lost_is_rebuilt_at_every_level(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]
+    """A task paints a block of 2 x 2 chunks and halves them in memory: after losing one
+    chunk, the re-run paints it, reads its 3 neighbours back to halve, and every level
+    comes out as before, with one chunk rewritten per level."""
+    out = tmp_path / "mosaic.ome.zarr"
+    first = fuse_to_zarr(layout, out, chunk=64, threads=2)
+    group = zarr.open_group(str(out), mode="r")
+    complete = [group[str(level)][:] for level in range(len(first.levels))]
+    staging = out.with_name(out.name + PARTIAL_SUFFIX)
+    out.rename(staging)
+    (staging / "0" / "1" / "0").unlink()
+    resumed = fuse_to_zarr(layout, out, chunk=64, threads=2)
+    assert resumed.chunks_written == len(first.levels) > 2
+    assert resumed.chunks_present + resumed.chunks_written == first.chunks_written
+    group = zarr.open_group(str(out), mode="r")
+    for level, pixels in enumerate(complete):
+        assert np.array_equal(group[str(level)][:], pixels)
+
+
 def test_bad_choices_are_one_line_errors(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError, match="0.4 or 0.5"):
         fuse_to_zarr(layout, tmp_path / "a.ome.zarr", ngff_version="0.3")

@@ -23,6 +23,7 @@ chunk is one file and a chunk task writes exactly one file.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Sequence
@@ -239,7 +240,11 @@ def prepare(
     return target
 
 
+@functools.lru_cache(maxsize=32)
 def _open_level(target: ZarrTarget, level: int, mode: str = "r+") -> Any:
+    # Kept per process: opening reads and parses the array's metadata (about 2 ms, once per
+    # chunk task otherwise). A target names one layout of arrays (path, levels, chunk,
+    # bands, dtype, format): a group made again at the same path has the same metadata.
     zarr = require("zarr", "OME-Zarr output")
     return zarr.open_array(
         str(target.path / str(level)),
@@ -252,8 +257,14 @@ def _open_level(target: ZarrTarget, level: int, mode: str = "r+") -> Any:
 
 def write_chunk(target: ZarrTarget, level: int, i: int, j: int, pixels: np.ndarray) -> None:
     """Write chunk (i, j) of ``level``: (rows, cols, bands) pixels."""
+    write_region(target, level, i * target.chunk, j * target.chunk, pixels)
+
+
+def write_region(target: ZarrTarget, level: int, y0: int, x0: int, pixels: np.ndarray) -> None:
+    """Write (rows, cols, bands) pixels at (y0, x0) of ``level``: whole chunks (y0 and x0 on
+    the chunk grid, the size a whole number of chunks or reaching the level's edge), which
+    zarr encodes and stores in one call."""
     array = _open_level(target, level)
-    y0, x0 = i * target.chunk, j * target.chunk
     rows, cols = pixels.shape[:2]
     if target.bands > 1:
         array[:, y0 : y0 + rows, x0 : x0 + cols] = np.moveaxis(pixels, 2, 0)

@@ -22,17 +22,28 @@ def sources(target: ZarrTarget, level: int, i: int, j: int) -> list[tuple[int, i
     return [(r, k) for r in rows for k in cols]
 
 
-def halve_chunk(target: ZarrTarget, level: int, i: int, j: int) -> np.ndarray:
-    """Chunk (i, j) of ``level`` computed from ``level - 1`` (rows, cols, bands)."""
+def source_region(target: ZarrTarget, level: int, i: int, j: int) -> tuple[int, int, int, int]:
+    """Rows [y0, y1) and columns [x0, x1) of ``level - 1`` that chunk (i, j) of ``level``
+    halves."""
     h, w = target.levels[level - 1]
     c = target.chunk
     y0, x0 = 2 * i * c, 2 * j * c
-    above = read_region(target, level - 1, y0, min(h, y0 + 2 * c), x0, min(w, x0 + 2 * c))
+    return y0, min(h, y0 + 2 * c), x0, min(w, x0 + 2 * c)
+
+
+def halve(above: np.ndarray) -> np.ndarray:
+    """2 x 2 means of (rows, cols, bands) pixels (at an odd last row or column, the mean of
+    the pixels that exist)."""
     out = np.empty(
         ((above.shape[0] + 1) // 2, (above.shape[1] + 1) // 2, above.shape[2]), above.dtype
     )
     _core.compose.halve(above, out)
     return out
+
+
+def halve_chunk(target: ZarrTarget, level: int, i: int, j: int) -> np.ndarray:
+    """Chunk (i, j) of ``level`` computed from ``level - 1`` (rows, cols, bands)."""
+    return halve(read_region(target, level - 1, *source_region(target, level, i, j)))
 
 
 def write_halved(target: ZarrTarget, level: int, i: int, j: int) -> int:
