@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._core.image import block_mean
 from ..core.affine_registration import refine_transform
 from ..core.grey import grey_float32
+from ..core.matches import Registration
 from ..core.registration import register_pair
 from ..core.transform import Kind
 from ..io.memory import give_back_free_memory
@@ -46,6 +48,17 @@ LAG_LEVELS: tuple[int, ...] = (2,)
 # frames, stopping at 0.01 instead of 0.002 px saves an iteration (a fifth of the cost) and
 # leaves the result within 0.0005 px.
 TOLERANCE_PX = 1e-2
+# The anchor to the first frame runs at full resolution, its Gauss-Newton iterations capped:
+# from the chain's prediction two or three reach the noise floor, while on noisy frames (50
+# photons) the update then wanders by more than TOLERANCE_PX for dozens more (measured: 106 ms
+# a pair uncapped against 30-40 ms, errors unchanged).
+ANCHOR_LEVELS: tuple[int, ...] = (2, 1)
+ANCHOR_MAX_ITERATIONS = 3
+# Other models' lag-1 searches correlate block means of this factor: the refinement on
+# LAG_LEVELS that follows needs the shift only to a pixel or two, and the search costs a
+# quarter. Frames smaller than SEARCH_MIN_SIDE blocks are searched at full resolution.
+SEARCH_FACTOR = 2
+SEARCH_MIN_SIDE = 128
 # Translation model: the hinted correlation searches this far (px) around the prediction.
 TRANSLATION_RADIUS = 3.0
 # The anchor to the first frame stops after this many misses in a row: the content has
@@ -108,14 +121,28 @@ def _search(
     """b measured against a with nothing known: the translation search, then (other models) the
     refinement from it on ``levels``; the whole pyramid of ``register_pair(model=...)`` only
     when that falls short of the translation's own fit (a large turn between the two)."""
-    shift = register_pair(a, b)
-    if model == "translation" or not shift.found:
+    if model == "translation":
+        shift = register_pair(a, b)
+        return PairResult(i, j, shift.matrix, float(shift.pearson_r), bool(shift.found), True)
+    shift = _coarse_search(a, b)
+    if not shift.found:
         return PairResult(i, j, shift.matrix, float(shift.pearson_r), bool(shift.found), True)
     quick = refine_transform(a, b, shift.matrix, model, factors=levels, tolerance=TOLERANCE_PX)
     if quick.found and quick.pearson_r >= shift.pearson_r:
         return PairResult(i, j, quick.matrix, quick.pearson_r, True, True)
     result = register_pair(a, b, model=model)
     return PairResult(i, j, result.matrix, float(result.pearson_r), bool(result.found), True)
+
+
+def _coarse_search(a: np.ndarray, b: np.ndarray) -> Registration:
+    """The translation search on SEARCH_FACTOR block means, its shift in full-frame pixels."""
+    factor = SEARCH_FACTOR
+    if factor == 1 or min(a.shape) // factor < SEARCH_MIN_SIDE:
+        return register_pair(a, b)
+    coarse = register_pair(block_mean(a, factor), block_mean(b, factor))
+    # A block-mean level's shift t is factor * t in pixels (its pixel k covers pixels
+    # factor * k .. factor * k + factor - 1: the offsets cancel for a pure translation).
+    return replace(coarse, shift=(factor * coarse.shift[0], factor * coarse.shift[1]))
 
 
 def _refine(
@@ -127,14 +154,24 @@ def _refine(
     j: int,
     floor: float,
     levels: tuple[int, ...],
+    max_iterations: int | None = None,
 ) -> PairResult:
-    """b measured against a from a prediction good to a pixel or so, on ``levels``; from the
-    block-mean pyramid (a wider basin) when that result is poor."""
+    """b measured against a from a prediction good to a pixel or so, on ``levels`` (the last
+    one's iterations capped at ``max_iterations``); from the block-mean pyramid (a wider basin)
+    when that result is poor."""
     if model == "translation":
         shift = (float(predicted[0, 2]), float(predicted[1, 2]))
         hinted = register_pair(a, b, expected_shift=shift, search_radius=TRANSLATION_RADIUS)
         return PairResult(i, j, hinted.matrix, float(hinted.pearson_r), bool(hinted.found), False)
-    result = refine_transform(a, b, predicted, model, factors=levels, tolerance=TOLERANCE_PX)
+    result = refine_transform(
+        a,
+        b,
+        predicted,
+        model,
+        factors=levels,
+        tolerance=TOLERANCE_PX,
+        max_iterations=max_iterations,
+    )
     if not result.found or result.pearson_r < floor:
         result = refine_transform(a, b, predicted, model, factors=WIDE_LEVELS)
     return PairResult(i, j, result.matrix, result.pearson_r, result.found, False)
@@ -243,7 +280,21 @@ def _measure_global(
             if anchored:  # frame 1 too: its lag-1 search ran on block means
                 guess = np.linalg.inv(predicted[j])
                 jobs.append(
-                    (j, pool.submit(_refine, first, greys[j], guess, model, 0, j, floor, (1,)))
+                    (
+                        j,
+                        pool.submit(
+                            _refine,
+                            first,
+                            greys[j],
+                            guess,
+                            model,
+                            0,
+                            j,
+                            floor,
+                            ANCHOR_LEVELS,
+                            ANCHOR_MAX_ITERATIONS,
+                        ),
+                    )
                 )
         for j, job in jobs:
             result = job.result()
