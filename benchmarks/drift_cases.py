@@ -4,12 +4,15 @@ Each program reads a folder of 16-bit TIFF frames, writes the aligned frames int
 returns the per-frame matrices it found in ``drift.csv``'s convention (reference pixel -> frame
 pixel, (row, col)), so their errors against the generator's truth compare directly:
 
-- ``ours``: ``ofs drift FOLDER -o OUT -q`` in this process (everything it writes included:
-  drift.csv, drift.png and the report's re-registration of the aligned series);
+- ``ours``: ``ofs drift FOLDER -o OUT -q`` (everything it writes included: drift.csv,
+  drift.png and the report's re-registration of the aligned series);
 - ``ecc``: OpenCV ``findTransformECC`` (MOTION_EUCLIDEAN, each frame warm-started from the
   previous frame's result, against the first frame) and ``warpAffine``, the best tool measured;
 - ``stackreg``: pystackreg ``StackReg(RIGID_BODY).register_transform_stack(reference="first")``
   (it holds the whole stack in memory: that is how it works).
+
+`timed` runs a program in this process, `timed_process` as a whole program in a fresh
+interpreter (the peers from ``drift_peers.py``, which imports only what their loops need).
 
 Cases: 50 frames of 512^2 (short mode: 12 of 256^2) cut from scikit-image's retina (texture)
 and hubble (sparse spots), about 12 px and 1.5 deg of drift, at 1000 and 50 photons peak with 2
@@ -92,67 +95,83 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _frame_paths(folder: Path) -> list[Path]:
-    from ofs_stitch.io.discovery import natural_sort_key
-
-    return sorted(folder.glob("*.tif"), key=lambda p: natural_sort_key(p.name))
-
-
 def ours(folder: Path, out: Path, model: str) -> tuple[np.ndarray, np.ndarray]:
     from ofs_stitch.cli.ofs import main
+
+    assert main(_ours_argv(folder, out, model)) == 0
+    return _ours_result(out)
+
+
+def _ours_argv(folder: Path, out: Path, model: str) -> list[str]:
+    return ["drift", str(folder), "-o", str(out), "-q", "--model", model]
+
+
+def _ours_result(out: Path) -> tuple[np.ndarray, np.ndarray]:
     from ofs_stitch.drift.table import read_drift_csv
 
-    assert main(["drift", str(folder), "-o", str(out), "-q", "--model", model]) == 0
     table = read_drift_csv(out / "drift.csv")
     flagged = np.array([s in ("interpolated", "flagged") for s in table.status])
     return np.array(table.matrices), flagged
 
 
 def ecc(folder: Path, out: Path, model: str) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
-    import tifffile
+    from drift_peers import ecc_loop
 
-    out.mkdir(parents=True, exist_ok=True)
-    paths = _frame_paths(folder)
-    reference = tifffile.imread(paths[0]).astype(np.float32)
-    motion = cv2.MOTION_TRANSLATION if model == "translation" else cv2.MOTION_EUCLIDEAN
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
-    warp = np.eye(2, 3, dtype=np.float32)
-    matrices = []
-    for path in paths:
-        frame = tifffile.imread(path)
-        try:
-            _, warp = cv2.findTransformECC(
-                reference, frame.astype(np.float32), warp, motion, criteria, None, 5
-            )
-        except cv2.error:
-            pass  # keeps the warm start, as a user's loop would
-        height, width = frame.shape
-        aligned = cv2.warpAffine(
-            frame, warp, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        )
-        tifffile.imwrite(out / path.name, aligned)
-        # ECC: template(x) ~ input(W x): W is the reference -> frame map in (x, y).
-        matrices.append(Transform.from_xy(warp.astype(float), "affine").matrix)
-    return np.array(matrices), np.zeros(len(paths), bool)
+    warps = ecc_loop(folder, out, model)
+    return _ecc_matrices(warps), np.zeros(len(warps), bool)
+
+
+def _ecc_matrices(warps: np.ndarray) -> np.ndarray:
+    # ECC: template(x) ~ input(W x): W is the reference -> frame map in (x, y).
+    return np.array([Transform.from_xy(w, "affine").matrix for w in warps])
 
 
 def stackreg(folder: Path, out: Path, model: str) -> tuple[np.ndarray, np.ndarray]:
-    import tifffile
-    from pystackreg import StackReg
+    from drift_peers import stackreg_loop
 
-    out.mkdir(parents=True, exist_ok=True)
-    paths = _frame_paths(folder)
-    stack = np.stack([tifffile.imread(p) for p in paths])
-    kind = StackReg.TRANSLATION if model == "translation" else StackReg.RIGID_BODY
-    registration = StackReg(kind)
-    tmats = registration.register_stack(stack, reference="first")
-    aligned = registration.transform_stack(stack, tmats=tmats)
-    for path, frame in zip(paths, aligned, strict=True):
-        tifffile.imwrite(out / path.name, np.clip(np.rint(frame), 0, 65535).astype(np.uint16))
+    tmats = stackreg_loop(folder, out, model)
+    return _stackreg_matrices(tmats), np.zeros(len(tmats), bool)
+
+
+def _stackreg_matrices(tmats: np.ndarray) -> np.ndarray:
     # pystackreg's matrices are skimage's inverse maps in (x, y): output -> input.
-    matrices = [Transform.from_xy(m, "affine").matrix for m in tmats]
-    return np.array(matrices), np.zeros(len(paths), bool)
+    return np.array([Transform.from_xy(m, "affine").matrix for m in tmats])
+
+
+def timed_process(name: str, folder: Path, out: Path, model: str) -> Run:
+    """Program ``name`` as a whole program in a fresh interpreter (start, imports, reading,
+    registering, writing): CPU of the child and its threads, and wall time."""
+    import subprocess
+    import sys
+
+    if name == "ours":
+        code = (
+            "from ofs_stitch.cli.ofs import main\n"
+            f"raise SystemExit(main({_ours_argv(folder, out, model)!r}))\n"
+        )
+        command = [sys.executable, "-c", code]
+        result = None
+    else:
+        result = out.parent / f"{out.name}_result.npy"
+        peers = Path(__file__).with_name("drift_peers.py")
+        command = [sys.executable, str(peers), name, str(folder), str(out), model, str(result)]
+    cpu = _children_cpu()
+    wall = time.perf_counter()
+    subprocess.run(command, check=True)
+    wall_s = time.perf_counter() - wall
+    cpu_s = _children_cpu() - cpu
+    if result is None:
+        matrices, flagged = _ours_result(out)
+    else:
+        raw = np.load(result)
+        matrices = _ecc_matrices(raw) if name == "ecc" else _stackreg_matrices(raw)
+        flagged = np.zeros(len(matrices), bool)
+    return Run(matrices, cpu_s, wall_s, flagged)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peer_available(name: str) -> bool:

@@ -54,6 +54,8 @@ HUBER_THRESHOLD = 2.0
 # Largest update (pixels of the level) at which a level stops: loose where a finer level
 # follows, tight at full resolution (far below the 0.01 px the refinement reaches on noisy
 # data).
+# Gauss-Newton iterations per level at most (the C++ kernel's default).
+MAX_ITERATIONS = 40
 LEVEL_TOLERANCE = {4: 1e-2, 2: 1e-2, 1: 2e-3}
 # A refinement that starts from a translation converges locally: a result whose linear part
 # stretches any direction by more than this factor (or shrinks it by its inverse) or turns by
@@ -168,6 +170,7 @@ def _refine_over_levels(
     factors: tuple[int, ...],
     *,
     last_tolerance: float | None = None,
+    last_max_iterations: int | None = None,
     photon_noise: bool,
 ) -> tuple[np.ndarray, _core.register.AffineRefinement | None]:
     """Gauss-Newton refinement of ``matrix`` on block-mean levels ``factors``, coarsest first;
@@ -192,6 +195,9 @@ def _refine_over_levels(
             if last and last_tolerance is not None
             else LEVEL_TOLERANCE.get(factor, 1e-2),
             huber_threshold=HUBER_THRESHOLD,
+            max_iterations=last_max_iterations
+            if last and last_max_iterations is not None
+            else MAX_ITERATIONS,
             noise_model=photon_noise and factor == 1 and FULL_RESOLUTION_NOISE_MODEL,
             cubic=photon_noise and factor == 1 and FULL_RESOLUTION_CUBIC,
         )
@@ -209,12 +215,16 @@ def refine_transform(
     *,
     factors: tuple[int, ...] = (2, 1),
     tolerance: float | None = None,
+    max_iterations: int | None = None,
 ) -> RefinedTransform:
     """Refine ``initial`` (3x3, ``b[p] ~ a[initial @ p]``) on float32 grey images of equal shape,
     without the translation search of `register_transform`: for a caller that already knows
     the transform to a pixel or two (a time series predicting a frame from its neighbours).
     ``tolerance``: the largest update (px of the last level) at which it stops, default
-    LEVEL_TOLERANCE's.
+    LEVEL_TOLERANCE's. ``max_iterations``: a cap on the last level's Gauss-Newton iterations
+    (default MAX_ITERATIONS): on noisy frames the update can wander around the optimum by more
+    than ``tolerance`` for dozens of iterations, each costing a pass over the pixels, while the
+    first few already reach the noise floor.
 
     ``factors``: the block-mean levels refined, coarsest first (see PYRAMID); a coarser first
     level widens the basin (4: about +-8 px, 2: about +-4 px) at a little more cost.
@@ -226,6 +236,7 @@ def refine_transform(
         model,
         factors,
         last_tolerance=tolerance,
+        last_max_iterations=max_iterations,
         # Plain least squares: a series' frames are registered to predicted neighbours and to
         # blended references, where the photon-noise weighting reads ghosts as signal.
         photon_noise=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,23 @@ from ..io.atomic import staged_output
 from .table import DriftTable
 
 
-def plot_drift(path: Path, table: DriftTable) -> None:
+def import_in_background() -> None:
+    """Start importing matplotlib in a thread: a third of a second of the interpreter, which
+    then overlaps the registrations (they run in C++ with the GIL released) instead of adding
+    to the run's end. `plot_drift` waits for it through Python's import lock."""
+    threading.Thread(target=_import_matplotlib, name="import matplotlib", daemon=True).start()
+
+
+def _import_matplotlib() -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display, no GUI toolkit
+    import matplotlib.backends.backend_agg  # noqa: F401  (savefig's canvas)
+    import matplotlib.figure  # noqa: F401
+
+
+def plot_drift(path: Path, table: DriftTable) -> None:
+    _import_matplotlib()
     from matplotlib.figure import Figure
 
     parameters = table.parameters()
@@ -43,6 +57,9 @@ def plot_drift(path: Path, table: DriftTable) -> None:
         f"{table.model} drift, {len(table)} frames: {int(interpolated.sum())} interpolated (red), "
         f"{int(flagged.sum())} flagged (orange)"
     )
-    figure.tight_layout()
+    # Fixed margins instead of tight_layout, which lays the figure out by drawing it once more
+    # (half of the plot's time: 0.15 CPU s, a few per cent of a 50-frame run); the labels are
+    # short and the tick labels at most a few digits wide.
+    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.07, top=0.95, hspace=0.1)
     with staged_output(path) as temporary:
         figure.savefig(temporary, format="png")

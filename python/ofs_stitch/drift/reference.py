@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from ..errors import InputError
 
 KINDS = ("first", "mean", "previous", "index", "global")
-# Lags of the global mode: each frame is measured against the frames this many before it.
-# Measured on the generated series (benchmarks/compare_drift.py): a frame's error is mostly its
-# own noise, which every pair it takes part in shares, so more lags left the error unchanged
-# while each costs a registration per frame; the anchor to the first frame does the long range.
+# Lags of the global mode: a frame is measured against the frames this many before it (lag 1
+# always; the others where the anchor and the chain leave a doubt, and on every few frames:
+# `measure`). Measured on the generated series (benchmarks/compare_drift.py): a frame's error
+# is mostly its own noise, which every pair it takes part in shares, so more lags left the
+# error unchanged while each costs a registration; the anchor to the first frame does the long
+# range.
 DEFAULT_LAGS = (1, 2, 4)
 
 

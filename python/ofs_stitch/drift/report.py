@@ -3,7 +3,8 @@
 Before: each frame's drift as the table gives it, the mean distance its pixels moved from the
 reference (an endpoint distance over the frame). After: each aligned frame registered again to
 the aligned reference, over the part every frame covers (so the canvas' fill never takes part),
-by the same refinement from the identity; its mean endpoint distance is the motion left.
+by the same refinement from the identity, on 2x2 block means (``AFTER_LEVELS``); its mean
+endpoint distance is the motion left.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from ..core.grey import grey_float32
 from ..core.transform import Kind
 from ..io.atomic import write_text_atomic
 from .table import DriftTable
+
+# The residual after alignment is registered on 2x2 block means: at full resolution this check
+# cost as much as the registrations themselves (on noisy frames the Gauss-Newton update wanders
+# for dozens of iterations), and it was no closer to the truth. Measured on the generated
+# retina series, rigid (mean residual reported / true mean error of the aligned frames): 1000
+# photons, full resolution 0.012 / 0.018 px, block means 0.020 / 0.018 px; 50 photons 0.136 /
+# 0.094 px against 0.074 / 0.094 px. Either way the figure is the noise floor's order.
+AFTER_LEVELS = (2,)
+AFTER_MEASURED_ON = "2x2 block means of the aligned frames, over the part every frame covers"
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ class ResidualMeter:
 
     def measure(self, aligned: np.ndarray) -> float:
         result = refine_transform(
-            self.reference, self._cut(aligned), np.eye(3), self.model, factors=(1,)
+            self.reference, self._cut(aligned), np.eye(3), self.model, factors=AFTER_LEVELS
         )
         if not result.found:
             return math.nan
@@ -123,6 +133,7 @@ def build_report(
         },
         "residual_motion_before": before.summary(),
         "residual_motion_after": after.summary() if after is not None else None,
+        "residual_motion_after_measured_on": AFTER_MEASURED_ON if after is not None else None,
         "residual_motion_after_per_frame": None
         if after is None
         else [None if not math.isfinite(v) else round(float(v), 4) for v in after.per_frame],
