@@ -224,11 +224,15 @@ def run(args: argparse.Namespace) -> list[str]:
             staged_outputs(finals) as staging,
             progress_bar("writing", len(frames), quiet=args.quiet) as advance,
         ):
-            write_aligned(frames, canvas, measured(aligned), staging / name)
-            write_drift_csv(staging / "drift.csv", table)
-            if tracks is not None:
-                write_text_atomic(staging / "tracks.csv", tracks)
-            plot_drift(staging / "drift.png", table)
+            # The plot needs only the table: drawn on its own thread while the frames are
+            # warped and written (C++ and file writes, mostly outside the GIL).
+            with ThreadPoolExecutor(max_workers=1) as plotter:
+                plotted = plotter.submit(plot_drift, staging / "drift.png", table)
+                write_aligned(frames, canvas, measured(aligned), staging / name)
+                write_drift_csv(staging / "drift.csv", table)
+                if tracks is not None:
+                    write_text_atomic(staging / "tracks.csv", tracks)
+                plotted.result()
             after = (
                 Motion(np.array([job.result() for job in residual_jobs]))
                 if meter is not None
