@@ -156,6 +156,8 @@ def _plain_tiff(path: Path) -> np.ndarray | None:
     try:
         with tifffile.TiffFile(path) as tiff:
             page = tiff.pages[0]
+            if not isinstance(page, tifffile.TiffPage):
+                return None
             if page.photometric != tifffile.PHOTOMETRIC.MINISBLACK or page.samplesperpixel != 1:
                 return None
             pixels = page.asarray()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -271,15 +271,25 @@ def _measure_global(
     block = 2 * workers
     first = cache.read(0)
     advance(1)
-    for start in range(1, n, block):
-        indices = list(range(start, min(start + block, n)))
-        greys = {j: cache.read(j) for j in indices}
-        grey = cache.read  # the frames a lag reaches back to are still in the cache
+    grey = cache.read  # the frames a lag reaches back to are still in the cache
 
+    def search_block(start: int) -> _SearchBlock | None:
+        """Read a block's frames and queue their lag-1 searches: these need nothing but the
+        frames, so the next block's are queued while this block's anchors and lags run, and
+        the workers never wait on the reading or on a stage's last job."""
+        if start >= n:
+            return None
+        indices = list(range(start, min(start + block, n)))
+        greys = {j: grey(j) for j in indices}
         searches = [
             pool.submit(_search, grey(j - 1), greys[j], model, j - 1, j, LAG_LEVELS)
             for j in indices
         ]
+        return _SearchBlock(indices, greys, searches)
+
+    upcoming = search_block(1)
+    while upcoming is not None:
+        indices, greys, searches = upcoming.indices, upcoming.greys, upcoming.searches
         chain = [job.result() for job in searches]
         pairs.extend(chain)
         typical_r.extend(result.pearson_r for result in chain if result.found)
@@ -307,6 +317,7 @@ def _measure_global(
             if anchored  # frame 1 too: its lag-1 search ran on block means
             else []
         )
+        upcoming = search_block(indices[-1] + 1)
         settled: set[int] = set()
         tied = {j for j, _ in anchors}
         for j, job in anchors:
@@ -349,6 +360,15 @@ def _measure_global(
         give_back_free_memory()  # else the threads' heaps grow by about a frame per frame
         advance(len(indices))
     return pairs
+
+
+@dataclass(frozen=True)
+class _SearchBlock:
+    """A block of frames read, with their lag-1 searches queued."""
+
+    indices: list[int]
+    greys: dict[int, np.ndarray]
+    searches: list[Future[PairResult]]
 
 
 def _moved_px(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> float:
