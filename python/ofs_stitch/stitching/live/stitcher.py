@@ -37,7 +37,6 @@ from ..measure import MeasureSettings
 from ..options import build_parser, options_from_args
 from ..pipeline import StitchOptions, _search_radius, cache_key, stitch
 from ..plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
-from ..report import write_positions_json
 from ..scan import Scan
 from .arrival import (
     Arrival,
@@ -50,6 +49,7 @@ from .arrival import (
 )
 from .canvas import LiveCanvas
 from .layout import LayoutUpdate, LiveLayout
+from .positions_file import LivePositionsFile
 from .recent import RecentTiles
 
 POSITIONS = "positions.json"
@@ -131,6 +131,9 @@ class LiveStitcher:
         self._canvas = LiveCanvas(preview_width)
         self._recent = RecentTiles()
         self._headers: dict[str, Any] = {}
+        self._positions_file = LivePositionsFile(self.output_dir / POSITIONS)
+        # Integer stage (x, y) -> names of the tiles there (z-stacks: one is kept).
+        self._at_xy: dict[tuple[int, int], set[str]] = {}
         self._layout: LiveLayout | None = None
         self._cache: CorrelationCache | None = None
         self._update: LayoutUpdate | None = None
@@ -366,10 +369,14 @@ class LiveStitcher:
         """A z-stack: one tile per integer stage (x, y), the largest file (as the batch run
         keeps). Returns the name of the tile kept when it is not the new one."""
         xy = _integer_xy(arrival.tile)
-        for slot in np.flatnonzero(layout.active):
-            tile = layout.tiles[slot]
-            if tile.name == arrival.tile.name or _integer_xy(tile) != xy:
+        if xy is None:
+            return None
+        there = self._at_xy.setdefault(xy, set())
+        for name in sorted(there):
+            slot = layout.slot_of(name)
+            if name == arrival.tile.name or slot is None or not layout.active[slot]:
                 continue
+            tile = layout.tiles[slot]
             if self._headers[tile.name].file_size >= arrival.header.file_size:
                 self._say_info(f"{arrival.tile.name}: same stage position as {tile.name}, kept")
                 return tile.name
@@ -377,11 +384,12 @@ class LiveStitcher:
             with self._lock:
                 self._canvas.drop(int(slot))
             self._say_info(f"{tile.name}: same stage position as {arrival.tile.name}, replaced")
+        there.add(arrival.tile.name)
         return None
 
     def _publish(self, update: LayoutUpdate, name: str, ready_at: float, cpu: float) -> None:
         with self._lock:
-            self._canvas.update(update.slots, update.frame_positions)
+            self._canvas.update(update.slots, update.frame_positions, update.changed_slots)
             self._update = update
             preview = self._canvas.pixels()
             repainted = self._canvas.painted_pixels
@@ -391,7 +399,7 @@ class LiveStitcher:
         report = TileReport(
             name=name,
             tiles=len(update.tiles),
-            pairs=len(update.measurements),
+            pairs=len(update.pair_rows),
             new_pairs=update.new_pairs,
             rms_residual_px=update.rms_residual_px,
             ready_at=ready_at,
@@ -405,28 +413,21 @@ class LiveStitcher:
             self.on_update(report)
 
     def _write_positions(self, update: LayoutUpdate) -> None:
-        selection, placed = update.selection, update.placed
         extra: dict[str, object] = {
             "live": True,
             "thresholds": {
-                "min_quality": selection.min_quality,
-                "max_discrepancy_px": selection.max_discrepancy
-                if np.isfinite(selection.max_discrepancy)
+                "min_quality": update.min_quality,
+                "max_discrepancy_px": update.max_discrepancy
+                if np.isfinite(update.max_discrepancy)
                 else None,
             },
-            "stage_sigma_px": placed.stage_sigma_px,
+            "stage_sigma_px": update.stage_sigma_px,
         }
-        write_positions_json(
-            self.output_dir / POSITIONS,
-            update.tiles,
-            update.positions,
-            list(update.measurements),
-            update.rejected,
-            placed.residuals,
+        self._positions_file.write(
+            update,
             csm_matrix=self._frame.matrix,
             pixel_size_um=self._frame.pixel_size_um,
             extra=extra,
-            with_pairs=False,  # they come with the final file; here they would cost 2/3
         )
 
     def _tiles_held(self, scan: Scan) -> TileStore:
