@@ -386,13 +386,18 @@ class LiveLayout:
             1.0,
         )
         mapped = last.stage_to_layout.apply(self._stage[variables])
-        priors = mapped.copy()
+        base = self._frame[variables].copy()
+        unknown = ~np.isfinite(base).all(axis=1)
+        base[unknown] = mapped[unknown]
+        # Solved as moves from the last layout: the held tiles' priors are then zero, and the
+        # solver's relative tolerance measures the moves, not the held tiles' huge weights.
+        i, j = table[:, 0].astype(int), table[:, 1].astype(int)
+        moves = table.copy()
+        moves[:, 2:4] -= base[j] - base[i]
+        priors = mapped - base
+        priors[len(near) :] = 0.0
         weights = np.full(len(variables), (PAIR_SIGMA_PX / stage_sigma) ** 2)
-        priors[len(near) :] = self._frame[held]
         weights[len(near) :] = HELD_WEIGHT
-        initial = self._frame[variables].copy()
-        unknown = ~np.isfinite(initial).all(axis=1)
-        initial[unknown] = mapped[unknown]
         used = last.residuals[last.accepted] if last.accepted.any() else np.zeros((0, 2))
         robust_scale = max(
             ROBUST_SCALE_FLOOR_PX, ROBUST_SCALE_SIGMAS * sigma_from_lengths(np.hypot(*used.T))
@@ -401,16 +406,16 @@ class LiveLayout:
         for _ in range(2):
             result = solve_positions(
                 len(variables),
-                table[accepted],
+                moves[accepted],
                 priors=priors,
                 prior_weights=weights,
                 robust="cauchy",
                 robust_scale=robust_scale,
-                initial=initial if result is None else result.positions,
+                initial=None if result is None else result.positions,
                 # A live layout needs hundredths of a pixel, not the final run's 1e-12.
                 tolerance=LIVE_TOLERANCE,
             )
-            residual = _residuals(result.positions, table)
+            residual = _residuals(result.positions, moves)
             size = np.hypot(residual[:, 0], residual[:, 1])
             if not accepted.any() or not automatic:
                 break
@@ -422,7 +427,8 @@ class LiveLayout:
                 break
             accepted &= ~contradicting
         assert result is not None
-        self._frame[near] = result.positions[: len(near)]
+        solved = base + result.positions
+        self._frame[near] = solved[: len(near)]
         reasons = np.array([REASON_CODE[r] for r in selection.rejected], dtype=np.int8)
         reasons[given & ~accepted] = LOOP_CODE
         book.reason[rows] = reasons
