@@ -197,6 +197,8 @@ class LivePositionsFile:
             entry["stage_discrepancy"] = pair.stage_discrepancy
             self._pair_text.append(json.dumps(_json_ready(entry), allow_nan=False)[1:-1])
         lines = []
+        # Non-finite residuals (written as null) are rare: then each number is checked.
+        number = repr if np.isfinite(update.pair_residuals).all() else _number
         for (i, j), row, ok, (d_row, d_col), norm, reason in zip(
             update.pair_ij.tolist(),
             update.pair_rows.tolist(),
@@ -210,8 +212,8 @@ class LivePositionsFile:
                 f'{{"i": {i}, "j": {j}, "name_i": {names[i]}, "name_j": {names[j]}, '
                 f"{self._pair_text[row]}, "
                 f'"accepted": {"true" if ok else "false"}, '
-                f'"residual": [{_number(d_row)}, {_number(d_col)}], '
-                f'"residual_px": {_number(norm)}, "rejected": {_REASON_JSON[reason]}}}'
+                f'"residual": [{number(d_row)}, {number(d_col)}], '
+                f'"residual_px": {number(norm)}, "rejected": {_REASON_JSON[reason]}}}'
             )
         return _list(lines)
 
