@@ -27,9 +27,11 @@ import numpy as np
 
 from ...errors import InputError, StitchError
 from ...io.atomic import atomic_output
+from ...io.decode import read_pixels
 from ...io.discovery import discover_images, is_image_name, natural_sort_key
 from ...io.memory import TileStore
 from ...io.pair_cache import CorrelationCache
+from ...openflexure.naming import output_prefix, stitched_name
 from ...openflexure.scan_order import capture_order
 from ...render.preview import PREVIEW_QUALITY, PREVIEW_WIDTH
 from ..api import Stitched, _as_argv
@@ -47,7 +49,8 @@ from .arrival import (
     read_arrival,
     save_array_tile,
 )
-from .canvas import LiveCanvas
+from .canvas import LiveCanvas, to_8bit_rgb_or_grey
+from .deep_zoom import LiveDeepZoom
 from .layout import LayoutUpdate, LiveLayout
 from .positions_file import LivePositionsFile
 from .recent import RecentTiles
@@ -132,6 +135,11 @@ class LiveStitcher:
         self._recent = RecentTiles()
         self._headers: dict[str, Any] = {}
         self._positions_file = LivePositionsFile(self.output_dir / POSITIONS)
+        self._deep_zoom = None
+        if self.options.stitch_dzi:
+            self._deep_zoom = LiveDeepZoom(
+                self.output_dir / stitched_name(output_prefix(self.folder), ".dzi")
+            )
         # Integer stage (x, y) -> names of the tiles there (z-stacks: one is kept).
         self._at_xy: dict[tuple[int, int], set[str]] = {}
         self._layout: LiveLayout | None = None
@@ -396,6 +404,9 @@ class LiveStitcher:
         self._write_positions(update)
         with atomic_output(self.output_dir / PREVIEW) as temporary:
             temporary.write_bytes(_jpeg_bytes(preview))
+        if self._deep_zoom is not None:
+            shapes = np.array([tile.shape for tile in update.tiles]).reshape(-1, 2)
+            self._deep_zoom.update(update.slots, update.positions, shapes, self._display_pixels)
         report = TileReport(
             name=name,
             tiles=len(update.tiles),
@@ -429,6 +440,14 @@ class LiveStitcher:
             pixel_size_um=self._frame.pixel_size_um,
             extra=extra,
         )
+
+    def _display_pixels(self, slot: int) -> np.ndarray:
+        """A tile's pixels as the 8-bit Deep Zoom tiles show them: held, else decoded."""
+        assert self._layout is not None
+        pixels = self._recent.get(slot)
+        if pixels is None:
+            pixels = read_pixels(self._layout.tiles[slot].path)
+        return to_8bit_rgb_or_grey(pixels, self._canvas.white)
 
     def _tiles_held(self, scan: Scan) -> TileStore:
         """The decoded tiles still held, by index in the final scan: the renderer does not
