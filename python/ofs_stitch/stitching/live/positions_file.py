@@ -12,7 +12,6 @@ times that (0.16 s per update at 1,600 tiles).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,6 @@ _REASON_JSON = tuple(json.dumps(reason) for reason in REASONS)
 _TILES, _PAIRS = "\x00tiles\x00", "\x00pairs\x00"
 
 
-def _number(value: float) -> str:
-    return repr(value) if math.isfinite(value) else "null"
-
-
 class LivePositionsFile:
     """Writes ``path`` from each `LayoutUpdate`, keeping what does not change encoded."""
 
@@ -49,6 +44,8 @@ class LivePositionsFile:
         self.path = path
         self._tile_text: dict[int, tuple[Tile, str, str]] = {}  # slot -> (tile, name, stage)
         self._pair_text: list[str] = []  # by pair-book row: the measurement's entries
+        self._pair_line: list[str] = []  # by pair-book row: its whole line, as last written
+        self._pair_state = np.zeros((0, 5))  # by row: (i, j, reason, residual) of that line
 
     def write(
         self,
@@ -140,31 +137,34 @@ class LivePositionsFile:
         tile_rms: np.ndarray,
         names: list[str],
     ) -> str:
+        n = len(update.tiles)
+        numbers = np.column_stack(
+            [
+                update.positions,
+                offsets,
+                registered if registered is not None else np.zeros((n, 2)),
+                tile_rms,
+            ]
+        ).reshape(n, 7)
+        # Every number of every tile in one call of the compiled encoder, split back by row.
+        text = _finite_or_null(json.dumps(numbers.tolist()))
+        rows = text[2:-2].split("], [") if n else []
         lines = []
-        registered_list = None if registered is None else registered.tolist()
-        for k, (tile, slot, (row, col), (off_row, off_col), count, rms) in enumerate(
-            zip(
-                update.tiles,
-                update.slots.tolist(),
-                update.positions.tolist(),
-                offsets.tolist(),
-                accepted_count.tolist(),
-                tile_rms.tolist(),
-                strict=True,
-            )
+        for k, (tile, slot, count, row_text) in enumerate(
+            zip(update.tiles, update.slots.tolist(), accepted_count.tolist(), rows, strict=True)
         ):
             name, stage = self._static_tile(slot, tile)
             names.append(name)
+            row, col, off_row, off_col, x, y, rms = row_text.split(", ")
             xy = "null"
-            if registered_list is not None and tile.stage_xyz is not None:
-                x, y = registered_list[k]
-                xy = f'{{"x": {x!r}, "y": {y!r}}}'
+            if registered is not None and tile.stage_xyz is not None:
+                xy = f'{{"x": {x}, "y": {y}}}'
             lines.append(
-                f'{{"index": {k}, "name": {name}, "position_px": {{"row": {row!r}, '
-                f'"col": {col!r}, "x": {col!r}, "y": {row!r}}}, {stage}, '
-                f'"offset_from_stage_px": {{"row": {off_row!r}, "col": {off_col!r}}}, '
+                f'{{"index": {k}, "name": {name}, "position_px": {{"row": {row}, '
+                f'"col": {col}, "x": {col}, "y": {row}}}, {stage}, '
+                f'"offset_from_stage_px": {{"row": {off_row}, "col": {off_col}}}, '
                 f'"registered_stage_xy": {xy}, "accepted_pairs": {count}, '
-                f'"residual_rms_px": {_number(rms)}}}'
+                f'"residual_rms_px": {rms}}}'
             )
         return _list(lines)
 
@@ -196,26 +196,45 @@ class LivePositionsFile:
                 entry["peak_ratio"] = None  # nothing competed with the peak (see FIELDS)
             entry["stage_discrepancy"] = pair.stage_discrepancy
             self._pair_text.append(json.dumps(_json_ready(entry), allow_nan=False)[1:-1])
-        lines = []
-        # Non-finite residuals (written as null) are rare: then each number is checked.
-        number = repr if np.isfinite(update.pair_residuals).all() else _number
-        for (i, j), row, ok, (d_row, d_col), norm, reason in zip(
-            update.pair_ij.tolist(),
-            update.pair_rows.tolist(),
-            accepted.tolist(),
-            update.pair_residuals.tolist(),
-            norms.tolist(),
-            update.pair_reasons.tolist(),
-            strict=True,
-        ):
-            lines.append(
+            self._pair_line.append("")
+        if len(self._pair_state) < len(book):
+            grown = np.full((max(64, 2 * len(book)), 5), -1.0)
+            grown[: len(self._pair_state)] = self._pair_state
+            self._pair_state = grown
+        # A pair's line changes only when its tiles' numbers, its verdict or its residual do:
+        # after a local placement, the pairs around the new tile. The others are kept.
+        rows = update.pair_rows
+        state = np.column_stack(
+            [update.pair_ij, update.pair_reasons, update.pair_residuals]
+        ).reshape(-1, 5)
+        known = self._pair_state[rows]
+        same = ((known == state) | (np.isnan(known) & np.isnan(state))).all(axis=1)
+        redo = np.flatnonzero(~same)
+        numbers = _finite_or_null(
+            json.dumps(np.column_stack([update.pair_residuals, norms])[redo].tolist())
+        )
+        redone = numbers[2:-2].split("], [") if len(redo) else []
+        for k, numbers_text in zip(redo.tolist(), redone, strict=True):
+            row = int(rows[k])
+            i, j = int(update.pair_ij[k, 0]), int(update.pair_ij[k, 1])
+            d_row, d_col, norm = numbers_text.split(", ")
+            self._pair_line[row] = (
                 f'{{"i": {i}, "j": {j}, "name_i": {names[i]}, "name_j": {names[j]}, '
                 f"{self._pair_text[row]}, "
-                f'"accepted": {"true" if ok else "false"}, '
-                f'"residual": [{number(d_row)}, {number(d_col)}], '
-                f'"residual_px": {number(norm)}, "rejected": {_REASON_JSON[reason]}}}'
+                f'"accepted": {"true" if accepted[k] else "false"}, '
+                f'"residual": [{d_row}, {d_col}], '
+                f'"residual_px": {norm}, "rejected": {_REASON_JSON[update.pair_reasons[k]]}}}'
             )
-        return _list(lines)
+            self._pair_state[row] = state[k]
+        return _list([self._pair_line[row] for row in rows.tolist()])
+
+
+def _finite_or_null(text: str) -> str:
+    """JSON text of numbers (``json.dumps`` writes NaN and infinities as words) with null for
+    what is not a finite number."""
+    if "N" not in text and "I" not in text:
+        return text
+    return text.replace("-Infinity", "null").replace("Infinity", "null").replace("NaN", "null")
 
 
 def _list(lines: list[str]) -> str:
