@@ -146,3 +146,17 @@ def test_the_live_stitcher_keeps_a_deep_zoom_image_growing(small_scan, tmp_path:
     # The final run wrote the batch DZI over the live one; no temporary file is left.
     assert dzi.is_file() and (folder / "scan_stitched_files").is_dir()
     assert not [p for p in folder.rglob("*") if "partial" in p.name]
+
+
+def test_halving_is_the_rounded_mean_of_each_block_odd_edges_included() -> None:
+    rng = np.random.default_rng(0)
+    for shape in [(7, 9, 3), (8, 8, 1), (1, 1, 3), (1, 4, 3), (4, 1, 1)]:
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        rows, cols = -(-shape[0] // 2), -(-shape[1] // 2)
+        padded = np.zeros((rows * 2, cols * 2, shape[2]))
+        padded[: shape[0], : shape[1]] = pixels
+        counts = np.zeros((rows * 2, cols * 2))
+        counts[: shape[0], : shape[1]] = 1
+        sums = padded.reshape(rows, 2, cols, 2, shape[2]).sum(axis=(1, 3))
+        means = sums / counts.reshape(rows, 2, cols, 2).sum(axis=(1, 3))[:, :, None]
+        np.testing.assert_array_equal(mean_shrink(pixels, 2), np.floor(means + 0.5))

@@ -44,19 +44,31 @@ def levels_of(height: int, width: int) -> int:
 
 
 def mean_shrink(pixels: np.ndarray, factor: int) -> np.ndarray:
-    """(rows, cols, bands) uint8 shrunk by ``factor``: each pixel the rounded mean of a
-    ``factor`` x ``factor`` block (fewer at the bottom and right edges)."""
+    """(rows, cols, bands) uint8 shrunk by ``factor`` (1 or 2): each pixel the rounded mean of
+    a 2 x 2 block (of 2 or 1 pixels at an odd bottom or right edge). Integer sums of strided
+    views: no float copy of the picture."""
     if factor == 1:
         return pixels
-    rows, cols, bands = pixels.shape
-    out_rows, out_cols = -(-rows // factor), -(-cols // factor)
-    padded = np.zeros((out_rows * factor, out_cols * factor, bands), np.float32)
-    padded[:rows, :cols] = pixels
-    counts = np.zeros((out_rows * factor, out_cols * factor), np.float32)
-    counts[:rows, :cols] = 1.0
-    sums = padded.reshape(out_rows, factor, out_cols, factor, bands).sum(axis=(1, 3))
-    weights = counts.reshape(out_rows, factor, out_cols, factor).sum(axis=(1, 3))
-    return (sums / weights[:, :, None] + 0.5).astype(np.uint8)
+    if factor != 2:
+        raise ValueError(f"mean_shrink halves (factor 2), not {factor}")
+    rows, cols = pixels.shape[:2]
+    even_r, even_c = rows // 2 * 2, cols // 2 * 2
+    out = np.empty((-(-rows // 2), -(-cols // 2), pixels.shape[2]), np.uint8)
+    wide = pixels.astype(np.uint16)
+    four = (
+        wide[0:even_r:2, 0:even_c:2]
+        + wide[1:even_r:2, 0:even_c:2]
+        + wide[0:even_r:2, 1:even_c:2]
+        + wide[1:even_r:2, 1:even_c:2]
+    )
+    out[: even_r // 2, : even_c // 2] = (four + 2) // 4  # round half up, as + 0.5 and floor
+    if cols % 2:
+        out[: even_r // 2, -1] = (wide[0:even_r:2, -1] + wide[1:even_r:2, -1] + 1) // 2
+    if rows % 2:
+        out[-1, : even_c // 2] = (wide[-1, 0:even_c:2] + wide[-1, 1:even_c:2] + 1) // 2
+    if rows % 2 and cols % 2:
+        out[-1, -1] = pixels[-1, -1]
+    return out
 
 
 class LiveDeepZoom:
