@@ -82,6 +82,7 @@ class LiveDeepZoom:
         self._top_level = -1
         self._small_shrink = 1  # the small level is the full size shrunk by this
         self._small = np.zeros((0, 0, 3), np.uint8)
+        self._coarse: list[np.ndarray] = []  # the levels below the small one, finest first
         self._slots = np.zeros(0, np.int64)  # (sorted) as last drawn
         self._tops = np.zeros((0, 2), np.int64)
         self.written: list[Path] = []  # the tiles the last update wrote (for tests)
@@ -240,10 +241,34 @@ class LiveDeepZoom:
         changed rects are written."""
         shrink0 = self._small_shrink
         level = self._top_level - int(math.log2(shrink0)) - 1
-        pixels = self._small
+        parent = self._small
         factor = 2 * shrink0
-        while level >= 0:
-            pixels = mean_shrink(pixels, 2)
+        coarse = []
+        for step in range(level + 1):
+            child = factor * 2**step  # this level's shrink from the full size
+            # Each level kept from the last update; only the changed rects are halved again
+            # from the level above (whole when its size changed).
+            rows, cols = -(-parent.shape[0] // 2), -(-parent.shape[1] // 2)
+            old = self._coarse[step] if step < len(self._coarse) else None
+            if old is None or old.shape != (rows, cols, parent.shape[2]):
+                pixels = mean_shrink(parent, 2)
+            else:
+                pixels = old
+                for top, left, bottom, right in rects:
+                    # The rect in the level above, widened to whole 2 x 2 blocks.
+                    r0 = max(0, top * 2 // child // 2 * 2)
+                    c0 = max(0, left * 2 // child // 2 * 2)
+                    r1 = min(parent.shape[0], (-(-bottom * 2 // child) + 1) // 2 * 2)
+                    c1 = min(parent.shape[1], (-(-right * 2 // child) + 1) // 2 * 2)
+                    if r1 > r0 and c1 > c0:
+                        halved = mean_shrink(parent[r0:r1, c0:c1], 2)
+                        pixels[
+                            r0 // 2 : r0 // 2 + halved.shape[0], c0 // 2 : c0 // 2 + halved.shape[1]
+                        ] = halved
+            coarse.append(pixels)
+            parent = pixels
+        self._coarse = coarse
+        for pixels in coarse:
             rows, cols = pixels.shape[:2]
             tiles: set[tuple[int, int]] = set()
             for top, left, bottom, right in rects:
