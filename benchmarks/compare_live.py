@@ -1,6 +1,6 @@
 """Live stitching against its targets, and against a batch run of the same scan.
 
-Usage: python benchmarks/compare_live.py [--work DIR] [--only NAME ...]
+Usage: python benchmarks/compare_live.py [--work DIR] [--only NAME ...] [--stitch_dzi]
 
 Scenarios (scans generated once into --work, reused on later calls):
 
@@ -53,8 +53,9 @@ def generate(work: Path, name: str) -> Path:
     return folder
 
 
-def live_run(work: Path, name: str) -> dict:
-    """In this process (run as a child): replay the scan into a watched folder."""
+def live_run(work: Path, name: str, extra: tuple[str, ...] = ()) -> dict:
+    """In this process (run as a child): replay the scan into a watched folder, with the
+    command's options ``extra``."""
     sys.path.insert(0, str(HERE))
     from live_cases import replay_watched
 
@@ -62,7 +63,7 @@ def live_run(work: Path, name: str) -> dict:
 
     scan = SyntheticScan.load_ground_truth(work / f"scan_{name}" / "ground_truth.json")
     _, _, _, interval, ranges = SCENARIOS[name]
-    run = replay_watched(scan.paths, work / "live" / "scan", interval)
+    run = replay_watched(scan.paths, work / "live" / "scan", interval, *extra)
     figures = {
         "status": run.status,
         "peak_rss_mb": run.peak_rss_mb,
@@ -81,7 +82,7 @@ def live_run(work: Path, name: str) -> dict:
     return figures
 
 
-def batch_run(work: Path, name: str) -> dict:
+def batch_run(work: Path, name: str, extra: tuple[str, ...] = ()) -> dict:
     """``ofs-stitch`` on a fresh copy of the scan (no cache), as a separate process."""
     scan_folder = work / f"scan_{name}"
     copy = work / "batch" / "scan"
@@ -91,20 +92,20 @@ def batch_run(work: Path, name: str) -> dict:
         if path.suffix == ".jpeg":
             shutil.copy(path, copy / path.name)
     done = subprocess.run(
-        [sys.executable, __file__, "--batch", str(copy)], capture_output=True, text=True
+        [sys.executable, __file__, "--batch", str(copy), *extra], capture_output=True, text=True
     )
     if done.returncode != 0:
         print(done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def batch_child(folder: Path) -> dict:
+def batch_child(folder: Path, extra: tuple[str, ...] = ()) -> dict:
     """In this process (run as a child): the command's pipeline, its stage times, peak memory."""
     from ofs_stitch.io.memory import peak_resident_bytes
     from ofs_stitch.stitching.options import build_parser, options_from_args
     from ofs_stitch.stitching.pipeline import stitch
 
-    options = options_from_args(build_parser().parse_args([str(folder), "--quiet"]))
+    options = options_from_args(build_parser().parse_args([str(folder), "--quiet", *extra]))
     result = stitch(folder, options)
     peak = peak_resident_bytes()
     return {"timings": result.timings, "peak_mb": None if peak is None else peak / 2**20}
@@ -141,17 +142,23 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stitch_dzi",
+        action="store_true",
+        help="live and batch runs with --stitch_dzi (the live Deep Zoom image updated per tile)",
+    )
     args = parser.parse_args()
+    extra = ("--stitch_dzi",) if args.stitch_dzi else ()
     if args.batch:
-        print(json.dumps(batch_child(args.batch)))
+        print(json.dumps(batch_child(args.batch, extra)))
         return
     if args.child:
-        print(json.dumps(live_run(args.work, args.child)))
+        print(json.dumps(live_run(args.work, args.child, extra)))
         return
     for name in args.only or list(SCENARIOS):
         generate(args.work, name)
         child = subprocess.run(
-            [sys.executable, __file__, "--work", str(args.work), "--child", name],
+            [sys.executable, __file__, "--work", str(args.work), "--child", name, *extra],
             capture_output=True,
             text=True,
         )
@@ -159,7 +166,7 @@ def main() -> None:
             print(child.stderr)
             continue
         live = json.loads(child.stdout.strip().splitlines()[-1])
-        batch = batch_run(args.work, name)
+        batch = batch_run(args.work, name, extra)
         outputs = compare_outputs(args.work)
         print(f"== {name}")
         for span, figures in live["ranges"].items():

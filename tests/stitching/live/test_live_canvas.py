@@ -66,3 +66,25 @@ def test_sixteen_bit_grey_tiles_are_shown_in_eight_bits() -> None:
     pixels = canvas.pixels()
     assert pixels.dtype == np.uint8 and pixels.shape == (100, 120, 1)
     assert pixels[75, 60, 0] == 255 and 60 < pixels[25, 60, 0] < 70
+
+
+def test_naming_the_changed_slots_repaints_as_looking_at_every_tile() -> None:
+    tiles = _tiles(6)
+    positions = _grid(2, 3)
+    canvas = LiveCanvas(width=500)
+    for slot in range(6):
+        canvas.set_tile(slot, tiles[slot])
+    canvas.update(np.arange(6), positions)
+    shifted = positions.copy()
+    shifted[4] += (30.0, -20.0)
+    canvas.update(np.arange(6), shifted, changed=np.array([4]))
+    np.testing.assert_array_equal(canvas.pixels(), canvas.render(np.arange(6), shifted, 500))
+    kept = np.array([0, 1, 2, 3, 5])
+    canvas.drop(4)
+    canvas.update(kept, shifted[kept], changed=np.array([4]))
+    np.testing.assert_array_equal(canvas.pixels(), canvas.render(kept, shifted[kept], 500))
+    # A slot left out of ``changed`` is not looked at: it keeps what was painted.
+    moved = shifted[kept].copy()
+    moved[0] += (40.0, 40.0)
+    canvas.update(kept, moved, changed=np.array([], np.int64))
+    assert canvas.painted_pixels == 0

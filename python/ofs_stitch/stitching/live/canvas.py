@@ -104,9 +104,13 @@ class LiveCanvas:
         return self._pixels[max(0, top) : bottom, max(0, left) : right].copy()
 
     # ----------------------------------------------------------------------------------------
-    def update(self, slots: np.ndarray, positions: np.ndarray) -> None:
-        """Repaint for the tiles ``slots`` at ``positions`` (the solve's frame): the footprints
-        of tiles new, moved or gone; everything when the scale changed."""
+    def update(
+        self, slots: np.ndarray, positions: np.ndarray, changed: np.ndarray | None = None
+    ) -> None:
+        """Repaint for the tiles ``slots`` (ascending) at ``positions`` (the solve's frame):
+        the footprints of tiles new, moved or gone; everything when the scale changed.
+        ``changed``: the only slots that can have moved, come or gone (a large live scan
+        places a neighbourhood per tile: looking at every tile would grow with the scan)."""
         self.painted_pixels = 0
         slots = np.asarray(slots, dtype=np.int64)
         positions = np.asarray(positions, dtype=float).reshape(-1, 2)
@@ -132,9 +136,9 @@ class LiveCanvas:
             self._paint((0, 0, *self._pixels.shape[:2]))
             return
         self._grow(low, high)
-        dirty = self._dirty_rects(slots, positions)
+        dirty = self._dirty_rects(slots, positions, changed)
         self._commit(slots, positions)
-        if len(dirty) > FULL_REPAINT_FRACTION * len(slots) + 4:
+        if changed is None and len(dirty) > FULL_REPAINT_FRACTION * len(slots) + 4:
             dirty = [(0, 0, *self._pixels.shape[:2])]
         for rect in dirty:
             self._paint(rect)
@@ -194,8 +198,10 @@ class LiveCanvas:
         return max(0, top), max(0, left), min(rows, bottom), min(cols, right)
 
     def _dirty_rects(
-        self, slots: np.ndarray, positions: np.ndarray
+        self, slots: np.ndarray, positions: np.ndarray, changed: np.ndarray | None = None
     ) -> list[tuple[int, int, int, int]]:
+        if changed is not None:
+            return self._dirty_rects_of(slots, positions, np.asarray(changed, np.int64))
         before = dict(zip(self._slots.tolist(), self._positions, strict=True))
         now = set(slots.tolist())
         rects = []
@@ -208,6 +214,30 @@ class LiveCanvas:
         for slot, old in before.items():
             if slot not in now:
                 rects.append(self._footprint(old))
+        return rects
+
+    def _dirty_rects_of(
+        self, slots: np.ndarray, positions: np.ndarray, changed: np.ndarray
+    ) -> list[tuple[int, int, int, int]]:
+        """`_dirty_rects` over the ``changed`` slots only (found by bisection: both slot
+        lists are sorted)."""
+        rects = []
+        for slot in changed.tolist():
+            k_now = int(np.searchsorted(slots, slot))
+            k_old = int(np.searchsorted(self._slots, slot))
+            new = positions[k_now] if k_now < len(slots) and slots[k_now] == slot else None
+            old = (
+                self._positions[k_old]
+                if k_old < len(self._slots) and self._slots[k_old] == slot
+                else None
+            )
+            if new is not None and old is None:
+                rects.append(self._footprint(new))
+            elif new is None and old is not None:
+                rects.append(self._footprint(old))
+            elif new is not None and old is not None:
+                if np.abs(new - old).max() * self.scale > MOVE_WORTH_REPAINT_PX:
+                    rects.append(_union(self._footprint(new), self._footprint(old)))
         return rects
 
     def _commit(self, slots: np.ndarray, positions: np.ndarray) -> None:

@@ -27,9 +27,11 @@ import numpy as np
 
 from ...errors import InputError, StitchError
 from ...io.atomic import atomic_output
+from ...io.decode import read_pixels
 from ...io.discovery import discover_images, is_image_name, natural_sort_key
 from ...io.memory import TileStore
 from ...io.pair_cache import CorrelationCache
+from ...openflexure.naming import output_prefix, stitched_name
 from ...openflexure.scan_order import capture_order
 from ...render.preview import PREVIEW_QUALITY, PREVIEW_WIDTH
 from ..api import Stitched, _as_argv
@@ -37,7 +39,6 @@ from ..measure import MeasureSettings
 from ..options import build_parser, options_from_args
 from ..pipeline import StitchOptions, _search_radius, cache_key, stitch
 from ..plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
-from ..report import write_positions_json
 from ..scan import Scan
 from .arrival import (
     Arrival,
@@ -48,8 +49,10 @@ from .arrival import (
     read_arrival,
     save_array_tile,
 )
-from .canvas import LiveCanvas
+from .canvas import LiveCanvas, to_8bit_rgb_or_grey
+from .deep_zoom import LiveDeepZoom
 from .layout import LayoutUpdate, LiveLayout
+from .positions_file import LivePositionsFile
 from .recent import RecentTiles
 
 POSITIONS = "positions.json"
@@ -131,6 +134,14 @@ class LiveStitcher:
         self._canvas = LiveCanvas(preview_width)
         self._recent = RecentTiles()
         self._headers: dict[str, Any] = {}
+        self._positions_file = LivePositionsFile(self.output_dir / POSITIONS)
+        self._deep_zoom = None
+        if self.options.stitch_dzi:
+            self._deep_zoom = LiveDeepZoom(
+                self.output_dir / stitched_name(output_prefix(self.folder), ".dzi")
+            )
+        # Integer stage (x, y) -> names of the tiles there (z-stacks: one is kept).
+        self._at_xy: dict[tuple[int, int], set[str]] = {}
         self._layout: LiveLayout | None = None
         self._cache: CorrelationCache | None = None
         self._update: LayoutUpdate | None = None
@@ -366,10 +377,14 @@ class LiveStitcher:
         """A z-stack: one tile per integer stage (x, y), the largest file (as the batch run
         keeps). Returns the name of the tile kept when it is not the new one."""
         xy = _integer_xy(arrival.tile)
-        for slot in np.flatnonzero(layout.active):
-            tile = layout.tiles[slot]
-            if tile.name == arrival.tile.name or _integer_xy(tile) != xy:
+        if xy is None:
+            return None
+        there = self._at_xy.setdefault(xy, set())
+        for name in sorted(there):
+            slot = layout.slot_of(name)
+            if name == arrival.tile.name or slot is None or not layout.active[slot]:
                 continue
+            tile = layout.tiles[slot]
             if self._headers[tile.name].file_size >= arrival.header.file_size:
                 self._say_info(f"{arrival.tile.name}: same stage position as {tile.name}, kept")
                 return tile.name
@@ -377,21 +392,25 @@ class LiveStitcher:
             with self._lock:
                 self._canvas.drop(int(slot))
             self._say_info(f"{tile.name}: same stage position as {arrival.tile.name}, replaced")
+        there.add(arrival.tile.name)
         return None
 
     def _publish(self, update: LayoutUpdate, name: str, ready_at: float, cpu: float) -> None:
         with self._lock:
-            self._canvas.update(update.slots, update.frame_positions)
+            self._canvas.update(update.slots, update.frame_positions, update.changed_slots)
             self._update = update
             preview = self._canvas.pixels()
             repainted = self._canvas.painted_pixels
         self._write_positions(update)
         with atomic_output(self.output_dir / PREVIEW) as temporary:
             temporary.write_bytes(_jpeg_bytes(preview))
+        if self._deep_zoom is not None:
+            shapes = np.array([tile.shape for tile in update.tiles]).reshape(-1, 2)
+            self._deep_zoom.update(update.slots, update.positions, shapes, self._display_pixels)
         report = TileReport(
             name=name,
             tiles=len(update.tiles),
-            pairs=len(update.measurements),
+            pairs=len(update.pair_rows),
             new_pairs=update.new_pairs,
             rms_residual_px=update.rms_residual_px,
             ready_at=ready_at,
@@ -405,29 +424,30 @@ class LiveStitcher:
             self.on_update(report)
 
     def _write_positions(self, update: LayoutUpdate) -> None:
-        selection, placed = update.selection, update.placed
         extra: dict[str, object] = {
             "live": True,
             "thresholds": {
-                "min_quality": selection.min_quality,
-                "max_discrepancy_px": selection.max_discrepancy
-                if np.isfinite(selection.max_discrepancy)
+                "min_quality": update.min_quality,
+                "max_discrepancy_px": update.max_discrepancy
+                if np.isfinite(update.max_discrepancy)
                 else None,
             },
-            "stage_sigma_px": placed.stage_sigma_px,
+            "stage_sigma_px": update.stage_sigma_px,
         }
-        write_positions_json(
-            self.output_dir / POSITIONS,
-            update.tiles,
-            update.positions,
-            list(update.measurements),
-            update.rejected,
-            placed.residuals,
+        self._positions_file.write(
+            update,
             csm_matrix=self._frame.matrix,
             pixel_size_um=self._frame.pixel_size_um,
             extra=extra,
-            with_pairs=False,  # they come with the final file; here they would cost 2/3
         )
+
+    def _display_pixels(self, slot: int) -> np.ndarray:
+        """A tile's pixels as the 8-bit Deep Zoom tiles show them: held, else decoded."""
+        assert self._layout is not None
+        pixels = self._recent.get(slot)
+        if pixels is None:
+            pixels = read_pixels(self._layout.tiles[slot].path)
+        return to_8bit_rgb_or_grey(pixels, self._canvas.white)
 
     def _tiles_held(self, scan: Scan) -> TileStore:
         """The decoded tiles still held, by index in the final scan: the renderer does not

@@ -143,6 +143,14 @@ def watch_folder(
     if stitcher_hook is not None:
         stitcher_hook(stitcher)
     events = _Events()
+    if stop is not None:
+        # The loop sleeps on the events between looks at the folder: ``stop`` wakes it, so
+        # the final outputs start at once rather than at the next look.
+        def wake_on_stop(stop: threading.Event = stop) -> None:
+            stop.wait()
+            events.wake.set()
+
+        threading.Thread(target=wake_on_stop, name="ofs-watch-stop", daemon=True).start()
     tracker = CompletenessTracker(settle_s=settings.settle_s)
     observer = None
     interrupted = vanished = False
@@ -187,7 +195,12 @@ def _loop(
     while stop is None or not stop.is_set():
         # Files waiting to settle are looked at often; otherwise only events wake the loop
         # (and a look now and then: is the folder still there, has the watch gone idle?).
-        events.wake.wait(TICK_S if len(tracker) or deleted else IDLE_TICK_S)
+        busy = len(tracker) or deleted
+        wait = TICK_S if busy else IDLE_TICK_S
+        if settings.idle_s is not None and not busy:
+            # Wake when the watch goes idle, not up to a look later.
+            wait = min(wait, max(0.0, last_tile + settings.idle_s - time.monotonic()))
+        events.wake.wait(wait)
         if not folder.is_dir():
             # Before its deletion events: the tiles stitched so far stay in the mosaic.
             say.warn(f"{folder} disappeared: the watch ends with the tiles stitched so far")
