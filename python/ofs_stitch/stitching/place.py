@@ -60,23 +60,31 @@ def place_tiles(
     *,
     reject_inconsistent: bool = True,
     initial: np.ndarray | None = None,
+    tolerance: float = 1e-12,
 ) -> PlacedTiles:
     """Place the tiles. ``reject_inconsistent=False`` keeps every accepted pair in the final
     solve (manual thresholds: the user decided); the robust loss still discounts outliers.
     ``initial``: (n, 2) where the solves start (an earlier `PlacedTiles.solved_positions` with
-    new tiles appended): the same layout, in fewer iterations."""
+    new tiles appended): the same layout, in fewer iterations. ``tolerance``: the solves'
+    conjugate-gradient tolerance (relative residual): the live layout, which needs
+    hundredths of a pixel, passes a looser one."""
     n = len(stage_positions)
     stage = np.asarray(stage_positions, dtype=float).reshape(n, 2)
     given = np.asarray(accepted, dtype=bool)
     accepted = given.copy()
 
+    # Every pair's tiles and shift, read once: (m, 5) rows (i, j, d_row, d_col, weight 1).
+    table = np.ones((len(measurements), 5))
+    if measurements:
+        table[:, :2] = [(p.i, p.j) for p in measurements]
+        table[:, 2:4] = [p.shift for p in measurements]
+    i, j = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+
     def pair_table(mask: np.ndarray) -> np.ndarray:
-        rows = [
-            (p.i, p.j, p.shift[0], p.shift[1], 1.0)
-            for p, keep in zip(measurements, mask, strict=True)
-            if keep
-        ]
-        return np.array(rows, dtype=float).reshape(-1, 5)
+        return table[np.asarray(mask, dtype=bool)]
+
+    def all_residuals(positions: np.ndarray) -> np.ndarray:
+        return positions[j] - positions[i] - table[:, 2:4]
 
     # (1) Pairs alone; a vanishing prior only fixes the translation of each connected group.
     # A Huber loss with a generous scale: robust to gross errors without trusting any estimate
@@ -89,6 +97,7 @@ def place_tiles(
         robust="huber",
         robust_scale=1.0,
         initial=initial,
+        tolerance=tolerance,
     )
     robust_scale = max(
         ROBUST_SCALE_FLOOR_PX,
@@ -96,9 +105,7 @@ def place_tiles(
         * sigma_from_lengths(np.hypot(*first.residuals[first.robust_weights > 0.5].T)),
     )
     linked = np.zeros(n, dtype=bool)
-    for p, keep in zip(measurements, accepted, strict=True):
-        if keep:
-            linked[p.i] = linked[p.j] = True
+    linked[i[accepted]] = linked[j[accepted]] = True
 
     # (2) Stage -> placement affine map, fitted on tiles that pairs placed.
     stage_to_layout = _stage_to_layout(stage, first.positions, linked)
@@ -119,8 +126,9 @@ def place_tiles(
             robust="cauchy",
             robust_scale=robust_scale,
             initial=initial,
+            tolerance=tolerance,
         )
-        residual = _all_residuals(result.positions, measurements)
+        residual = all_residuals(result.positions)
         size = np.hypot(residual[:, 0], residual[:, 1])
         if not accepted.any():
             break
@@ -137,7 +145,7 @@ def place_tiles(
         positions=positions,
         accepted=accepted,
         loop_inconsistent=given & ~accepted,
-        residuals=_all_residuals(positions, measurements),
+        residuals=all_residuals(positions),
         stage_to_layout=stage_to_layout,
         stage_sigma_px=measured_sigma,
         solved_positions=result.positions,
@@ -180,15 +188,6 @@ def rejection_reasons(selection: PairSelection, layout: PlacedTiles) -> tuple[st
             selection.rejected, layout.loop_inconsistent.tolist(), strict=True
         )
     )
-
-
-def _all_residuals(positions: np.ndarray, measurements: list[PairMeasurement]) -> np.ndarray:
-    if not measurements:
-        return np.zeros((0, 2))
-    i = np.array([p.i for p in measurements])
-    j = np.array([p.j for p in measurements])
-    shift = np.array([p.shift for p in measurements], dtype=float)
-    return positions[j] - positions[i] - shift
 
 
 def _stage_to_layout(stage: np.ndarray, placed: np.ndarray, use: np.ndarray) -> Transform:
