@@ -172,6 +172,10 @@ def align(
         # Outwards from the middle, a chunk of frames at a time: first the lag-1 links of the
         # chunk, in parallel (the core releases the GIL), then its lag-2 links, predicted from
         # the two lag-1 links each spans and only refined.
+        # The middle's two lag-1 links first: the lag-2 link across the middle spans both.
+        first = [(middle, k) for k in (middle + 1, middle - 1) if 0 <= k < count]
+        keep_greys({k for pair in first for k in pair})
+        measure_all(first)
         for direction in (1, -1):
             ahead = list(range(middle + direction, count if direction > 0 else -1, direction))
             for start in range(0, len(ahead), chunk_size):
