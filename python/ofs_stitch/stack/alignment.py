@@ -40,8 +40,9 @@ from .joint import Measured, solve_links
 Model = Literal["none", "translation", "rigid", "similarity"]
 MODELS: tuple[str, ...] = ("none", "translation", "rigid", "similarity")
 # Frames are registered on block means until their longest side is at most this (then refined
-# at full resolution): on the 15 x 1024^2 shifted retina stack, 512 rather than 1024 took the
-# alignment from 16.7 s to 7.5 s CPU at 53.79 dB rather than 53.81.
+# at full resolution): on the 15 x 1024^2 shifted retina stack (lag-2 links predicted), 512
+# rather than 1024 took the alignment from 12.4 to 8.4 s CPU (53.79 dB rather than 53.75), and
+# FINE_ITERATIONS 4 rather than 40 to 7.5 s at the same dB (one run each, under load).
 COARSE_SIDE = 512
 # A focus stack moves little between frames: a link moving a frame by more than this fraction
 # of its size, turning it by more than MAX_TURN_DEG or scaling it by more than MAX_SCALE_CHANGE
