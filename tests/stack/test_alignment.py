@@ -46,3 +46,22 @@ def test_frames_that_cannot_be_aligned_are_named(still_stack) -> None:
     assert result.misaligned == [0] and 0 not in result.used
     assert result.alignment.table.status[0] == "failed"
     assert result.fused.depth.min() >= 1.0  # depth counts the input's frames
+
+
+def test_lag_two_links_are_predicted_and_threads_do_not_change_the_result(moving_stack) -> None:
+    stack = moving_stack
+    one = align(stack.frames, "similarity", threads=1)
+    every = align(stack.frames, "similarity", threads=0)
+    for a, b in zip(one.table.matrices, every.table.matrices, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    lag2 = [link for link in every.links if abs(link.to - link.source) == 2]
+    assert len(lag2) == 4 and all(link.accepted for link in lag2)
+    lag1 = {(link.source, link.to): link for link in every.links if abs(link.to - link.source) == 1}
+    for link in lag2:
+        mid = (link.source + link.to) // 2
+        spanned = [lag1.get((link.source, mid)), lag1.get((mid, link.to))]
+        spanned += [lag1.get((mid, link.source)), lag1.get((link.to, mid))]
+        qualities = [s.quality for s in spanned if s is not None]
+        assert link.quality == min(qualities)  # predicted, not searched
+    measured = np.array([m[:2, 2] for m in every.table.matrices])
+    assert np.abs(measured - stack.shifts).max() < 0.1
