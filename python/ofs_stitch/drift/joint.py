@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.centred import centred_matrix, centred_parameters, probe_points, similarity_linear
 from ..core.solve import solve_positions
 from ..core.transform import Kind
 from .measure import Measurements, PairResult
@@ -119,21 +120,15 @@ def solve_series(
         else "ok"
         for frame in range(n_frames)
     )
-    matrices = np.array([_matrix(params[k], c) for k in range(n_frames)]).reshape(n_frames, 3, 3)
+    matrices = np.array([centred_matrix(params[k], c) for k in range(n_frames)]).reshape(
+        n_frames, 3, 3
+    )
     return JointSolution(matrices, quality, status, accepted, residual)
 
 
 def _pair_parameters(pairs: tuple[PairResult, ...], c: np.ndarray) -> np.ndarray:
     """(m, 4): theta_ij, log s_ij, t_ij (row, col) of each measured matrix."""
-    out = np.zeros((len(pairs), 4))
-    for number, pair in enumerate(pairs):
-        m = pair.matrix
-        linear = m[:2, :2]
-        out[number, 0] = math.atan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1])
-        det = float(np.linalg.det(linear))
-        out[number, 1] = 0.5 * math.log(det) if det > 0 else math.nan
-        out[number, 2:] = linear @ c + m[:2, 2] - c
-    return out
+    return np.array([centred_parameters(pair.matrix, c) for pair in pairs]).reshape(-1, 4)
 
 
 def _touches(pairs: tuple[PairResult, ...], frames: np.ndarray) -> np.ndarray:
@@ -169,7 +164,7 @@ def _solve(
         params[:, :2] = solved.positions - solved.positions[reference]
         if model == "rigid":
             params[:, 1] = 0.0
-    linear = [_linear(params[k]) for k in range(nodes)]
+    linear = [similarity_linear(params[k]) for k in range(nodes)]
     for _ in range(TRANSLATION_ITERATIONS):
         previous = params[:, 2:].copy()
         shifts = np.zeros((len(all_i), 2))
@@ -184,32 +179,11 @@ def _solve(
     return params
 
 
-def _linear(param: np.ndarray) -> np.ndarray:
-    cos, sin = math.cos(param[0]), math.sin(param[0])
-    return math.exp(param[1]) * np.array([[cos, -sin], [sin, cos]])
-
-
-def _matrix(param: np.ndarray, c: np.ndarray) -> np.ndarray:
-    matrix = np.eye(3)
-    matrix[:2, :2] = _linear(param)
-    matrix[:2, 2] = c + param[2:] - matrix[:2, :2] @ c
-    return matrix
-
-
-# Points of the frame where a pair's residual is evaluated: its corners and centre (the error
-# of an affine map is largest at the corners, so their mean bounds the frame's mean).
-def _probe_points(c: np.ndarray) -> np.ndarray:
-    rows, cols = 2 * c
-    return np.array(
-        [[0, 0, 1], [0, cols, 1], [rows, 0, 1], [rows, cols, 1], [c[0], c[1], 1]], dtype=float
-    )
-
-
 def _residuals(pairs: tuple[PairResult, ...], params: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Per pair, the mean distance (px) between where its measurement and the solution put the
     probe points."""
-    points = _probe_points(c).T
-    matrices = [_matrix(params[k], c) for k in range(len(params))]
+    points = probe_points(c).T
+    matrices = [centred_matrix(params[k], c) for k in range(len(params))]
     out = np.empty(len(pairs))
     for number, pair in enumerate(pairs):
         predicted = matrices[pair.i] @ np.linalg.inv(matrices[pair.j])

@@ -18,11 +18,11 @@ the solve repeats. A frame that no chain of accepted links joins to the referenc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.centred import centred_matrix, centred_parameters, probe_points, similarity_linear
 from ..core.solve import solve_positions
 
 # A link disagrees with the others beyond max(floor, sigmas x 1.4826 x median residual).
@@ -58,7 +58,7 @@ def solve_links(
     links: list[Measured], count: int, reference: int, model: str, shape: tuple[int, int]
 ) -> JointSolution:
     centre = (np.asarray(shape, float) - 1.0) / 2.0
-    measured = np.array([_link_parameters(link.matrix, centre) for link in links]).reshape(-1, 4)
+    measured = np.array([centred_parameters(link.matrix, centre) for link in links]).reshape(-1, 4)
     accepted = np.array([link.trusted for link in links], bool) & np.isfinite(measured).all(1)
     residual = np.full(len(links), np.inf)
     for _ in range(max(1, len(links))):
@@ -78,18 +78,8 @@ def solve_links(
     placed = _connected(links, accepted, count, reference)
     params = _solve(links, measured, accepted, placed, count, reference, model, centre)
     residual = _residuals(links, params, centre)
-    matrices = [_matrix(params[k], centre) if placed[k] else None for k in range(count)]
+    matrices = [centred_matrix(params[k], centre) if placed[k] else None for k in range(count)]
     return JointSolution(matrices, accepted, residual)
-
-
-def _link_parameters(matrix: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """theta_L, log s_L, t_L (row, col) of a measured matrix."""
-    linear = matrix[:2, :2]
-    angle = math.atan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1])
-    det = float(np.linalg.det(linear))
-    log_scale = 0.5 * math.log(det) if det > 0 else math.nan
-    move = linear @ centre + matrix[:2, 2] - centre
-    return np.array([angle, log_scale, move[0], move[1]])
 
 
 def _connected(
@@ -140,7 +130,7 @@ def _solve(
         if model == "rigid":
             params[:, 1] = 0.0
     # d_j - d_i = A_i t_L, with every A_i now known.
-    moves = np.array([_linear(params[a]) @ rows[n, 2:] for n, a in enumerate(i)])
+    moves = np.array([similarity_linear(params[a]) @ rows[n, 2:] for n, a in enumerate(i)])
     solved = solve_positions(
         count, np.column_stack([i, j, moves]), robust="cauchy", robust_scale=ROBUST_SCALE_PX
     )
@@ -149,26 +139,11 @@ def _solve(
     return params
 
 
-def _linear(param: np.ndarray) -> np.ndarray:
-    cos, sin = math.cos(param[0]), math.sin(param[0])
-    return math.exp(param[1]) * np.array([[cos, -sin], [sin, cos]])
-
-
-def _matrix(param: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    matrix = np.eye(3)
-    matrix[:2, :2] = _linear(param)
-    matrix[:2, 2] = centre + param[2:] - matrix[:2, :2] @ centre
-    return matrix
-
-
 def _residuals(links: list[Measured], params: np.ndarray, centre: np.ndarray) -> np.ndarray:
     """Per link, the mean distance (px) between where its measurement and the solution
     (M_i^-1 M_j) put the frame's corners and centre."""
-    rows, cols = 2 * centre
-    points = np.array(
-        [[0, 0, 1], [0, cols, 1], [rows, 0, 1], [rows, cols, 1], [centre[0], centre[1], 1]]
-    ).T
-    matrices = [_matrix(p, centre) for p in params]
+    points = probe_points(centre).T
+    matrices = [centred_matrix(p, centre) for p in params]
     out = np.empty(len(links))
     for n, link in enumerate(links):
         predicted = np.linalg.inv(matrices[link.source]) @ matrices[link.to]
