@@ -217,3 +217,13 @@ def test_matches_loads_without_numpy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_an_unmeasured_pair_is_no_evidence_at_the_stage_prediction() -> None:
+    from ofs_stitch.core.matches import CandidatePair, PairMeasurement
+
+    pair = CandidatePair(i=3, j=7, expected_shift=(12.5, -4.0), overlap_fraction=0.2)
+    unmeasured = PairMeasurement.unmeasured(pair)
+    assert (unmeasured.i, unmeasured.j) == (3, 7)
+    assert unmeasured.shift == unmeasured.expected_shift == (12.5, -4.0)
+    assert unmeasured.quality == 0.0 and unmeasured.stage_discrepancy == 0.0

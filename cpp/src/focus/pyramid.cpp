@@ -10,15 +10,6 @@
 namespace ofs::focus {
 namespace {
 
-// Index i of a line of n samples, mirrored at both ends without repeating the edge sample
-// (-1 -> 1, n -> n - 2), as the binomial kernel expects.
-inline Index mirror(Index i, Index n) {
-    if (n == 1) return 0;
-    if (i < 0) i = -i;
-    if (i >= n) i = 2 * (n - 1) - i;
-    return i < 0 ? 0 : (i >= n ? n - 1 : i);
-}
-
 constexpr float kOuter = 1.0f / 16.0f, kInner = 4.0f / 16.0f, kCentre = 6.0f / 16.0f;
 
 void check_same_channels(const ConstFloatImage& src, const FloatImage& dst) {

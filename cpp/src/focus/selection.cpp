@@ -7,16 +7,6 @@
 #include "ofs/focus/row_blocks.hpp"
 
 namespace ofs::focus {
-namespace {
-
-inline Index mirror(Index i, Index n) {
-    if (n == 1) return 0;
-    if (i < 0) i = -i;
-    if (i >= n) i = 2 * (n - 1) - i;
-    return i < 0 ? 0 : (i >= n ? n - 1 : i);
-}
-
-}  // namespace
 
 void local_energy(const ConstFloatImage& image, float* energy, int radius, int threads) {
     const Index rows = image.rows, cols = image.cols, channels = image.channels;

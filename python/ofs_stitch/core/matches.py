@@ -153,6 +153,19 @@ class PairMeasurement(Match):
         ):
             object.__setattr__(self, "expected_shift", (float(expected[0]), float(expected[1])))
 
+    @classmethod
+    def unmeasured(cls, pair: CandidatePair) -> PairMeasurement:
+        """A pair that could not be measured: no evidence at the stage's prediction
+        (peak_ratio 0 makes quality 0), so thresholding always rejects it."""
+        return cls(
+            i=pair.i,
+            j=pair.j,
+            shift=pair.expected_shift,
+            expected_shift=pair.expected_shift,
+            pearson_r=0.0,
+            peak_ratio=0.0,
+        )
+
     @property
     def stage_discrepancy(self) -> float:
         """Distance in pixels between the measured shift and the stage's prediction."""

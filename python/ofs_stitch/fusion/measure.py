@@ -44,18 +44,6 @@ def _strip(header: ImageFacts, region: tuple[slice, slice], resize: float) -> np
     return grey_float32(read_own_region(header, rows.start, rows.stop, cols.start, cols.stop))
 
 
-def _failed(pair: CandidatePair) -> PairMeasurement:
-    # As the stitching family reports a pair it could not measure: no evidence.
-    return PairMeasurement(
-        i=pair.i,
-        j=pair.j,
-        shift=pair.expected_shift,
-        expected_shift=pair.expected_shift,
-        pearson_r=0.0,
-        peak_ratio=0.0,
-    )
-
-
 def measure_pair(
     job: PairJob,
     header_a: ImageFacts,
@@ -65,7 +53,7 @@ def measure_pair(
 ) -> PairMeasurement:
     """One pair's measurement (a task)."""
     if regions is None:
-        return _failed(pair)
+        return PairMeasurement.unmeasured(pair)
     scale = job.resize
     radius = max(job.search_radius * scale, 1.0)
     found = register_overlap(
@@ -77,7 +65,7 @@ def measure_pair(
         pad=job.pad,
     )
     if not found.found:
-        return _failed(pair)
+        return PairMeasurement.unmeasured(pair)
     shift = (
         (found.shift[0] + regions.region_to_tile[0]) / scale,
         (found.shift[1] + regions.region_to_tile[1]) / scale,
@@ -152,4 +140,7 @@ def measure_pairs_on_dask(
         with Report():
             measured = get(graph, keys, num_workers=workers)
         results = list(measured)
-    return [r if r is not None else _failed(p) for r, p in zip(results, pairs, strict=True)]
+    return [
+        r if r is not None else PairMeasurement.unmeasured(p)
+        for r, p in zip(results, pairs, strict=True)
+    ]

@@ -92,7 +92,7 @@ def measure_pairs(
     # Pairs whose overlap vanished after resizing cannot be measured: report them as failed.
     for plan in plans:
         if plan.regions is None:
-            finish(plan, _failed(plan.pair))
+            finish(plan, PairMeasurement.unmeasured(plan.pair))
 
     # Which strips each tile must provide: tile -> [(plan, is_first_tile)].
     wanted: dict[int, list[tuple[_PairPlan, bool]]] = {}
@@ -139,7 +139,10 @@ def measure_pairs(
     else:
         cut_grey = functools.partial(decode, cut=_grey_strip)
         _measure_in_capture_order(order, cut_grey, measure, threads)
-    return [r if r is not None else _failed(p) for r, p in zip(results, pairs, strict=True)]
+    return [
+        r if r is not None else PairMeasurement.unmeasured(p)
+        for r, p in zip(results, pairs, strict=True)
+    ]
 
 
 # A region of a tile, (row slice, col slice).
@@ -313,7 +316,7 @@ def _measure_strips(
         pad=settings.pad,
     )
     if not found.found:
-        return _failed(plan.pair)
+        return PairMeasurement.unmeasured(plan.pair)
     shift = (
         (found.shift[0] + regions.region_to_tile[0]) / scale,
         (found.shift[1] + regions.region_to_tile[1]) / scale,
@@ -325,17 +328,4 @@ def _measure_strips(
         expected_shift=plan.pair.expected_shift,
         pearson_r=found.pearson_r,
         peak_ratio=found.peak_ratio,
-    )
-
-
-def _failed(pair: CandidatePair) -> PairMeasurement:
-    """A pair that could not be measured: no evidence (peak_ratio 0 makes quality 0), so
-    thresholding always rejects it."""
-    return PairMeasurement(
-        i=pair.i,
-        j=pair.j,
-        shift=pair.expected_shift,
-        expected_shift=pair.expected_shift,
-        pearson_r=0.0,
-        peak_ratio=0.0,
     )

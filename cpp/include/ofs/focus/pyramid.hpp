@@ -28,6 +28,15 @@ struct FloatImage {
 // The size of the next-coarser level: (rows + 1) / 2 by (cols + 1) / 2.
 inline Index reduced_size(Index size) { return (size + 1) / 2; }
 
+// Index i of a line of n samples, mirrored at both ends without repeating the edge sample
+// (-1 -> 1, n -> n - 2), as the binomial kernel expects; clamped to the line beyond that.
+inline Index mirror(Index i, Index n) {
+    if (n == 1) return 0;
+    if (i < 0) i = -i;
+    if (i >= n) i = 2 * (n - 1) - i;
+    return i < 0 ? 0 : (i >= n ? n - 1 : i);
+}
+
 // dst = every second pixel of src blurred by the 5x5 binomial kernel. dst must be
 // reduced_size(src.rows) x reduced_size(src.cols) with src's channels. Rows are split between
 // `threads` threads (the result does not depend on their number).

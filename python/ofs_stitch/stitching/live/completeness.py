@@ -51,7 +51,7 @@ class CompletenessTracker:
         """The file was created, modified (``closed``: closed after writing, or renamed into
         place: complete as far as the writer is concerned)."""
         seen = self._pending.get(path)
-        signature = _signature(path)
+        signature = file_signature(path)
         if signature is None:
             self._pending.pop(path, None)
             return
@@ -71,7 +71,7 @@ class CompletenessTracker:
         now = time.monotonic()
         done = []
         for path, seen in list(self._pending.items()):
-            signature = _signature(path)
+            signature = file_signature(path)
             if signature is None:  # deleted before it was complete
                 del self._pending[path]
                 continue
@@ -91,7 +91,8 @@ class CompletenessTracker:
         return [path for _, path in sorted(done)]
 
 
-def _signature(path: Path) -> tuple[int, int] | None:
+def file_signature(path: Path) -> tuple[int, int] | None:
+    """(size, modification time in ns) of a file, or None when it cannot be read (gone)."""
     try:
         stat = path.stat()
     except OSError:

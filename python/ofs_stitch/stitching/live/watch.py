@@ -22,7 +22,7 @@ from ...errors import InputError, StitchError
 from ...io.discovery import earlier_output_marker, is_image_name, natural_sort_key
 from ..pipeline import StitchOptions
 from ..plot_worker import PlotProcess
-from .completeness import CompletenessTracker
+from .completeness import CompletenessTracker, file_signature
 from .stitcher import LiveStitcher, check_live_options
 
 # How often the main loop looks at pending files when no event wakes it, and at the folder
@@ -221,7 +221,7 @@ def _loop(
                 if not path.exists() and handed.pop(path, None) is not None:
                     stitcher.remove(path)
         for path in tracker.ready():
-            signature = _signature(path)
+            signature = file_signature(path)
             if signature is None or handed.get(path) == signature:
                 continue  # gone again, or an event about a file handed over unchanged
             handed[path] = signature
@@ -266,14 +266,6 @@ def _images_in(folder: Path) -> list[tuple[Path, float]]:
     except OSError:
         return []
     return [(path, now - mtime) for mtime, _, path in sorted(found)]
-
-
-def _signature(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
 
 
 def _is_tile_name(name: str) -> bool:
