@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .ome_zarr import ZarrTarget, read_region, write_chunk
+from .ome_zarr import ZarrTarget, read_region
 
 
 def sources(target: ZarrTarget, level: int, i: int, j: int) -> list[tuple[int, int]]:
@@ -41,13 +41,25 @@ def halve(above: np.ndarray) -> np.ndarray:
     return out
 
 
-def halve_chunk(target: ZarrTarget, level: int, i: int, j: int) -> np.ndarray:
-    """Chunk (i, j) of ``level`` computed from ``level - 1`` (rows, cols, bands)."""
-    return halve(read_region(target, level - 1, *source_region(target, level, i, j)))
-
-
-def write_halved(target: ZarrTarget, level: int, i: int, j: int) -> int:
-    """Compute and write chunk (i, j) of ``level``; returns the bytes written."""
-    pixels = halve_chunk(target, level, i, j)
-    write_chunk(target, level, i, j, pixels)
-    return int(pixels.nbytes)
+def halve_from_parts(
+    target: ZarrTarget, level: int, i: int, j: int, parts: dict[tuple[int, int], np.ndarray]
+) -> np.ndarray:
+    """Chunk (i, j) of ``level`` assembled from its sources' halves: ``parts`` holds those
+    the tasks that wrote the sources halved in memory (by source index); any other source is
+    read back from ``level - 1`` and halved here. The same pixels as halving the sources'
+    region at once: a chunk's size is even, so no 2 x 2 mean straddles two sources."""
+    y0, y1, x0, x1 = source_region(target, level, i, j)
+    out = np.empty(((y1 - y0 + 1) // 2, (x1 - x0 + 1) // 2, target.bands), np.dtype(target.dtype))
+    c = target.chunk
+    h, w = target.levels[level - 1]
+    for r, k in sources(target, level, i, j):
+        part = parts.get((r, k))
+        if part is None:
+            part = halve(
+                read_region(
+                    target, level - 1, r * c, min(h, (r + 1) * c), k * c, min(w, (k + 1) * c)
+                )
+            )
+        top, left = r * c // 2 - y0 // 2, k * c // 2 - x0 // 2
+        out[top : top + part.shape[0], left : left + part.shape[1]] = part
+    return out
