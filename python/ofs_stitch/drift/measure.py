@@ -34,7 +34,7 @@ from .._core.image import block_mean
 from ..core.affine_registration import refine_transform
 from ..core.grey import grey_float32
 from ..core.matches import Registration
-from ..core.registration import register_pair
+from ..core.registration import register_near, register_pair
 from ..core.transform import Kind
 from ..io.memory import give_back_free_memory
 from .frames import Frames
@@ -167,13 +167,13 @@ def _anchor(
     first: np.ndarray, b: np.ndarray, predicted: np.ndarray, model: Kind, j: int, floor: float
 ) -> PairResult:
     """Frame j measured against the first frame from a prediction, at full precision: the
-    translation model by the correlation searched within TRANSLATION_RADIUS of the prediction
-    (its peak and a fit of the pixels averaged: 0.019 px on the 256^2 short-mode series where
-    the Gauss-Newton step alone leaves 0.035 px, the same 0.014 px on 512^2, and cheaper);
-    the others by ANCHOR_LEVELS."""
+    translation model by the correlation of regions facing each other at the prediction,
+    within TRANSLATION_RADIUS of it (0.019 px on the 256^2 short-mode series where the
+    Gauss-Newton step alone leaves 0.035 px, the same 0.014 px on 512^2, and cheaper; the
+    chain predicts to a pixel, so no wider search precedes it); the others by ANCHOR_LEVELS."""
     if model == "translation":
         shift = (float(predicted[0, 2]), float(predicted[1, 2]))
-        hinted = register_pair(first, b, expected_shift=shift, search_radius=TRANSLATION_RADIUS)
+        hinted = register_near(first, b, shift, radius=TRANSLATION_RADIUS)
         if hinted.found and hinted.pearson_r >= floor:
             return PairResult(0, j, hinted.matrix, float(hinted.pearson_r), True, False)
     return _refine(first, b, predicted, model, 0, j, floor, ANCHOR_LEVELS, ANCHOR_MAX_ITERATIONS)
