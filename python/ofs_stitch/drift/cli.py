@@ -203,7 +203,10 @@ def run(args: argparse.Namespace) -> list[str]:
     extra = [out / "tracks.csv"] if tracks is not None else []
     finals = [out / name, *extra, *(out / f for f in OUTPUT_FILES)]
     residual_jobs: list[Future[float]] = []
-    workers = max(1, (os.cpu_count() or 2) - 1)
+    # The re-registrations are most of this stage's work (the writer's warps and file writes
+    # are a third as much and mostly outside the GIL): they get every core, not one fewer,
+    # which on two cores left one re-registering while the writer waited on it.
+    workers = args.threads or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
 
         def measured(stream: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
