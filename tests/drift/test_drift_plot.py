@@ -51,3 +51,21 @@ def test_ticks_are_round_and_inside_the_range() -> None:
     ticks = _ticks(-7.3, 2.1)
     assert ticks == pytest.approx([-6.0, -4.0, -2.0, 0.0, 2.0])
     assert all(-7.3 <= t <= 2.1 for t in ticks)
+
+
+def test_plot_draws_its_labels_with_pillows_bitmap_font(tmp_path, monkeypatch) -> None:
+    # Where Pillow predates load_default(size=...) the bitmap font is all there is, and
+    # Pillow's own text anchors refuse it.
+    from PIL import ImageFont
+
+    import ofs_stitch.drift.plot as plot
+
+    bitmap = getattr(ImageFont, "load_default_imagefont", None)
+    if bitmap is None:
+        pytest.skip("this Pillow has no separate bitmap-font loader")
+    monkeypatch.setattr(plot, "_font", lambda size: bitmap())
+    path = tmp_path / "drift.png"
+    plot_drift(path, _table(("reference", *(["ok"] * 9))))
+    pixels = np.asarray(Image.open(path).convert("L"))
+    title_band = pixels[: plot.TOP - 4, plot.LEFT : WIDTH - RIGHT]
+    assert (title_band < 128).sum() > 50  # the title's ink

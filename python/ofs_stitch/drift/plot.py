@@ -77,9 +77,9 @@ def plot_drift(path: Path, table: DriftTable) -> None:
         f"{table.model} drift, {len(table)} frames: {len(interpolated)} interpolated (red), "
         f"{len(flagged)} flagged (orange)"
     )
-    draw.text((WIDTH // 2, TOP // 2), title, fill=TEXT, font=_font(14), anchor="mm")
+    _text(draw, (WIDTH // 2, TOP // 2), title, _font(14), "mm")
     middle = LEFT + (WIDTH - RIGHT - LEFT) // 2
-    draw.text((middle, HEIGHT - 14), "frame", fill=TEXT, font=font, anchor="mm")
+    _text(draw, (middle, HEIGHT - 14), "frame", font, "mm")
     with staged_output(path) as temporary:
         image.save(temporary, format="PNG")
 
@@ -148,17 +148,18 @@ def _grid_and_ticks(
     for value in _ticks(*scale.y_range):
         y = scale.y(value)
         draw.line([(left, y), (right, y)], fill=GRID)
-        draw.text((left - 6, y), _tick_text(value), fill=TEXT, font=font, anchor="rm")
+        _text(draw, (left - 6, y), _tick_text(value), font, "rm")
     for value in _ticks(*scale.x_range):
         x = scale.x(value)
         draw.line([(x, top), (x, bottom)], fill=GRID)
         if x_labels:
-            draw.text((x, bottom + 6), _tick_text(value), fill=TEXT, font=font, anchor="mt")
+            _text(draw, (x, bottom + 6), _tick_text(value), font, "mt")
     draw.rectangle([left, top, right, bottom], outline=AXIS)
     # The axis' name, turned to read upwards along the panel's left edge.
-    width = int(draw.textlength(label, font=font)) + 4
+    box = font.getbbox(label)
+    width = int(box[2] - box[0]) + 4
     name = Image.new("RGBA", (width, 18), (255, 255, 255, 0))
-    ImageDraw.Draw(name).text((2, 9), label, fill=TEXT, font=font, anchor="lm")
+    _text(ImageDraw.Draw(name), (2, 9), label, font, "lm")
     turned = name.rotate(90, expand=True)
     image.paste(turned, (8, (top + bottom - turned.height) // 2), turned)
 
@@ -175,7 +176,20 @@ def _legend(
     for number, (name, colour) in enumerate(entries):
         row = y + 18 * number + 6
         draw.line([(x, row), (x + 24, row)], fill=colour, width=2)
-        draw.text((x + 30, row), name, fill=TEXT, font=font, anchor="lm")
+        _text(draw, (x + 30, row), name, font, "lm")
+
+
+def _text(
+    draw: ImageDraw.ImageDraw, at: tuple[float, float], text: str, font: Font, anchor: str
+) -> None:
+    """``text`` placed by ``anchor`` (horizontal l/m/r, vertical t/m) at ``at``, from the text's
+    own box: Pillow's ``anchor`` argument works with FreeType fonts only, and Pillow's bitmap
+    font is what remains where ``load_default(size=...)`` is missing (Pillow before 10.1, as
+    Debian's python3-pil on the armv7l boards)."""
+    left, top, right, bottom = font.getbbox(text)
+    x = at[0] - {"l": 0.0, "m": (right - left) / 2, "r": float(right - left)}[anchor[0]]
+    y = at[1] - {"t": 0.0, "m": (bottom - top) / 2}[anchor[1]]
+    draw.text((x - left, y - top), text, fill=TEXT, font=font)
 
 
 def _font(size: int) -> Font:
