@@ -11,12 +11,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from ..io.atomic import staged_output
 from .table import DriftTable
+
+if TYPE_CHECKING:
+    # Pillow itself is imported by plot_drift, on the thread that draws the plot while the
+    # frames are written, not before the registrations start.
+    from PIL import Image, ImageDraw, ImageFont
+
+    Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 WIDTH, HEIGHT = 800, 750
 # Plot area inside the image: room on the left for the tick labels and the axis' name, at the
@@ -29,10 +36,10 @@ GRID, AXIS, TEXT = (225, 225, 225), (60, 60, 60), (20, 20, 20)
 # Marks of unreliable frames: pale (drawn under the data) so the curves stay readable.
 INTERPOLATED_MARK, FLAGGED_MARK = (244, 190, 190), (255, 214, 170)
 
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
 
 def plot_drift(path: Path, table: DriftTable) -> None:
+    from PIL import Image, ImageDraw
+
     parameters = table.parameters()
     status = np.array(table.status)
     interpolated = np.flatnonzero(status == "interpolated")
@@ -158,6 +165,8 @@ def _grid_and_ticks(
     # The axis' name, turned to read upwards along the panel's left edge.
     box = font.getbbox(label)
     width = int(box[2] - box[0]) + 4
+    from PIL import Image, ImageDraw
+
     name = Image.new("RGBA", (width, 18), (255, 255, 255, 0))
     _text(ImageDraw.Draw(name), (2, 9), label, font, "lm")
     turned = name.rotate(90, expand=True)
@@ -194,6 +203,8 @@ def _text(
 
 def _font(size: int) -> Font:
     """Pillow's own font at ``size`` (its bitmap font where Pillow was built without FreeType)."""
+    from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, ImportError, OSError):
