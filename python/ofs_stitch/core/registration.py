@@ -430,18 +430,62 @@ def _refine(
     within a pixel of the facing position."""
     if not search.found:
         return search
-    guess, radius, refined = search.shift, uncertainty, None
+    refined = _facing(a, b, search.shift, uncertainty, settings, pad)
+    # The search saw the whole radius, so its runner-up peak is the meaningful one.
+    return replace(refined, peak_ratio=search.peak_ratio) if refined.found else search
+
+
+def _facing(
+    a: np.ndarray,
+    b: np.ndarray,
+    guess: tuple[float, float],
+    radius: float,
+    settings: CorrelationSettings,
+    pad: bool,
+) -> Registration:
+    """The correlation of regions that face each other at ``guess`` (rounded), within
+    ``radius`` pixels of it, recentred until the peak sits within a pixel of the facing
+    position: the last match found, or the first failure when none was."""
+    refined: Registration | None = None
     for _ in range(4):
         centre = (float(round(guess[0])), float(round(guess[1])))
         attempt = _register_cropped(a, b, centre, radius, settings, pad, margin=0)
         if not attempt.found:
-            break
-        # The search saw the whole radius, so its runner-up peak is the meaningful one.
-        refined = replace(attempt, peak_ratio=search.peak_ratio)
+            return refined if refined is not None else attempt
+        refined = attempt
         if max(abs(attempt.shift[0] - centre[0]), abs(attempt.shift[1] - centre[1])) <= 1.0:
             break
         guess, radius = attempt.shift, REFINE_RADIUS
-    return refined if refined is not None else search
+    assert refined is not None
+    return refined
+
+
+def register_near(
+    a: np.ndarray,
+    b: np.ndarray,
+    predicted_shift: tuple[float, float],
+    *,
+    radius: float | None = None,
+    pad: bool = True,
+) -> Registration:
+    """Where ``b`` sits in ``a``'s frame (float32 grey images of equal shape), given a
+    prediction of the shift good to about a pixel (a time series' chain of links): the
+    refinement step of `register_overlap` alone, on regions that face each other at the
+    prediction, within ``radius`` pixels of it (default REFINE_RADIUS). `register_overlap`'s
+    search over the widened overlap would first confirm the prediction at the cost of a
+    second correlation (as much again: 18 against 9 ms a pair of 512^2 frames); where the
+    peak lands more than a pixel from the prediction the regions are recut about it, as after
+    that search."""
+    radius = REFINE_RADIUS if radius is None else radius
+    if radius <= 0:
+        raise InputError(f"radius={radius} must be > 0")
+    settings = CorrelationSettings(
+        high_pass_sigma=DEFAULT_HIGH_PASS_SIGMA,
+        smoothing_sigma=DEFAULT_SMOOTHING_SIGMA,
+        whiten=DEFAULT_WHITEN,
+        taper=DEFAULT_TAPER,
+    )
+    return _facing(a, b, predicted_shift, radius, settings, pad)
 
 
 # Half-width (pixels) of the refinement window around a full-resolution match.

@@ -124,11 +124,12 @@ class FolderFrames:
         return frame if channel is not None else frame[np.newaxis]
 
     def _decode(self, index: int) -> np.ndarray:
-        from ..io.decode import read_pixels
-
         path = self.paths[index]
         pixels = _plain_tiff(path)
         if pixels is None:
+            # Imported only here: it loads libvips (35 ms), which plain TIFF frames never need.
+            from ..io.decode import read_pixels
+
             pixels = read_pixels(path)
         if pixels.ndim == 3:
             if pixels.shape[2] != 1:
