@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +63,8 @@ StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate
 Priority = Literal["time", "memory"]
 Transform = Literal["translation", "affine"]
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
+# The placement's conjugate-gradient tolerance (relative residual) in a batch run.
+BATCH_PLACEMENT_TOLERANCE = 1e-12
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25
 # The camera-stage matrix the registration implies is printed when it differs from the one
@@ -144,6 +146,8 @@ def stitch(
     plot_helper: PlotProcess | None = None,
     scan: Scan | None = None,
     tiles_held: TileStore | None = None,
+    cache: correlation_cache.CorrelationCache | None = None,
+    placement_tolerance: float = BATCH_PLACEMENT_TOLERANCE,
 ) -> StitchResult:
     """Run the whole job on ``folder`` and write the outputs the mode asks for.
 
@@ -151,6 +155,9 @@ def stitch(
     own imports); it is stopped if the mode draws no plots. ``scan``: the folder's tiles as
     the input stage would find them, when the caller has them already (live stitching), and
     ``tiles_held``: decoded tiles it holds, by index in ``scan`` (not decoded again).
+    ``cache``: the correlation cache the caller has open (live stitching: the one its pairs
+    went into), used instead of reading the file again; its tile numbers may differ from
+    ``scan``'s. ``placement_tolerance``: the placement solves' conjugate-gradient tolerance.
     """
     options = options or StitchOptions()
     draws_plots = options.stitching_mode not in MODES_WITHOUT_PLOTS
@@ -161,7 +168,7 @@ def stitch(
     # matplotlib import overlaps with reading the scan (see plot_process).
     plots = plot_helper or (PlotProcess() if draws_plots else None)
     try:
-        return _stitch(Path(folder), options, plots, scan, tiles_held)
+        return _stitch(Path(folder), options, plots, scan, tiles_held, cache, placement_tolerance)
     except BaseException:
         if plots is not None:
             plots.abort()
@@ -174,6 +181,8 @@ def _stitch(
     plots: PlotProcess | None,
     scan: Scan | None = None,
     tiles_held: TileStore | None = None,
+    cache: correlation_cache.CorrelationCache | None = None,
+    placement_tolerance: float = BATCH_PLACEMENT_TOLERANCE,
 ) -> StitchResult:
     say = _Reporter(options.quiet)
     clock = _Stopwatch()
@@ -239,11 +248,11 @@ def _stitch(
             tile_store = tiles_held
         try:
             result.measurements = _measure_with_cache(
-                scan, pairs, settings, options, output_dir, say, progress, tile_store
+                scan, pairs, settings, options, output_dir, say, progress, tile_store, cache
             )
             clock.lap("correlate")
             result.selection, result.layout, result.rejected = _select_and_place(
-                scan, result.measurements, options, say
+                scan, result.measurements, options, say, placement_tolerance
             )
             if options.transform == "affine":
                 with progress.reporting("matching points", "pair") as matched:
@@ -330,7 +339,11 @@ def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list
 
 
 def _select_and_place(
-    scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
+    scan: Scan,
+    measurements: list[PairMeasurement],
+    options: StitchOptions,
+    say: _Reporter,
+    tolerance: float,
 ) -> tuple[PairSelection, PlacedTiles, tuple[str | None, ...]]:
     """The pairs to trust, the tiles placed on them, and why each other pair was left out."""
     selection = select_pairs(measurements, options.thresholds)
@@ -340,6 +353,7 @@ def _select_and_place(
         selection.accepted,
         # Manual thresholds are the user's decision: no pair they accept is dropped later.
         reject_inconsistent=options.thresholds.method == "automatic",
+        tolerance=tolerance,
     )
     rejected = rejection_reasons(selection, layout)
     used = int(layout.accepted.sum())
@@ -511,14 +525,17 @@ def _measure_with_cache(
     say: _Reporter,
     progress: Progress,
     tile_store: TileStore | None = None,
+    cache: correlation_cache.CorrelationCache | None = None,
 ) -> list[PairMeasurement]:
     cache_settings = cache_key(settings)
     names = [t.name for t in scan.tiles]
     candidates = [output_dir] if options.output_dir is not None else [scan.folder, output_dir]
     if options.output_dir is not None and output_dir != scan.folder:
         candidates.append(scan.folder)
-    cache = None
-    if options.use_cache:
+    # A cache handed over numbers the tiles its own way: measurements go in and come out
+    # under its numbers, renumbered to the scan's here.
+    renumber = cache is not None
+    if cache is None and options.use_cache:
         signatures = [correlation_cache.FileSignature.of(t.path) for t in scan.tiles]
         cache = correlation_cache.CorrelationCache.open(candidates, cache_settings, signatures)
         for message in cache.warnings:
@@ -529,6 +546,8 @@ def _measure_with_cache(
         for k, pair in enumerate(pairs):
             hit = cache.get(names[pair.i], names[pair.j], expected_shift=pair.expected_shift)
             if hit is not None:
+                if renumber and (hit.i, hit.j) != (pair.i, pair.j):
+                    hit = replace(hit, i=pair.i, j=pair.j)
                 known[k] = hit
     todo = [p for k, p in enumerate(pairs) if k not in known]
     if known:
@@ -538,7 +557,12 @@ def _measure_with_cache(
 
         def measured(_index: int, measurement: PairMeasurement) -> None:
             if cache is not None:
-                cache.put(names[measurement.i], names[measurement.j], measurement)
+                name_i, name_j = names[measurement.i], names[measurement.j]
+                if renumber:
+                    measurement = replace(
+                        measurement, i=cache.tile_number(name_i), j=cache.tile_number(name_j)
+                    )
+                cache.put(name_i, name_j, measurement)
             advance(1)
 
         try:
