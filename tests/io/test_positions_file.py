@@ -259,3 +259,22 @@ def test_written_file_gets_normal_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_paths_from_many_tiles_are_path_from_each(tmp_path: Path) -> None:
+    from ofs_stitch.io.positions_file import path_from, paths_from
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "c").mkdir()
+    os.symlink(tmp_path / "a" / "b", tmp_path / "link")
+    tiles = [
+        tmp_path / "a" / "b" / "x.jpg",
+        tmp_path / "link" / "y.jpg",
+        tmp_path / "c" / "z.jpg",
+        tmp_path / "a" / "w.jpg",
+        tmp_path / "c" / "v.jpg",
+    ]
+    for folder in ("a", "link", "c", "a/b", "."):
+        here = tmp_path / folder
+        assert paths_from(here, tiles) == [path_from(here, tile) for tile in tiles]

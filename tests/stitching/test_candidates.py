@@ -24,6 +24,33 @@ def test_numpy_and_kd_tree_neighbour_searches_agree(monkeypatch: pytest.MonkeyPa
     np.testing.assert_array_equal(direct, with_tree)
 
 
+def _all_pairs_overlapping(positions: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    i, j = np.triu_indices(len(positions), k=1)
+    gap = np.abs(positions[j] - positions[i])
+    touching = (gap[:, 0] < shape[0]) & (gap[:, 1] < shape[1])
+    return np.column_stack([i[touching], j[touching]]).astype(np.int64)
+
+
+@pytest.mark.parametrize("layout", ["scattered", "row strip", "column strip", "grid", "stacked"])
+def test_the_sweep_finds_exactly_the_overlapping_pairs_of_every_pair_checked(layout: str) -> None:
+    rng = np.random.default_rng(7)
+    n = 300
+    if layout == "scattered":
+        positions = rng.uniform(0, 8000, (n, 2))
+    elif layout == "row strip":  # the sweep runs along the columns
+        positions = np.column_stack([rng.normal(0, 5, n), np.arange(n) * 500.0])
+    elif layout == "column strip":
+        positions = np.column_stack([rng.permutation(n) * 400.0, rng.normal(0, 5, n)])
+    elif layout == "grid":  # exact tile-size steps: touching edges do not overlap
+        rows, cols = np.mgrid[0:15, 0:20]
+        positions = np.column_stack([rows.ravel() * 480.0, cols.ravel() * 640.0])
+    else:  # z-stacks: several tiles at one position
+        positions = rng.integers(0, 6, (n, 2)) * 300.0
+    swept = candidates._overlapping_pairs(positions, TILE)
+    np.testing.assert_array_equal(swept, _all_pairs_overlapping(positions, TILE))
+    assert len(swept) > 0 or layout == "grid"
+
+
 def test_grid_pairs_are_the_direct_neighbours() -> None:
     rows, cols = np.mgrid[0:3, 0:4]
     positions = np.column_stack([rows.ravel() * 336.0, cols.ravel() * 448.0])

@@ -215,10 +215,22 @@ def test_inputs_plot_draws_every_tile_and_the_path(tmp_path):
 
     figure = plots._draw_inputs(positions, (480, 640), names)
     ax = figure.axes[0]
-    assert sorted(int(t.get_text()) for t in ax.texts) == list(range(25))
-    label_0 = next(t for t in ax.texts if t.get_text() == "0")
-    assert label_0.get_position() == (320.0, 240.0)  # centre of the first tile
+    labels = tile_labels(ax)
+    # One label per tile, in capture order, on its centre (the first: (320, 240)).
+    np.testing.assert_array_equal(labels.get_offsets(), positions[:, ::-1] + (320.0, 240.0))
+    # Numbers of two digits are wider than those of one, each centred on its tile.
+    widths = [path.get_extents().width for path in labels.get_paths()]
+    assert min(widths[10:]) > 1.5 * max(widths[:10])
+    for path in labels.get_paths():
+        box = path.get_extents()
+        assert abs(box.x0 + box.x1) < 0.2 * box.width and abs(box.y0 + box.y1) < 0.2 * box.height
     assert ax.yaxis_inverted()  # rows grow downwards, like the mosaic
+    assert not ax.texts
+
+
+def tile_labels(ax):  # type: ignore[no-untyped-def]
+    (labels,) = [c for c in ax.collections if c.get_gid() == plots.TILE_LABELS_GID]
+    return labels
 
 
 def test_inputs_plot_of_a_long_strip_thins_its_labels(tmp_path):
@@ -227,7 +239,9 @@ def test_inputs_plot_of_a_long_strip_thins_its_labels(tmp_path):
     plots.plot_inputs(positions, (480, 640), names, tmp_path / "s.png")
     assert pixels(tmp_path / "s.png").shape == (plots.INPUTS_SHORT_SIDE_MIN_PX, 1000, 3)
     figure = plots._draw_inputs(positions, (480, 640), names)
-    labels = [int(t.get_text()) for t in figure.axes[0].texts]
+    # Label k is at tile k's centre: the labelled tiles, from the label positions.
+    centres = tile_labels(figure.axes[0]).get_offsets()[:, 0]
+    labels = np.rint((centres - 320.0) / 448.0).astype(int).tolist()
     assert 10 <= len(labels) < 150
     assert labels[0] == 0 and labels[-1] == 149
     assert "not to scale" in figure.axes[0].get_title()

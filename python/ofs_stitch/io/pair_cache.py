@@ -374,6 +374,11 @@ class CorrelationCache:
             dropped += len(stale)
         return dropped
 
+    def tile_number(self, name: str) -> int:
+        """The index this cache numbers file ``name`` by (what `put` expects and `get`
+        returns); KeyError for a file it was not given."""
+        return self._index_of(name)
+
     # ----------------------------------------------------------------------------------------
     def _index_of(self, name: str) -> int:
         try:

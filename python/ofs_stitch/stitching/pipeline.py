@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,6 +64,8 @@ StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate
 Priority = Literal["time", "memory"]
 Transform = Literal["translation", "affine"]
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
+# The placement's conjugate-gradient tolerance (relative residual) in a batch run.
+BATCH_PLACEMENT_TOLERANCE = 1e-12
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25
 # The camera-stage matrix the registration implies is printed when it differs from the one
@@ -144,6 +147,8 @@ def stitch(
     plot_helper: PlotProcess | None = None,
     scan: Scan | None = None,
     tiles_held: TileStore | None = None,
+    cache: correlation_cache.CorrelationCache | None = None,
+    placement_tolerance: float = BATCH_PLACEMENT_TOLERANCE,
 ) -> StitchResult:
     """Run the whole job on ``folder`` and write the outputs the mode asks for.
 
@@ -151,6 +156,9 @@ def stitch(
     own imports); it is stopped if the mode draws no plots. ``scan``: the folder's tiles as
     the input stage would find them, when the caller has them already (live stitching), and
     ``tiles_held``: decoded tiles it holds, by index in ``scan`` (not decoded again).
+    ``cache``: the correlation cache the caller has open (live stitching: the one its pairs
+    went into), used instead of reading the file again; its tile numbers may differ from
+    ``scan``'s. ``placement_tolerance``: the placement solves' conjugate-gradient tolerance.
     """
     options = options or StitchOptions()
     draws_plots = options.stitching_mode not in MODES_WITHOUT_PLOTS
@@ -161,7 +169,7 @@ def stitch(
     # matplotlib import overlaps with reading the scan (see plot_process).
     plots = plot_helper or (PlotProcess() if draws_plots else None)
     try:
-        return _stitch(Path(folder), options, plots, scan, tiles_held)
+        return _stitch(Path(folder), options, plots, scan, tiles_held, cache, placement_tolerance)
     except BaseException:
         if plots is not None:
             plots.abort()
@@ -174,6 +182,8 @@ def _stitch(
     plots: PlotProcess | None,
     scan: Scan | None = None,
     tiles_held: TileStore | None = None,
+    cache: correlation_cache.CorrelationCache | None = None,
+    placement_tolerance: float = BATCH_PLACEMENT_TOLERANCE,
 ) -> StitchResult:
     say = _Reporter(options.quiet)
     clock = _Stopwatch()
@@ -239,11 +249,11 @@ def _stitch(
             tile_store = tiles_held
         try:
             result.measurements = _measure_with_cache(
-                scan, pairs, settings, options, output_dir, say, progress, tile_store
+                scan, pairs, settings, options, output_dir, say, progress, tile_store, cache
             )
             clock.lap("correlate")
             result.selection, result.layout, result.rejected = _select_and_place(
-                scan, result.measurements, options, say
+                scan, result.measurements, options, say, placement_tolerance
             )
             if options.transform == "affine":
                 with progress.reporting("matching points", "pair") as matched:
@@ -259,36 +269,19 @@ def _stitch(
                 # error: the plot shows that one, so the pairs sit where they were judged.
                 result.selection.corrected_discrepancy.tolist() if automatic else None,
             )
-            result.written += _write_positions(scan, result, settings, output_dir, say)
+            # The position files are written on a thread while the mosaics render (the
+            # renderer works in compiled code and libvips, without the GIL): at 1,600 tiles
+            # they took 0.3-0.4 s before the render could start.
+            positions_written = _write_positions_meanwhile(scan, result, settings, output_dir, say)
             clock.lap("positions")
-            with progress.reporting("rendering", "row") as rendered:
-                result.written += write_mosaics(
-                    scan,
-                    result.layout.positions,
-                    output_dir,
-                    full=options.stitching_mode == "all",
-                    tiff=options.stitch_tiff,
-                    dzi=options.stitch_dzi,
-                    tiff_layout=options.tiff_layout,
-                    blend=options.blend,
-                    affines=None if result.affine is None else result.affine.maps,
-                    tile_store=tile_store,
-                    say=say.info,
-                    progress=rendered,
-                )
-            if options.stitch_zarr and options.stitching_mode == "all":
-                with progress.reporting("writing OME-Zarr", "chunk") as fused:
-                    result.written.append(
-                        write_zarr(
-                            scan,
-                            result.layout.positions,
-                            output_dir,
-                            blend=options.blend,
-                            threads=options.threads,
-                            dask_scheduler=options.dask_scheduler,
-                            progress=fused,
-                        )
-                    )
+            before_mosaics = len(result.written)
+            try:
+                _render(scan, result, options, output_dir, tile_store, say, progress)
+            finally:
+                position_files, positions_s = positions_written()
+            result.written[before_mosaics:before_mosaics] = position_files
+            # The stage's own time, though it ran during the render.
+            clock.laps["positions"] = positions_s
         finally:
             tile_store.clear()
         plots.finish()
@@ -302,6 +295,47 @@ def _stitch(
     clock.lap("render")
     result.written.append(_write_report(result, options, say))
     return result
+
+
+def _render(
+    scan: Scan,
+    result: StitchResult,
+    options: StitchOptions,
+    output_dir: Path,
+    tile_store: TileStore,
+    say: _Reporter,
+    progress: Progress,
+) -> None:
+    """The mosaics the options ask for, and the OME-Zarr."""
+    assert result.layout is not None
+    with progress.reporting("rendering", "row") as rendered:
+        result.written += write_mosaics(
+            scan,
+            result.layout.positions,
+            output_dir,
+            full=options.stitching_mode == "all",
+            tiff=options.stitch_tiff,
+            dzi=options.stitch_dzi,
+            tiff_layout=options.tiff_layout,
+            blend=options.blend,
+            affines=None if result.affine is None else result.affine.maps,
+            tile_store=tile_store,
+            say=say.info,
+            progress=rendered,
+        )
+    if options.stitch_zarr and options.stitching_mode == "all":
+        with progress.reporting("writing OME-Zarr", "chunk") as fused:
+            result.written.append(
+                write_zarr(
+                    scan,
+                    result.layout.positions,
+                    output_dir,
+                    blend=options.blend,
+                    threads=options.threads,
+                    dask_scheduler=options.dask_scheduler,
+                    progress=fused,
+                )
+            )
 
 
 def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list[CandidatePair]:
@@ -330,7 +364,11 @@ def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list
 
 
 def _select_and_place(
-    scan: Scan, measurements: list[PairMeasurement], options: StitchOptions, say: _Reporter
+    scan: Scan,
+    measurements: list[PairMeasurement],
+    options: StitchOptions,
+    say: _Reporter,
+    tolerance: float,
 ) -> tuple[PairSelection, PlacedTiles, tuple[str | None, ...]]:
     """The pairs to trust, the tiles placed on them, and why each other pair was left out."""
     selection = select_pairs(measurements, options.thresholds)
@@ -340,6 +378,7 @@ def _select_and_place(
         selection.accepted,
         # Manual thresholds are the user's decision: no pair they accept is dropped later.
         reject_inconsistent=options.thresholds.method == "automatic",
+        tolerance=tolerance,
     )
     rejected = rejection_reasons(selection, layout)
     used = int(layout.accepted.sum())
@@ -357,16 +396,67 @@ def _select_and_place(
     return selection, layout, rejected
 
 
-def _write_positions(
+def _write_positions_meanwhile(
     scan: Scan, result: StitchResult, settings: MeasureSettings, output_dir: Path, say: _Reporter
+) -> Callable[[], tuple[list[Path], float]]:
+    """Start writing OFMTileConfiguration.txt and positions.json on a thread (what they say
+    to the user is said now, on this one). Returns the call that waits for them: the files
+    and the seconds they took, or what writing them raised."""
+    extra = _positions_extra(scan, result, settings, say)
+    outcome: dict[str, Any] = {}
+
+    def write() -> None:
+        started = time.perf_counter()
+        try:
+            outcome["files"] = _write_positions(scan, result, output_dir, extra)
+        except BaseException as error:  # raised again on the waiting thread
+            outcome["error"] = error
+        outcome["seconds"] = time.perf_counter() - started
+
+    writer = threading.Thread(target=write, name="ofs-positions-files", daemon=True)
+    writer.start()
+
+    def wait() -> tuple[list[Path], float]:
+        writer.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["files"], outcome["seconds"]
+
+    return wait
+
+
+def _write_positions(
+    scan: Scan, result: StitchResult, output_dir: Path, extra: dict[str, object]
 ) -> list[Path]:
     """OFMTileConfiguration.txt (as upstream) and positions.json (everything we know)."""
-    layout, selection = result.layout, result.selection
-    assert layout is not None and selection is not None
+    layout = result.layout
+    assert layout is not None
     # Paths from the output folder, so that Fiji run on it finds the tiles (bare names when
     # the output folder is the scan's).
     tiles = [t.path.absolute() for t in scan.tiles]
     ofm = write_ofm_tile_configuration(output_dir, tiles, layout.positions)
+    positions_json = output_dir / "positions.json"
+    write_positions_json(
+        positions_json,
+        scan.tiles,
+        layout.positions,
+        result.measurements,
+        result.rejected,
+        layout.residuals,
+        csm_matrix=scan.csm_matrix,
+        pixel_size_um=scan.pixel_size_um,
+        extra=extra,
+    )
+    return [ofm, positions_json]
+
+
+def _positions_extra(
+    scan: Scan, result: StitchResult, settings: MeasureSettings, say: _Reporter
+) -> dict[str, object]:
+    """positions.json's entries beyond the layout: thresholds, search radius, stage spread,
+    the camera-stage matrix the positions imply (said to the user when worth it), affines."""
+    layout, selection = result.layout, result.selection
+    assert layout is not None and selection is not None
     unplaced = _tiles_without_pairs(len(scan.tiles), result.measurements, layout.accepted)
     improved = _improved_camera_stage_matrix(scan, layout, unplaced, say)
     extra: dict[str, object] = {
@@ -394,19 +484,7 @@ def _write_positions(
             "matches": result.affine.matches,
             "rms_residual_px": result.affine.rms_residual_px,
         }
-    positions_json = output_dir / "positions.json"
-    write_positions_json(
-        positions_json,
-        scan.tiles,
-        layout.positions,
-        result.measurements,
-        result.rejected,
-        layout.residuals,
-        csm_matrix=scan.csm_matrix,
-        pixel_size_um=scan.pixel_size_um,
-        extra=extra,
-    )
-    return [ofm, positions_json]
+    return extra
 
 
 # Swaps (row, col) and (x, y) in a 3x3 homogeneous map.
@@ -511,14 +589,17 @@ def _measure_with_cache(
     say: _Reporter,
     progress: Progress,
     tile_store: TileStore | None = None,
+    cache: correlation_cache.CorrelationCache | None = None,
 ) -> list[PairMeasurement]:
     cache_settings = cache_key(settings)
     names = [t.name for t in scan.tiles]
     candidates = [output_dir] if options.output_dir is not None else [scan.folder, output_dir]
     if options.output_dir is not None and output_dir != scan.folder:
         candidates.append(scan.folder)
-    cache = None
-    if options.use_cache:
+    # A cache handed over numbers the tiles its own way: measurements go in and come out
+    # under its numbers, renumbered to the scan's here.
+    renumber = cache is not None
+    if cache is None and options.use_cache:
         signatures = [correlation_cache.FileSignature.of(t.path) for t in scan.tiles]
         cache = correlation_cache.CorrelationCache.open(candidates, cache_settings, signatures)
         for message in cache.warnings:
@@ -529,6 +610,8 @@ def _measure_with_cache(
         for k, pair in enumerate(pairs):
             hit = cache.get(names[pair.i], names[pair.j], expected_shift=pair.expected_shift)
             if hit is not None:
+                if renumber and (hit.i, hit.j) != (pair.i, pair.j):
+                    hit = replace(hit, i=pair.i, j=pair.j)
                 known[k] = hit
     todo = [p for k, p in enumerate(pairs) if k not in known]
     if known:
@@ -538,7 +621,12 @@ def _measure_with_cache(
 
         def measured(_index: int, measurement: PairMeasurement) -> None:
             if cache is not None:
-                cache.put(names[measurement.i], names[measurement.j], measurement)
+                name_i, name_j = names[measurement.i], names[measurement.j]
+                if renumber:
+                    measurement = replace(
+                        measurement, i=cache.tile_number(name_i), j=cache.tile_number(name_j)
+                    )
+                cache.put(name_i, name_j, measurement)
             advance(1)
 
         try:

@@ -289,8 +289,8 @@ def _draw_inputs(
     font_pt = min(10.0, max(4.0, 0.35 * room_pt))
     label_w_pt = 0.6 * font_pt * len(str(n - 1)) + 2.0
     step = max(1, math.ceil(label_w_pt / max(spacing_pt, 1e-9))) if n > 1 else 1
-    for k in sorted(set(range(0, n, step)) | {n - 1}):
-        ax.text(cx[k], cy[k], str(k), fontsize=font_pt, ha="center", va="center", zorder=4)
+    labelled = sorted(set(range(0, n, step)) | {n - 1})
+    ax.add_collection(_labels_collection(ax, [str(k) for k in labelled], font_pt, cx, cy, labelled))
 
     ax.set_xlabel("column / px")
     ax.set_ylabel("row / px")
@@ -310,6 +310,56 @@ def _draw_inputs(
     ax.set_title("\n".join(title), fontsize="medium", y=TITLE_Y)
     figure.subplots_adjust(top=1 - (20 + 17 * len(title)) / size_px[1])
     return figure
+
+
+# The gid of the inputs plot's tile numbers (one collection of paths).
+TILE_LABELS_GID = "tile numbers"
+
+
+def _labels_collection(
+    ax: Any, labels: list[str], font_pt: float, cx: np.ndarray, cy: np.ndarray, at: list[int]
+) -> Any:
+    """``labels`` centred on the points (cx[k], cy[k]) of ``at``, in black, ``font_pt`` high,
+    as one collection of paths: each digit's outline is made once and the labels are put
+    together from them. One Text artist per label took 2.6 s of the 2.9 s a 1,600-tile plot
+    took (a layout and a font rendering each), and a live run's final outputs wait for it."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.path import Path as OutlinePath
+    from matplotlib.textpath import TextPath, text_to_path
+    from matplotlib.transforms import Affine2D
+
+    font = FontProperties(size=font_pt)
+    glyphs: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    for character in sorted(set("".join(labels))):
+        outline = TextPath((0, 0), character, prop=font)
+        advance = text_to_path.get_text_width_height_descent(character, font, ismath=False)[0]
+        glyphs[character] = (outline.vertices, outline.codes, advance)
+    # Centred as ha="center", va="center" centre a Text: across the advances, and halfway up
+    # the digits' height.
+    middle = 0.5 * TextPath((0, 0), "0", prop=font).get_extents().ymax
+    paths = []
+    for label in labels:
+        vertices, codes = [], []
+        x = -0.5 * sum(glyphs[c][2] for c in label)
+        for character in label:
+            glyph_vertices, glyph_codes, advance = glyphs[character]
+            vertices.append(glyph_vertices + (x, -middle))
+            codes.append(glyph_codes)
+            x += advance
+        paths.append(OutlinePath(np.concatenate(vertices), np.concatenate(codes)))
+    collection = PathCollection(
+        paths,
+        offsets=np.column_stack([cx[at], cy[at]]),
+        offset_transform=ax.transData,
+        facecolors="black",
+        edgecolors="none",
+        zorder=4,
+    )
+    # The outlines are in points: to pixels at the figure's resolution.
+    collection.set_transform(Affine2D().scale(ax.figure.dpi / 72.0))
+    collection.set_gid(TILE_LABELS_GID)
+    return collection
 
 
 def _inputs_figure_size(extent_x: float, extent_y: float) -> tuple[int, int]:

@@ -344,7 +344,7 @@ class LiveLayout:
             selection.accepted,
             reject_inconsistent=self.thresholds.method == "automatic",
             initial=initial,
-            # The final run solves to 1e-12 again.
+            # The final run solves to 1e-8 (stitcher.FINAL_PLACEMENT_TOLERANCE).
             tolerance=FULL_PLACEMENT_TOLERANCE,
         )
         assert placed.solved_positions is not None
