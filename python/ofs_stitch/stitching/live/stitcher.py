@@ -29,7 +29,7 @@ import numpy as np
 from ...errors import InputError, StitchError
 from ...io.atomic import atomic_output
 from ...io.decode import read_pixels
-from ...io.discovery import discover_images, is_image_name, natural_sort_key
+from ...io.discovery import earlier_outputs, is_image_name, natural_sort_key
 from ...io.memory import TileStore
 from ...io.pair_cache import CorrelationCache
 from ...openflexure.naming import output_prefix, stitched_name
@@ -141,6 +141,8 @@ class LiveStitcher:
         self._canvas = LiveCanvas(preview_width)
         self._recent = RecentTiles()
         self._headers: dict[str, Any] = {}
+        # Each tile name's natural sort key, made as it came: the final scan orders them by it.
+        self._sort_keys: dict[str, Any] = {}
         self._positions_file = LivePositionsFile(self.output_dir / POSITIONS)
         self._deep_zoom = None
         if self.options.stitch_dzi:
@@ -250,7 +252,7 @@ class LiveStitcher:
                 scan=scan,
                 tiles_held=self._tiles_held(scan),
                 # Every pair is in this cache already: not read back from its file (the run
-                # writes it once, when its pairs are gathered).
+                # starts writing it once its pairs are gathered; `close` waits for that).
                 cache=self._cache,
                 placement_tolerance=FINAL_PLACEMENT_TOLERANCE,
             )
@@ -334,6 +336,7 @@ class LiveStitcher:
             raise
         layout = self._layout or self._start(arrival)
         self._headers[arrival.tile.name] = arrival.header
+        self._sort_keys[arrival.tile.name] = natural_sort_key(arrival.tile.name)
         duplicate = self._same_stage_position(layout, arrival)
         if duplicate is not None:
             return
@@ -485,12 +488,12 @@ class LiveStitcher:
                 "was written"
             )
             return None
-        live.sort(key=lambda tile: natural_sort_key(tile.name))
+        keys = self._sort_keys
+        live.sort(key=lambda tile: keys.get(tile.name) or natural_sort_key(tile.name))
         order = capture_order([self._headers[t.name] for t in live])
-        try:
-            skipped = discover_images(self.folder, minimum=0).skipped
-        except StitchError:
-            skipped = []
+        # The tiles came through `add`; what the batch run would report as skipped (earlier
+        # outputs) is looked up by name alone.
+        skipped = earlier_outputs(self.folder)
         return Scan(
             folder=self.folder,
             tiles=[live[k] for k in order],
