@@ -33,7 +33,7 @@ from ...io.discovery import earlier_outputs, is_image_name, natural_sort_key
 from ...io.memory import TileStore
 from ...io.pair_cache import CorrelationCache
 from ...openflexure.naming import output_prefix, stitched_name
-from ...openflexure.scan_order import capture_order
+from ...openflexure.scan_order import capture_order, capture_time
 from ...render.preview import PREVIEW_QUALITY, PREVIEW_WIDTH
 from ..api import Stitched, _as_argv
 from ..measure import MeasureSettings
@@ -143,6 +143,7 @@ class LiveStitcher:
         self._headers: dict[str, Any] = {}
         # Each tile name's natural sort key, made as it came: the final scan orders them by it.
         self._sort_keys: dict[str, Any] = {}
+        self._capture_times: dict[str, Any] = {}  # and its EXIF capture time
         self._positions_file = LivePositionsFile(self.output_dir / POSITIONS)
         self._deep_zoom = None
         if self.options.stitch_dzi:
@@ -337,6 +338,7 @@ class LiveStitcher:
         layout = self._layout or self._start(arrival)
         self._headers[arrival.tile.name] = arrival.header
         self._sort_keys[arrival.tile.name] = natural_sort_key(arrival.tile.name)
+        self._capture_times[arrival.tile.name] = capture_time(arrival.header)
         duplicate = self._same_stage_position(layout, arrival)
         if duplicate is not None:
             return
@@ -490,7 +492,9 @@ class LiveStitcher:
             return None
         keys = self._sort_keys
         live.sort(key=lambda tile: keys.get(tile.name) or natural_sort_key(tile.name))
-        order = capture_order([self._headers[t.name] for t in live])
+        order = capture_order(
+            [self._headers[t.name] for t in live], [self._capture_times[t.name] for t in live]
+        )
         # The tiles came through `add`; what the batch run would report as skipped (earlier
         # outputs) is looked up by name alone.
         skipped = earlier_outputs(self.folder)
