@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ofs_stitch.errors import InputError
-from ofs_stitch.io.discovery import discover_images, natural_sort_key
+from ofs_stitch.io.discovery import discover_images, earlier_outputs, natural_sort_key
 
 
 def touch(folder: Path, *names: str) -> None:
@@ -69,6 +69,20 @@ def test_skips_earlier_outputs_by_upstream_rule_and_says_why(tmp_path: Path) -> 
     assert "'preview'" in reasons["preview.jpg"]
     assert "'stitching'" in reasons["stitching_inputs.png"]
     assert all(why.endswith("looks like an earlier output") for why in reasons.values())
+
+
+def test_earlier_outputs_alone_are_what_discovery_skips(tmp_path: Path) -> None:
+    touch(tmp_path, "img_1.jpg", "stitched_10.jpg", "stitched_9.png", "preview.jpg")
+    touch(tmp_path, "Fused.txt", "stage_notes.json")  # not images: never reported
+    (tmp_path / "preview_dir.jpg").mkdir()  # not a file
+
+    assert earlier_outputs(tmp_path) == discover_images(tmp_path, minimum=0).skipped
+    assert [p.name for p, _ in earlier_outputs(tmp_path)] == [
+        "preview.jpg",
+        "stitched_9.png",
+        "stitched_10.jpg",
+    ]
+    assert earlier_outputs(tmp_path / "gone") == []
 
 
 @pytest.mark.parametrize(

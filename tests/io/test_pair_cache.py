@@ -371,6 +371,28 @@ def test_writes_are_throttled_by_count(tmp_path, monkeypatch):
     assert len(writes) == 5  # nothing new, but "last_used" changed: one write per run
 
 
+def test_a_background_flush_is_complete_once_flush_returns(tmp_path, monkeypatch):
+    real = cache_module.write_text_atomic
+    writing = threading.Event()
+    release = threading.Event()
+
+    def slow_write(path, text):
+        writing.set()
+        release.wait(10)
+        real(path, text)
+
+    monkeypatch.setattr(cache_module, "write_text_atomic", slow_write)
+    names = [f"img_{k}.jpg" for k in range(4)]
+    cache = open_cache(tmp_path, names, flush_interval_s=3600.0)
+    cache.put(names[0], names[1], measurement(0, 1))
+    cache.flush_in_background()
+    assert writing.wait(10)  # on its own thread: this one goes on
+    assert not (tmp_path / CACHE_FILE_NAME).exists()
+    threading.Timer(0.05, release.set).start()
+    cache.flush()  # waits for the background write
+    assert open_cache(tmp_path, names).get(names[0], names[1]) == measurement(0, 1)
+
+
 def test_an_interrupted_run_keeps_the_flushed_pairs(tmp_path):
     names = [f"img_{k}.jpg" for k in range(6)]
     pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)][:12]

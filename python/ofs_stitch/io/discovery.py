@@ -6,6 +6,7 @@ folder, and sub-folders usually hold earlier runs or unrelated data.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,9 +73,9 @@ def discover_images(folder: Path | str, *, minimum: int = 2) -> Discovery:
     for path in sorted(folder.iterdir(), key=lambda p: natural_sort_key(p.name)):
         if not is_image_name(path.name) or not path.is_file():
             continue
-        marker = earlier_output_marker(path.name)
-        if marker is not None:
-            skipped.append((path, f"name contains '{marker}': {EARLIER_OUTPUT_REASON}"))
+        reason = _earlier_output_reason(path.name)
+        if reason is not None:
+            skipped.append((path, reason))
             continue
         images.append(path)
 
@@ -91,3 +92,30 @@ def discover_images(folder: Path | str, *, minimum: int = 2) -> Discovery:
             f"({', '.join(IMAGE_EXTENSIONS)}) are needed to stitch"
         )
     return Discovery(folder=folder, images=images, skipped=skipped)
+
+
+def earlier_outputs(folder: Path | str) -> list[tuple[Path, str]]:
+    """The image files of ``folder`` that `discover_images` skips as earlier outputs, with its
+    reasons, in its order; [] for a folder that is gone. The names alone are looked at (no sort
+    key, no stat for the others): a live session, which saw every tile, asks only for these."""
+    folder = Path(folder)
+    try:
+        names = [
+            entry.name
+            for entry in os.scandir(folder)
+            if is_image_name(entry.name) and earlier_output_marker(entry.name) is not None
+        ]
+    except OSError:
+        return []
+    skipped = []
+    for name in sorted(names, key=natural_sort_key):
+        path = folder / name
+        reason = _earlier_output_reason(name)
+        if reason is not None and path.is_file():
+            skipped.append((path, reason))
+    return skipped
+
+
+def _earlier_output_reason(name: str) -> str | None:
+    marker = earlier_output_marker(name)
+    return None if marker is None else f"name contains '{marker}': {EARLIER_OUTPUT_REASON}"

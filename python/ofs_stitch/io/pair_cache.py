@@ -157,6 +157,7 @@ class CorrelationCache:
         self._data_lock = threading.Lock()
         # Held for snapshot + write together, so files reach the disk in snapshot order.
         self._write_lock = threading.Lock()
+        self._background_write: threading.Thread | None = None
         # Opening changed "last_used" (and maybe dropped stale pairs): the file needs a write.
         self._dirty = True
         self._pairs_since_write = 0
@@ -320,8 +321,24 @@ class CorrelationCache:
             self._write(blocking=False)
 
     def flush(self) -> None:
-        """Write every pending change to the cache file now (no-op without a writable folder)."""
+        """Write every pending change to the cache file now (no-op without a writable folder),
+        after a write `flush_in_background` started."""
+        writing = self._background_write
+        if writing is not None:
+            writing.join()
+            self._background_write = None
         self._write(blocking=True)
+
+    def flush_in_background(self) -> None:
+        """Start writing every pending change on a thread and return: the encoding is Python
+        (it holds the GIL), but the placement solve and the render that follow it in a live
+        finish run in compiled code without it, so the two overlap. `flush` waits for it."""
+        if self.path is None or self._background_write is not None:
+            return
+        self._background_write = threading.Thread(
+            target=self._write, kwargs={"blocking": True}, name="ofs-cache-write"
+        )
+        self._background_write.start()
 
     def add_files(self, file_signatures: Sequence[FileSignature]) -> int:
         """Take in files that appeared after :meth:`open` (live stitching): each new name

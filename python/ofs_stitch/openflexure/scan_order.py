@@ -15,7 +15,8 @@ from ..io.header import ImageHeader
 EXIF_DATE_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 
 
-def _capture_time(header: ImageHeader) -> datetime | None:
+def capture_time(header: ImageHeader) -> datetime | None:
+    """The EXIF DateTime of ``header``, None when it has no readable one."""
     text = header.exif.date_time
     if not text:
         return None
@@ -25,14 +26,19 @@ def _capture_time(header: ImageHeader) -> datetime | None:
         return None
 
 
-def capture_order(headers: Sequence[ImageHeader]) -> list[int]:
+def capture_order(
+    headers: Sequence[ImageHeader], times: Sequence[datetime | None] | None = None
+) -> list[int]:
     """Indexes of ``headers`` in capture order.
 
     EXIF DateTime when every image has a readable one (it survives copying, unlike mtime);
     otherwise file modification time. The sort is stable, so equal times (DateTime has 1 s
     resolution) keep the incoming order, which is natural name order from discovery.
+    ``times``: each header's `capture_time`, where made already (a live session makes them as
+    the tiles come: parsing 1,600 dates took 40-90 ms of its finish).
     """
-    times = [_capture_time(h) for h in headers]
+    if times is None:
+        times = [capture_time(h) for h in headers]
     known = [t for t in times if t is not None]
     if len(known) == len(headers):
         return sorted(range(len(known)), key=known.__getitem__)

@@ -641,7 +641,12 @@ def _measure_with_cache(
                     else []
                 )
         finally:
-            if cache is not None:
+            if renumber:
+                # A live session's cache: the session flushes it again when it closes (waiting
+                # for this write), so the write overlaps the solve and the render.
+                assert cache is not None
+                cache.flush_in_background()
+            elif cache is not None:
                 cache.flush()
     fresh_iter = iter(fresh)
     return [known[k] if k in known else next(fresh_iter) for k in range(len(pairs))]

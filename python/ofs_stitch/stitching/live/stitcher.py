@@ -29,11 +29,11 @@ import numpy as np
 from ...errors import InputError, StitchError
 from ...io.atomic import atomic_output
 from ...io.decode import read_pixels
-from ...io.discovery import discover_images, is_image_name, natural_sort_key
+from ...io.discovery import earlier_outputs, is_image_name, natural_sort_key
 from ...io.memory import TileStore
 from ...io.pair_cache import CorrelationCache
 from ...openflexure.naming import output_prefix, stitched_name
-from ...openflexure.scan_order import capture_order
+from ...openflexure.scan_order import capture_order, capture_time
 from ...render.preview import PREVIEW_QUALITY, PREVIEW_WIDTH
 from ..api import Stitched, _as_argv
 from ..measure import MeasureSettings
@@ -141,6 +141,9 @@ class LiveStitcher:
         self._canvas = LiveCanvas(preview_width)
         self._recent = RecentTiles()
         self._headers: dict[str, Any] = {}
+        # Each tile name's natural sort key, made as it came: the final scan orders them by it.
+        self._sort_keys: dict[str, Any] = {}
+        self._capture_times: dict[str, Any] = {}  # and its EXIF capture time
         self._positions_file = LivePositionsFile(self.output_dir / POSITIONS)
         self._deep_zoom = None
         if self.options.stitch_dzi:
@@ -250,7 +253,7 @@ class LiveStitcher:
                 scan=scan,
                 tiles_held=self._tiles_held(scan),
                 # Every pair is in this cache already: not read back from its file (the run
-                # writes it once, when its pairs are gathered).
+                # starts writing it once its pairs are gathered; `close` waits for that).
                 cache=self._cache,
                 placement_tolerance=FINAL_PLACEMENT_TOLERANCE,
             )
@@ -334,6 +337,8 @@ class LiveStitcher:
             raise
         layout = self._layout or self._start(arrival)
         self._headers[arrival.tile.name] = arrival.header
+        self._sort_keys[arrival.tile.name] = natural_sort_key(arrival.tile.name)
+        self._capture_times[arrival.tile.name] = capture_time(arrival.header)
         duplicate = self._same_stage_position(layout, arrival)
         if duplicate is not None:
             return
@@ -485,12 +490,14 @@ class LiveStitcher:
                 "was written"
             )
             return None
-        live.sort(key=lambda tile: natural_sort_key(tile.name))
-        order = capture_order([self._headers[t.name] for t in live])
-        try:
-            skipped = discover_images(self.folder, minimum=0).skipped
-        except StitchError:
-            skipped = []
+        keys = self._sort_keys
+        live.sort(key=lambda tile: keys.get(tile.name) or natural_sort_key(tile.name))
+        order = capture_order(
+            [self._headers[t.name] for t in live], [self._capture_times[t.name] for t in live]
+        )
+        # The tiles came through `add`; what the batch run would report as skipped (earlier
+        # outputs) is looked up by name alone.
+        skipped = earlier_outputs(self.folder)
         return Scan(
             folder=self.folder,
             tiles=[live[k] for k in order],
