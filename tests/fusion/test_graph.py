@@ -14,12 +14,14 @@ dask = pytest.importorskip("dask")
 from ofs_stitch.fusion import layout_from_positions  # noqa: E402
 from ofs_stitch.fusion.chunks import plan_chunks  # noqa: E402
 from ofs_stitch.fusion.graph import FusionJob, build_graph  # noqa: E402
-from ofs_stitch.fusion.ome_zarr import prepare  # noqa: E402
+from ofs_stitch.fusion.layout import FusionLayout  # noqa: E402
+from ofs_stitch.fusion.ome_zarr import ZarrTarget, prepare  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
 
 
-def test_a_task_per_block_of_chunks(tmp_path: Path, whole_pixel_scan: FusionScan) -> None:
-    layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
+def _layout_and_target(tmp_path: Path, scan: FusionScan) -> tuple[FusionLayout, ZarrTarget | None]:
+    """The scan's layout and a fresh 0.4 store for it, in 64-pixel chunks."""
+    layout = layout_from_positions(scan.paths, scan.positions)
     target = prepare(
         tmp_path / "m.ome.zarr",
         version="0.4",
@@ -31,6 +33,11 @@ def test_a_task_per_block_of_chunks(tmp_path: Path, whole_pixel_scan: FusionScan
         pixel_size_um=None,
         fingerprint="test",
     )
+    return layout, target
+
+
+def test_a_task_per_block_of_chunks(tmp_path: Path, whole_pixel_scan: FusionScan) -> None:
+    layout, target = _layout_and_target(tmp_path, whole_pixel_scan)
     assert target is not None and len(target.levels) >= 3
     plans = plan_chunks(layout, 64, rounded=True)
     fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans)
@@ -65,18 +72,7 @@ def test_a_task_per_block_of_chunks(tmp_path: Path, whole_pixel_scan: FusionScan
 def test_a_cluster_hands_out_the_largest_blocks_first_and_the_pyramid_at_once(
     tmp_path: Path, whole_pixel_scan: FusionScan
 ) -> None:
-    layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
-    target = prepare(
-        tmp_path / "m.ome.zarr",
-        version="0.4",
-        height=layout.height,
-        width=layout.width,
-        chunk=64,
-        bands=1,
-        dtype=layout.fmt.dtype,
-        pixel_size_um=None,
-        fingerprint="test",
-    )
+    layout, target = _layout_and_target(tmp_path, whole_pixel_scan)
     assert target is not None
     plans = plan_chunks(layout, 64, rounded=True)
     fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans)
