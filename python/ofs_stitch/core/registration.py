@@ -479,13 +479,7 @@ def register_near(
     radius = REFINE_RADIUS if radius is None else radius
     if radius <= 0:
         raise InputError(f"radius={radius} must be > 0")
-    settings = CorrelationSettings(
-        high_pass_sigma=DEFAULT_HIGH_PASS_SIGMA,
-        smoothing_sigma=DEFAULT_SMOOTHING_SIGMA,
-        whiten=DEFAULT_WHITEN,
-        taper=DEFAULT_TAPER,
-    )
-    return _facing(a, b, predicted_shift, radius, settings, pad)
+    return _facing(a, b, predicted_shift, radius, CorrelationSettings(), pad)
 
 
 # Half-width (pixels) of the refinement window around a full-resolution match.
