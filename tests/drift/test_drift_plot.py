@@ -69,3 +69,19 @@ def test_plot_draws_its_labels_with_pillows_bitmap_font(tmp_path, monkeypatch) -
     pixels = np.asarray(Image.open(path).convert("L"))
     title_band = pixels[: plot.TOP - 4, plot.LEFT : WIDTH - RIGHT]
     assert (title_band < 128).sum() > 50  # the title's ink
+
+
+def test_legend_hides_no_part_of_a_drift_running_into_a_corner(tmp_path) -> None:
+    # d_row rises to the top right corner of its panel (where a legend would usually go),
+    # d_col falls to the bottom right: the legend goes where neither runs.
+    from ofs_stitch.drift.plot import BLUE, ORANGE, TOP
+
+    path = tmp_path / "drift.png"
+    plot_drift(path, _table(("reference", *(["ok"] * 29))))
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    panel = pixels[TOP : HEIGHT // 3 + TOP, :]
+    for colour in (BLUE, ORANGE):
+        ink = (panel == colour).all(axis=-1)
+        # Every pixel column along the right 60 % of the panel shows the curve.
+        columns = range(LEFT + int(0.4 * (WIDTH - RIGHT - LEFT)), WIDTH - RIGHT - 2)
+        assert all(ink[:, c].any() for c in columns)

@@ -79,7 +79,9 @@ def plot_drift(path: Path, table: DriftTable) -> None:
             else:
                 scale.line(draw, frames, values, colour)
         if number == 0:
-            _legend(draw, box, font, [(name, colour) for _, colour, name in curves])
+            entries = [(name, colour) for _, colour, name in curves]
+            corner = _quietest_corner(scale, frames, [values for values, _, _ in curves], entries)
+            _legend(draw, corner, font, entries)
     title = (
         f"{table.model} drift, {len(table)} frames: {len(interpolated)} interpolated (red), "
         f"{len(flagged)} flagged (orange)"
@@ -173,19 +175,61 @@ def _grid_and_ticks(
     image.paste(turned, (8, (top + bottom - turned.height) // 2), turned)
 
 
+# The legend's box: its width, and the height of one entry.
+LEGEND_WIDTH, LEGEND_ROW = 90, 18
+
+
+def _legend_box(
+    box: tuple[int, int, int, int], corner: str, entries: int
+) -> tuple[int, int, int, int]:
+    """The legend's rectangle in ``corner`` ("tr", "tl", "br", "bl") of a panel's ``box``."""
+    left, top, right, bottom = box
+    height = LEGEND_ROW * entries + 4
+    x0 = right - 8 - LEGEND_WIDTH if corner[1] == "r" else left + 8
+    y0 = top + 4 if corner[0] == "t" else bottom - 4 - height
+    return x0, y0, x0 + LEGEND_WIDTH, y0 + height
+
+
+def _quietest_corner(
+    scale: _Scale,
+    frames: np.ndarray,
+    curves: list[np.ndarray],
+    entries: list[tuple[str, tuple[int, int, int]]],
+) -> tuple[int, int, int, int]:
+    """The legend's rectangle in the corner of the panel that the curves cross least (top
+    right when none does), so that it hides no part of a drift that runs into one corner."""
+    xs = np.array([scale.x(float(x)) for x in frames])
+    best, fewest = _legend_box(scale.box, "tr", len(entries)), None
+    for corner in ("tr", "tl", "br", "bl"):
+        x0, y0, x1, y1 = _legend_box(scale.box, corner, len(entries))
+        # The curves are straight between frames: their height at each pixel column.
+        columns = np.arange(x0, x1 + 1, dtype=float)
+        crossed = 0
+        for values in curves:
+            finite = np.isfinite(values)
+            if finite.sum() < 1:
+                continue
+            ys = np.array([scale.y(float(v)) for v in values[finite]])
+            inside = (columns >= xs[finite][0]) & (columns <= xs[finite][-1])
+            heights = np.interp(columns[inside], xs[finite], ys)
+            crossed += int(((heights >= y0) & (heights <= y1)).sum())
+        if fewest is None or crossed < fewest:
+            best, fewest = (x0, y0, x1, y1), crossed
+    return best
+
+
 def _legend(
     draw: ImageDraw.ImageDraw,
-    box: tuple[int, int, int, int],
+    rectangle: tuple[int, int, int, int],
     font: Font,
     entries: list[tuple[str, tuple[int, int, int]]],
 ) -> None:
-    _, top, right, _ = box
-    x, y = right - 90, top + 10
-    draw.rectangle([x - 8, y - 6, right - 8, y + 18 * len(entries) - 6], fill="white", outline=GRID)
+    x0, y0, x1, y1 = rectangle
+    draw.rectangle([x0, y0, x1, y1], fill="white", outline=GRID)
     for number, (name, colour) in enumerate(entries):
-        row = y + 18 * number + 6
-        draw.line([(x, row), (x + 24, row)], fill=colour, width=2)
-        _text(draw, (x + 30, row), name, font, "lm")
+        row = y0 + 2 + LEGEND_ROW * number + LEGEND_ROW // 2
+        draw.line([(x0 + 8, row), (x0 + 32, row)], fill=colour, width=2)
+        _text(draw, (x0 + 38, row), name, font, "lm")
 
 
 def _text(
