@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.centred import centred_matrix, centred_parameters, probe_points, similarity_linear
+from ..core.components import DisjointSets, component_labels
 from ..core.solve import solve_positions
 from ..core.transform import Kind
 from .measure import Measurements, PairResult
@@ -150,7 +151,7 @@ def _solve(
     rows = measured[use]
     # Hold links join neighbouring nodes that no path of measurements joins, so the graph is
     # connected and the solve determined (their frames are interpolated afterwards anyway).
-    hold_i = _hold_links(_components(i, j, nodes))
+    hold_i = _hold_links(component_labels(zip(i.tolist(), j.tolist(), strict=True), nodes))
     hold_j = hold_i + 1
     weights = np.concatenate([np.ones(len(i)), np.full(len(hold_i), HOLD_WEIGHT)])
     all_i = np.concatenate([i, hold_i])
@@ -210,48 +211,18 @@ def _unreliable(
             kept[node] += accepted[number]
     i = np.array([p.i for p in pairs], np.int64)[accepted]
     j = np.array([p.j for p in pairs], np.int64)[accepted]
-    labels = _components(i, j, nodes)
+    labels = component_labels(zip(i.tolist(), j.tolist(), strict=True), nodes)
     cut_off = labels != labels[reference]
     bad = (kept == 0) | (kept < 0.5 * measured) | cut_off
     bad[reference] = False
     return np.asarray(bad[:n_frames])
 
 
-def _components(i: np.ndarray, j: np.ndarray, nodes: int) -> np.ndarray:
-    """The connected component of each node in the graph of pairs (i, j), as the smallest node
-    of its component. A union-find over the pairs: scipy.sparse.csgraph does the same, but
-    importing scipy.sparse costs a fresh process 0.2 CPU s, more than this on 10^4 pairs."""
-    parent = np.arange(nodes)
-
-    def root(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]  # halve the path as we go
-            node = int(parent[node])
-        return node
-
-    for a, b in zip(i.tolist(), j.tolist(), strict=True):
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([root(node) for node in range(nodes)], np.int64)
-
-
 def _hold_links(labels: np.ndarray) -> np.ndarray:
     """Nodes k whose link to k + 1 joins two groups not yet joined (a spanning tree of the
     groups, so the links add no loop that would pull measured frames)."""
-    parent = list(range(int(labels.max()) + 1))
-
-    def root(group: int) -> int:
-        while parent[group] != group:
-            group = parent[group]
-        return group
-
-    links = []
-    for k in range(len(labels) - 1):
-        a, b = root(int(labels[k])), root(int(labels[k + 1]))
-        if a != b:
-            parent[a] = b
-            links.append(k)
+    groups = DisjointSets(int(labels.max()) + 1)
+    links = [k for k in range(len(labels) - 1) if groups.join(int(labels[k]), int(labels[k + 1]))]
     return np.array(links, np.int64)
 
 

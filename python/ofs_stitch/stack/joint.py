@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.centred import centred_matrix, centred_parameters, probe_points, similarity_linear
+from ..core.components import component_labels
 from ..core.solve import solve_positions
 
 # A link disagrees with the others beyond max(floor, sigmas x 1.4826 x median residual).
@@ -86,13 +87,8 @@ def _connected(
     links: list[Measured], accepted: np.ndarray, count: int, reference: int
 ) -> np.ndarray:
     """Frames joined to the reference by a chain of accepted links."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    i = np.array([link.source for link in links], np.int64)[accepted]
-    j = np.array([link.to for link in links], np.int64)[accepted]
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(count, count))
-    _, labels = connected_components(graph, directed=False)
+    joined = [(link.source, link.to) for link, kept in zip(links, accepted, strict=True) if kept]
+    labels = component_labels(joined, count)
     return np.asarray(labels == labels[reference])
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.components import DisjointSets
 from ..core.matches import CandidatePair
 
 
@@ -153,24 +154,13 @@ def _joining_pairs(
 ) -> np.ndarray:
     """Mask of the largest-overlap pairs (overlap > 0) that connect the pieces ``kept`` leaves
     apart (Kruskal's algorithm over the remaining pairs, largest overlap first)."""
-    parent = list(range(n))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    groups = DisjointSets(n)
     for i, j in close[kept]:
-        parent[root(int(i))] = root(int(j))
+        groups.join(int(i), int(j))
     joining = np.zeros(len(close), dtype=bool)
     for k in np.argsort(-fractions):
-        if kept[k] or fractions[k] <= 0:
-            continue
-        a, b = root(int(close[k, 0])), root(int(close[k, 1]))
-        if a != b:
-            parent[a] = b
-            joining[k] = True
+        if not kept[k] and fractions[k] > 0:
+            joining[k] = groups.join(int(close[k, 0]), int(close[k, 1]))
     return joining
 
 
