@@ -30,6 +30,7 @@ from ofs_stitch.render.compose import (
     render_window,
 )
 from ofs_stitch.render.geometry import layout_from_arrays, scaled_layout, with_headers
+from ofs_stitch.render.nearest import paint_nearest_window
 from ofs_stitch.render.painting import Window, band_windows
 from ofs_stitch.testing.mosaics import (
     cut_scene,
@@ -117,6 +118,33 @@ def test_painter_on_a_jittered_grid_of_large_tiles() -> None:
         paint_owner_map(tops, shapes, height, width, band_rows=256),
         nearest_owner(tops, shapes, height, width),
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(layouts, st.integers(0, 30), st.integers(0, 30), st.integers(1, 40), st.integers(1, 40))
+def test_a_window_of_whole_tiles_follows_the_rule(
+    layout: tuple, y0: int, x0: int, rows: int, cols: int
+) -> None:
+    # (Live Deep Zoom windows: any part of the canvas, possibly beyond it, from whole tiles.)
+    tops = np.array(layout[0], np.int64).reshape(-1, 2)
+    shapes = np.array(layout[1], np.int64).reshape(-1, 2)
+    tops = tops - tops.min(0)
+    height, width = (int(v) for v in (tops + shapes).max(0))
+    owner = np.full((y0 + rows, x0 + cols), -1, np.int64)
+    canvas_owner = nearest_owner(tops, shapes, height, width)
+    owner[: min(height, y0 + rows), : min(width, x0 + cols)] = canvas_owner[
+        : y0 + rows, : x0 + cols
+    ]
+    fills = [np.full((h, w, 1), k + 1, np.uint16) for k, (h, w) in enumerate(shapes)]
+    reaching = [
+        k
+        for k, ((top, left), (h, w)) in enumerate(zip(tops, shapes, strict=True))
+        if top < y0 + rows and top + h > y0 and left < x0 + cols and left + w > x0
+    ]
+    window = paint_nearest_window(
+        y0, x0, (rows, cols, 1), [(int(tops[k, 0]), int(tops[k, 1]), fills[k]) for k in reaching]
+    )
+    np.testing.assert_array_equal(window[:, :, 0].astype(np.int64) - 1, owner[y0:, x0:])
 
 
 def test_painter_copies_strided_strips_and_refuses_a_missing_strip() -> None:

@@ -9,6 +9,7 @@ import math
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from ofs_stitch.stitching.report_html import (
     ReportData,
     ReportPair,
     ReportTile,
+    draw_sections,
     report_data,
     write_report_html,
 )
@@ -222,6 +224,16 @@ def test_writing_is_atomic_and_leaves_only_the_page(tmp_path: Path) -> None:
     path = write_report_html(tmp_path / report_html.REPORT_NAME, sample_data())
     assert [p.name for p in tmp_path.iterdir()] == [report_html.REPORT_NAME]
     assert path.read_text(encoding="utf-8") == report_html.report_html(sample_data())
+
+
+def test_sections_drawn_before_the_timings_messages_and_plot_make_the_same_page() -> None:
+    # The run draws the map and tables while it waits for the plots, from the data without
+    # its timings, messages and correlations plot (those come later).
+    data = sample_data()
+    early = replace(data, timings={}, messages=(), correlations_png=None)
+    page = report_html.report_html(data, draw_sections(early))
+    assert page == report_html.report_html(data)
+    assert "img &lt;2&gt; &amp; co.jpg" in page and "correlate" in page
 
 
 # -- what a browser shows ---------------------------------------------------------------------

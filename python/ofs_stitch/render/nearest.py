@@ -6,6 +6,8 @@ The compiled core resolves the rule exactly, run by run along each row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .. import _core
@@ -61,3 +63,24 @@ class NearestPainter:
             )
         _core.compose.paint_nearest(colour, covered, window.y0, tiles)
         return colour, covered
+
+
+def paint_nearest_window(
+    y0: int,
+    x0: int,
+    shape: tuple[int, int, int],
+    tiles: Sequence[tuple[int, int, np.ndarray]],
+) -> np.ndarray:
+    """The canvas window of ``shape`` (rows, cols, bands) from (``y0``, ``x0``) under the rule,
+    from whole tiles held in memory: ``tiles`` are (top, left, pixels) in canvas pixels, every
+    tile reaching into the window (ties go to the earlier one); uncovered pixels are 0.
+    ``pixels``: (rows, cols, bands) of the window's dtype (uint8 or uint16), any strides."""
+    colour = np.empty(shape, tiles[0][2].dtype if tiles else np.uint8)
+    covered = np.empty(shape[:2], bool)
+    # A band of a canvas whose column 0 is the window's first column (see NearestPainter).
+    entries = [
+        (k, top, left - x0, pixels.shape[0], pixels.shape[1], top, left - x0, pixels)
+        for k, (top, left, pixels) in enumerate(tiles)
+    ]
+    _core.compose.paint_nearest(colour, covered, y0, entries)
+    return colour

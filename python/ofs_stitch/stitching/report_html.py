@@ -8,7 +8,10 @@ worst pairs and tiles. Everything is inline (CSS, the images as data: URIs, the 
 so the file can be mailed or opened offline; it links to nothing.
 
 `report_data` gathers what the page shows from the run's stages; `report_html` turns that into
-text and nothing else (no files, no clock), so the page is tested as a string.
+text and nothing else (no files, no clock), so the page is tested as a string. `draw_sections`
+draws the larger part of the page (the map, the tables) from what the run knows once its
+mosaics are written: the run draws it while it waits for the plots, then hands it to
+`report_html` with the timings, the messages and the correlations plot.
 """
 
 from __future__ import annotations
@@ -152,30 +155,55 @@ def report_data(
     )
 
 
-def write_report_html(path: Path, data: ReportData) -> Path:
-    """Write the page (atomically); returns its path."""
-    write_text_atomic(path, report_html(data))
+def write_report_html(path: Path, data: ReportData, drawn: DrawnSections | None = None) -> Path:
+    """Write the page (atomically); returns its path. ``drawn``: see `report_html`."""
+    write_text_atomic(path, report_html(data, drawn))
     return path
 
 
-def report_html(data: ReportData) -> str:
-    """The whole page, as text."""
+@dataclass(frozen=True)
+class DrawnSections:
+    """The sections of the page that show neither the timings, the messages nor the
+    correlations plot, as text: the larger part of the page (at 1,600 tiles the map alone
+    has 1,600 outlines and 3,100 pair lines)."""
+
+    map: str
+    worst_tiles: str
+    worst_pairs: str
+    rejected_pairs: str
+
+
+def draw_sections(data: ReportData) -> DrawnSections:
+    """What `report_html` would draw of those sections from ``data`` (its timings, messages
+    and correlations plot are not looked at)."""
+    return DrawnSections(
+        map=_map(data),
+        worst_tiles=_worst_tiles(data),
+        worst_pairs=_worst_pairs(data),
+        rejected_pairs=_rejected_pairs(data),
+    )
+
+
+def report_html(data: ReportData, drawn: DrawnSections | None = None) -> str:
+    """The whole page, as text. ``drawn``: `draw_sections` of this data, drawn already
+    (from the same data less its timings, messages and correlations plot)."""
     used = sum(p.rejected is None for p in data.pairs)
     reasons = Counter(p.rejected for p in data.pairs if p.rejected is not None)
+    drawn = drawn or draw_sections(data)
     sections = [
         f"<h1>Stitching report: {_text(data.title)}</h1>",
         _summary(data, used, reasons),
         "<h2>Map</h2>",
         _map_legend(),
-        _map(data),
+        drawn.map,
         "<h2>Pair quality and the thresholds</h2>",
         _correlations(data),
         "<h2>Worst tiles</h2>",
-        _worst_tiles(data),
+        drawn.worst_tiles,
         "<h2>Worst accepted pairs</h2>",
-        _worst_pairs(data),
+        drawn.worst_pairs,
         f"<h2>Rejected pairs ({sum(reasons.values())})</h2>",
-        _rejected_pairs(data),
+        drawn.rejected_pairs,
         "<h2>What the run printed</h2>",
         _messages(data),
     ]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ...io.atomic import write_text_atomic
+from ...render.nearest import paint_nearest_window
 from ...render.output_plan import dzi_tiles_folder
 from ...render.writers import DZI_JPEG_QUALITY
 
@@ -363,21 +364,14 @@ class _Painter:
         tiles = [(k, self.pixels_of(int(self.slots[k]))) for k in hit]
         if tiles:
             self.bands = tiles[0][1].shape[2]
-        out = np.zeros((y1 - y0, x1 - x0, self.bands), np.uint8)
-        best = np.full((y1 - y0, x1 - x0), np.inf, np.float32)
-        rows = np.arange(y0, y1, dtype=np.float32) + 0.5
-        cols = np.arange(x0, x1, dtype=np.float32) + 0.5
-        for k, pixels in tiles:
-            (top, left), (height, width) = self.tops[k], self.shapes[k]
-            r0, r1 = max(y0, top), min(y1, top + height)
-            c0, c1 = max(x0, left), min(x1, left + width)
-            distance = np.add.outer(
-                (rows[r0 - y0 : r1 - y0] - np.float32(top + height / 2)) ** 2,
-                (cols[c0 - x0 : c1 - x0] - np.float32(left + width / 2)) ** 2,
-            )
-            nearest = best[r0 - y0 : r1 - y0, c0 - x0 : c1 - x0]
-            wins = distance < nearest
-            nearest[wins] = distance[wins]
-            source = pixels[r0 - top : r1 - top, c0 - left : c1 - left, : self.bands]
-            np.copyto(out[r0 - y0 : r1 - y0, c0 - x0 : c1 - x0], source, where=wins[:, :, None])
-        return out
+        # The batch renderer's kernel (exact integer distances, ties to the earlier tile):
+        # numpy's distance maps and masks took a third of a Deep Zoom update's CPU time.
+        return paint_nearest_window(
+            y0,
+            x0,
+            (y1 - y0, x1 - x0, self.bands),
+            [
+                (int(self.tops[k, 0]), int(self.tops[k, 1]), pixels[:, :, : self.bands])
+                for k, pixels in tiles
+            ],
+        )

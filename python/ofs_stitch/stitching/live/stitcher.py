@@ -345,9 +345,8 @@ class LiveStitcher:
         update = layout.add(arrival.tile, arrival.pixels)
         slot = layout.slot_of(arrival.tile.name)
         assert slot is not None
-        jpeg = arrival.tile.path if arrival.tile.loader == "jpegload" else None
         with self._lock:
-            self._canvas.set_tile(slot, arrival.pixels, jpeg)
+            self._canvas.set_tile(slot, arrival.pixels)
         self._publish(update, arrival.tile.name, ready_at, started_cpu)
 
     def _take_out(self, path: Path, ready_at: float, started_cpu: float, why: str | None) -> None:
