@@ -23,6 +23,13 @@ ofs::RobustLoss parse_loss(const std::string& name) {
     throw py::value_error("robust loss must be 'huber', 'cauchy' or None, not '" + name + "'");
 }
 
+ofs::SolveMethod parse_method(const std::string& name) {
+    if (name == "auto") return ofs::SolveMethod::automatic;
+    if (name == "direct") return ofs::SolveMethod::direct;
+    if (name == "cg") return ofs::SolveMethod::conjugate_gradients;
+    throw py::value_error("method must be 'auto', 'direct' or 'cg', not '" + name + "'");
+}
+
 ofs::PointModel parse_model(const std::string& name) {
     if (name == "translation") return ofs::PointModel::translation;
     if (name == "affine") return ofs::PointModel::affine;
@@ -50,7 +57,7 @@ void bind_solve(py::module_ m) {
            DoubleArray weight, Int64Array prior_tile, DoubleArray prior_position,
            DoubleArray prior_weight, const std::string& loss, double robust_scale,
            int max_reweighting_iterations, double tolerance,
-           std::optional<DoubleArray> initial_positions) {
+           std::optional<DoubleArray> initial_positions, const std::string& method) {
             const py::ssize_t m_pairs = i.shape(0);
             require_length(j, m_pairs, "j");
             require_length(weight, m_pairs, "weight");
@@ -81,6 +88,7 @@ void bind_solve(py::module_ m) {
             settings.robust_scale = robust_scale;
             settings.max_reweighting_iterations = max_reweighting_iterations;
             settings.tolerance = tolerance;
+            settings.method = parse_method(method);
             if (initial_positions) {
                 if (initial_positions->ndim() != 2 || initial_positions->shape(1) != 2)
                     throw py::value_error("initial_positions must have shape (n_tiles, 2)");
@@ -105,6 +113,7 @@ void bind_solve(py::module_ m) {
             py::dict info;
             info["reweighting_iterations"] = placement.reweighting_iterations;
             info["cg_iterations"] = placement.cg_iterations;
+            info["factorisations"] = placement.factorisations;
             info["converged"] = placement.converged;
             return py::make_tuple(positions, residuals, robust_weights, info);
         },
@@ -112,7 +121,7 @@ void bind_solve(py::module_ m) {
         py::arg("prior_tile"), py::arg("prior_position"), py::arg("prior_weight"),
         py::arg("loss") = "none", py::arg("robust_scale") = 1.0,
         py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-12,
-        py::arg("initial_positions") = py::none());
+        py::arg("initial_positions") = py::none(), py::arg("method") = "auto");
 
     m.def(
         "place_points",

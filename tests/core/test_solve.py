@@ -1,4 +1,5 @@
-"""``solve_positions`` against scipy's LSQR on the same weighted system, and its robust mode."""
+"""``solve_positions`` against scipy's LSQR on the same weighted system, and its robust mode;
+its two linear solvers (direct factorisation, conjugate gradients) against each other."""
 
 from __future__ import annotations
 
@@ -71,39 +72,54 @@ def grid_pairs(rows: int, cols: int, pitch=(336.0, 448.0)) -> tuple[np.ndarray, 
     return truth, np.vstack([across, down])
 
 
-def test_agrees_with_lsqr_without_priors() -> None:
+def assert_solved_by(placement: SolvedPositions, method: str) -> None:
+    """The solver that ``method`` names is the one that ran."""
+    if method == "cg":
+        assert placement.factorisations == 0 and placement.cg_iterations > 0
+    else:
+        assert placement.factorisations > 0 and placement.cg_iterations == 0
+
+
+@pytest.mark.parametrize("method", ["direct", "cg"])
+def test_agrees_with_lsqr_without_priors(method: str) -> None:
     rng = np.random.default_rng(1)
     _, pairs = random_graph(200, 500, rng)
-    placement = solve_positions(200, pairs)
+    placement = solve_positions(200, pairs, method=method)
     reference = lsqr_positions(200, pairs)
     difference = np.abs(placement.positions - reference).max()
     print(
-        f"200 tiles, 500 pairs: max |ours - LSQR| = {difference:.2e} px, "
+        f"200 tiles, 500 pairs ({method}): max |ours - LSQR| = {difference:.2e} px, "
         f"converged {placement.converged}"
     )
+    assert_solved_by(placement, method)
     assert placement.converged
     assert difference < AGREEMENT
 
 
-def test_agrees_with_lsqr_with_priors() -> None:
+@pytest.mark.parametrize("method", ["direct", "cg"])
+def test_agrees_with_lsqr_with_priors(method: str) -> None:
     rng = np.random.default_rng(2)
     truth, pairs = random_graph(200, 500, rng)
     priors = truth + rng.normal(0, 5.0, truth.shape)
     priors[rng.random(200) < 0.6] = np.nan  # tiles without a stage position
     prior_weights = rng.uniform(0.001, 0.1, 200)
-    placement = solve_positions(200, pairs, priors=priors, prior_weights=prior_weights)
+    placement = solve_positions(
+        200, pairs, priors=priors, prior_weights=prior_weights, method=method
+    )
     reference = lsqr_positions(200, pairs, priors, prior_weights)
     difference = np.abs(placement.positions - reference).max()
     print(
-        f"200 tiles, 500 pairs, {np.isfinite(priors[:, 0]).sum()} priors: "
+        f"200 tiles, 500 pairs, {np.isfinite(priors[:, 0]).sum()} priors ({method}): "
         f"max |ours - LSQR| = {difference:.2e} px"
     )
+    assert_solved_by(placement, method)
     assert difference < AGREEMENT
     # With priors there is no free translation: the solution is not re-centred.
     assert np.abs(placement.positions.mean(axis=0)).max() > 1.0
 
 
-def test_each_component_without_priors_has_mean_position_zero() -> None:
+@pytest.mark.parametrize("method", ["direct", "cg"])
+def test_each_component_without_priors_has_mean_position_zero(method: str) -> None:
     rng = np.random.default_rng(3)
     _, first = random_graph(50, 120, rng)
     _, second = random_graph(30, 70, rng)
@@ -114,7 +130,8 @@ def test_each_component_without_priors_has_mean_position_zero() -> None:
     n_tiles = 101  # tile 100 has no pairs and no prior: a component of its own
     priors = np.full((n_tiles, 2), np.nan)
     priors[85] = (1000.0, -500.0)
-    placement = solve_positions(n_tiles, pairs, priors=priors, prior_weights=0.01)
+    placement = solve_positions(n_tiles, pairs, priors=priors, prior_weights=0.01, method=method)
+    assert_solved_by(placement, method)
     positions = placement.positions
     for group in (slice(0, 50), slice(50, 80)):
         np.testing.assert_allclose(positions[group].mean(axis=0), 0.0, atol=1e-9)
@@ -251,7 +268,8 @@ def test_bad_input_raises_input_error_saying_what_to_change(
     assert "\n" not in str(raised.value)
 
 
-def test_a_warm_start_gives_the_same_positions_in_fewer_iterations() -> None:
+@pytest.mark.parametrize("method", ["direct", "cg"])
+def test_a_warm_start_gives_the_same_positions_in_fewer_iterations(method: str) -> None:
     """Live stitching adds one tile and solves again from the last layout: the same answer as
     a cold solve, in fewer iterations."""
     rng = np.random.default_rng(4)
@@ -268,16 +286,126 @@ def test_a_warm_start_gives_the_same_positions_in_fewer_iterations() -> None:
     n = len(truth)
     # The layout before the last tile came (its pairs left out), then with it.
     before = solve_positions(
-        n - 1, table[table[:, 1] < n - 1], priors=priors[:-1], prior_weights=1e-4, robust="cauchy"
+        n - 1,
+        table[table[:, 1] < n - 1],
+        priors=priors[:-1],
+        prior_weights=1e-4,
+        robust="cauchy",
+        method=method,
     )
     start = np.vstack([before.positions, priors[-1:]])
-    cold = solve_positions(n, table, priors=priors, prior_weights=1e-4, robust="cauchy")
+    cold = solve_positions(
+        n, table, priors=priors, prior_weights=1e-4, robust="cauchy", method=method
+    )
     warm = solve_positions(
-        n, table, priors=priors, prior_weights=1e-4, robust="cauchy", initial=start
+        n, table, priors=priors, prior_weights=1e-4, robust="cauchy", initial=start, method=method
     )
     np.testing.assert_allclose(warm.positions, cold.positions, atol=1e-4)
-    # (695 against 788 here: CG still has to reach the same tolerance from a closer start.)
-    assert warm.cg_iterations < cold.cg_iterations
+    if method == "cg":
+        # (695 against 788 here: CG still has to reach the same tolerance from a closer start.)
+        assert warm.cg_iterations < cold.cg_iterations
     assert warm.reweighting_iterations <= cold.reweighting_iterations
     with pytest.raises(InputError, match="initial"):
         solve_positions(3, [(0, 1, 1.0, 0.0)], initial=np.zeros((2, 2)))
+
+
+def awkward_graph(rng: np.random.Generator) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Everything the direct solver must pin or pass over: two groups with no prior, one with
+    priors, pairs of weight 0 (one the only link of a tile, which then floats alone), a tile
+    with a prior and no pairs, a tile with neither, and duplicate measurements of one pair."""
+    _, free_a = random_graph(60, 150, rng)
+    _, free_b = random_graph(25, 60, rng)
+    free_b[:, :2] += 60
+    truth_c, anchored = random_graph(40, 90, rng)
+    anchored[:, :2] += 85
+    weightless = np.array([[10, 70, 5.0, 5.0, 0.0], [84, 125, 3.0, -2.0, 0.0]])
+    duplicate = anchored[:3].copy()
+    duplicate[:, 2:4] += rng.normal(0, 0.5, (3, 2))
+    pairs = np.vstack([free_a, free_b, anchored, weightless, duplicate])
+    n_tiles = 128  # 125: reached only by a weight-0 pair; 126: a prior only; 127: nothing
+    priors = np.full((n_tiles, 2), np.nan)
+    priors[85:125] = truth_c + rng.normal(0, 3.0, truth_c.shape)
+    priors[126] = (321.0, -45.5)
+    return n_tiles, pairs, priors, rng.uniform(0.01, 0.1, n_tiles)
+
+
+@pytest.mark.parametrize("robust", [None, "huber", "cauchy"])
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_direct_and_conjugate_gradient_solves_agree(robust: str | None, seed: int) -> None:
+    n_tiles, pairs, priors, prior_weights = awkward_graph(np.random.default_rng(seed))
+    solved = {
+        method: solve_positions(
+            n_tiles,
+            pairs,
+            priors=priors,
+            prior_weights=prior_weights,
+            robust=robust,  # type: ignore[arg-type]
+            robust_scale=0.5,
+            method=method,
+        )
+        for method in ("direct", "cg")
+    }
+    direct, cg = solved["direct"], solved["cg"]
+    assert_solved_by(direct, "direct")
+    assert_solved_by(cg, "cg")
+    difference = np.abs(direct.positions - cg.positions).max()
+    print(f"seed {seed}, {robust}: max |direct - CG| = {difference:.2e} px")
+    # Conjugate gradients stop at a relative residual of 1e-12; the reweighting carries their
+    # last digits on from round to round.
+    assert difference < AGREEMENT
+    np.testing.assert_allclose(direct.robust_weights, cg.robust_weights, atol=1e-6)
+    for group in (slice(0, 60), slice(60, 85)):  # no prior: centred
+        np.testing.assert_allclose(direct.positions[group].mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_array_equal(direct.positions[[125, 127]], 0.0)
+    np.testing.assert_allclose(direct.positions[126], (321.0, -45.5), atol=1e-9)
+
+
+def test_automatic_method_factors_a_grid_and_iterates_on_a_graph_without_a_band() -> None:
+    truth, index_pairs = grid_pairs(40, 40)
+    i, j = index_pairs[:, 0], index_pairs[:, 1]
+    grid = np.column_stack([i, j, truth[j] - truth[i]])
+    on_grid = solve_positions(1600, grid, priors=truth, prior_weights=1e-4)
+    assert_solved_by(on_grid, "direct")
+    np.testing.assert_allclose(on_grid.positions, truth, atol=1e-6)
+    # 3,000 tiles joined at random: no ordering keeps the factor narrow.
+    rng = np.random.default_rng(8)
+    truth, pairs = random_graph(3000, 6000, rng, noise=0.0)
+    tangled = solve_positions(3000, pairs, priors=truth, prior_weights=1e-4)
+    assert_solved_by(tangled, "cg")
+    np.testing.assert_allclose(tangled.positions, truth, atol=1e-6)
+
+
+def test_direct_solve_is_exact_where_tiny_priors_leave_the_matrix_nearly_singular() -> None:
+    """The batch placement's first solve: pairs plus priors of weight 1e-9, which only fix the
+    translation. Conjugate gradients converge slowly there; the factorisation is exact."""
+    rng = np.random.default_rng(9)
+    truth, index_pairs = grid_pairs(30, 30)
+    i, j = index_pairs[:, 0], index_pairs[:, 1]
+    pairs = np.column_stack([i, j, truth[j] - truth[i] + rng.normal(0, 0.1, (len(i), 2))])
+    priors = truth + rng.normal(0, 20.0, truth.shape)
+    weights = np.full(900, 1e-9)
+    direct = solve_positions(900, pairs, priors=priors, prior_weights=weights, method="direct")
+    reference = lsqr_positions(900, pairs, priors, weights)
+    assert_solved_by(direct, "direct")
+    assert np.abs(direct.positions - reference).max() < 1e-4
+    # The translation the priors fix: the mean offset from them is zero.
+    np.testing.assert_allclose((direct.positions - priors).mean(axis=0), 0.0, atol=1e-4)
+
+
+def test_unknown_method_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="'auto', 'direct' or 'cg'"):
+        solve_positions(2, [[0, 1, 1.0, 1.0]], method="lu")  # type: ignore[arg-type]
+
+
+def test_a_matrix_too_nearly_singular_to_factor_falls_back_to_conjugate_gradients() -> None:
+    """Priors of weight 1e-30 anchor the group, but its last pivot drowns in rounding: the
+    direct solve gives up and conjugate gradients solve the round instead."""
+    rng = np.random.default_rng(10)
+    truth, pairs = random_graph(50, 120, rng)
+    fallback = solve_positions(
+        50, pairs, priors=truth, prior_weights=1e-30, method="direct", robust="cauchy"
+    )
+    assert fallback.factorisations == 0 and fallback.cg_iterations > 0
+    free = solve_positions(50, pairs, method="direct", robust="cauchy")
+    shape = fallback.positions - fallback.positions.mean(axis=0)
+    np.testing.assert_allclose(shape, free.positions, atol=1e-6)

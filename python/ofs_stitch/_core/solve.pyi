@@ -18,6 +18,7 @@ def solve_positions(
     max_reweighting_iterations: int = 50,
     tolerance: float = 1e-12,
     initial_positions: NDArray[np.float64] | None = None,
+    method: str = "auto",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], dict[str, object]]: ...
 def place_points(
     n_tiles: int,

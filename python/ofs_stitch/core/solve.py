@@ -1,8 +1,9 @@
 """Placing tiles from pairwise displacements (and optional stage priors).
 
-The solve runs in the compiled core: sparse weighted least squares over all pairs, solved by
-preconditioned conjugate gradients, optionally with a robust loss. This module validates input
-and shapes the output.
+The solve runs in the compiled core: sparse weighted least squares over all pairs, optionally
+with a robust loss. Each round's system is factored directly (Cholesky in the narrow band a
+scan's grid gives after a reverse Cuthill-McKee ordering), or solved by preconditioned conjugate
+gradients where that band is too wide. This module validates input and shapes the output.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from .. import _core
 from ..errors import InputError
 
 RobustLoss = Literal["huber", "cauchy"]
+# "auto": the direct factorisation where it is cheap enough, else conjugate gradients; "direct"
+# and "cg" force one (a direct solve that meets a singular matrix still falls back to CG).
+SolveMethod = Literal["auto", "direct", "cg"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,9 @@ class SolvedPositions:
     residuals: np.ndarray
     robust_weights: np.ndarray
     converged: bool
-    cg_iterations: int
+    cg_iterations: int  # 0 when every round was solved directly
     reweighting_iterations: int
+    factorisations: int = 0  # rounds solved by a direct factorisation
 
     def __iter__(self) -> Iterator[np.ndarray]:
         yield self.positions
@@ -51,6 +56,7 @@ def solve_positions(
     robust_scale: float = 1.0,
     tolerance: float = 1e-12,
     initial: ArrayLike | None = None,
+    method: SolveMethod = "auto",
 ) -> SolvedPositions:
     """Positions of ``n_tiles`` tiles that best agree with the pair measurements.
 
@@ -62,7 +68,8 @@ def solve_positions(
     ``robust``: "huber" or "cauchy" down-weights pairs whose residual exceeds ``robust_scale``
     pixels (iteratively reweighted least squares). ``initial``: (n, 2) positions to start the
     iterations from (a warm start: the previous layout when a tile was added); the solution is
-    the same, reached in fewer iterations.
+    the same, reached in fewer iterations. ``tolerance``: conjugate gradients' relative residual
+    (a direct solve is exact). ``method``: see `SolveMethod`.
     """
     if isinstance(n_tiles, bool) or not isinstance(n_tiles, (int, np.integer)) or n_tiles < 0:
         raise InputError(f"n_tiles={n_tiles!r} must be a non-negative integer")
@@ -92,6 +99,8 @@ def solve_positions(
     prior_tile, prior_position, prior_weight = _priors(n_tiles, priors, prior_weights)
     if robust not in (None, "huber", "cauchy"):
         raise InputError(f"robust={robust!r}; use 'huber', 'cauchy' or None")
+    if method not in ("auto", "direct", "cg"):
+        raise InputError(f"method={method!r}; use 'auto', 'direct' or 'cg'")
     if robust is not None and not robust_scale > 0:
         raise InputError(f"robust_scale={robust_scale} must be > 0 pixels")
 
@@ -116,6 +125,7 @@ def solve_positions(
         robust_scale=float(robust_scale),
         tolerance=float(tolerance),
         initial_positions=start,
+        method=method,
     )
     return SolvedPositions(
         positions=positions,
@@ -124,6 +134,7 @@ def solve_positions(
         converged=bool(info["converged"]),
         cg_iterations=int(info["cg_iterations"]),  # type: ignore[call-overload]
         reweighting_iterations=int(info["reweighting_iterations"]),  # type: ignore[call-overload]
+        factorisations=int(info["factorisations"]),  # type: ignore[call-overload]
     )
 
 

@@ -71,7 +71,8 @@ StitchingMode = Literal["all", "preview_stitch", "stage_stitch", "only_correlate
 Priority = Literal["time", "memory"]
 Transform = Literal["translation", "affine"]
 STITCHING_MODES: tuple[str, ...] = ("all", "preview_stitch", "stage_stitch", "only_correlate")
-# The placement's conjugate-gradient tolerance (relative residual) in a batch run.
+# The placement's conjugate-gradient tolerance (relative residual) in a batch run: used only
+# where a scan's pairs form no narrow band (core.solve), since the direct solve is exact.
 BATCH_PLACEMENT_TOLERANCE = 1e-12
 # Default search radius around the stage prediction, as a fraction of the tile's shorter side.
 DEFAULT_SEARCH_FRACTION = 0.25

@@ -4,9 +4,10 @@
 //
 // over tile positions p (n x 2), with measured displacements d_k between tiles i and j, and
 // optional absolute priors q_t (stage positions) with weights v_t. The two coordinates share
-// one normal matrix (a weighted graph Laplacian plus the prior diagonal), solved with Jacobi-
-// preconditioned conjugate gradients. Components with no prior have a free translation; they
-// are returned with mean position zero. A robust loss re-weights pairs by their residual
+// one normal matrix (a weighted graph Laplacian plus the prior diagonal), factored directly
+// (Cholesky in a reverse Cuthill-McKee band: a scan's grid makes that band narrow), or solved
+// with Jacobi-preconditioned conjugate gradients when the band is too wide for that to pay.
+// Components with no prior have a free translation; they are returned with mean position zero. A robust loss re-weights pairs by their residual
 // (iteratively reweighted least squares) so a few wrong measurements cannot drag the layout.
 #pragma once
 
@@ -32,11 +33,17 @@ struct Prior {
 
 enum class RobustLoss { none, huber, cauchy };
 
+// How each round's linear system is solved. automatic: directly when the factorisation is
+// cheap enough (placement.cpp: kMaxDirectCost), else conjugate gradients. A direct solve
+// that meets a singular matrix falls back to conjugate gradients for that round.
+enum class SolveMethod { automatic, direct, conjugate_gradients };
+
 struct SolveSettings {
     RobustLoss loss = RobustLoss::none;
     double robust_scale = 1.0;  // residual (pixels) where the robust loss starts to bend
     int max_reweighting_iterations = 50;
-    double tolerance = 1e-12;  // CG stops when |residual| <= tolerance * |rhs|
+    double tolerance = 1e-12;  // CG stops when |residual| <= tolerance * |rhs| (CG only)
+    SolveMethod method = SolveMethod::automatic;
     int max_cg_iterations = 0;  // 0: 10 * n + 100
     // Where conjugate gradients start: n x 2 row-major (row, col), or empty for all zeros. A
     // good start (the previous layout when one tile was added) needs fewer iterations; the
@@ -49,7 +56,8 @@ struct Placement {
     std::vector<double> residuals;  // m x 2: (p_j - p_i) - d_k
     std::vector<double> robust_weights;  // m: the final IRLS factor (1 without a robust loss)
     int reweighting_iterations = 0;
-    int cg_iterations = 0;  // total over coordinates and reweighting rounds
+    int cg_iterations = 0;  // total over coordinates and reweighting rounds (0: all direct)
+    int factorisations = 0;  // direct factorisations of the normal matrix
     bool converged = true;  // CG reached its tolerance and the reweighting settled
 };
 
