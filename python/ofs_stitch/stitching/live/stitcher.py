@@ -10,7 +10,7 @@ worker sleeps on its queue: nothing runs.
 
 `finish` is the batch pipeline itself on the tiles of the folder, handed the live cache with
 every pair already in it: the final files are those ``ofs-stitch FOLDER`` writes, positions
-included (to 1e-4 px: the placement is solved to 1e-8, the batch run's to 1e-12).
+included (the placement is solved as the batch run solves it).
 """
 
 from __future__ import annotations
