@@ -290,9 +290,9 @@ def write_chunk(target: ZarrTarget, level: int, i: int, j: int, pixels: np.ndarr
     write empty chunks) and compresses on a thread pool, then copies the compressed bytes
     again. In a profile of the 8x8 fusion of 1024^2 tiles the comparison alone took 9 % of
     the samples; and with 2 workers on 2 cores every pass over chunk-sized memory costs each
-    worker more than it costs one, as they share the memory bandwidth. The file holds the same bytes as
-    zarr writes (tests read the output back with zarr), written atomically as zarr does
-    (a temporary name, then renamed), so that an interrupted run leaves only whole chunks.
+    worker more than it costs one, as they share the memory bandwidth. The file holds the
+    same bytes as zarr writes, written atomically as zarr does (a temporary name, then
+    renamed), so that an interrupted run leaves only whole chunks.
     """
     data = _chunk_encoder(target.zarr_format).encode(_stored_layout(target, pixels))
     path = target.chunk_file(level, i, j)

@@ -22,6 +22,7 @@ from ..errors import decode_error
 from ..io.decode import open_image, read_pixels
 from ..io.header import ImageFacts
 from ..io.pixel_format import PixelFormat, pixels_in_format
+from .raw_tiff import raw_layout, read_raw_rows
 
 # Bytes of whole decoded tiles one process keeps (about 40 RGB tiles of 2 MP, or 64 16-bit
 # grey megapixel tiles). OFS_FUSION_CACHE_MB overrides it (workers read it at start).
@@ -115,6 +116,14 @@ def read_own_region(header: ImageFacts, row0: int, row1: int, col0: int, col1: i
     cannot be decoded."""
     path = Path(header.path)
     if is_tiff(header):
+        try:
+            raw = raw_layout(str(path), path.stat().st_mtime)
+            if raw is not None and row1 <= raw.rows and col1 <= raw.cols:
+                # Whole rows (one read), the columns a view of them: the painters take strides.
+                pixels = read_raw_rows(path, raw, row0, row1)[:, col0:col1]
+                return pixels if raw.bands > 1 else pixels[:, :, 0]
+        except OSError as error:
+            raise decode_error(path, error) from None
         try:
             image = open_image(path, loader=header.loader, access="random")
             # A region fetch decodes on this thread: no libvips pipeline and thread pool to
