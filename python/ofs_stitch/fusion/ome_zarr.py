@@ -232,7 +232,8 @@ def prepare(
             name=final.name.removesuffix(".ome.zarr").removesuffix(".zarr"),
         )
         attrs[FINGERPRINT_KEY] = {"fingerprint": fingerprint}
-        group.attrs.update(attrs)
+        # One metadata write (attrs.update writes the group metadata once per key).
+        group.update_attributes(attrs)
     except OSError as error:
         raise OutputError(
             f"cannot write {final}: {error.strerror or error}; check the folder"
