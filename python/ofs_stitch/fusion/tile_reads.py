@@ -2,9 +2,9 @@
 
 An uncompressed TIFF's rows are read straight from the file (`raw_tiff`: one pread, no
 copies); any other TIFF is opened for random access and only the region asked for is decoded
-(libvips reads just the strips or tiles that hold it). Other formats (JPEG, PNG) cannot be decoded in
-part, so such a tile is decoded whole the first time a chunk asks for it and kept in a bounded
-per-process cache: on a Dask worker each tile is decoded at most once while its chunks run
+(libvips reads just the strips or tiles that hold it). Other formats (JPEG, PNG) cannot be
+decoded in part, so such a tile is decoded whole the first time a chunk asks for it and kept in
+a bounded per-process cache: on a Dask worker each tile is decoded at most once while its chunks run
 (the graph orders a tile's chunks together), and the cache never holds more than its budget.
 """
 
