@@ -1,10 +1,13 @@
 """Where a 2-worker fusion's time goes: the part the two workers do not divide between them.
 
 Usage: python benchmarks/fusion_task_stream.py [--work DIR] [--grid small|big] [--runs N]
+[--workers 1|2]
 
 Fuses the whole-pixel scan of compare_fusion.py (made in --work if missing; 8x8 or 16x16
 tiles of 1024^2) N times on one LocalCluster of 2 single-threaded worker processes (after one
-run that is not counted) and prints, per run and as medians:
+run that is not counted; --workers 1: one worker, to compare the task CPU, which two workers
+sharing the memory bandwidth of 2 cores inflate; the replay assumes 2) and prints, per run
+and as medians:
 
 - from the workers' task stream (wall clock): the seconds in which fewer than 2 workers ran a
   task, split into before the first task, between, and after the last;
@@ -132,6 +135,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--grid", choices=("small", "big"), default="small")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=2)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="ofs-fusion-"))
     grid = (8, 8) if args.grid == "small" else (16, 16)
@@ -141,7 +145,7 @@ def main() -> int:
     out = work / "out" / "task_stream.zarr"
     out.parent.mkdir(exist_ok=True)
     rows = []
-    with local_cluster(2) as client:
+    with local_cluster(args.workers) as client:
         client.register_plugin(TaskCpu())
         one_run(client, layout, out)  # imports and first-call costs, not counted
         for k in range(args.runs):

@@ -115,14 +115,49 @@ void finish_blend(const BlendBuffers& buffers, Out* out, std::uint8_t* covered, 
     }
 }
 
+// One output row from two whole input rows `a` and `b` of interleaved samples: the 2 x 2
+// means of the first `pairs` column pairs, (sum + 2) / 4 as the general loop rounds. Kept
+// apart and free of strides so that the compiler vectorises it: on a 2048^2 uint16 block the
+// general loop below takes 2.7 ns a pixel (given strided columns), this one 0.9 ns (the
+// halving was the largest share of a fusion's CPU once the tiles were read directly).
+template <typename Sample>
+void halve_row_pairs(const Sample* a, const Sample* b, Sample* out, std::int64_t pairs,
+                     std::int64_t channels) {
+    if (channels == 1) {
+        for (std::int64_t c = 0; c < pairs; ++c) {
+            const std::uint32_t sum = std::uint32_t(a[2 * c]) + a[2 * c + 1] + b[2 * c] +
+                                      b[2 * c + 1];
+            out[c] = static_cast<Sample>((sum + 2) >> 2);
+        }
+        return;
+    }
+    for (std::int64_t c = 0; c < pairs; ++c) {
+        const Sample* a0 = a + 2 * c * channels;
+        const Sample* b0 = b + 2 * c * channels;
+        for (std::int64_t ch = 0; ch < channels; ++ch) {
+            const std::uint32_t sum = std::uint32_t(a0[ch]) + a0[channels + ch] + b0[ch] +
+                                      b0[channels + ch];
+            out[c * channels + ch] = static_cast<Sample>((sum + 2) >> 2);
+        }
+    }
+}
+
 template <typename Sample>
 void halve_by_means(const ImageView<Sample>& in, Sample* out) {
     const std::int64_t rows = (in.rows + 1) / 2, cols = (in.cols + 1) / 2;
     const std::ptrdiff_t col_step = in.col_step(), channel_step = in.channel_step();
     const std::int64_t channels = in.channels;
+    // Samples interleaved within each row (any row stride): the fast path's layout.
+    const bool interleaved = channel_step == 1 && col_step == channels;
     for (std::int64_t r = 0; r < rows; ++r) {
         const std::int64_t r0 = 2 * r, r_count = std::min<std::int64_t>(2, in.rows - r0);
-        for (std::int64_t c = 0; c < cols; ++c) {
+        std::int64_t first = 0;  // the first output column the general loop makes
+        if (interleaved && r_count == 2) {
+            first = in.cols / 2;
+            halve_row_pairs(in.row(r0), in.row(r0 + 1), out + r * cols * channels, first,
+                            channels);
+        }
+        for (std::int64_t c = first; c < cols; ++c) {
             const std::int64_t c0 = 2 * c, c_count = std::min<std::int64_t>(2, in.cols - c0);
             const std::uint32_t count = static_cast<std::uint32_t>(r_count * c_count);
             for (std::int64_t ch = 0; ch < channels; ++ch) {

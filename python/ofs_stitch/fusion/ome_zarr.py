@@ -205,9 +205,13 @@ def prepare(
         return target  # resume: the chunks present are whole
     if staging.exists():
         shutil.rmtree(staging)
+    # The group is made in memory, then its few metadata files written here: through zarr's
+    # local store they took 27-43 ms (checks and a thread hand-off per file), the same calls in
+    # memory 4-16 ms, and that time passes before the first chunk task can start.
+    files: dict[str, Any] = {}
+    memory = require("zarr.storage", "OME-Zarr output").MemoryStore(files)
     try:
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        group = zarr.open_group(str(staging), mode="w", zarr_format=target.zarr_format)
+        group = zarr.open_group(memory, mode="w", zarr_format=target.zarr_format)
         for level in range(len(target.levels)):
             options: dict[str, Any] = {"compressors": _compressor(target.zarr_format)}
             if target.zarr_format == 2:
@@ -232,7 +236,15 @@ def prepare(
             name=final.name.removesuffix(".ome.zarr").removesuffix(".zarr"),
         )
         attrs[FINGERPRINT_KEY] = {"fingerprint": fingerprint}
-        group.attrs.update(attrs)
+        # One metadata write (attrs.update writes the group metadata once per key).
+        group.update_attributes(attrs)
+        # The group's own metadata, which holds the fingerprint, last: a staging folder that
+        # has it is resumed, so every array's metadata must be there before it.
+        root = ".zattrs" if target.zarr_format == 2 else "zarr.json"
+        for key in sorted(files, key=lambda name: name == root):
+            file = staging / key
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(files[key].to_bytes())
     except OSError as error:
         raise OutputError(
             f"cannot write {final}: {error.strerror or error}; check the folder"
@@ -255,21 +267,57 @@ def _open_level(target: ZarrTarget, level: int, mode: str = "r+") -> Any:
     )
 
 
-def write_chunk(target: ZarrTarget, level: int, i: int, j: int, pixels: np.ndarray) -> None:
-    """Write chunk (i, j) of ``level``: (rows, cols, bands) pixels."""
-    write_region(target, level, i * target.chunk, j * target.chunk, pixels)
+@functools.lru_cache(maxsize=4)
+def _chunk_encoder(zarr_format: int) -> Any:
+    """The Blosc compressor the arrays are declared with (`_compressor`), as numcodecs runs
+    it. The same bytes in both formats: zarr 3's Blosc codec is numcodecs' Blosc with the
+    sample size as ``typesize``, which numcodecs takes from the array's dtype here."""
+    numcodecs = require("numcodecs", "OME-Zarr output")
+    return numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
 
 
-def write_region(target: ZarrTarget, level: int, y0: int, x0: int, pixels: np.ndarray) -> None:
-    """Write (rows, cols, bands) pixels at (y0, x0) of ``level``: whole chunks (y0 and x0 on
-    the chunk grid, the size a whole number of chunks or reaching the level's edge), which
-    zarr encodes and stores in one call."""
-    array = _open_level(target, level)
-    rows, cols = pixels.shape[:2]
-    if target.bands > 1:
-        array[:, y0 : y0 + rows, x0 : x0 + cols] = np.moveaxis(pixels, 2, 0)
+def _stored_layout(target: ZarrTarget, pixels: np.ndarray) -> np.ndarray:
+    """Chunk ``pixels`` ((rows, cols, bands), rows and cols at most a chunk) as the array's
+    chunk holds them: C order, (chunk, chunk) or (bands, chunk, chunk), padded with the fill
+    value (0) past the level's edge as zarr pads edge chunks. A full grey chunk is ``pixels``
+    itself (a view, no copy)."""
+    rows, cols, bands = pixels.shape
+    c = target.chunk
+    if bands == 1 and rows == c and cols == c and pixels.flags.c_contiguous:
+        return pixels.reshape(c, c)
+    stored = np.zeros((bands, c, c) if bands > 1 else (c, c), pixels.dtype)
+    if bands > 1:
+        stored[:, :rows, :cols] = np.moveaxis(pixels, 2, 0)
     else:
-        array[y0 : y0 + rows, x0 : x0 + cols] = pixels[:, :, 0]
+        stored[:rows, :cols] = pixels[:, :, 0]
+    return stored
+
+
+def write_chunk(target: ZarrTarget, level: int, i: int, j: int, pixels: np.ndarray) -> None:
+    """Write chunk (i, j) of ``level``: (rows, cols, bands) pixels.
+
+    The chunk is compressed and stored here rather than through zarr's array assignment: for
+    each chunk that path copies the pixels into a fresh fill-valued chunk, compares the chunk
+    with the fill value (several passes of numpy over it, although the array is opened to
+    write empty chunks) and compresses on a thread pool, then copies the compressed bytes
+    again. In a profile of the 8x8 fusion of 1024^2 tiles the comparison alone took 9 % of
+    the samples; and with 2 workers on 2 cores every pass over chunk-sized memory costs each
+    worker more than it costs one, as they share the memory bandwidth. The file holds the
+    same bytes as zarr writes, written atomically as zarr does (a temporary name, then
+    renamed), so that an interrupted run leaves only whole chunks.
+    """
+    data = _chunk_encoder(target.zarr_format).encode(_stored_layout(target, pixels))
+    path = target.chunk_file(level, i, j)
+    temporary = path.with_name(f".{path.name}.{temporary_tag()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(
+            f"cannot write {target.final}: {error.strerror or error}; check the folder"
+        ) from None
 
 
 def read_region(target: ZarrTarget, level: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Reading the part of a tile a chunk needs, in the mosaic's format, lazily.
 
-A TIFF tile is opened for random access and only the region asked for is decoded (libvips
-reads just the strips or tiles that hold it). Other formats (JPEG, PNG) cannot be decoded in
-part, so such a tile is decoded whole the first time a chunk asks for it and kept in a bounded
-per-process cache: on a Dask worker each tile is decoded at most once while its chunks run
+An uncompressed TIFF's rows are read straight from the file (`raw_tiff`: one pread, no
+copies); any other TIFF is opened for random access and only the region asked for is decoded
+(libvips reads just the strips or tiles that hold it). Other formats (JPEG, PNG) cannot be
+decoded in part, so such a tile is decoded whole the first time a chunk asks for it and kept in
+a bounded per-process cache: on a Dask worker each tile is decoded at most once while its chunks run
 (the graph orders a tile's chunks together), and the cache never holds more than its budget.
 """
 
@@ -22,6 +23,7 @@ from ..errors import decode_error
 from ..io.decode import open_image, read_pixels
 from ..io.header import ImageFacts
 from ..io.pixel_format import PixelFormat, pixels_in_format
+from .raw_tiff import raw_layout, read_raw_rows
 
 # Bytes of whole decoded tiles one process keeps (about 40 RGB tiles of 2 MP, or 64 16-bit
 # grey megapixel tiles). OFS_FUSION_CACHE_MB overrides it (workers read it at start).
@@ -115,6 +117,14 @@ def read_own_region(header: ImageFacts, row0: int, row1: int, col0: int, col1: i
     cannot be decoded."""
     path = Path(header.path)
     if is_tiff(header):
+        try:
+            raw = raw_layout(str(path), path.stat().st_mtime)
+            if raw is not None and row1 <= raw.rows and col1 <= raw.cols:
+                # Whole rows (one read), the columns a view of them: the painters take strides.
+                pixels = read_raw_rows(path, raw, row0, row1)[:, col0:col1]
+                return pixels if raw.bands > 1 else pixels[:, :, 0]
+        except OSError as error:
+            raise decode_error(path, error) from None
         try:
             image = open_image(path, loader=header.loader, access="random")
             # A region fetch decodes on this thread: no libvips pipeline and thread pool to
