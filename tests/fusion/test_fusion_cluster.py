@@ -46,6 +46,33 @@ def test_two_worker_processes_fuse_what_the_threads_fuse(
     assert len(client.scheduler_info()["workers"]) == 2
 
 
+@pytest.mark.parametrize("with_progress", [False, True])
+def test_a_tile_that_cannot_be_read_fails_the_fusion_naming_it(
+    tmp_path: Path, whole_pixel_scan: FusionScan, client: distributed.Client, with_progress: bool
+) -> None:
+    # Without progress the client waits on the pyramid's top only: a block's failure must
+    # still surface, with the tile's name, not as a fusion that "succeeded".
+    import shutil
+
+    from ofs_stitch.errors import StitchError
+
+    folder = tmp_path / "tiles"
+    shutil.copytree(Path(whole_pixel_scan.paths[0]).parent, folder)
+    paths = [folder / Path(p).name for p in whole_pixel_scan.paths]
+    layout = layout_from_positions([str(p) for p in paths], whole_pixel_scan.positions)
+    broken = paths[len(paths) // 2]
+    broken.write_bytes(broken.read_bytes()[:300])  # cut short after the layout was read
+    calls: list[tuple[int, int]] = []
+    with pytest.raises(StitchError, match=broken.name):
+        fuse_to_zarr(
+            layout,
+            tmp_path / "out.ome.zarr",
+            chunk=64,
+            client=client,
+            progress=(lambda done, total: calls.append((done, total))) if with_progress else None,
+        )
+
+
 def test_the_command_runs_on_an_existing_cluster(
     tmp_path: Path, whole_pixel_scan: FusionScan, client: distributed.Client
 ) -> None:
