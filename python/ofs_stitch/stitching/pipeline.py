@@ -291,7 +291,8 @@ def _stitch(
             # The stage's own time, though it ran during the render.
             clock.laps["positions"] = positions_s
         finally:
-            tile_store.clear()
+            # The decoded tiles are freed on a thread: what follows does not need them.
+            tile_store.clear_in_background()
         # The report's map and tables are drawn while the plot helper finishes (the run only
         # waits for it there).
         report_drawn = _draw_report_meanwhile(result, options, output_dir)
