@@ -61,6 +61,19 @@ def test_worker_failure_is_one_line_naming_the_file(tmp_path: Path) -> None:
     assert "inputs.png" in message
 
 
+def test_a_job_that_cannot_be_encoded_fails_finish_in_one_line(tmp_path: Path) -> None:
+    # Jobs are encoded on the sender thread: what that raises must still reach the run.
+    plots = PlotProcess()
+    pairs = [pair(0, 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0)]
+    plots.correlations(pairs, [None], tmp_path / "pairs.png", {"min_peak_quality": object()})  # type: ignore[dict-item]
+    with pytest.raises(OutputError) as raised:
+        plots.finish()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "not JSON serializable" in message
+    assert not (tmp_path / "pairs.png").exists()
+
+
 def _many_pairs(count: int) -> list[PairMeasurement]:
     return [pair(k, k + 1, (0.5, 447.0), (0.0, 448.0), 0.95, 8.0) for k in range(count)]
 

@@ -330,9 +330,8 @@ class CorrelationCache:
         self._write(blocking=True)
 
     def flush_in_background(self) -> None:
-        """Start writing every pending change on a thread and return: the encoding is Python
-        (it holds the GIL), but the placement solve and the render that follow it in a live
-        finish run in compiled code without it, so the two overlap. `flush` waits for it."""
+        """Start writing every pending change on a thread and return (a live finish writes
+        its cache while it waits for the plot helper). `flush` waits for it."""
         if self.path is None or self._background_write is not None:
             return
         self._background_write = threading.Thread(

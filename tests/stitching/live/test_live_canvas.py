@@ -88,3 +88,25 @@ def test_naming_the_changed_slots_repaints_as_looking_at_every_tile() -> None:
     moved[0] += (40.0, 40.0)
     canvas.update(kept, moved, changed=np.array([], np.int64))
     assert canvas.painted_pixels == 0
+
+
+def test_the_whole_layout_moving_together_repaints_nothing() -> None:
+    # A full placement moves every tile in the solve's frame by about the same few pixels.
+    tiles = _tiles(6)
+    positions = _grid(2, 3) + (0.31, 0.57)  # (solved positions: not whole pixels)
+    canvas = LiveCanvas(width=500)
+    for slot in range(6):
+        canvas.set_tile(slot, tiles[slot])
+    canvas.update(np.arange(6), positions)
+    before = canvas.pixels()
+    canvas.update(np.arange(6), positions + (37.3, -21.8))
+    assert canvas.painted_pixels == 0
+    np.testing.assert_array_equal(canvas.pixels(), before)
+    # A tile moving besides is repainted where it is now, beside the others as drawn.
+    moved = positions + (37.3, -21.8)
+    moved[4] += (30.0, -20.0)
+    canvas.update(np.arange(6), moved)
+    assert 0 < canvas.painted_pixels < before.shape[0] * before.shape[1]
+    expected = positions.copy()
+    expected[4] += (30.0, -20.0)
+    np.testing.assert_array_equal(canvas.pixels(), canvas.render(np.arange(6), expected, 500))

@@ -128,6 +128,63 @@ def test_only_the_changed_region_is_rewritten_at_every_level(
     assert 'TileSize="254"' in text and 'Overlap="1"' in text
 
 
+def test_the_top_left_tile_moving_a_fraction_of_a_pixel_repaints_only_itself(
+    tmp_path: Path, small_levels: None
+) -> None:
+    # Counted from the mosaic's minimum, the top-left tile's move would move every tile by
+    # the same fraction of a pixel, and some to another whole pixel: all repainted.
+    tiles = [_tile(k) for k in range(9)]
+    positions = _positions(9) + (1000.0, -500.0)  # the solve's frame: anywhere
+    positions[0] = (1000.6, -499.6)  # the top-left tile
+    positions[1, 0] = 1000.2  # (the top row's whole pixel: 1000)
+    shapes = np.array([SHAPE] * 9)
+    live = LiveDeepZoom(tmp_path / "mosaic.dzi")
+    live.update(np.arange(9), positions, shapes, tiles.__getitem__)
+    before = _files(live.folder)
+    # A placement that moves every tile by the same fraction of a pixel changes nothing.
+    live.update(np.arange(9), positions + (0.37, -0.41), shapes, tiles.__getitem__)
+    assert live.written == [] and _files(live.folder) == before
+    live.update(np.arange(9), positions, shapes, tiles.__getitem__)
+    moved = positions.copy()
+    moved[0] -= 0.45  # the top-left tile, up across half a pixel (1001 -> 1000)
+    live.update(np.arange(9), moved, shapes, tiles.__getitem__)
+    assert live.written
+    origin = np.round(positions).min(axis=0).astype(int)
+    old_top = np.round(positions[0]).astype(int) - origin
+    new_top = np.round(moved[0]).astype(int) - origin
+    assert (new_top != old_top).any() and new_top.min() >= 0
+    footprints = [
+        (int(t[0]), int(t[1]), int(t[0]) + SHAPE[0], int(t[1]) + SHAPE[1])
+        for t in (old_top, new_top)
+    ]
+    assert live.size is not None
+    top_level = levels_of(*live.size)
+    for path in live.written:
+        name = str(path.relative_to(live.folder))
+        if int(name.split("/")[0]) != top_level:
+            continue
+        col, row = (int(v) for v in re.findall(r"\d+", name.split("/")[1]))
+        box = (row * 254 - 1, col * 254 - 1, (row + 1) * 254 + 1, (col + 1) * 254 + 1)
+        assert deep_zoom._meets(box, footprints), name
+    # The rest of the pyramid's files are as they were.
+    after = _files(live.folder)
+    written = {str(p.relative_to(live.folder)) for p in live.written}
+    assert all(after[name] == before[name] for name in set(before) - written)
+    assert len(written) < len(before)
+    # Every full-size tile shows the tiles where they are now (from the kept origin).
+    tops = np.round(moved).astype(np.int64) - origin
+    reference = _Painter(np.arange(9), tops, shapes, tiles.__getitem__).window(0, 0, *live.size)
+    for name in after:
+        if int(name.split("/")[0]) != top_level:
+            continue
+        col, row = (int(v) for v in re.findall(r"\d+", name.split("/")[1]))
+        box = deep_zoom._tile_box(row, col, *reference.shape[:2])
+        assert box is not None
+        want = reference[box[0] : box[2], box[1] : box[3]].astype(float)
+        got = _read(live.folder / name).astype(float)
+        assert got.shape == want.shape and np.abs(got - want).mean() < 2.0, name
+
+
 def test_the_live_stitcher_keeps_a_deep_zoom_image_growing(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "scan"
     folder.mkdir()

@@ -426,7 +426,11 @@ class LiveStitcher:
             temporary.write_bytes(_jpeg_bytes(preview))
         if self._deep_zoom is not None:
             shapes = np.array([tile.shape for tile in update.tiles]).reshape(-1, 2)
-            self._deep_zoom.update(update.slots, update.positions, shapes, self._display_pixels)
+            # In the solve's frame: counted from the mosaic's minimum, every tile would move
+            # whenever the top-left one did (`deep_zoom`).
+            self._deep_zoom.update(
+                update.slots, update.frame_positions, shapes, self._display_pixels
+            )
         report = TileReport(
             name=name,
             tiles=len(update.tiles),
