@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ...render.preview import PREVIEW_MAX_HEIGHT, PREVIEW_WIDTH
+from .common_move import common_move
 
 # A tile moved by less than this (preview pixels) is not repainted.
 MOVE_WORTH_REPAINT_PX = 0.25
@@ -122,7 +123,7 @@ class LiveCanvas:
             return
         positions = positions - self._offset
         if changed is None:  # (a placement of a neighbourhood holds the tiles around it)
-            common = self._common_move(slots, positions)
+            common = common_move(self._slots, self._positions, slots, positions)
             self._offset = self._offset + common
             positions = positions - common
         scale = self._scale_for(positions)
@@ -164,16 +165,6 @@ class LiveCanvas:
         return other.pixels()
 
     # ----------------------------------------------------------------------------------------
-    def _common_move(self, slots: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The median move since the last update of the tiles drawn then and now."""
-        if not len(self._slots):
-            return np.zeros(2)
-        index = np.minimum(np.searchsorted(self._slots, slots), len(self._slots) - 1)
-        known = self._slots[index] == slots
-        if not known.any():
-            return np.zeros(2)
-        return np.asarray(np.median(positions[known] - self._positions[index[known]], axis=0))
-
     def _scale_for(self, positions: np.ndarray) -> float:
         """The largest scale on a ladder of steps of 2^(1/8) (9 %) that fits the mosaic in
         the width: the scale changes, and everything is painted again, only a few times while

@@ -38,6 +38,7 @@ from ...io.atomic import write_text_atomic
 from ...render.nearest import paint_nearest_window
 from ...render.output_plan import dzi_tiles_folder
 from ...render.writers import DZI_JPEG_QUALITY
+from .common_move import common_move
 
 # libvips dzsave's defaults, which the batch DZI uses.
 TILE_SIZE = 254
@@ -119,7 +120,7 @@ class LiveDeepZoom:
         if len(slots) == 0:
             return
         positions = np.asarray(positions, float).reshape(-1, 2)
-        self._offset = self._offset + self._common_move(slots, positions)
+        self._offset = self._offset + common_move(self._slots, self._positions, slots, positions)
         rounded = np.round(positions - self._offset).astype(np.int64)
         corner = rounded.min(axis=0)
         moved_origin = (
@@ -163,18 +164,6 @@ class LiveDeepZoom:
             self._write_descriptor()
 
     # ----------------------------------------------------------------------------------------
-    def _common_move(self, slots: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The median move since the last update of the tiles drawn then and now (a full
-        placement moves them all by about the same fraction of a pixel)."""
-        if not len(self._slots):
-            return np.zeros(2)
-        index = np.minimum(np.searchsorted(self._slots, slots), len(self._slots) - 1)
-        known = self._slots[index] == slots
-        if not known.any():
-            return np.zeros(2)
-        moves = positions[known] - self._positions[index[known]]
-        return np.asarray(np.median(moves, axis=0), float)
-
     def _changed_rects(
         self, slots: np.ndarray, tops: np.ndarray, bottoms: np.ndarray
     ) -> list[tuple[int, int, int, int]]:
