@@ -6,6 +6,7 @@ import json
 import math
 import os
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -369,6 +370,35 @@ def test_writes_are_throttled_by_count(tmp_path, monkeypatch):
     with open_cache(tmp_path, names, flush_interval_s=3600.0) as cache:
         pass
     assert len(writes) == 5  # nothing new, but "last_used" changed: one write per run
+
+
+def test_without_writes_in_put_the_owner_writes_when_due(tmp_path, monkeypatch):
+    writes = []
+    real = cache_module.write_text_atomic
+    monkeypatch.setattr(
+        cache_module, "write_text_atomic", lambda path, text: (writes.append(1), real(path, text))
+    )
+    names = [f"img_{k:02d}.jpg" for k in range(12)]
+    cache = open_cache(tmp_path, names, flush_interval_s=0.0, flush_every=2, write_in_put=False)
+    for a in range(5):
+        cache.put(names[a], names[a + 1], measurement(a, a + 1))
+    assert writes == []  # due five times over, but put leaves it to the owner
+    cache.write_if_due()
+    assert len(writes) == 1
+    assert open_cache(tmp_path, names).get(names[4], names[5]) == measurement(4, 5)
+    cache.write_if_due()
+    assert len(writes) == 1  # nothing changed since
+
+    patient = open_cache(tmp_path, names, flush_interval_s=0.2, write_in_put=False)
+    patient.put(names[6], names[7], measurement(6, 7))
+    written = len(writes)
+    patient.write_if_due()
+    assert len(writes) == written  # not due yet
+    time.sleep(0.25)
+    patient.write_if_due(patience=100.0)
+    assert len(writes) == written  # due, but not a hundred times over
+    patient.write_if_due()
+    assert len(writes) == written + 1
 
 
 def test_a_background_flush_is_complete_once_flush_returns(tmp_path, monkeypatch):

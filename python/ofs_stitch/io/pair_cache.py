@@ -114,8 +114,9 @@ class CorrelationCache:
     """Cached pair measurements for one set of correlation settings and one set of files.
 
     Create it with :meth:`open`. ``get``/``put`` are thread-safe; ``put`` writes the file now and
-    then (at most every ``flush_interval_s`` unless ``flush_every`` new pairs are waiting), and
-    :meth:`flush` (or leaving a ``with`` block) writes whatever is left.
+    then (at most every ``flush_interval_s`` unless ``flush_every`` new pairs are waiting; with
+    ``write_in_put=False`` the owner calls :meth:`write_if_due` instead, when a write suits it),
+    and :meth:`flush` (or leaving a ``with`` block) writes whatever is left.
 
     Attributes: ``path`` (the file written, or None when no candidate folder is writable),
     ``loaded_from`` (the file read, or None), ``warnings`` (one-line messages for the user),
@@ -134,6 +135,7 @@ class CorrelationCache:
         dropped_stale: int,
         flush_interval_s: float,
         flush_every: int,
+        write_in_put: bool,
     ) -> None:
         # Use CorrelationCache.open(); this constructor only assembles the parts.
         self.path = path
@@ -154,6 +156,7 @@ class CorrelationCache:
         self._pairs: dict[tuple[int, int], PairMeasurement] = run["pairs"]
         self._flush_interval_s = flush_interval_s
         self._flush_every = flush_every
+        self._write_in_put = write_in_put
         self._data_lock = threading.Lock()
         # Held for snapshot + write together, so files reach the disk in snapshot order.
         self._write_lock = threading.Lock()
@@ -173,6 +176,7 @@ class CorrelationCache:
         *,
         flush_interval_s: float = 0.5,
         flush_every: int = 1024,
+        write_in_put: bool = True,
     ) -> CorrelationCache:
         """Open (or start) the cache for these settings and these files.
 
@@ -195,6 +199,8 @@ class CorrelationCache:
         writes sooner when that many pairs are waiting. Its default is high: each write encodes
         the whole growing file, and a fast run (400 pairs a second) rewrote it after every 64
         pairs, seven times a second, with no less lost when interrupted than the interval allows.
+        ``write_in_put=False``: ``put`` never writes; the owner calls :meth:`write_if_due` when
+        a write delays nothing (live stitching: once a tile's update is out).
 
         Never raises for the cache file's content or location: problems become ``warnings``.
         """
@@ -251,6 +257,7 @@ class CorrelationCache:
             dropped_stale=dropped,
             flush_interval_s=flush_interval_s,
             flush_every=flush_every,
+            write_in_put=write_in_put,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -312,13 +319,25 @@ class CorrelationCache:
             self._pairs[(i, j)] = measurement
             self._dirty = True
             self._pairs_since_write += 1
-            due = (
-                self._pairs_since_write >= self._flush_every
-                or time.monotonic() - self._last_flush >= self._flush_interval_s
-            )
+            due = self._write_in_put and self._due()
         if due:
             # Another thread already writing will be followed by a later flush: don't queue.
             self._write(blocking=False)
+
+    def write_if_due(self, patience: float = 1.0) -> None:
+        """Write the file if changes have waited ``patience`` times ``flush_interval_s`` (or
+        ``flush_every`` pairs are waiting), as ``put`` does at 1 (see ``write_in_put``)."""
+        with self._data_lock:
+            due = self._dirty and self._due(patience)
+        if due:
+            self._write(blocking=False)
+
+    def _due(self, patience: float = 1.0) -> bool:
+        """(Under the data lock) whether the pending changes should be written now."""
+        return (
+            self._pairs_since_write >= self._flush_every
+            or time.monotonic() - self._last_flush >= patience * self._flush_interval_s
+        )
 
     def flush(self) -> None:
         """Write every pending change to the cache file now (no-op without a writable folder),

@@ -12,6 +12,7 @@ import pytest
 from live_support import batch_positions, copy_tiles, largest_difference
 
 from ofs_stitch.errors import InputError
+from ofs_stitch.stitching.live import stitcher as stitcher_module
 from ofs_stitch.stitching.live.stitcher import LiveStitcher
 
 
@@ -46,6 +47,23 @@ def test_tiles_added_one_by_one_end_as_the_batch_run(
     # The live layout before the last tile already had every other tile within a pixel.
     before_last = seen[-2]
     assert max(np.abs(np.subtract(before_last[n], seen[-1][n])).max() for n in before_last) < 1.0
+
+
+def test_the_cache_file_is_written_between_tiles(small_scan, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Not only at the end: what an interruption loses is bounded by the write interval."""
+    monkeypatch.setattr(stitcher_module, "CACHE_WRITE_INTERVAL_S", 0.0)
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    live = LiveStitcher(folder, quiet=True)
+    for source in small_scan.paths[:4]:
+        live.add(Path(shutil.copy(source, folder / source.name)))
+        assert live.wait(60)
+    # (The cache spaces its writes by ten times a write's duration: not every tile's.)
+    cache = json.loads((folder / "openflexure_stitching_cache.json").read_text())
+    assert sum(len(run["pairs"]) for run in cache["runs"]) > 0
+    live.close()
+    cache = json.loads((folder / "openflexure_stitching_cache.json").read_text())
+    assert sum(len(run["pairs"]) for run in cache["runs"]) == sum(r.new_pairs for r in live.reports)
 
 
 def test_tiles_added_out_of_order_end_as_the_batch_run_from_the_live_cache(
