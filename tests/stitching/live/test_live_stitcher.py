@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,20 +51,29 @@ def test_tiles_added_one_by_one_end_as_the_batch_run(
 
 
 def test_the_cache_file_is_written_between_tiles(small_scan, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Not only at the end: what an interruption loses is bounded by the write interval."""
+    """Not only at the end (what an interruption loses is bounded by the write interval), and
+    once the worker is idle, not inside a tile's update."""
     monkeypatch.setattr(stitcher_module, "CACHE_WRITE_INTERVAL_S", 0.0)
     folder = tmp_path / "scan"
     folder.mkdir()
     live = LiveStitcher(folder, quiet=True)
+
+    def cached_pairs() -> int:
+        path = folder / "openflexure_stitching_cache.json"
+        if not path.is_file():
+            return 0
+        return sum(len(run["pairs"]) for run in json.loads(path.read_text())["runs"])
+
     for source in small_scan.paths[:4]:
         live.add(Path(shutil.copy(source, folder / source.name)))
         assert live.wait(60)
-    # (The cache spaces its writes by ten times a write's duration: not every tile's.)
-    cache = json.loads((folder / "openflexure_stitching_cache.json").read_text())
-    assert sum(len(run["pairs"]) for run in cache["runs"]) > 0
+        measured = sum(r.new_pairs for r in live.reports)
+        deadline = time.monotonic() + 10
+        while cached_pairs() < measured and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cached_pairs() == measured
+    assert measured > 0
     live.close()
-    cache = json.loads((folder / "openflexure_stitching_cache.json").read_text())
-    assert sum(len(run["pairs"]) for run in cache["runs"]) == sum(r.new_pairs for r in live.reports)
 
 
 def test_tiles_added_out_of_order_end_as_the_batch_run_from_the_live_cache(

@@ -74,6 +74,8 @@ FINAL_PLACEMENT_TOLERANCE = BATCH_PLACEMENT_TOLERANCE
 # How often the live cache file is written (at most; between tiles, see `_publish`): it bounds
 # the pairs an interruption loses, and a write encodes the whole file (0.1 s at 1,600 tiles).
 CACHE_WRITE_INTERVAL_S = 10.0
+# ... written once the worker has had nothing to do for this long (see `_next_job`).
+CACHE_WRITE_AFTER_IDLE_S = 0.05
 # Modes whose outputs a live run can finish with (the others place nothing).
 LIVE_MODES = ("all", "preview_stitch")
 
@@ -307,7 +309,7 @@ class LiveStitcher:
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            job = self._next_job()
             if job is _STOP:
                 return
             kind, item, stage_position, ready_at = job
@@ -322,6 +324,19 @@ class LiveStitcher:
                 self._say_warning(str(error))
             except Exception as error:  # never let one tile end the scan
                 self._say_warning(f"{item}: {type(error).__name__}: {error}: left out")
+
+    def _next_job(self) -> Any:
+        """The next job; the cache file is written, when due, once the worker has been idle
+        for `CACHE_WRITE_AFTER_IDLE_S`: between tiles, and not when the session is ending
+        (a microscope server calls `finish` right after the last tile's update, and the final
+        run writes the cache while it waits for the plot helper)."""
+        if self._cache is None:
+            return self._queue.get()
+        try:
+            return self._queue.get(timeout=CACHE_WRITE_AFTER_IDLE_S)
+        except queue.Empty:
+            self._cache.write_if_due()
+            return self._queue.get()
 
     def _do(self, kind: str, item: Any, stage_position: Any, ready_at: float) -> None:
         started_cpu = time.process_time()
@@ -455,11 +470,10 @@ class LiveStitcher:
         self._say_info(report.status_line())
         if self.on_update is not None:
             self.on_update(report)
-        if self._cache is not None:
-            # Sooner with nothing waiting (a tile, or the end, where the final run writes
-            # it); with tiles waiting, only once the write is well overdue, which still
-            # bounds what an interruption can lose.
-            self._cache.write_if_due(patience=1.0 if self._queue.empty() else 3.0)
+        if self._cache is not None and not self._queue.empty():
+            # Tiles waiting (the worker is behind): the cache is written between them only
+            # once the write is well overdue, which still bounds what an interruption loses.
+            self._cache.write_if_due(patience=3.0)
 
     def _write_positions(self, update: LayoutUpdate) -> None:
         extra: dict[str, object] = {
