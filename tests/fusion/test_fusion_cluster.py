@@ -15,6 +15,7 @@ distributed = pytest.importorskip("distributed")
 
 from ofs_stitch.cli import ofs  # noqa: E402
 from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
+from ofs_stitch.fusion import api as fusion_api  # noqa: E402
 from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions, local_cluster  # noqa: E402
 from ofs_stitch.fusion.measure import PairJob, measure_pairs_on_dask  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
@@ -44,6 +45,25 @@ def test_two_worker_processes_fuse_what_the_threads_fuse(
         assert np.array_equal(a[str(level)][:], b[str(level)][:])
     # Both workers painted chunks.
     assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_a_cluster_of_its_own_fuses_the_same_and_none_starts_for_a_finished_output(
+    tmp_path: Path, subpixel_scan: FusionScan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = layout_from_positions(subpixel_scan.paths, subpixel_scan.positions)
+    threaded = fuse_to_zarr(layout, tmp_path / "threads.ome.zarr", chunk=64, blend="feather")
+    out = tmp_path / "own.ome.zarr"
+    own = fuse_to_zarr(layout, out, chunk=64, blend="feather", processes=1)
+    assert own.chunks_written == threaded.chunks_written > 10
+    read = zarr.open_group(str(tmp_path / "threads.ome.zarr"), mode="r")["0"][:]
+    assert np.array_equal(zarr.open_group(str(out), mode="r")["0"][:], read)
+
+    def no_cluster(workers: int) -> None:
+        raise AssertionError("a cluster was started for an output that is up to date")
+
+    monkeypatch.setattr(fusion_api, "local_cluster", no_cluster)
+    again = fuse_to_zarr(layout, out, chunk=64, blend="feather", processes=1)
+    assert again.up_to_date and again.chunks_written == 0
 
 
 @pytest.mark.parametrize("with_progress", [False, True])

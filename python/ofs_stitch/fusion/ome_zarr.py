@@ -177,6 +177,11 @@ def _read_fingerprint(path: Path) -> str | None:
     return None
 
 
+def holds(final: Path, fingerprint: str) -> bool:
+    """Whether ``final`` is a finished output of the mosaic ``fingerprint`` names."""
+    return final.exists() and _read_fingerprint(final) == fingerprint
+
+
 def prepare(
     final: Path,
     *,
@@ -196,7 +201,7 @@ def prepare(
     if version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {version!r} is not offered: use 0.4 or 0.5")
     final = Path(final)
-    if final.exists() and _read_fingerprint(final) == fingerprint:
+    if holds(final, fingerprint):
         return None
     staging = final.with_name(final.name + PARTIAL_SUFFIX)
     levels = level_shapes(height, width, chunk) if pyramid else ((height, width),)
