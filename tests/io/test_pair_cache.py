@@ -354,12 +354,18 @@ def test_concurrent_puts_are_all_persisted(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [CACHE_FILE_NAME]  # no temporary files left
 
 
-def test_writes_are_throttled_by_count(tmp_path, monkeypatch):
-    writes = []
+@pytest.fixture
+def writes(monkeypatch) -> list[int]:
+    """One entry per write of a cache file, appended as it happens."""
+    written: list[int] = []
     real = cache_module.write_text_atomic
     monkeypatch.setattr(
-        cache_module, "write_text_atomic", lambda path, text: (writes.append(1), real(path, text))
+        cache_module, "write_text_atomic", lambda path, text: (written.append(1), real(path, text))
     )
+    return written
+
+
+def test_writes_are_throttled_by_count(tmp_path, writes):
     names = [f"img_{k:02d}.jpg" for k in range(30)]
     pairs = [(a, b) for a in range(30) for b in range(a + 1, 30)][:200]
     with open_cache(tmp_path, names, flush_interval_s=3600.0, flush_every=64) as cache:
@@ -372,12 +378,7 @@ def test_writes_are_throttled_by_count(tmp_path, monkeypatch):
     assert len(writes) == 5  # nothing new, but "last_used" changed: one write per run
 
 
-def test_without_writes_in_put_the_owner_writes_when_due(tmp_path, monkeypatch):
-    writes = []
-    real = cache_module.write_text_atomic
-    monkeypatch.setattr(
-        cache_module, "write_text_atomic", lambda path, text: (writes.append(1), real(path, text))
-    )
+def test_without_writes_in_put_the_owner_writes_when_due(tmp_path, writes):
     names = [f"img_{k:02d}.jpg" for k in range(12)]
     cache = open_cache(tmp_path, names, flush_interval_s=0.0, flush_every=2, write_in_put=False)
     for a in range(5):
