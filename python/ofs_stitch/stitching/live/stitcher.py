@@ -71,10 +71,11 @@ PREVIEW = "preview.jpg"
 # robust loss (Cauchy) is not convex, and from the live layout's down-weighted pairs the solves
 # settled elsewhere (tiles up to 36 px off).
 FINAL_PLACEMENT_TOLERANCE = BATCH_PLACEMENT_TOLERANCE
-# How often the live cache file is written (at most; between tiles, see `_publish`): it bounds
-# the pairs an interruption loses, and a write encodes the whole file (0.1 s at 1,600 tiles).
+# How often the live cache file is written (at most): it bounds the pairs an interruption
+# loses, and a write encodes the whole file (0.1 s at 1,600 tiles). It is written once the
+# worker has had nothing to do for CACHE_WRITE_AFTER_IDLE_S (`_next_job`), or, when tiles keep
+# it busy, once three intervals have passed (`_publish`).
 CACHE_WRITE_INTERVAL_S = 10.0
-# ... written once the worker has had nothing to do for this long (see `_next_job`).
 CACHE_WRITE_AFTER_IDLE_S = 0.05
 # Modes whose outputs a live run can finish with (the others place nothing).
 LIVE_MODES = ("all", "preview_stitch")
@@ -401,7 +402,7 @@ class LiveStitcher:
             candidates = [self.output_dir]
             if self.folder.resolve() != self.output_dir.resolve():
                 candidates.append(self.folder)
-            # Written between tiles (`_publish`), not inside a tile's update: at 1,600 tiles
+            # Written between tiles (`_next_job`), not inside a tile's update: at 1,600 tiles
             # a write takes 0.1 s, which a tile's latency would carry.
             self._cache = CorrelationCache.open(
                 candidates,
