@@ -4,6 +4,7 @@ an existing cluster's address: the same pixels as the threaded scheduler."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,12 +49,19 @@ def test_two_worker_processes_fuse_what_the_threads_fuse(
 
 
 def test_a_cluster_of_its_own_fuses_the_same_and_none_starts_for_a_finished_output(
-    tmp_path: Path, subpixel_scan: FusionScan, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    subpixel_scan: FusionScan,
+    monkeypatch: pytest.MonkeyPatch,
+    client: distributed.Client,
 ) -> None:
     layout = layout_from_positions(subpixel_scan.paths, subpixel_scan.positions)
     threaded = fuse_to_zarr(layout, tmp_path / "threads.ome.zarr", chunk=64, blend="feather")
     out = tmp_path / "own.ome.zarr"
-    own = fuse_to_zarr(layout, out, chunk=64, blend="feather", processes=1)
+    # (Beside the module's cluster, which holds the HTTP port a cluster takes by default:
+    # another is taken without a warning.)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        own = fuse_to_zarr(layout, out, chunk=64, blend="feather", processes=1)
     assert own.chunks_written == threaded.chunks_written > 10
     read = zarr.open_group(str(tmp_path / "threads.ome.zarr"), mode="r")["0"][:]
     assert np.array_equal(zarr.open_group(str(out), mode="r")["0"][:], read)

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,10 @@ def local_cluster(workers: int, *, memory_limit: str | int = "auto") -> Iterator
     environment = dict(os.environ)
     # The nanny hands the configuration in force to the worker processes it starts; the
     # scheduler reads its own as it starts.
-    with dask.config.set(QUIET_CLUSTER):
+    with dask.config.set(QUIET_CLUSTER), warnings.catch_warnings():
+        # The scheduler's HTTP server (health checks; no dashboard here) wants port 8787 and
+        # takes another when a Dask cluster the user runs already has it: nothing to warn about.
+        warnings.filterwarnings("ignore", "Port 8787 is already in use", UserWarning)
         cluster = distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
