@@ -57,8 +57,8 @@ def test_a_cluster_of_its_own_fuses_the_same_and_none_starts_for_a_finished_outp
     layout = layout_from_positions(subpixel_scan.paths, subpixel_scan.positions)
     threaded = fuse_to_zarr(layout, tmp_path / "threads.ome.zarr", chunk=64, blend="feather")
     out = tmp_path / "own.ome.zarr"
-    # (Beside the module's cluster, which holds the HTTP port a cluster takes by default:
-    # another is taken without a warning.)
+    # (Beside the module's cluster: with distributed's default HTTP port, both would want
+    # 8787 and this one would warn that it took another.)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         own = fuse_to_zarr(layout, out, chunk=64, blend="feather", processes=1)

@@ -6,9 +6,9 @@ import json
 import math
 import os
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -378,7 +378,7 @@ def test_writes_are_throttled_by_count(tmp_path, writes):
     assert len(writes) == 5  # nothing new, but "last_used" changed: one write per run
 
 
-def test_without_writes_in_put_the_owner_writes_when_due(tmp_path, writes):
+def test_without_writes_in_put_the_owner_writes_when_due(tmp_path, writes, monkeypatch):
     names = [f"img_{k:02d}.jpg" for k in range(12)]
     cache = open_cache(tmp_path, names, flush_interval_s=0.0, flush_every=2, write_in_put=False)
     for a in range(5):
@@ -390,12 +390,15 @@ def test_without_writes_in_put_the_owner_writes_when_due(tmp_path, writes):
     cache.write_if_due()
     assert len(writes) == 1  # nothing changed since
 
-    patient = open_cache(tmp_path, names, flush_interval_s=0.2, write_in_put=False)
+    # The cache's clock, moved by hand (a slow machine must not make a write due early).
+    now = [1000.0]
+    monkeypatch.setattr(cache_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    patient = open_cache(tmp_path, names, flush_interval_s=10.0, write_in_put=False)
     patient.put(names[6], names[7], measurement(6, 7))
     written = len(writes)
     patient.write_if_due()
     assert len(writes) == written  # not due yet
-    time.sleep(0.25)
+    now[0] += 12.0
     patient.write_if_due(patience=100.0)
     assert len(writes) == written  # due, but not a hundred times over
     patient.write_if_due()

@@ -12,7 +12,6 @@ import hashlib
 import importlib
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,16 +115,17 @@ def local_cluster(workers: int, *, memory_limit: str | int = "auto") -> Iterator
     environment = dict(os.environ)
     # The nanny hands the configuration in force to the worker processes it starts; the
     # scheduler reads its own as it starts.
-    with dask.config.set(QUIET_CLUSTER), warnings.catch_warnings():
-        # The scheduler's HTTP server (health checks; no dashboard here) wants port 8787 and
-        # takes another when a Dask cluster the user runs already has it: nothing to warn about.
-        warnings.filterwarnings("ignore", "Port 8787 is already in use", UserWarning)
+    with dask.config.set(QUIET_CLUSTER):
         cluster = distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             memory_limit=memory_limit,
+            # The scheduler's HTTP server (health checks; no dashboard) on a free port of this
+            # machine only: by default it takes 8787, and beside a Dask cluster the user runs
+            # (which holds 8787) distributed printed a warning about taking another.
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
     try:
         with distributed.Client(cluster) as client:
