@@ -76,6 +76,23 @@ def test_the_cache_file_is_written_between_tiles(small_scan, tmp_path: Path, mon
     live.close()
 
 
+def test_a_busy_worker_still_writes_the_cache_when_overdue(
+    small_scan, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Tiles queued back to back leave the worker no idle moment: the cache is written
+    between them once overdue, so an interruption still loses a bounded part."""
+    monkeypatch.setattr(stitcher_module, "CACHE_WRITE_INTERVAL_S", 0.0)
+    monkeypatch.setattr(stitcher_module, "CACHE_WRITE_AFTER_IDLE_S", 3600.0)  # never idle
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    live = LiveStitcher(folder, quiet=True)
+    for source in small_scan.paths[:4]:
+        live.add(Path(shutil.copy(source, folder / source.name)))
+    assert live.wait(60)
+    assert (folder / "openflexure_stitching_cache.json").is_file()
+    live.close()
+
+
 def test_tiles_added_out_of_order_end_as_the_batch_run_from_the_live_cache(
     small_scan, small_scan_batch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
