@@ -17,9 +17,9 @@ def test_overlap_fraction_of_equal_tiles() -> None:
 
 def test_numpy_and_kd_tree_neighbour_searches_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     positions = np.random.default_rng(3).uniform(0, 20000, (1500, 2))
-    direct = candidates._overlapping_pairs(positions, TILE)
+    direct = candidates.overlapping_pairs(positions, TILE)
     monkeypatch.setattr(candidates, "ALL_PAIRS_LIMIT", 10)
-    with_tree = candidates._overlapping_pairs(positions, TILE)
+    with_tree = candidates.overlapping_pairs(positions, TILE)
     assert len(direct) > 100
     np.testing.assert_array_equal(direct, with_tree)
 
@@ -46,7 +46,7 @@ def test_the_sweep_finds_exactly_the_overlapping_pairs_of_every_pair_checked(lay
         positions = np.column_stack([rows.ravel() * 480.0, cols.ravel() * 640.0])
     else:  # z-stacks: several tiles at one position
         positions = rng.integers(0, 6, (n, 2)) * 300.0
-    swept = candidates._overlapping_pairs(positions, TILE)
+    swept = candidates.overlapping_pairs(positions, TILE)
     np.testing.assert_array_equal(swept, _all_pairs_overlapping(positions, TILE))
     assert len(swept) > 0 or layout == "grid"
 

@@ -45,11 +45,14 @@ class NeighbourOverlaps:
 
 
 def neighbour_overlaps(
-    stage_positions_px: np.ndarray, tile_shape: tuple[int, int]
+    stage_positions_px: np.ndarray,
+    tile_shape: tuple[int, int],
+    overlapping: np.ndarray | None = None,
 ) -> NeighbourOverlaps:
-    """The overlapping pairs that are direct neighbours, with their overlap fractions."""
+    """The overlapping pairs that are direct neighbours, with their overlap fractions.
+    ``overlapping``: `overlapping_pairs` of these positions, when the caller has them."""
     positions = np.asarray(stage_positions_px, dtype=float).reshape(-1, 2)
-    close = _overlapping_pairs(positions, tile_shape) if len(positions) > 1 else np.empty((0, 2))
+    close = overlapping_pairs(positions, tile_shape) if overlapping is None else overlapping
     close = close.astype(np.int64).reshape(-1, 2)
     shifts = positions[close[:, 1]] - positions[close[:, 0]]
     relative = np.abs(shifts) / np.asarray(tile_shape, dtype=float)
@@ -76,34 +79,38 @@ def derived_minimum_overlap(neighbours: NeighbourOverlaps) -> float:
 def neighbours_left_out(neighbours: NeighbourOverlaps, pairs: list[CandidatePair]) -> int:
     """How many neighbour pairs are not among the candidate ``pairs``."""
     chosen = {(p.i, p.j) for p in pairs}
-    return sum((int(i), int(j)) not in chosen for i, j in neighbours.pairs)
+    return sum(pair not in chosen for pair in map(tuple, neighbours.pairs.tolist()))
 
 
 def candidate_pairs(
-    stage_positions_px: np.ndarray, tile_shape: tuple[int, int], minimum_overlap: float
+    stage_positions_px: np.ndarray,
+    tile_shape: tuple[int, int],
+    minimum_overlap: float,
+    overlapping: np.ndarray | None = None,
 ) -> list[CandidatePair]:
     """Pairs (i < j) whose stage positions overlap by at least ``minimum_overlap`` of a tile,
     plus the fewest smaller overlaps that join the scan into one connected piece.
+    ``overlapping``: `overlapping_pairs` of these positions, when the caller has them.
 
     The extra pairs matter on strips and sparse scans: stage error can shrink one link's
     apparent overlap below the limit, and a chain with a missing link cannot be placed from
     the images.
     """
     positions = np.asarray(stage_positions_px, dtype=float).reshape(-1, 2)
-    if len(positions) < 2:
-        return []
-    close = _overlapping_pairs(positions, tile_shape)
+    close = overlapping_pairs(positions, tile_shape) if overlapping is None else overlapping
     if len(close) == 0:
         return []
     shifts = positions[close[:, 1]] - positions[close[:, 0]]
     fractions = overlap_fraction(shifts, tile_shape)
     keep = fractions >= minimum_overlap
     keep |= _joining_pairs(len(positions), close, fractions, keep)
+    # Plain Python numbers from .tolist(): converting numpy scalars one by one took as long
+    # as finding the pairs (1,600 tiles).
     return [
-        CandidatePair(
-            i=int(i), j=int(j), expected_shift=(float(s[0]), float(s[1])), overlap_fraction=float(f)
+        CandidatePair(i=i, j=j, expected_shift=(s_row, s_col), overlap_fraction=f)
+        for (i, j), (s_row, s_col), f in zip(
+            close[keep].tolist(), shifts[keep].tolist(), fractions[keep].tolist(), strict=True
         )
-        for (i, j), s, f in zip(close[keep], shifts[keep], fractions[keep], strict=True)
     ]
 
 
@@ -112,8 +119,11 @@ def candidate_pairs(
 ALL_PAIRS_LIMIT = 2048
 
 
-def _overlapping_pairs(positions: np.ndarray, tile_shape: tuple[int, int]) -> np.ndarray:
+def overlapping_pairs(stage_positions_px: np.ndarray, tile_shape: tuple[int, int]) -> np.ndarray:
     """(m, 2) index pairs i < j of tiles whose rectangles overlap at all, sorted."""
+    positions = np.asarray(stage_positions_px, dtype=float).reshape(-1, 2)
+    if len(positions) < 2:
+        return np.empty((0, 2), np.int64)
     height, width = tile_shape
     if len(positions) <= ALL_PAIRS_LIMIT:
         return _overlapping_pairs_swept(positions, (float(height), float(width)))
@@ -126,7 +136,7 @@ def _overlapping_pairs(positions: np.ndarray, tile_shape: tuple[int, int]) -> np
 
 
 def _overlapping_pairs_swept(positions: np.ndarray, size: tuple[float, float]) -> np.ndarray:
-    """`_overlapping_pairs` by a sweep along the scan's longer axis (in tile sizes): each tile
+    """`overlapping_pairs` by a sweep along the scan's longer axis (in tile sizes): each tile
     is checked only against the tiles less than a tile further along it. Checking all pairs
     at once took 0.12 s at 1,600 tiles (1.3 million pairs); this checks about 3 per tile in a
     square scan, and no more pairs than that in any scan."""
@@ -155,12 +165,16 @@ def _joining_pairs(
     """Mask of the largest-overlap pairs (overlap > 0) that connect the pieces ``kept`` leaves
     apart (Kruskal's algorithm over the remaining pairs, largest overlap first)."""
     groups = DisjointSets(n)
-    for i, j in close[kept]:
-        groups.join(int(i), int(j))
+    pieces = n
+    for i, j in close[kept].tolist():
+        pieces -= groups.join(i, j)
     joining = np.zeros(len(close), dtype=bool)
-    for k in np.argsort(-fractions):
-        if not kept[k] and fractions[k] > 0:
-            joining[k] = groups.join(int(close[k, 0]), int(close[k, 1]))
+    if pieces == 1:  # the usual case: the kept pairs join the scan already
+        return joining
+    order = np.argsort(-fractions)
+    order = order[~kept[order] & (fractions[order] > 0)]
+    for k, (i, j) in zip(order.tolist(), close[order].tolist(), strict=True):
+        joining[k] = groups.join(i, j)
     return joining
 
 

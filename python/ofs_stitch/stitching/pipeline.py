@@ -31,6 +31,7 @@ from .candidates import (
     isolated_tiles,
     neighbour_overlaps,
     neighbours_left_out,
+    overlapping_pairs,
 )
 from .inputs import InputOptions, load_scan
 from .measure import MeasureSettings, measure_pairs
@@ -358,11 +359,13 @@ def _render(
 
 def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list[CandidatePair]:
     tile_shape = scan.tiles[0].shape
-    neighbours = neighbour_overlaps(scan.stage_positions_px, tile_shape)
+    stage = scan.stage_positions_px
+    overlapping = overlapping_pairs(stage, tile_shape)
+    neighbours = neighbour_overlaps(stage, tile_shape, overlapping)
     minimum_overlap = options.minimum_overlap
     if minimum_overlap is None:
         minimum_overlap = derived_minimum_overlap(neighbours)
-    pairs = candidate_pairs(scan.stage_positions_px, tile_shape, minimum_overlap)
+    pairs = candidate_pairs(stage, tile_shape, minimum_overlap, overlapping)
     left_out = neighbours_left_out(neighbours, pairs)
     if left_out:
         say.info(
