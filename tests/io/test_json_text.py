@@ -77,3 +77,19 @@ def test_non_finite_numbers_follow_allow_nan() -> None:
 def test_keys_must_be_strings() -> None:
     with pytest.raises(TypeError, match="keys must be strings"):
         json_text.dumps({1: [{"a": [1]}]})
+
+
+def test_encoded_records_are_written_as_the_records_would_be() -> None:
+    pairs = [{"a": f"t{k}.jpg", "shift": [k / 3, -k], "quality": math.nan} for k in range(3)]
+    for records in (pairs, []):
+        document = {"runs": [{"settings": {"x": 1}, "pairs": records}], "version": 1}
+        encoded = {
+            "runs": [
+                {
+                    "settings": {"x": 1},
+                    "pairs": json_text.EncodedRecords(json_text.record_text(r) for r in records),
+                }
+            ],
+            "version": 1,
+        }
+        assert json_text.dumps(encoded) == json_text.dumps(document)

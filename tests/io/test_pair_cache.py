@@ -573,3 +573,34 @@ def test_a_file_added_again_with_another_signature_loses_its_pairs(tmp_path):
         assert cache.get("a.jpg", "b.jpg") is not None
         assert cache.add_files(signatures(["b.jpg"], size=1234)) == 1  # re-captured
         assert cache.get("a.jpg", "b.jpg") is None
+
+
+def test_a_write_encodes_only_the_pairs_that_changed(tmp_path, monkeypatch):
+    """Each pair's line is reused while its measurement is the same; a replaced one is
+    encoded again, and the file says what a fresh encoding would."""
+    names = ["a.jpg", "b.jpg", "c.jpg"]
+    encoded: list[dict] = []
+    record_text = cache_module.json_text.record_text
+
+    def counting(record, **kwargs):
+        encoded.append(record)
+        return record_text(record, **kwargs)
+
+    monkeypatch.setattr(cache_module.json_text, "record_text", counting)
+    cache = open_cache(tmp_path, names, write_in_put=False)
+    cache.put("a.jpg", "b.jpg", measurement(0, 1))
+    cache.put("b.jpg", "c.jpg", measurement(1, 2))
+    cache.flush()
+    assert len(encoded) == 2
+    cache.put("a.jpg", "c.jpg", measurement(0, 2))
+    cache.put("b.jpg", "c.jpg", measurement(1, 2, 5.0))  # measured again
+    cache.flush()
+    assert [(r["a"], r["b"]) for r in encoded[2:]] == [("b.jpg", "c.jpg"), ("a.jpg", "c.jpg")]
+    text = (tmp_path / CACHE_FILE_NAME).read_text()
+    monkeypatch.setattr(cache_module.json_text, "record_text", record_text)
+    fresh = open_cache(tmp_path / "fresh", names)
+    for i, j, k in ((0, 1, 0.0), (1, 2, 5.0), (0, 2, 0.0)):
+        fresh.put(names[i], names[j], measurement(i, j, k))
+    fresh.flush()
+    strip = lambda t: "\n".join(x for x in t.splitlines() if '"last_used"' not in x)  # noqa: E731
+    assert strip(text) == strip((tmp_path / "fresh" / CACHE_FILE_NAME).read_text())

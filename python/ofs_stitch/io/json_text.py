@@ -20,6 +20,18 @@ MAX_CONTAINERS_ON_ONE_LINE = 16
 _CONTAINERS = (dict, list, tuple)  # what json writes as objects and arrays
 
 
+class EncodedRecords(list):  # type: ignore[type-arg]
+    """A list of records already encoded (each `record_text` of a record), written one per
+    line as they are: a file rewritten again and again (the correlation cache) encodes each
+    record once instead of on every write."""
+
+
+def record_text(record: Any, *, allow_nan: bool = True) -> str:
+    """``record`` (an object or array of numbers, strings and flat containers) as `dumps`
+    writes it on its line, for `EncodedRecords`."""
+    return json.JSONEncoder(allow_nan=allow_nan).encode(record)
+
+
 def dumps(value: Any, *, allow_nan: bool = True) -> str:
     """``value`` as JSON text; ``json.loads`` gives back what it gives for ``json.dumps(value)``.
 
@@ -38,6 +50,10 @@ def dumps(value: Any, *, allow_nan: bool = True) -> str:
 def _emit(
     value: Any, indent: str, parts: list[str], encode: Callable[[Any], str], top: bool = False
 ) -> None:
+    if isinstance(value, EncodedRecords) and value:
+        inner = indent + " "
+        parts.append("[\n" + inner + (",\n" + inner).join(value) + "\n" + indent + "]")
+        return
     if not isinstance(value, _CONTAINERS) or not value or (not top and not _spread(value)):
         parts.append(encode(value))
         return
@@ -68,6 +84,8 @@ def _spread(container: Any) -> bool:
     containers = 0
     for child in _entries(container):
         if isinstance(child, _CONTAINERS):
+            if isinstance(child, EncodedRecords) and child:
+                return True  # records, laid out as the containers they hold would be
             containers += 1
             for grandchild in _entries(child):
                 if isinstance(grandchild, _CONTAINERS):
