@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
@@ -290,3 +291,41 @@ def test_wrong_calls_raise_at_once(tmp_path: Path) -> None:
         LiveStitcher(tmp_path, stitching_mode="only_correlate")
     with pytest.raises(InputError, match="no option"):
         LiveStitcher(tmp_path, watch=True)
+
+
+def test_the_final_run_leaves_the_session_objects_to_the_gc_only_after(
+    small_scan, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The session's objects are frozen out of garbage collection during the final run and
+    given back after it; a host application's own freeze is left as it was."""
+    if gc.get_freeze_count():
+        pytest.skip("this process has frozen objects already")
+    frozen_during_run: list[int] = []
+    real_stitch = stitcher_module.stitch
+
+    def stitch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        frozen_during_run.append(gc.get_freeze_count())
+        return real_stitch(*args, **kwargs)
+
+    monkeypatch.setattr(stitcher_module, "stitch", stitch)
+    for host_froze in (False, True):
+        folder = tmp_path / f"scan_{host_froze}"
+        folder.mkdir()
+        if host_froze:
+            gc.freeze()
+        host_frozen = gc.get_freeze_count()
+        try:
+            live = LiveStitcher(folder, quiet=True)
+            for source in small_scan.paths[:3]:
+                live.add(Path(shutil.copy(source, folder / source.name)))
+            assert live.finish() is not None
+            # (Frozen objects freed meanwhile leave the count.)
+            frozen_after_run = gc.get_freeze_count()
+        finally:
+            gc.unfreeze()
+        if host_froze:
+            # Not undone, and not frozen again (the session's objects, made after the host's
+            # freeze, would have joined it).
+            assert 0 < frozen_after_run and frozen_during_run[-1] <= host_frozen
+        else:
+            assert frozen_during_run[-1] > 1000 and frozen_after_run == 0

@@ -15,11 +15,13 @@ included (the placement is solved as the batch run solves it).
 
 from __future__ import annotations
 
+import gc
 import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -259,17 +261,18 @@ class LiveStitcher:
             scan = self._final_scan()
             if scan is None:
                 return None
-            result = stitch(
-                self.folder,
-                self.options,
-                plot_helper=self._plots,
-                scan=scan,
-                tiles_held=self._tiles_held(scan),
-                # Every pair is in this cache already: not read back from its file (the run
-                # starts writing it once its pairs are gathered; `close` waits for that).
-                cache=self._cache,
-                placement_tolerance=FINAL_PLACEMENT_TOLERANCE,
-            )
+            with _session_objects_left_out_of_gc():
+                result = stitch(
+                    self.folder,
+                    self.options,
+                    plot_helper=self._plots,
+                    scan=scan,
+                    tiles_held=self._tiles_held(scan),
+                    # Every pair is in this cache already: not read back from its file (the
+                    # run starts writing it once its pairs are gathered; `close` waits for it).
+                    cache=self._cache,
+                    placement_tolerance=FINAL_PLACEMENT_TOLERANCE,
+                )
             self._plots = None
         finally:
             self.close()
@@ -556,6 +559,23 @@ class LiveStitcher:
     def _say_warning(self, message: str) -> None:
         self.warnings.append(message)
         self._warn(message)
+
+
+@contextmanager
+def _session_objects_left_out_of_gc() -> Iterator[None]:
+    """The final run without the cyclic garbage collector walking the objects that exist when
+    it starts (the session's: a header, a report, a path... per tile), which are not garbage:
+    at 1,600 tiles a full collection over them took 0.03-0.04 s of the finish (`gc.freeze`).
+    Only when nothing is frozen already, so that a host application's own freeze is never
+    undone; objects made during the run are collected as usual."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _warn_on_stderr(message: str) -> None:
