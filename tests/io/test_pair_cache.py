@@ -602,5 +602,8 @@ def test_a_write_encodes_only_the_pairs_that_changed(tmp_path, monkeypatch):
     for i, j, k in ((0, 1, 0.0), (1, 2, 5.0), (0, 2, 0.0)):
         fresh.put(names[i], names[j], measurement(i, j, k))
     fresh.flush()
-    strip = lambda t: "\n".join(x for x in t.splitlines() if '"last_used"' not in x)  # noqa: E731
-    assert strip(text) == strip((tmp_path / "fresh" / CACHE_FILE_NAME).read_text())
+
+    def without_dates(text: str) -> list[str]:
+        return [line for line in text.splitlines() if '"last_used"' not in line]
+
+    assert without_dates(text) == without_dates((tmp_path / "fresh" / CACHE_FILE_NAME).read_text())

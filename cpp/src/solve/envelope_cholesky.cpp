@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <utility>
 
 namespace ofs::solve_detail {
@@ -186,8 +187,10 @@ bool EnvelopeCholesky::factor(const SparseMatrix& matrix, const std::vector<char
             // `shared` up to c, the rest of either range alone, then row c + 1's k = c term.
             const std::int64_t ka = std::max(fr, first_a), kb = std::max(fr, first_b);
             const std::int64_t shared = std::min(std::max(ka, kb), c);
-            auto [sum_a, sum_b] = two_dot_products(row + (shared - fr), a + (shared - first_a),
-                                                   b + (shared - first_b), c - shared);
+            double sum_a = 0.0, sum_b = 0.0;
+            if (shared < c)  // (else row c + 1 may hold nothing before c: no pointer into it)
+                std::tie(sum_a, sum_b) = two_dot_products(
+                    row + (shared - fr), a + (shared - first_a), b + (shared - first_b), c - shared);
             if (ka < shared) sum_a += dot_product(row + (ka - fr), a + (ka - first_a), shared - ka);
             if (kb < shared) sum_b += dot_product(row + (kb - fr), b + (kb - first_b), shared - kb);
             row[c - fr] = (row[c - fr] - sum_a) * inverse_diagonal_[c];

@@ -667,32 +667,31 @@ def _pair_label(raw: Any) -> str:
     return ""
 
 
-# Each cached pair's line of the file, by its two file names, with the measurement it encodes.
-_PairLines = dict[tuple[str, str], tuple[PairMeasurement, str]]
+# Each cached pair's line of the file, by its run's place in the file and its two file names,
+# with the measurement it encodes.
+_PairLines = dict[tuple[int, str, str], tuple[PairMeasurement, str]]
 
 
 def _serialise(
     files: dict[str, tuple[int, int]],
     names: Sequence[str],
     runs: list[dict[str, Any]],
-    lines: _PairLines | None = None,
+    lines: _PairLines,
 ) -> str:
-    """The file's text. ``lines``: the pair lines of the last write (see `_PairLines`), reused
-    where the measurement is the same object, and replaced by this write's: the file is
-    rewritten every few seconds during a run, and encoding every pair each time was most of
-    a write (40 ms at 3,000 pairs)."""
-    known = {} if lines is None else dict(lines)
-    if lines is not None:
-        lines.clear()
+    """The file's text. ``lines``: the pair lines of the last write, reused where the
+    measurement is the same object, and replaced by this write's: the file is rewritten every
+    few seconds during a run, and encoding every pair each time was most of a write (40 ms at
+    3,000 pairs)."""
+    earlier = dict(lines)
+    lines.clear()
 
-    def line(a: str, b: str, measurement: PairMeasurement) -> str:
-        earlier = known.get((a, b))
-        if earlier is not None and earlier[0] is measurement:
-            text = earlier[1]
+    def line(run: int, a: str, b: str, measurement: PairMeasurement) -> str:
+        known = earlier.get((run, a, b))
+        if known is not None and known[0] is measurement:
+            text = known[1]
         else:
             text = json_text.record_text(measurement.to_json(a=a, b=b))
-        if lines is not None:
-            lines[(a, b)] = (measurement, text)
+        lines[(run, a, b)] = (measurement, text)
         return text
 
     document = {
@@ -704,11 +703,11 @@ def _serialise(
                 "settings": run["settings"],
                 "last_used": run["last_used"],
                 "pairs": json_text.EncodedRecords(
-                    line(names[i], names[j], measurement)
+                    line(k, names[i], names[j], measurement)
                     for (i, j), measurement in run["pairs"].items()
                 ),
             }
-            for run in runs
+            for k, run in enumerate(runs)
         ],
     }
     # NaN/inf (e.g. the correlation of a blank tile) are kept as Python's JSON extension: this
