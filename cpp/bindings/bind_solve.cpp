@@ -57,7 +57,8 @@ void bind_solve(py::module_ m) {
            DoubleArray weight, Int64Array prior_tile, DoubleArray prior_position,
            DoubleArray prior_weight, const std::string& loss, double robust_scale,
            int max_reweighting_iterations, double tolerance,
-           std::optional<DoubleArray> initial_positions, const std::string& method) {
+           std::optional<DoubleArray> initial_positions, const std::string& method,
+           double position_tolerance) {
             const py::ssize_t m_pairs = i.shape(0);
             require_length(j, m_pairs, "j");
             require_length(weight, m_pairs, "weight");
@@ -88,6 +89,7 @@ void bind_solve(py::module_ m) {
             settings.robust_scale = robust_scale;
             settings.max_reweighting_iterations = max_reweighting_iterations;
             settings.tolerance = tolerance;
+            settings.position_tolerance = position_tolerance;
             settings.method = parse_method(method);
             if (initial_positions) {
                 if (initial_positions->ndim() != 2 || initial_positions->shape(1) != 2)
@@ -121,7 +123,8 @@ void bind_solve(py::module_ m) {
         py::arg("prior_tile"), py::arg("prior_position"), py::arg("prior_weight"),
         py::arg("loss") = "none", py::arg("robust_scale") = 1.0,
         py::arg("max_reweighting_iterations") = 50, py::arg("tolerance") = 1e-12,
-        py::arg("initial_positions") = py::none(), py::arg("method") = "auto");
+        py::arg("initial_positions") = py::none(), py::arg("method") = "auto",
+        py::arg("position_tolerance") = 0.0);
 
     m.def(
         "place_points",

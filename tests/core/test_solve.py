@@ -11,6 +11,7 @@ from scipy.sparse.linalg import lsqr
 from ofs_stitch import InputError, SolvedPositions, solve_positions
 
 AGREEMENT = 1e-6  # px, ours vs LSQR
+ROBUST_AGREEMENT = 1e-5  # px, robust solves that take different paths to one minimum
 
 
 def lsqr_positions(
@@ -351,9 +352,11 @@ def test_direct_and_conjugate_gradient_solves_agree(robust: str | None, seed: in
     difference = np.abs(direct.positions - cg.positions).max()
     print(f"seed {seed}, {robust}: max |direct - CG| = {difference:.2e} px")
     # Conjugate gradients stop at a relative residual of 1e-12; the reweighting carries their
-    # last digits on from round to round.
-    assert difference < AGREEMENT
-    np.testing.assert_allclose(direct.robust_weights, cg.robust_weights, atol=1e-6)
+    # last digits on from round to round, and its stretched steps (up to 16x) amplify them, so
+    # the two may stop a round apart: both within the reweighting's own convergence (weights
+    # settled to 1e-6, which leaves positions within about 1e-5 px).
+    assert difference < (AGREEMENT if robust is None else ROBUST_AGREEMENT)
+    np.testing.assert_allclose(direct.robust_weights, cg.robust_weights, atol=1e-5)
     for group in (slice(0, 60), slice(60, 85)):  # no prior: centred
         np.testing.assert_allclose(direct.positions[group].mean(axis=0), 0.0, atol=1e-9)
     np.testing.assert_array_equal(direct.positions[[125, 127]], 0.0)
@@ -409,3 +412,59 @@ def test_a_matrix_too_nearly_singular_to_factor_falls_back_to_conjugate_gradient
     free = solve_positions(50, pairs, method="direct", robust="cauchy")
     shape = fallback.positions - fallback.positions.mean(axis=0)
     np.testing.assert_allclose(shape, free.positions, atol=1e-6)
+
+
+def robust_gradient(
+    positions: np.ndarray, pairs: np.ndarray, priors: np.ndarray, prior_weight: float, scale: float
+) -> np.ndarray:
+    """The gradient of the Cauchy objective (sum of s^2/2 log(1 + |r|^2/s^2) over pairs, plus
+    the priors' v/2 |p - q|^2) at ``positions``: zero at its minimum."""
+    i, j = pairs[:, 0].astype(int), pairs[:, 1].astype(int)
+    residual = positions[j] - positions[i] - pairs[:, 2:4]
+    pull = residual / (1.0 + (residual**2).sum(axis=1, keepdims=True) / scale**2)
+    gradient = prior_weight * (positions - priors)
+    np.add.at(gradient, j, pull)
+    np.subtract.at(gradient, i, pull)
+    return gradient
+
+
+def slowly_settling_scan(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 20 x 20 grid whose pairs are off by about the robust scale (1 px) or grossly: the
+    reweighting that settles slowly, as on a real scan's distorted optics."""
+    truth, index_pairs = grid_pairs(20, 20)
+    i, j = index_pairs[:, 0], index_pairs[:, 1]
+    d = truth[j] - truth[i] + rng.normal(0, 0.7, (len(i), 2))
+    gross = rng.choice(len(i), size=round(0.05 * len(i)), replace=False)
+    d[gross] += rng.uniform(-30, 30, (len(gross), 2))
+    priors = truth + rng.normal(0, 5.0, truth.shape)
+    return np.column_stack([i, j, d]), priors, truth
+
+
+@pytest.mark.parametrize("method", ["direct", "cg"])
+def test_robust_solve_settles_at_the_minimum_of_its_objective(method: str) -> None:
+    pairs, priors, _ = slowly_settling_scan(np.random.default_rng(8))
+    solved = solve_positions(
+        400, pairs, priors=priors, prior_weights=1e-3, robust="cauchy", method=method
+    )
+    gradient = np.abs(robust_gradient(solved.positions, pairs, priors, 1e-3, 1.0)).max()
+    print(f"{solved.reweighting_iterations} reweightings, largest gradient {gradient:.1e}")
+    # The weights settled to 1e-6 within the 50 rounds (plain reweighting, one step a round,
+    # had not after 50 here), where the gradient vanishes.
+    assert solved.converged
+    assert gradient < 1e-5
+
+
+def test_a_position_tolerance_ends_the_reweighting_sooner_near_the_same_minimum() -> None:
+    pairs, priors, _ = slowly_settling_scan(np.random.default_rng(9))
+    settings = dict(priors=priors, prior_weights=1e-3, robust="cauchy")
+    settled = solve_positions(400, pairs, **settings)  # type: ignore[arg-type]
+    sooner = solve_positions(400, pairs, position_tolerance=1e-4, **settings)  # type: ignore[arg-type]
+    distance = np.abs(sooner.positions - settled.positions).max()
+    print(
+        f"{sooner.reweighting_iterations} rounds instead of {settled.reweighting_iterations}: "
+        f"{distance:.1e} px apart"
+    )
+    assert sooner.reweighting_iterations < settled.reweighting_iterations
+    assert distance < 1e-3
+    with pytest.raises(InputError, match="position_tolerance"):
+        solve_positions(3, [(0, 1, 1.0, 0.0)], robust="cauchy", position_tolerance=-1.0)

@@ -19,6 +19,7 @@ def solve_positions(
     tolerance: float = 1e-12,
     initial_positions: NDArray[np.float64] | None = None,
     method: str = "auto",
+    position_tolerance: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], dict[str, object]]: ...
 def place_points(
     n_tiles: int,

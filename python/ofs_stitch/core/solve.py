@@ -57,6 +57,7 @@ def solve_positions(
     tolerance: float = 1e-12,
     initial: ArrayLike | None = None,
     method: SolveMethod = "auto",
+    position_tolerance: float = 0.0,
 ) -> SolvedPositions:
     """Positions of ``n_tiles`` tiles that best agree with the pair measurements.
 
@@ -69,7 +70,9 @@ def solve_positions(
     pixels (iteratively reweighted least squares). ``initial``: (n, 2) positions to start the
     iterations from (a warm start: the previous layout when a tile was added); the solution is
     the same, reached in fewer iterations. ``tolerance``: conjugate gradients' relative residual
-    (a direct solve is exact). ``method``: see `SolveMethod`.
+    (a direct solve is exact). ``method``: see `SolveMethod`. ``position_tolerance``: the
+    robust reweighting also ends once a round moves no tile by more than this many pixels
+    (0: only once no robust weight changes by more than 1e-6, or after 50 rounds).
     """
     if isinstance(n_tiles, bool) or not isinstance(n_tiles, (int, np.integer)) or n_tiles < 0:
         raise InputError(f"n_tiles={n_tiles!r} must be a non-negative integer")
@@ -103,6 +106,8 @@ def solve_positions(
         raise InputError(f"method={method!r}; use 'auto', 'direct' or 'cg'")
     if robust is not None and not robust_scale > 0:
         raise InputError(f"robust_scale={robust_scale} must be > 0 pixels")
+    if not position_tolerance >= 0:
+        raise InputError(f"position_tolerance={position_tolerance} must be >= 0 pixels")
 
     start = None
     if initial is not None:
@@ -126,6 +131,7 @@ def solve_positions(
         tolerance=float(tolerance),
         initial_positions=start,
         method=method,
+        position_tolerance=float(position_tolerance),
     )
     return SolvedPositions(
         positions=positions,

@@ -42,6 +42,9 @@ struct SolveSettings {
     RobustLoss loss = RobustLoss::none;
     double robust_scale = 1.0;  // residual (pixels) where the robust loss starts to bend
     int max_reweighting_iterations = 50;
+    // Reweighting also ends once a round moves no position by more than this (pixels); it
+    // always ends once no robust weight changes by 1e-6 (0: only then).
+    double position_tolerance = 0.0;
     double tolerance = 1e-12;  // CG stops when |residual| <= tolerance * |rhs| (CG only)
     SolveMethod method = SolveMethod::automatic;
     int max_cg_iterations = 0;  // 0: 10 * n + 100

@@ -40,6 +40,7 @@ from ..place import (
     LOOP_RESIDUAL_FLOOR_PX,
     LOOP_RESIDUAL_SIGMAS,
     PAIR_SIGMA_PX,
+    POSITION_TOLERANCE_PX,
     ROBUST_SCALE_FLOOR_PX,
     ROBUST_SCALE_SIGMAS,
     PlacedTiles,
@@ -419,6 +420,7 @@ class LiveLayout:
                 initial=None if result is None else result.positions,
                 # A live layout needs hundredths of a pixel, not the final run's 1e-12.
                 tolerance=LIVE_TOLERANCE,
+                position_tolerance=POSITION_TOLERANCE_PX,
             )
             residual = _residuals(result.positions, moves)
             size = np.hypot(residual[:, 0], residual[:, 1])
