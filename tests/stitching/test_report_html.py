@@ -286,3 +286,17 @@ def test_a_browser_draws_the_page_of_a_real_run(tmp_path: Path) -> None:
     # The map's good-pair blue is drawn (the lines of the used pairs and the outlines).
     good = np.array(report_html.GOOD_TO_BAD_RGB[0])
     assert (np.abs(pixels.astype(int) - good).max(axis=2) < 8).sum() > 200
+
+
+def test_map_colours_run_from_good_to_bad_along_the_ramp() -> None:
+    # Worked out by hand from GOOD_TO_BAD_RGB ((0, 114, 178), (240, 228, 66), (213, 94, 0)):
+    # 0.25 is halfway to yellow (120, 171, 122); at 0.125 green is 142.5, rounded half to even.
+    assert report_html._ramp_hexes([0.0, 0.125, 0.25, 0.5, 1.0, -3.0, 7.0]) == [
+        "#0072b2",
+        "#3c8e96",
+        "#78ab7a",
+        "#f0e442",
+        "#d55e00",
+        "#0072b2",
+        "#d55e00",
+    ]
