@@ -428,7 +428,7 @@ def robust_gradient(
     return gradient
 
 
-def slowly_settling_scan(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def slowly_settling_scan(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A 20 x 20 grid whose pairs are off by about the robust scale (1 px) or grossly: the
     reweighting that settles slowly, as on a real scan's distorted optics."""
     truth, index_pairs = grid_pairs(20, 20)
@@ -437,12 +437,12 @@ def slowly_settling_scan(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     gross = rng.choice(len(i), size=round(0.05 * len(i)), replace=False)
     d[gross] += rng.uniform(-30, 30, (len(gross), 2))
     priors = truth + rng.normal(0, 5.0, truth.shape)
-    return np.column_stack([i, j, d]), priors, truth
+    return np.column_stack([i, j, d]), priors
 
 
 @pytest.mark.parametrize("method", ["direct", "cg"])
 def test_robust_solve_settles_at_the_minimum_of_its_objective(method: str) -> None:
-    pairs, priors, _ = slowly_settling_scan(np.random.default_rng(8))
+    pairs, priors = slowly_settling_scan(np.random.default_rng(8))
     solved = solve_positions(
         400, pairs, priors=priors, prior_weights=1e-3, robust="cauchy", method=method
     )
@@ -455,7 +455,7 @@ def test_robust_solve_settles_at_the_minimum_of_its_objective(method: str) -> No
 
 
 def test_a_position_tolerance_ends_the_reweighting_sooner_near_the_same_minimum() -> None:
-    pairs, priors, _ = slowly_settling_scan(np.random.default_rng(9))
+    pairs, priors = slowly_settling_scan(np.random.default_rng(9))
     settings = dict(priors=priors, prior_weights=1e-3, robust="cauchy")
     settled = solve_positions(400, pairs, **settings)  # type: ignore[arg-type]
     sooner = solve_positions(400, pairs, position_tolerance=1e-4, **settings)  # type: ignore[arg-type]
