@@ -333,6 +333,15 @@ class CorrelationCache:
         if due:
             self._write(blocking=False)
 
+    def seconds_until_due(self) -> float | None:
+        """How long until `write_if_due` would write (0: now); None when nothing is waiting."""
+        with self._data_lock:
+            if not self._dirty or self.path is None:
+                return None
+            if self._pairs_since_write >= self._flush_every:
+                return 0.0
+            return max(0.0, self._last_flush + self._flush_interval_s - time.monotonic())
+
     def _due(self, patience: float = 1.0) -> bool:
         """(Under the data lock) whether the pending changes should be written now."""
         return (

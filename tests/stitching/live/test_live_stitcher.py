@@ -77,6 +77,34 @@ def test_the_cache_file_is_written_between_tiles(small_scan, tmp_path: Path, mon
     live.close()
 
 
+def test_changes_not_yet_due_are_written_once_due_without_another_tile(  # type: ignore[no-untyped-def]
+    small_scan, tmp_path: Path, monkeypatch
+) -> None:
+    """A scan that pauses (or has ended without `finish`) still gets its pairs saved: the idle
+    worker waits for the write to fall due instead of for the next tile."""
+    monkeypatch.setattr(stitcher_module, "CACHE_WRITE_INTERVAL_S", 1.0)
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    live = LiveStitcher(folder, quiet=True)
+    for source in small_scan.paths[:4]:  # back to back: the first idle moment is not due yet
+        live.add(Path(shutil.copy(source, folder / source.name)))
+    assert live.wait(60)
+    measured = sum(r.new_pairs for r in live.reports)
+    path = folder / "openflexure_stitching_cache.json"
+
+    def cached_pairs() -> int:
+        if not path.is_file():
+            return 0
+        return sum(len(run["pairs"]) for run in json.loads(path.read_text())["runs"])
+
+    deadline = time.monotonic() + 10
+    while cached_pairs() < measured and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert measured > 0
+    assert cached_pairs() == measured
+    live.close()
+
+
 def test_a_busy_worker_still_writes_the_cache_when_overdue(
     small_scan, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -336,11 +336,19 @@ class LiveStitcher:
         run writes the cache while it waits for the plot helper)."""
         if self._cache is None:
             return self._queue.get()
-        try:
-            return self._queue.get(timeout=CACHE_WRITE_AFTER_IDLE_S)
-        except queue.Empty:
-            self._cache.write_if_due()
-            return self._queue.get()
+        wait = CACHE_WRITE_AFTER_IDLE_S
+        while True:
+            try:
+                return self._queue.get(timeout=wait)
+            except queue.Empty:
+                self._cache.write_if_due()
+            # Changes that are not due yet (a write that took long stretches the interval) are
+            # written once they are, also when no tile comes meanwhile: a scan that pauses
+            # must not leave them unsaved.
+            due_in = self._cache.seconds_until_due()
+            if due_in is None:
+                return self._queue.get()
+            wait = max(due_in, CACHE_WRITE_AFTER_IDLE_S)
 
     def _do(self, kind: str, item: Any, stage_position: Any, ready_at: float) -> None:
         started_cpu = time.process_time()
