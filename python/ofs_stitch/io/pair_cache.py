@@ -338,16 +338,18 @@ class CorrelationCache:
         with self._data_lock:
             if not self._dirty or self.path is None:
                 return None
-            if self._pairs_since_write >= self._flush_every:
-                return 0.0
-            return max(0.0, self._last_flush + self._flush_interval_s - time.monotonic())
+            return self._wait_left()
 
     def _due(self, patience: float = 1.0) -> bool:
         """(Under the data lock) whether the pending changes should be written now."""
-        return (
-            self._pairs_since_write >= self._flush_every
-            or time.monotonic() - self._last_flush >= patience * self._flush_interval_s
-        )
+        return self._wait_left(patience) == 0.0
+
+    def _wait_left(self, patience: float = 1.0) -> float:
+        """(Under the data lock) seconds until the pending changes are due: they have waited
+        ``patience`` times ``flush_interval_s``, or ``flush_every`` pairs are waiting (0)."""
+        if self._pairs_since_write >= self._flush_every:
+            return 0.0
+        return max(0.0, self._last_flush + patience * self._flush_interval_s - time.monotonic())
 
     def flush(self) -> None:
         """Write every pending change to the cache file now (no-op without a writable folder),
