@@ -85,7 +85,7 @@ def test_a_job_larger_than_the_pipe_does_not_stall_the_run(tmp_path: Path) -> No
     worker = plots._process.pid
     os.kill(worker, signal.SIGSTOP)
     try:
-        pairs = _many_pairs(4000)  # about 1 MB of JSON; a pipe holds 64 kB
+        pairs = _many_pairs(4000)  # about 180 kB of JSON; a pipe holds 64 kB
         sender = threading.Thread(
             target=plots.correlations,
             args=(pairs, [None] * len(pairs), tmp_path / "pairs.png", {}),

@@ -153,7 +153,9 @@ def test_each_reason_for_rejection_has_its_marker_and_legend_entry(tmp_path):
     for rgb, _ in plots.REJECTED_STYLE.values():
         assert count(image, rgb) > 4 * 5
     # The legend names each reason with its count (drawn on the figure, read back here).
-    figure = plots._correlations_figure([*measurements, *extra], [*accepted, *reasons])
+    figure = plots._correlations_figure(
+        plots.PairScores.of([*measurements, *extra]), [*accepted, *reasons]
+    )
     labels = figure.axes[0].get_legend_handles_labels()[1]
     assert labels == [
         "accepted (30)",
@@ -174,7 +176,7 @@ def test_automatic_thresholds_are_lines_on_the_scale_they_judged(tmp_path):
         "convincing_quality": 0.5,
     }
     figure = plots._correlations_figure(
-        measurements, rejected, thresholds=thresholds, corrected_discrepancy=corrected
+        plots.PairScores.of(measurements, corrected), rejected, thresholds=thresholds
     )
     ax = figure.axes[0]
     assert "affine" in ax.get_ylabel()
@@ -186,7 +188,7 @@ def test_automatic_thresholds_are_lines_on_the_scale_they_judged(tmp_path):
     assert list(limit.get_xdata()) == [0.15, 0.5] and list(limit.get_ydata()) == [4.0, 4.0]
     # Manual thresholds: the plain discrepancy, the limit across every quality above the minimum.
     figure = plots._correlations_figure(
-        measurements,
+        plots.PairScores.of(measurements),
         rejected,
         thresholds={"min_peak_quality": 0.3, "max_stage_discrepancy": 9.0},
     )

@@ -14,6 +14,7 @@ import math
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,25 +81,65 @@ def plot_correlations(
     discrepancy is not finite are counted but not drawn. The PNG is ``CORRELATIONS_SIZE_PX``
     and replaces ``path`` atomically.
     """
-    figure = _correlations_figure(
-        measurements,
+    plot_pair_scores(
+        PairScores.of(measurements, corrected_discrepancy),
         rejected,
+        path,
         thresholds=thresholds,
-        corrected_discrepancy=corrected_discrepancy,
     )
-    _save_png_atomic(figure, Path(path))
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """What the correlations plot shows of each pair: its quality and its discrepancy (px),
+    the plain stage discrepancy or, when ``corrected``, the one left after the scan's affine
+    stage error. All a plot worker needs to be sent (not the whole measurements)."""
+
+    quality: np.ndarray
+    discrepancy: np.ndarray
+    corrected: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.quality) != len(self.discrepancy):
+            raise ValueError(
+                f"plot_correlations: {len(self.quality)} measurements but "
+                f"{len(self.discrepancy)} {'corrected ' if self.corrected else ''}discrepancies"
+            )
+
+    @classmethod
+    def of(
+        cls,
+        measurements: Sequence[PairMeasurement],
+        corrected_discrepancy: Sequence[float] | None = None,
+    ) -> PairScores:
+        quality = np.array([m.quality for m in measurements], dtype=float)
+        if corrected_discrepancy is None:
+            discrepancy = np.array([m.stage_discrepancy for m in measurements], dtype=float)
+        else:
+            discrepancy = np.asarray(corrected_discrepancy, dtype=float).reshape(-1)
+        return cls(quality, discrepancy, corrected_discrepancy is not None)
+
+
+def plot_pair_scores(
+    scores: PairScores,
+    rejected: Sequence[str | None],
+    path: Path,
+    *,
+    thresholds: Mapping[str, float | None] | None = None,
+) -> None:
+    """`plot_correlations` from the pairs' scores alone."""
+    _save_png_atomic(_correlations_figure(scores, rejected, thresholds=thresholds), Path(path))
 
 
 def _correlations_figure(
-    measurements: Sequence[PairMeasurement],
+    scores: PairScores,
     rejected: Sequence[str | None],
     *,
     thresholds: Mapping[str, float | None] | None = None,
-    corrected_discrepancy: Sequence[float] | None = None,
 ) -> Figure:
-    if len(rejected) != len(measurements):
+    if len(rejected) != len(scores.quality):
         raise ValueError(
-            f"plot_correlations: {len(measurements)} measurements but {len(rejected)} "
+            f"plot_correlations: {len(scores.quality)} measurements but {len(rejected)} "
             "rejection reasons"
         )
     unknown_reasons = {str(r) for r in rejected if r is not None and r not in REJECTED_STYLE}
@@ -113,16 +154,7 @@ def _correlations_figure(
         raise ValueError(
             f"plot_correlations: unknown threshold(s) {sorted(unknown)}; known: {THRESHOLD_KEYS}"
         )
-    quality = np.array([m.quality for m in measurements], dtype=float)
-    if corrected_discrepancy is None:
-        discrepancy = np.array([m.stage_discrepancy for m in measurements], dtype=float)
-    else:
-        discrepancy = np.asarray(corrected_discrepancy, dtype=float).reshape(-1)
-        if len(discrepancy) != len(measurements):
-            raise ValueError(
-                f"plot_correlations: {len(measurements)} measurements but "
-                f"{len(discrepancy)} corrected discrepancies"
-            )
+    quality, discrepancy = scores.quality, scores.discrepancy
     reasons = np.array(["" if reason is None else reason for reason in rejected], dtype=object)
     drawable = np.isfinite(quality) & np.isfinite(discrepancy)
     discrepancy = np.maximum(discrepancy, DISCREPANCY_FLOOR_PX)
@@ -180,13 +212,12 @@ def _correlations_figure(
     ax.set_xlabel("peak quality (higher is better)")
     ax.set_ylabel(
         "stage discrepancy / px (lower is better)"
-        if corrected_discrepancy is None
+        if not scores.corrected
         else "stage discrepancy less the scan's affine stage error / px"
     )
     n_accepted = int((reasons == "").sum())
     ax.set_title(
-        f"{len(measurements)} pairs: {n_accepted} accepted, "
-        f"{len(measurements) - n_accepted} rejected",
+        f"{len(quality)} pairs: {n_accepted} accepted, {len(quality) - n_accepted} rejected",
         y=TITLE_Y,
     )
     if ax.get_legend_handles_labels()[0]:
