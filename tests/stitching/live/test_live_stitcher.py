@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from live_support import batch_positions, copy_tiles, largest_difference
 
-from ofs_stitch.errors import InputError
+from ofs_stitch.errors import InputError, OutputError
 from ofs_stitch.stitching.live import stitcher as stitcher_module
 from ofs_stitch.stitching.live.stitcher import LiveStitcher
 
@@ -321,39 +321,40 @@ def test_wrong_calls_raise_at_once(tmp_path: Path) -> None:
         LiveStitcher(tmp_path, watch=True)
 
 
-def test_the_final_run_leaves_the_session_objects_to_the_gc_only_after(
+def test_the_final_run_goes_without_the_cyclic_gc_and_gives_it_back(
     small_scan, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    """The session's objects are frozen out of garbage collection during the final run and
-    given back after it; a host application's own freeze is left as it was."""
-    if gc.get_freeze_count():
-        pytest.skip("this process has frozen objects already")
-    frozen_during_run: list[int] = []
+    """The cyclic garbage collector is off during the final run and on again after it (also
+    when the run fails); a host application that turned it off keeps it off."""
+    enabled_during_run: list[bool] = []
     real_stitch = stitcher_module.stitch
 
     def stitch(*args, **kwargs):  # type: ignore[no-untyped-def]
-        frozen_during_run.append(gc.get_freeze_count())
+        enabled_during_run.append(gc.isenabled())
         return real_stitch(*args, **kwargs)
 
-    monkeypatch.setattr(stitcher_module, "stitch", stitch)
-    for host_froze in (False, True):
-        folder = tmp_path / f"scan_{host_froze}"
-        folder.mkdir()
-        if host_froze:
-            gc.freeze()
-        host_frozen = gc.get_freeze_count()
-        try:
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        enabled_during_run.append(gc.isenabled())
+        raise OutputError("disk full")
+
+    was_enabled = gc.isenabled()
+    try:
+        for case in ("host collects", "host turned it off", "run fails"):
+            folder = tmp_path / case.replace(" ", "_")
+            folder.mkdir()
+            gc.disable() if case == "host turned it off" else gc.enable()
+            monkeypatch.setattr(
+                stitcher_module, "stitch", failing if case == "run fails" else stitch
+            )
             live = LiveStitcher(folder, quiet=True)
             for source in small_scan.paths[:3]:
                 live.add(Path(shutil.copy(source, folder / source.name)))
-            assert live.finish() is not None
-            # (Frozen objects freed meanwhile leave the count.)
-            frozen_after_run = gc.get_freeze_count()
-        finally:
-            gc.unfreeze()
-        if host_froze:
-            # Not undone, and not frozen again (the session's objects, made after the host's
-            # freeze, would have joined it).
-            assert 0 < frozen_after_run and frozen_during_run[-1] <= host_frozen
-        else:
-            assert frozen_during_run[-1] > 1000 and frozen_after_run == 0
+            if case == "run fails":
+                with pytest.raises(OutputError):
+                    live.finish()
+            else:
+                assert live.finish() is not None
+            assert enabled_during_run[-1] is False
+            assert gc.isenabled() is (case != "host turned it off")
+    finally:
+        gc.enable() if was_enabled else gc.disable()
