@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from ofs_stitch.core.matches import PEAK_RATIO_WITHOUT_RIVAL, PairMeasurement
+from ofs_stitch.io import json_text
 from ofs_stitch.io.tiles import Tile
+from ofs_stitch.stitching.positions_text import write_positions_json
 from ofs_stitch.stitching.report import (
     fit_camera_stage_matrix,
     format_camera_stage_matrix,
     positions_document,
-    write_positions_json,
 )
 from ofs_stitch.stitching.thresholds import REJECTION_REASONS
 
@@ -218,22 +219,68 @@ def test_a_tile_without_accepted_pairs_has_no_residual():
     assert document["rms_residual_px"] == pytest.approx(math.sqrt((4 + 1) / 2))
 
 
-def test_inconsistent_inputs_are_refused(tmp_path):
+def _document_variants():
+    """(name, positions_document's arguments): what the file's formatter must get right."""
+    tiles, positions, measurements, rejected, residuals, _ = scan()
+    yield "plain", (tiles, positions, measurements, rejected, residuals), {}
+    extra = {"improved_camera_stage_matrix": np.eye(2), "search_radius_px": np.float32(0.5)}
+    yield (
+        "stage mapping",
+        (tiles, positions, measurements, rejected, residuals),
+        {
+            "csm_matrix": M,
+            "pixel_size_um": 0.35,
+            "extra": {**extra, "thresholds": {"max_discrepancy_px": None}},
+        },
+    )
+    odd = [
+        Tile(Path('/scan/a "quoted" \u00e9t\u00e9.jpg'), 480, 640, (0.0, 0.0)),
+        Tile(tiles[1].path, 240, 320, tiles[1].stage_position_px, tiles[1].stage_xyz),
+        *tiles[2:],
+    ]
+    unusual = [
+        replace(measurements[0], pearson_r=math.nan),
+        replace(measurements[1], peak_ratio=PEAK_RATIO_WITHOUT_RIVAL),
+        *measurements[2:],
+    ]
+    strange = residuals.copy()
+    strange[2] = (math.inf, 1.0)
+    reasons = ["quality", None, None, "loop inconsistency", "discrepancy"]
+    yield "odd tiles and numbers", (odd, positions, unusual, reasons, strange), {"csm_matrix": M}
+    yield "no pairs", (tiles, positions, [], [], np.zeros((0, 2))), {"csm_matrix": M}
+
+
+@pytest.mark.parametrize("variant", [name for name, _, _ in _document_variants()])
+def test_the_file_is_the_document_encoded_record_by_record(tmp_path, variant):
+    # The file is formatted from arrays (positions_text); it must be exactly what encoding
+    # positions_document with json_text writes: the same values, keys, order and lines.
+    (args, options) = next((a, o) for name, a, o in _document_variants() if name == variant)
+    path = tmp_path / "positions.json"
+    write_positions_json(path, *args, **options)
+    document = positions_document(*args, **options)
+    assert path.read_text() == json_text.dumps(document, allow_nan=False) + "\n"
+
+
+@pytest.mark.parametrize("make", ["positions_document", "write_positions_json"])
+def test_inconsistent_inputs_are_refused(tmp_path, make):
+    def build(*args, **options):  # type: ignore[no-untyped-def]
+        if make == "positions_document":
+            return positions_document(*args, **options)
+        return write_positions_json(tmp_path / "positions.json", *args, **options)
+
     tiles, positions, measurements, rejected, residuals, _ = scan()
     with pytest.raises(ValueError, match="positions_px"):
-        positions_document(tiles, positions[:3], measurements, rejected, residuals)
+        build(tiles, positions[:3], measurements, rejected, residuals)
     with pytest.raises(ValueError, match="rejection reasons"):
-        positions_document(tiles, positions, measurements, rejected[:4], residuals)
+        build(tiles, positions, measurements, rejected[:4], residuals)
     with pytest.raises(ValueError, match="'blurry'"):
-        positions_document(tiles, positions, measurements, [*rejected[:4], "blurry"], residuals)
+        build(tiles, positions, measurements, [*rejected[:4], "blurry"], residuals)
     with pytest.raises(ValueError, match="residuals"):
-        positions_document(tiles, positions, measurements, rejected, residuals[:4])
+        build(tiles, positions, measurements, rejected, residuals[:4])
     with pytest.raises(ValueError, match="'tiles'"):
-        positions_document(tiles, positions, measurements, rejected, residuals, extra={"tiles": []})
+        build(tiles, positions, measurements, rejected, residuals, extra={"tiles": []})
     with pytest.raises(TypeError, match="object"):
-        positions_document(
-            tiles, positions, measurements, rejected, residuals, extra={"x": object()}
-        )
+        build(tiles, positions, measurements, rejected, residuals, extra={"x": object()})
     assert not any(tmp_path.iterdir())
 
 

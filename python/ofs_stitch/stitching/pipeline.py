@@ -44,8 +44,9 @@ from .place import (
     starting_position_error,
 )
 from .plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
+from .positions_text import write_positions_json
 from .progress import Progress
-from .report import fit_camera_stage_matrix, format_camera_stage_matrix, write_positions_json
+from .report import fit_camera_stage_matrix, format_camera_stage_matrix
 from .report_html import (
     REPORT_NAME,
     DrawnSections,

@@ -19,8 +19,6 @@ import numpy as np
 
 from ..core.matches import PEAK_RATIO_WITHOUT_RIVAL, PairMeasurement
 from ..core.transform import fit
-from ..io import json_text
-from ..io.atomic import write_text_atomic
 from ..io.tiles import Tile
 from .thresholds import CONVINCING_QUALITY, REJECTION_REASONS
 
@@ -88,47 +86,6 @@ STAGE_MAPPING_NOTE = (
 )
 
 
-def write_positions_json(
-    path: Path,
-    tiles: Sequence[Tile],
-    positions_px: np.ndarray,
-    measurements: Sequence[PairMeasurement],
-    rejected: Sequence[str | None],
-    residuals: np.ndarray,
-    *,
-    csm_matrix: np.ndarray | None = None,
-    pixel_size_um: float | None = None,
-    extra: Mapping[str, Any] | None = None,
-    with_pairs: bool = True,
-) -> None:
-    """Write ``positions.json`` (atomically) describing the registration result.
-
-    ``positions_px``: (n, 2) registered top-left corners, (row, col), one per tile.
-    ``measurements``/``rejected``/``residuals``: one entry per measured pair; ``rejected`` is
-    None for a pair the placement used, else why not (one of ``thresholds.REJECTION_REASONS``);
-    ``residuals`` is (m, 2), [d_row, d_col], NaN where the solver has none. ``csm_matrix``: the
-    camera-stage matrix used (stage_xy = [d_row, d_col] @ M, at the tiles' resolution); with it,
-    tiles get ``registered_stage_xy``, the stage coordinates the images say they were taken at.
-    ``extra``: more top-level entries (settings, thresholds, ``improved_camera_stage_matrix``,
-    timings...); numpy values are converted; a key may not replace a built-in one.
-    Non-finite numbers are written as null, so the file is strict JSON. ``with_pairs=False``
-    leaves the list of pairs out (the counts stay): live stitching rewrites the file after every
-    tile, and the pairs are two thirds of its cost.
-    """
-    document = positions_document(
-        tiles,
-        positions_px,
-        measurements,
-        rejected,
-        residuals,
-        csm_matrix=csm_matrix,
-        pixel_size_um=pixel_size_um,
-        extra=extra,
-        with_pairs=with_pairs,
-    )
-    write_text_atomic(Path(path), json_text.dumps(document, allow_nan=False) + "\n")
-
-
 def positions_document(
     tiles: Sequence[Tile],
     positions_px: np.ndarray,
@@ -139,9 +96,20 @@ def positions_document(
     csm_matrix: np.ndarray | None = None,
     pixel_size_um: float | None = None,
     extra: Mapping[str, Any] | None = None,
-    with_pairs: bool = True,
 ) -> dict[str, Any]:
-    """The JSON-ready content of ``positions.json`` (see :func:`write_positions_json`)."""
+    """The content of ``positions.json`` as plain JSON-ready Python values, entry by entry (the
+    file itself is formatted from arrays, to the same JSON: `positions_text`).
+
+    ``positions_px``: (n, 2) registered top-left corners, (row, col), one per tile.
+    ``measurements``/``rejected``/``residuals``: one entry per measured pair; ``rejected`` is
+    None for a pair the placement used, else why not (one of ``thresholds.REJECTION_REASONS``);
+    ``residuals`` is (m, 2), [d_row, d_col], NaN where the solver has none. ``csm_matrix``: the
+    camera-stage matrix used (stage_xy = [d_row, d_col] @ M, at the tiles' resolution); with it,
+    tiles get ``registered_stage_xy``, the stage coordinates the images say they were taken at.
+    ``extra``: more top-level entries (settings, thresholds, ``improved_camera_stage_matrix``,
+    timings...); numpy values are converted; a key may not replace a built-in one.
+    Non-finite numbers become None (null), so the file is strict JSON.
+    """
     # Imported here: the package's __init__ may import this module before defining it.
     from .._version import __version__
 
@@ -164,7 +132,7 @@ def positions_document(
     stage_positions = np.array([t.stage_position_px for t in tiles], dtype=float).reshape(n, 2)
     offsets = positions - stage_positions
     offsets -= offsets.mean(axis=0) if n else 0.0
-    mapping = _stage_mapping(tiles, positions, csm_matrix)
+    mapping = stage_mapping(tiles, positions, csm_matrix)
 
     registered = (
         None
@@ -207,7 +175,7 @@ def positions_document(
         is_accepted.tolist(),
     )
     pair_entries = []
-    for k, pair in enumerate(measurements if with_pairs else ()):
+    for k, pair in enumerate(measurements):
         entry = pair.to_json(
             i=pair.i, j=pair.j, name_i=tiles[pair.i].name, name_j=tiles[pair.j].name
         )
@@ -238,16 +206,15 @@ def positions_document(
         "camera_stage_matrix": None if csm_matrix is None else np.asarray(csm_matrix),
         "stage_mapping": None if mapping is None else {**mapping, "formula": STAGE_MAPPING_NOTE},
         "tiles": tile_entries,
+        "pairs": pair_entries,
     }
-    if with_pairs:
-        document["pairs"] = pair_entries
     for key, value in (extra or {}).items():
         if key in document:
             raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
         document[key] = value
     # The tile records are plain, finite Python values already (built from tolist above):
     # walking them again cost as much as encoding them, for every live update.
-    ready = _json_ready({key: value for key, value in document.items() if key != "tiles"})
+    ready = json_ready({key: value for key, value in document.items() if key != "tiles"})
     return {key: tile_entries if key == "tiles" else ready[key] for key in document}
 
 
@@ -259,23 +226,26 @@ def tile_residuals(
 ) -> tuple[list[int], list[float | None]]:
     """Per tile: how many accepted pairs hold it in place, and the RMS of those pairs' residual
     lengths (px; None for a tile without an accepted pair with a residual)."""
-    accepted_count = [0] * n
-    squared_sum = [0.0] * n
-    squared_count = [0] * n
-    for k, pair in enumerate(measurements):
-        if not accepted[k]:
-            continue
-        norm = float(residual_norms[k])
-        for t in (pair.i, pair.j):
-            accepted_count[t] += 1
-            if math.isfinite(norm):
-                squared_sum[t] += norm * norm
-                squared_count[t] += 1
-    rms = [
-        math.sqrt(total / count) if count else None
-        for total, count in zip(squared_sum, squared_count, strict=True)
-    ]
-    return accepted_count, rms
+    pair_ij = np.array([(p.i, p.j) for p in measurements], np.int64).reshape(-1, 2)
+    counts, rms = tile_residual_arrays(n, pair_ij, accepted, residual_norms)
+    return counts.tolist(), [value if math.isfinite(value) else None for value in rms.tolist()]
+
+
+def tile_residual_arrays(
+    n: int, pair_ij: np.ndarray, accepted: np.ndarray, residual_norms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`tile_residuals` from the pairs' (m, 2) tile indices, as arrays (NaN for no RMS). One
+    computation for positions.json and the report, so that they agree to the last bit."""
+    accepted = np.asarray(accepted, dtype=bool)
+    norms = np.asarray(residual_norms, dtype=float)[accepted]
+    ends = np.asarray(pair_ij, dtype=np.int64).reshape(-1, 2)[accepted]
+    counts = np.bincount(ends.ravel(), minlength=n)
+    finite = np.isfinite(norms)
+    squared = np.where(finite, norms, 0.0) ** 2
+    sums = np.bincount(ends[:, 0], squared, n) + np.bincount(ends[:, 1], squared, n)
+    with_residual = np.bincount(ends[:, 0], finite, n) + np.bincount(ends[:, 1], finite, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts, np.sqrt(sums / with_residual)
 
 
 def fit_camera_stage_matrix(stage_xy: np.ndarray, positions_px: np.ndarray) -> np.ndarray | None:
@@ -324,9 +294,11 @@ def format_camera_stage_matrix(matrix: np.ndarray, scale: float = 1.0) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def _stage_mapping(
+def stage_mapping(
     tiles: Sequence[Tile], positions: np.ndarray, csm_matrix: np.ndarray | None
 ) -> dict[str, np.ndarray] | None:
+    """positions.json's ``stage_mapping`` (see ``STAGE_MAPPING_NOTE``) without its formula;
+    None without a camera-stage matrix or without tiles that have stage coordinates."""
     with_stage = [t for t, tile in enumerate(tiles) if tile.stage_xyz is not None]
     if csm_matrix is None or not with_stage:
         return None
@@ -354,7 +326,7 @@ def _tile_shape(tiles: Sequence[Tile]) -> list[int] | None:
 _PLAIN = (str, int, bool, type(None))
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """Plain Python containers and numbers; non-finite floats become None (strict JSON)."""
     kind = type(value)
     if kind is float:
@@ -362,15 +334,15 @@ def _json_ready(value: Any) -> Any:
     if kind in _PLAIN:
         return value
     if kind is dict:
-        return {str(key): _json_ready(item) for key, item in value.items()}
+        return {str(key): json_ready(item) for key, item in value.items()}
     if kind is list:
-        return [_json_ready(item) for item in value]
+        return [json_ready(item) for item in value]
     if isinstance(value, Mapping):
-        return {str(key): _json_ready(item) for key, item in value.items()}
+        return {str(key): json_ready(item) for key, item in value.items()}
     if isinstance(value, np.ndarray):
-        return _json_ready(value.tolist())
+        return json_ready(value.tolist())
     if isinstance(value, (list, tuple)):
-        return [_json_ready(item) for item in value]
+        return [json_ready(item) for item in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

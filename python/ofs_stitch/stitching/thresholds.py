@@ -35,6 +35,10 @@ REJECTED_FOR_QUALITY = "quality"  # quality below the minimum
 REJECTED_FOR_DISCREPANCY = "discrepancy"  # too far from the stage's prediction
 REJECTED_AS_LOOP_INCONSISTENT = "loop inconsistency"
 REJECTION_REASONS = (REJECTED_FOR_QUALITY, REJECTED_FOR_DISCREPANCY, REJECTED_AS_LOOP_INCONSISTENT)
+# Why a pair is not in the placement, as a small code (arrays of pairs hold it): 0, None, for a
+# pair that is.
+REASONS: tuple[str | None, ...] = (None, *REJECTION_REASONS)
+REASON_CODE = {reason: code for code, reason in enumerate(REASONS)}
 
 
 @dataclass(frozen=True)

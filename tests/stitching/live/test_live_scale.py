@@ -13,9 +13,9 @@ from live_support import largest_difference
 
 from ofs_stitch.stitching.live import layout as live_layout
 from ofs_stitch.stitching.live.neighbourhood import StageGrid
-from ofs_stitch.stitching.live.pair_book import REASONS
 from ofs_stitch.stitching.live.stitcher import LiveStitcher
 from ofs_stitch.stitching.report import positions_document
+from ofs_stitch.stitching.thresholds import REASONS
 
 
 def test_the_stage_grid_finds_every_overlapping_tile() -> None:

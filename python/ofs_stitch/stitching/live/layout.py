@@ -47,12 +47,18 @@ from ..place import (
     place_tiles,
     rejection_reasons,
 )
-from ..thresholds import ThresholdSettings, select_pairs, sigma_from_lengths
+from ..thresholds import (
+    REASON_CODE,
+    REJECTED_AS_LOOP_INCONSISTENT,
+    ThresholdSettings,
+    select_pairs,
+    sigma_from_lengths,
+)
 from .neighbourhood import StageGrid
-from .pair_book import REASON_CODE, REASONS, PairBook
+from .pair_book import PairBook
 from .recent import RecentTiles
 
-LOOP_CODE = REASON_CODE[REASONS[3]]
+LOOP_CODE = REASON_CODE[REJECTED_AS_LOOP_INCONSISTENT]
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class LayoutUpdate:
     book: PairBook  # every pair measured; rows below say which are in play
     pair_rows: np.ndarray  # (m,) the book's rows of the pairs in play, in measuring order
     pair_ij: np.ndarray  # (m, 2) their tiles, numbered as ``tiles``
-    pair_reasons: np.ndarray  # (m,) why each is not in the placement (`pair_book.REASONS`)
+    pair_reasons: np.ndarray  # (m,) why each is not in the placement (`thresholds.REASONS`)
     pair_residuals: np.ndarray  # (m, 2) (p_j - p_i) - measured shift
     min_quality: float
     max_discrepancy: float

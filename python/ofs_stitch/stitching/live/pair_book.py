@@ -11,20 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.matches import PairMeasurement
-from ..thresholds import (
-    REJECTED_AS_LOOP_INCONSISTENT,
-    REJECTED_FOR_DISCREPANCY,
-    REJECTED_FOR_QUALITY,
-)
-
-# Why a pair is not in the placement, as a small code per row (None: it is).
-REASONS: tuple[str | None, ...] = (
-    None,
-    REJECTED_FOR_QUALITY,
-    REJECTED_FOR_DISCREPANCY,
-    REJECTED_AS_LOOP_INCONSISTENT,
-)
-REASON_CODE = {reason: code for code, reason in enumerate(REASONS)}
 
 
 class PairBook:
@@ -38,7 +24,7 @@ class PairBook:
         self.ij = np.zeros((0, 2), np.int64)
         self.shift = np.zeros((0, 2))
         self.alive = np.zeros(0, bool)
-        self.reason = np.zeros(0, np.int8)  # REASONS code
+        self.reason = np.zeros(0, np.int8)  # `thresholds.REASONS` code
         self.residual = np.zeros((0, 2))
 
     def __len__(self) -> int:
