@@ -32,6 +32,7 @@ from .report import (
     FORMAT_NAME,
     FORMAT_VERSION,
     STAGE_MAPPING_NOTE,
+    checked_positions_inputs,
     json_ready,
     stage_mapping,
     tile_residual_arrays,
@@ -81,19 +82,7 @@ def write_positions_json(
     ``measurements`` number their tiles (``i``, ``j``) by index in ``tiles``.
     """
     n, m = len(tiles), len(measurements)
-    positions = np.asarray(positions_px, dtype=float)
-    if positions.shape != (n, 2):
-        raise ValueError(f"positions_px has shape {positions.shape}; expected ({n}, 2)")
-    if len(rejected) != m:
-        raise ValueError(f"{m} measurements but {len(rejected)} rejection reasons")
-    unknown = {str(reason) for reason in rejected if reason not in REASON_CODE}
-    if unknown:
-        raise ValueError(
-            f"unknown rejection reasons {sorted(unknown)}; known: {[r for r in REASONS if r]}"
-        )
-    pair_residuals = np.asarray(residuals, dtype=float).reshape(-1, 2) if m else np.zeros((0, 2))
-    if pair_residuals.shape != (m, 2):
-        raise ValueError(f"residuals has {pair_residuals.shape[0]} rows; expected {m}")
+    positions, pair_residuals = checked_positions_inputs(n, m, positions_px, rejected, residuals)
     table = PositionsTable(
         tiles=tiles,
         positions=positions,

@@ -114,18 +114,8 @@ def positions_document(
     from .._version import __version__
 
     n, m = len(tiles), len(measurements)
-    positions = np.asarray(positions_px, dtype=float)
-    if positions.shape != (n, 2):
-        raise ValueError(f"positions_px has shape {positions.shape}; expected ({n}, 2)")
-    if len(rejected) != m:
-        raise ValueError(f"{m} measurements but {len(rejected)} rejection reasons")
-    unknown = {str(reason) for reason in rejected if reason not in (None, *REJECTION_REASONS)}
-    if unknown:
-        raise ValueError(f"unknown rejection reasons {sorted(unknown)}; known: {REJECTION_REASONS}")
+    positions, pair_residuals = checked_positions_inputs(n, m, positions_px, rejected, residuals)
     is_accepted = np.array([reason is None for reason in rejected], dtype=bool)
-    pair_residuals = np.asarray(residuals, dtype=float).reshape(-1, 2) if m else np.zeros((0, 2))
-    if pair_residuals.shape != (m, 2):
-        raise ValueError(f"residuals has {pair_residuals.shape[0]} rows; expected {m}")
     residual_norms = np.hypot(pair_residuals[:, 0], pair_residuals[:, 1])
     accepted_count, tile_rms = tile_residuals(n, measurements, is_accepted, residual_norms)
 
@@ -216,6 +206,30 @@ def positions_document(
     # walking them again cost as much as encoding them, for every live update.
     ready = json_ready({key: value for key, value in document.items() if key != "tiles"})
     return {key: tile_entries if key == "tiles" else ready[key] for key in document}
+
+
+def checked_positions_inputs(
+    n: int,
+    m: int,
+    positions_px: np.ndarray,
+    rejected: Sequence[str | None],
+    residuals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """positions.json's (n, 2) positions and (m, 2) pair residuals as float arrays, once they
+    and ``rejected`` are checked against n tiles and m pairs (ValueError naming what does not
+    fit)."""
+    if len(rejected) != m:
+        raise ValueError(f"{m} measurements but {len(rejected)} rejection reasons")
+    positions = np.asarray(positions_px, dtype=float)
+    if positions.shape != (n, 2):
+        raise ValueError(f"positions_px has shape {positions.shape}; expected ({n}, 2)")
+    unknown = {str(reason) for reason in rejected if reason not in (None, *REJECTION_REASONS)}
+    if unknown:
+        raise ValueError(f"unknown rejection reasons {sorted(unknown)}; known: {REJECTION_REASONS}")
+    pair_residuals = np.asarray(residuals, dtype=float).reshape(-1, 2) if m else np.zeros((0, 2))
+    if pair_residuals.shape != (m, 2):
+        raise ValueError(f"residuals has {pair_residuals.shape[0]} rows; expected {m}")
+    return positions, pair_residuals
 
 
 def tile_residuals(
