@@ -27,13 +27,9 @@ from ..io import json_text
 from ..io.atomic import write_text_atomic
 from ..io.tiles import Tile
 from .report import (
-    COORDINATES_NOTE,
-    FIELDS,
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    STAGE_MAPPING_NOTE,
     checked_positions_inputs,
     json_ready,
+    positions_entries,
     stage_mapping,
     tile_residual_arrays,
 )
@@ -136,31 +132,17 @@ class PositionsText:
         names: list[str] = []  # each tile's name as JSON, for the pairs
         tiles_text = self._tiles_text(table, offsets, registered, accepted_count, tile_rms, names)
         pairs_text = self._pairs_text(table, names, accepted, norms)
-        used = norms[accepted & np.isfinite(norms)]
-        shapes = {t.shape for t in tiles}
-        header: dict[str, Any] = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "generator": _generator(),
-            "coordinates": COORDINATES_NOTE,
-            "fields": FIELDS,
-            "tile_count": n,
-            "tile_shape": list(shapes.pop()) if len(shapes) == 1 else None,
-            "pair_count": len(table.pair_keys),
-            "accepted_pair_count": int(accepted.sum()),
-            "rms_residual_px": float(np.sqrt(np.mean(used**2))) if used.size else None,
-            "pixel_size_um": pixel_size_um,
-            "camera_stage_matrix": None if csm_matrix is None else np.asarray(csm_matrix),
-            "stage_mapping": None
-            if mapping is None
-            else {**mapping, "formula": STAGE_MAPPING_NOTE},
-            "tiles": _TILES,
-            "pairs": _PAIRS,
-        }
-        for key, value in extra.items():
-            if key in header:
-                raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
-            header[key] = value
+        header = positions_entries(
+            tiles,
+            _TILES,
+            _PAIRS,
+            norms,
+            accepted,
+            csm_matrix=csm_matrix,
+            pixel_size_um=pixel_size_um,
+            mapping=mapping,
+            extra=extra,
+        )
         text = json_text.dumps(json_ready(header), allow_nan=False)
         return (
             text.replace(json.dumps(_TILES), tiles_text, 1).replace(
@@ -309,9 +291,3 @@ def _list(lines: list[str]) -> str:
     if not lines:
         return "[]"
     return "[\n  " + ",\n  ".join(lines) + "\n ]"
-
-
-def _generator() -> str:
-    from .._version import __version__
-
-    return f"ofs-stitch {__version__}"

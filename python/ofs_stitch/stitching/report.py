@@ -110,9 +110,6 @@ def positions_document(
     timings...); numpy values are converted; a key may not replace a built-in one.
     Non-finite numbers become None (null), so the file is strict JSON.
     """
-    # Imported here: the package's __init__ may import this module before defining it.
-    from .._version import __version__
-
     n, m = len(tiles), len(measurements)
     positions, pair_residuals = checked_positions_inputs(n, m, positions_px, rejected, residuals)
     is_accepted = np.array([reason is None for reason in rejected], dtype=bool)
@@ -177,21 +174,50 @@ def positions_document(
         entry["residual_px"] = norm_list[k]
         entry["rejected"] = rejected[k]
         pair_entries.append(entry)
-    accepted_norms = residual_norms[is_accepted & np.isfinite(residual_norms)]
+    document = positions_entries(
+        tiles,
+        tile_entries,
+        pair_entries,
+        residual_norms,
+        is_accepted,
+        csm_matrix=csm_matrix,
+        pixel_size_um=pixel_size_um,
+        mapping=mapping,
+        extra=extra,
+    )
+    # The tile records are plain, finite Python values already (built from tolist above):
+    # walking them again cost as much as encoding them, for every live update.
+    ready = json_ready({key: value for key, value in document.items() if key != "tiles"})
+    return {key: tile_entries if key == "tiles" else ready[key] for key in document}
 
-    document: dict[str, Any] = {
+
+def positions_entries(
+    tiles: Sequence[Tile],
+    tile_entries: Any,
+    pair_entries: Any,
+    residual_norms: np.ndarray,
+    accepted: np.ndarray,
+    *,
+    csm_matrix: np.ndarray | None,
+    pixel_size_um: float | None,
+    mapping: dict[str, np.ndarray] | None,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """positions.json's top-level entries in their order, around the given tile and pair
+    entries, then ``extra``'s (ValueError for one that would replace a built-in entry); values
+    not yet converted (see `json_ready`). ``mapping``: `stage_mapping`'s."""
+    used = residual_norms[accepted & np.isfinite(residual_norms)]
+    entries: dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "generator": f"ofs-stitch {__version__}",
+        "generator": generator(),
         "coordinates": COORDINATES_NOTE,
         "fields": FIELDS,
-        "tile_count": n,
-        "tile_shape": _tile_shape(tiles),
-        "pair_count": m,
-        "accepted_pair_count": int(is_accepted.sum()),
-        "rms_residual_px": (
-            float(np.sqrt(np.mean(accepted_norms**2))) if accepted_norms.size else None
-        ),
+        "tile_count": len(tiles),
+        "tile_shape": common_tile_shape(tiles),
+        "pair_count": len(accepted),
+        "accepted_pair_count": int(accepted.sum()),
+        "rms_residual_px": float(np.sqrt(np.mean(used**2))) if used.size else None,
         "pixel_size_um": pixel_size_um,
         "camera_stage_matrix": None if csm_matrix is None else np.asarray(csm_matrix),
         "stage_mapping": None if mapping is None else {**mapping, "formula": STAGE_MAPPING_NOTE},
@@ -199,13 +225,10 @@ def positions_document(
         "pairs": pair_entries,
     }
     for key, value in (extra or {}).items():
-        if key in document:
+        if key in entries:
             raise ValueError(f"extra[{key!r}] would replace a built-in positions.json entry")
-        document[key] = value
-    # The tile records are plain, finite Python values already (built from tolist above):
-    # walking them again cost as much as encoding them, for every live update.
-    ready = json_ready({key: value for key, value in document.items() if key != "tiles"})
-    return {key: tile_entries if key == "tiles" else ready[key] for key in document}
+        entries[key] = value
+    return entries
 
 
 def checked_positions_inputs(
@@ -330,7 +353,16 @@ def stage_mapping(
     }
 
 
-def _tile_shape(tiles: Sequence[Tile]) -> list[int] | None:
+def generator() -> str:
+    """positions.json's ``generator``: this package and its version."""
+    # Imported here: the package's __init__ may import this module before defining it.
+    from .._version import __version__
+
+    return f"ofs-stitch {__version__}"
+
+
+def common_tile_shape(tiles: Sequence[Tile]) -> list[int] | None:
+    """positions.json's ``tile_shape``: [rows, cols] when every tile has it, else None."""
     shapes = {tile.shape for tile in tiles}
     return list(shapes.pop()) if len(shapes) == 1 else None
 
