@@ -17,7 +17,10 @@ Each live run is a separate process (its peak memory is its own), the batch run 
 command, which prints its peak memory). CPU times are process CPU (all threads); wall-clock
 latencies include the load of this machine. The final outputs are compared with the batch
 run's: positions to 0.01 px, same files; "ready after the last tile" is compared with the batch
-run's render time + 0.5 s.
+run's render time + 0.5 s. The watch ends as a microscope server that knows its scan is over
+ends it: as soon as the last tile's file is complete (that tile is then measured and placed
+for the final outputs, not shown on the live ones first); ``--end_at update`` ends it once
+positions.json shows the last tile instead.
 """
 
 from __future__ import annotations
@@ -53,9 +56,9 @@ def generate(work: Path, name: str) -> Path:
     return folder
 
 
-def live_run(work: Path, name: str, extra: tuple[str, ...] = ()) -> dict:
+def live_run(work: Path, name: str, extra: tuple[str, ...] = (), end_at: str = "file") -> dict:
     """In this process (run as a child): replay the scan into a watched folder, with the
-    command's options ``extra``."""
+    command's options ``extra``; the watch ends at ``end_at`` (`replay_watched`)."""
     sys.path.insert(0, str(HERE))
     from live_cases import replay_watched
 
@@ -63,7 +66,7 @@ def live_run(work: Path, name: str, extra: tuple[str, ...] = ()) -> dict:
 
     scan = SyntheticScan.load_ground_truth(work / f"scan_{name}" / "ground_truth.json")
     _, _, _, interval, ranges = SCENARIOS[name]
-    run = replay_watched(scan.paths, work / "live" / "scan", interval, *extra)
+    run = replay_watched(scan.paths, work / "live" / "scan", interval, *extra, end_at=end_at)
     figures = {
         "status": run.status,
         "peak_rss_mb": run.peak_rss_mb,
@@ -147,18 +150,26 @@ def main() -> None:
         action="store_true",
         help="live and batch runs with --stitch_dzi (the live Deep Zoom image updated per tile)",
     )
+    parser.add_argument(
+        "--end_at",
+        choices=("file", "update"),
+        default="file",
+        help="end the watch as soon as the last tile's file is complete (default), or once "
+        "positions.json shows it",
+    )
     args = parser.parse_args()
     extra = ("--stitch_dzi",) if args.stitch_dzi else ()
     if args.batch:
         print(json.dumps(batch_child(args.batch, extra)))
         return
     if args.child:
-        print(json.dumps(live_run(args.work, args.child, extra)))
+        print(json.dumps(live_run(args.work, args.child, extra, args.end_at)))
         return
     for name in args.only or list(SCENARIOS):
         generate(args.work, name)
         child = subprocess.run(
-            [sys.executable, __file__, "--work", str(args.work), "--child", name, *extra],
+            [sys.executable, __file__, "--work", str(args.work), "--child", name]
+            + ["--end_at", args.end_at, *extra],
             capture_output=True,
             text=True,
         )
@@ -177,7 +188,8 @@ def main() -> None:
             )
         render = batch["timings"].get("render")
         print(
-            f"  final outputs {live['finished_after_s']:.2f} s after the last tile"
+            f"  final outputs {live['finished_after_s']:.2f} s after the last tile "
+            f"(watch ended at its {'file' if args.end_at == 'file' else 'update'})"
             + (f" (batch render {render:.2f} s + 0.5 s = {render + 0.5:.2f} s)" if render else "")
         )
         print(

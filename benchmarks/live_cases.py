@@ -32,8 +32,9 @@ class LiveRun:
 
     def latency_stats(self, first: int, last: int) -> tuple[float, float]:
         """(median, 95th percentile) latency of tiles ``first``..``last`` (1-based, capture
-        order)."""
-        values = [self.latencies[t.name] for t in self.replayed[first - 1 : last]]
+        order) that the live outputs showed."""
+        span = self.replayed[first - 1 : last]
+        values = [self.latencies[t.name] for t in span if t.name in self.latencies]
         return statistics.median(values), percentile(values, 95)
 
     def cpu_stats(self, first: int, last: int) -> float:
@@ -50,11 +51,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def replay_watched(
-    tiles: list[Path], folder: Path, interval_s: float, *extra: str, pieces: int = 3
+    tiles: list[Path],
+    folder: Path,
+    interval_s: float,
+    *extra: str,
+    pieces: int = 3,
+    end_at: str = "file",
 ) -> LiveRun:
     """Watch ``folder`` (empty) with ``ofs-stitch --watch`` options ``extra`` while ``tiles``
-    are written into it one every ``interval_s``; the watch ends as soon as the last tile is
-    on positions.json (as a microscope server would end it), and writes the final outputs."""
+    are written into it one every ``interval_s``, then write the final outputs. The watch
+    ends (as a microscope server ends it) as soon as the last tile's file is complete
+    (``end_at="file"``: the server knows its scan is over; that tile is then measured and
+    placed for the final outputs only), or once positions.json shows the last tile
+    (``end_at="update"``). Latencies are those of the tiles the live outputs showed."""
+    if end_at not in ("file", "update"):
+        raise ValueError(f"end_at={end_at!r}: 'file' or 'update'")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -65,8 +76,9 @@ def replay_watched(
 
     def hook(live: LiveStitcher) -> None:
         def seen(report: TileReport) -> None:
-            if len(live.reports) >= len(tiles):
+            if report.shown:
                 outcome["cpu_at_last_update"] = time.process_time()
+            if end_at == "update" and len(live.reports) >= len(tiles):
                 stop.set()
 
         live.on_update = seen
@@ -86,18 +98,21 @@ def replay_watched(
     started = time.monotonic()
     replayed = replay_scan(tiles, folder, interval_s=interval_s, pieces=pieces)
     replay_wall = time.monotonic() - started
+    if end_at == "file":
+        stop.set()
     thread.join()
     (live,) = made
-    # Up to the last tile's update: the final run is not "between tiles".
+    shown = [r for r in live.reports if r.shown]
+    # Up to the last update shown: the final run is not "between tiles".
     cpu_all = outcome["cpu_at_last_update"] - cpu_start
-    written = {r.name: r.written_at for r in live.reports}
+    written = {r.name: r.written_at for r in shown}
     latencies = {t.name: written[t.name] - t.complete_at for t in replayed if t.name in written}
     return LiveRun(
         reports=list(live.reports),
         replayed=replayed,
         latencies=latencies,
         finished_after_s=outcome["ended"] - replayed[-1].complete_at,
-        cpu_between_tiles_s=max(0.0, cpu_all - sum(r.cpu_s for r in live.reports)),
+        cpu_between_tiles_s=max(0.0, cpu_all - sum(r.cpu_s for r in shown)),
         replay_wall_s=replay_wall,
         status=int(outcome["status"]),
         folder=folder,

@@ -51,6 +51,47 @@ def test_tiles_added_one_by_one_end_as_the_batch_run(
     assert max(np.abs(np.subtract(before_last[n], seen[-1][n])).max() for n in before_last) < 1.0
 
 
+def test_tiles_still_queued_at_finish_are_placed_for_the_final_outputs_only(
+    small_scan, small_scan_batch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    tiles = copy_tiles(small_scan.paths, folder)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_worker(report) -> None:  # type: ignore[no-untyped-def]
+        # The update of the last tile but two holds the worker until `finish` is called: the
+        # last two are then still queued.
+        if len(live.reports) == len(tiles) - 2:
+            held.set()
+            release.wait(60)
+
+    live = LiveStitcher(folder, quiet=True, on_update=hold_the_worker)
+    for path in tiles:
+        live.add(path)
+    assert held.wait(60)
+    ended: list[object] = []
+    finisher = threading.Thread(target=lambda: ended.append(live.finish()))
+    finisher.start()
+    deadline = time.monotonic() + 60
+    while not live._finishing and time.monotonic() < deadline:
+        time.sleep(0.005)
+    preview_before = (folder / "preview.jpg").read_bytes()
+    shown_before = json.loads((folder / "positions.json").read_text())["tile_count"]
+    release.set()
+    finisher.join(120)
+
+    assert shown_before == len(tiles) - 2
+    assert [r.shown for r in live.reports] == [True] * (len(tiles) - 2) + [False, False]
+    assert "for the final outputs" in live.reports[-1].status_line()
+    (final,) = ended
+    assert final is not None and sorted(final.names) == sorted(p.name for p in tiles)
+    batch, _ = small_scan_batch
+    assert largest_difference(batch, dict(zip(final.names, final.positions, strict=True))) < 0.01
+    # The final outputs replaced the live ones (the preview with all the tiles).
+    assert (folder / "preview.jpg").read_bytes() != preview_before
+    assert "live" not in json.loads((folder / "positions.json").read_text())
+
+
 def test_the_cache_file_is_written_between_tiles(small_scan, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Not only at the end (what an interruption loses is bounded by the write interval), and
     once the worker is idle, not inside a tile's update."""

@@ -163,6 +163,37 @@ def test_ctrl_c_ends_the_watch_and_writes_the_final_outputs(small_scan, tmp_path
     assert not list(output.glob(".*"))
 
 
+@pytest.mark.parametrize("poll", [None, 30.0], ids=["notified", "polled"])
+def test_a_tile_that_lands_as_the_watch_ends_is_in_the_final_mosaic(
+    small_scan, tmp_path: Path, capfd, poll
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "scan"
+    copy_tiles(small_scan.paths[:3], folder)
+    stop = threading.Event()
+    # Polled every 30 s: no event tells about the fourth tile before the watch ends.
+    thread, made, result = _watch_in_thread(
+        folder, WatchSettings(poll_s=poll, settle_s=0.2), stop=stop
+    )
+    (live,) = made
+    deadline = time.monotonic() + 60
+    while len(live.reports) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # The watch ends as soon as the fourth tile is written (a microscope server that knows
+    # its scan is over), and while a fifth is still being written.
+    (fourth,) = copy_tiles(small_scan.paths[3:4], folder)
+    data = small_scan.paths[4].read_bytes()
+    (folder / small_scan.paths[4].name).write_bytes(data[: len(data) // 2])
+    stop.set()
+    thread.join(120)
+    assert result["status"] == 0
+    final = json.loads((folder / "positions.json").read_text())
+    assert "live" not in final
+    assert sorted(t["name"] for t in final["tiles"]) == sorted(p.name for p in small_scan.paths[:4])
+    assert live.reports[-1].name == fourth.name
+    err = capfd.readouterr().err
+    assert f"{small_scan.paths[4].name} was still being written" in err and "Traceback" not in err
+
+
 def test_a_jpeg_being_written_is_not_read_half_way(small_scan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = small_scan.paths[0].read_bytes()
     path = tmp_path / "tile.jpeg"

@@ -66,6 +66,13 @@ class CompletenessTracker:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def __contains__(self, path: Path) -> bool:
+        return path in self._pending
+
+    def pending(self) -> list[Path]:
+        """The files not complete yet, oldest first."""
+        return [path for path, _ in sorted(self._pending.items(), key=lambda kv: kv[1].since)]
+
     def ready(self) -> list[Path]:
         """The pending files that are now complete (oldest first), taken off the list."""
         now = time.monotonic()

@@ -10,6 +10,7 @@ are then written as a batch run writes them.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -152,23 +153,35 @@ def watch_folder(
 
         threading.Thread(target=wake_on_stop, name="ofs-watch-stop", daemon=True).start()
     tracker = CompletenessTracker(settle_s=settings.settle_s)
+    watch = _Watch(folder, stitcher, events, tracker, settings, say)
     observer = None
     interrupted = vanished = False
     try:
-        observer = start_observer(folder, events, settings.poll_s, say.warn)
-        # Files already there, in modification order; those untouched for a while are whole.
-        for path, age in _images_in(folder):
-            tracker.changed(path, closed=age > settings.settle_s)
-        say.info(
-            f"watching {folder} ({'polling' if settings.poll_s else 'change notifications'}); "
-            + (f"ends after {settings.idle_s:g} s without a new tile" if settings.idle_s else "")
-            + ("; " if settings.idle_s else "")
-            + "Ctrl-C ends the watch and writes the final mosaic"
-        )
-        vanished = not _loop(folder, stitcher, events, tracker, settings, say, stop)
-    except KeyboardInterrupt:
-        interrupted = True
-        say.info("interrupted: writing the final outputs (Ctrl-C again to stop now)")
+        try:
+            observer = start_observer(folder, events, settings.poll_s, say.warn)
+            # Files already there, in modification order; those untouched for a while are
+            # whole.
+            for path, age in _images_in(folder):
+                tracker.changed(path, closed=age > settings.settle_s)
+            how = "polling" if settings.poll_s else "change notifications"
+            ends = ""
+            if settings.idle_s:
+                ends = f"ends after {settings.idle_s:g} s without a new tile; "
+            say.info(
+                f"watching {folder} ({how}); {ends}Ctrl-C ends the watch and writes the final "
+                "mosaic"
+            )
+            vanished = not watch.run(stop)
+        except KeyboardInterrupt:
+            interrupted = True
+            say.info("interrupted: writing the final outputs (Ctrl-C again to stop now)")
+        if observer is not None and not vanished:
+            try:
+                watch.last_look()
+            except KeyboardInterrupt:
+                stitcher.close()
+                say.warn("interrupted again: the final outputs were not written")
+                return 130
     finally:
         if observer is not None:
             observer.stop()
@@ -176,62 +189,116 @@ def watch_folder(
     return 2 if vanished and status == 0 else status
 
 
-def _loop(
-    folder: Path,
-    stitcher: LiveStitcher,
-    events: _Events,
-    tracker: CompletenessTracker,
-    settings: WatchSettings,
-    say: _Say,
-    stop: threading.Event | None,
-) -> bool:
-    """Hand each complete file to the stitcher until the watch ends; False when it ended
-    because the folder disappeared."""
-    last_tile = time.monotonic()
-    handed: dict[Path, tuple[int, int]] = {}  # file -> (size, mtime_ns) when handed over
-    # Deletions wait a moment: a folder being deleted loses its files first, and a file
-    # replaced by deleting and writing it again comes back.
-    deleted: dict[Path, float] = {}
-    while stop is None or not stop.is_set():
-        # Files waiting to settle are looked at often; otherwise only events wake the loop
-        # (and a look now and then: is the folder still there, has the watch gone idle?).
-        busy = len(tracker) or deleted
-        wait = TICK_S if busy else IDLE_TICK_S
-        if settings.idle_s is not None and not busy:
-            # Wake when the watch goes idle, not up to a look later.
-            wait = min(wait, max(0.0, last_tile + settings.idle_s - time.monotonic()))
-        events.wake.wait(wait)
-        if not folder.is_dir():
-            # Before its deletion events: the tiles stitched so far stay in the mosaic.
-            say.warn(f"{folder} disappeared: the watch ends with the tiles stitched so far")
-            return False
-        for path, what in events.take():
-            if path.parent != folder or not _is_tile_name(path.name):
+class _Watch:
+    """What the watch knows between its looks at the folder: the files waiting to be
+    complete (``tracker``), those handed to the stitcher, and deletions waiting out their
+    grace."""
+
+    def __init__(
+        self,
+        folder: Path,
+        stitcher: LiveStitcher,
+        events: _Events,
+        tracker: CompletenessTracker,
+        settings: WatchSettings,
+        say: _Say,
+    ) -> None:
+        self.folder = folder
+        self.stitcher = stitcher
+        self.events = events
+        self.tracker = tracker
+        self.settings = settings
+        self.say = say
+        self.handed: dict[Path, tuple[int, int]] = {}  # file -> (size, mtime_ns) handed over
+        # Deletions wait a moment: a folder being deleted loses its files first, and a file
+        # replaced by deleting and writing it again comes back.
+        self.deleted: dict[Path, float] = {}
+        self.last_tile = time.monotonic()
+
+    def run(self, stop: threading.Event | None) -> bool:
+        """Hand each complete file to the stitcher until the watch ends; False when it
+        ended because the folder disappeared."""
+        settings, tracker = self.settings, self.tracker
+        while stop is None or not stop.is_set():
+            # Files waiting to settle are looked at often; otherwise only events wake the
+            # loop (and a look now and then: is the folder still there, has the watch gone
+            # idle?).
+            busy = len(tracker) or self.deleted
+            wait = TICK_S if busy else IDLE_TICK_S
+            if settings.idle_s is not None and not busy:
+                # Wake when the watch goes idle, not up to a look later.
+                wait = min(wait, max(0.0, self.last_tile + settings.idle_s - time.monotonic()))
+            self.events.wake.wait(wait)
+            if not self.folder.is_dir():
+                # Before its deletion events: the tiles stitched so far stay in the mosaic.
+                self.say.warn(
+                    f"{self.folder} disappeared: the watch ends with the tiles stitched so far"
+                )
+                return False
+            self._take_events()
+            for path, when in list(self.deleted.items()):
+                if time.monotonic() - when >= DELETION_GRACE_S:
+                    self._deletion_done(path)
+            self._hand_over_ready()
+            if settings.idle_s is not None and not len(tracker):
+                if time.monotonic() - self.last_tile >= settings.idle_s:
+                    self.say.info(f"no new tile for {settings.idle_s:g} s: the watch ends")
+                    return True
+        return True
+
+    def last_look(self) -> None:
+        """As the watch ends (Ctrl-C, ``stop``, idle): the tiles that landed but were not
+        handed over yet go into the final mosaic too: those whose events had not come (a
+        polled folder between polls), those still settling (waited for, up to the settle
+        time). A file still being written after that is left out, with a warning."""
+        self._take_events()
+        handed_names = {path.name for path in self.handed}
+        try:
+            names = [name for name in os.listdir(self.folder) if _is_tile_name(name)]
+        except OSError:
+            return  # the folder is gone: the tiles stitched so far stay in the mosaic
+        for name in names:
+            path = self.folder / name
+            if name not in handed_names and path not in self.tracker and path.is_file():
+                self.tracker.changed(path)
+        for path in list(self.deleted):
+            self._deletion_done(path)
+        deadline = time.monotonic() + self.settings.settle_s + 2 * TICK_S
+        while True:
+            self._hand_over_ready()
+            if not len(self.tracker) or time.monotonic() >= deadline:
+                break
+            self.events.wake.wait(TICK_S)
+            self._take_events()
+        for path in self.tracker.pending():
+            self.say.warn(f"{path} was still being written as the watch ended: left out")
+
+    def _take_events(self) -> None:
+        for path, what in self.events.take():
+            if path.parent != self.folder or not _is_tile_name(path.name):
                 continue
             if what == "deleted":
-                tracker.forget(path)
-                if path in handed:
-                    deleted.setdefault(path, time.monotonic())
+                self.tracker.forget(path)
+                if path in self.handed:
+                    self.deleted.setdefault(path, time.monotonic())
             else:
-                deleted.pop(path, None)
-                tracker.changed(path, closed=what == "closed")
-        for path, when in list(deleted.items()):
-            if time.monotonic() - when >= DELETION_GRACE_S:
-                del deleted[path]
-                if not path.exists() and handed.pop(path, None) is not None:
-                    stitcher.remove(path)
-        for path in tracker.ready():
+                self.deleted.pop(path, None)
+                self.tracker.changed(path, closed=what == "closed")
+
+    def _deletion_done(self, path: Path) -> None:
+        """The grace of a deleted file is over: its tile is taken out, unless it is back."""
+        del self.deleted[path]
+        if not path.exists() and self.handed.pop(path, None) is not None:
+            self.stitcher.remove(path)
+
+    def _hand_over_ready(self) -> None:
+        for path in self.tracker.ready():
             signature = file_signature(path)
-            if signature is None or handed.get(path) == signature:
+            if signature is None or self.handed.get(path) == signature:
                 continue  # gone again, or an event about a file handed over unchanged
-            handed[path] = signature
-            stitcher.add(path, ready_at=time.monotonic())
-            last_tile = time.monotonic()
-        if settings.idle_s is not None and not len(tracker):
-            if time.monotonic() - last_tile >= settings.idle_s:
-                say.info(f"no new tile for {settings.idle_s:g} s: the watch ends")
-                return True
-    return True
+            self.handed[path] = signature
+            self.stitcher.add(path, ready_at=time.monotonic())
+            self.last_tile = time.monotonic()
 
 
 def _finish(stitcher: LiveStitcher, say: _Say, interrupted: bool) -> int:
