@@ -350,9 +350,9 @@ class LiveStitcher:
     def _next_job(self) -> Any:
         """The next job; the cache file is written, when due, once the worker has been idle
         for `CACHE_WRITE_AFTER_IDLE_S` (or later, once it falls due, if no job has come):
-        between tiles, and not when the session is ending
-        (a microscope server calls `finish` right after the last tile's update, and the final
-        run writes the cache while it waits for the plot helper)."""
+        between tiles, and not when the session is ending (a microscope server calls
+        `finish` right after adding the last tile, or after its update; the final run writes
+        the cache while the mosaics render)."""
         if self._cache is None:
             return self._queue.get()
         wait = CACHE_WRITE_AFTER_IDLE_S
