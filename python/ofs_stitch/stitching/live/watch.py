@@ -5,7 +5,8 @@ network share, where no change notifications arrive, or when inotify cannot star
 limit reached), the folder is polled instead (``--watch_poll``). A file is handed to the
 `LiveStitcher` once completely written (`completeness`). The watch ends on Ctrl-C, after
 ``--watch_idle`` seconds without a new tile, or when the folder disappears; the final outputs
-are then written as a batch run writes them.
+are then written as a batch run writes them (unless the folder went, first taking in the
+tiles that landed but were not handed over yet: `_Watch.last_look`).
 """
 
 from __future__ import annotations
