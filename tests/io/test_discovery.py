@@ -83,6 +83,10 @@ def test_earlier_outputs_alone_are_what_discovery_skips(tmp_path: Path) -> None:
         "stitched_10.jpg",
     ]
     assert earlier_outputs(tmp_path / "gone") == []
+    # From a listing the caller made (the live session's final scan): the same answer.
+    listing = [p.name for p in tmp_path.iterdir()]
+    assert earlier_outputs(tmp_path, listing) == earlier_outputs(tmp_path)
+    assert earlier_outputs(tmp_path, ["img_1.jpg"]) == []
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,19 +95,21 @@ def discover_images(folder: Path | str, *, minimum: int = 2) -> Discovery:
     return Discovery(folder=folder, images=images, skipped=skipped)
 
 
-def earlier_outputs(folder: Path | str) -> list[tuple[Path, str]]:
+def earlier_outputs(
+    folder: Path | str, file_names: Iterable[str] | None = None
+) -> list[tuple[Path, str]]:
     """The image files of ``folder`` that `discover_images` skips as earlier outputs, with its
     reasons, in its order; [] for a folder that is gone. The names alone are looked at (no sort
-    key, no stat for the others): a live session, which saw every tile, asks only for these."""
+    key, no stat for the others): a live session, which saw every tile, asks only for these.
+    ``file_names``: the folder's listing, when the caller has made it already."""
     folder = Path(folder)
     try:
-        names = [
-            entry.name
-            for entry in os.scandir(folder)
-            if is_image_name(entry.name) and earlier_output_marker(entry.name) is not None
-        ]
+        listed = file_names if file_names is not None else os.listdir(folder)
     except OSError:
         return []
+    names = [
+        name for name in listed if is_image_name(name) and earlier_output_marker(name) is not None
+    ]
     skipped = []
     for name in sorted(names, key=natural_sort_key):
         path = folder / name

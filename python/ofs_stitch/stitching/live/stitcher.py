@@ -183,7 +183,6 @@ class LiveStitcher:
         # Set by `finish`: the tiles still queued are measured and placed for the final
         # outputs, without writing the live ones, which the final outputs replace at once.
         self._finishing = False
-        self._live_outputs_behind = False  # they do not show the last update (`_publish`)
         # The helper that draws the final plots starts now, so that its imports are done
         # long before `finish` needs it (then it waits, idle).
         self._plots = None
@@ -276,7 +275,8 @@ class LiveStitcher:
         try:
             scan = self._final_scan()
             if scan is None:
-                if self._live_outputs_behind and self._update is not None:
+                behind = bool(self.reports) and not self.reports[-1].shown
+                if behind and self._update is not None:
                     self._write_live_outputs(self._update)
                 return None
             with _without_cyclic_gc():
@@ -479,7 +479,6 @@ class LiveStitcher:
         shown = not self._finishing
         if shown:
             self._write_live_outputs(update)
-        self._live_outputs_behind = not shown
         report = TileReport(
             name=name,
             tiles=len(update.tiles),
@@ -564,7 +563,7 @@ class LiveStitcher:
         update = self._update
         # Files deleted since (a folder gone) cannot be rendered. Every tile is in the folder
         # (`_do`): one listing of it, not a look at each file (1,600 of them took 13-25 ms).
-        present = _file_names_in(self.folder) if update is not None else set()
+        present = _file_names_in(self.folder)
         live = [] if update is None else [t for t in update.tiles if t.path.name in present]
         if len(live) < 2:
             self._say_warning(
@@ -579,7 +578,7 @@ class LiveStitcher:
         )
         # The tiles came through `add`; what the batch run would report as skipped (earlier
         # outputs) is looked up by name alone.
-        skipped = earlier_outputs(self.folder)
+        skipped = earlier_outputs(self.folder, present)
         return Scan(
             folder=self.folder,
             tiles=[live[k] for k in order],
