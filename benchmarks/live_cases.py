@@ -103,8 +103,9 @@ def replay_watched(
     thread.join()
     (live,) = made
     shown = [r for r in live.reports if r.shown]
-    # Up to the last update shown: the final run is not "between tiles".
-    cpu_all = outcome["cpu_at_last_update"] - cpu_start
+    # Up to the last update shown: the final run is not "between tiles". (On a loaded machine
+    # the watch can end before any update was shown.)
+    cpu_all = outcome.get("cpu_at_last_update", cpu_start) - cpu_start
     written = {r.name: r.written_at for r in shown}
     latencies = {t.name: written[t.name] - t.complete_at for t in replayed if t.name in written}
     return LiveRun(
