@@ -61,7 +61,10 @@ ofs::ImageView<Sample> image_view(const py::array& array, const std::string& nam
     view.col_stride = array.strides(1);
     if (with_channels) {
         view.channels = array.shape(2);
-        view.channel_stride = array.strides(2);
+        // numpy gives a length-1 axis any stride (0 for one added by `[..., None]`); with one
+        // channel it is never stepped along, and keeping the default lets the kernels' fast
+        // paths for packed samples (channel_step() == 1) see a grey row as the run it is.
+        if (view.channels > 1) view.channel_stride = array.strides(2);
     }
     return view;
 }

@@ -39,7 +39,7 @@ def row_sums(pixels: np.ndarray) -> np.ndarray:
 
 
 def painted(strip: np.ndarray) -> np.ndarray:
-    colour = np.zeros((strip.shape[0], strip.shape[1] + 4, 3), strip.dtype)
+    colour = np.zeros((strip.shape[0], strip.shape[1] + 4, strip.shape[2]), strip.dtype)
     covered = np.zeros(colour.shape[:2], bool)
     _core.compose.paint_nearest(
         colour, covered, 0, [(0, 0, 2, strip.shape[0], strip.shape[1], 0, 2, strip)]
@@ -77,6 +77,18 @@ def test_kernels_read_numpy_views_in_place(
     assert not view.flags.c_contiguous
     from_view, from_copy = kernel(view), kernel(np.ascontiguousarray(view))
     np.testing.assert_array_equal(np.asarray(from_view), np.asarray(from_copy))
+
+
+def test_a_grey_image_reads_alike_whatever_stride_numpy_gave_its_channel_axis() -> None:
+    # A channel axis of length 1 added by [..., None] has stride 0; the view treats one channel
+    # as packed whatever its stride, so the kernels take their fast paths for it.
+    grey = PIXELS[:, :, 1].astype(np.uint16)
+    added = grey[:, :, None]
+    assert added.strides[2] == 0
+    packed = np.ndarray(added.shape, added.dtype, grey, strides=(*grey.strides, 2))
+    for strip in (added, packed, PIXELS.astype(np.uint16)[:, :, 1:2]):
+        np.testing.assert_array_equal(painted(strip)[:, 2:-2], packed)
+        np.testing.assert_array_equal(row_sums(strip), grey.sum(axis=0, dtype=np.uint64)[:, None])
 
 
 def misaligned(dtype: type, shape: tuple[int, ...]) -> np.ndarray:
