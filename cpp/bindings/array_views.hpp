@@ -30,6 +30,14 @@ bool has_dtype(const py::array& array) {
 // (rows, cols, channels), or either.
 enum class Axes { plane, channels, plane_or_channels };
 
+// The byte stride from one channel to the next of a (rows, cols[, channels]) array. numpy
+// gives a length-1 axis any stride (0 for one added by `[..., None]`); with one channel it is
+// never stepped along, and the packed stride lets the kernels' fast paths for packed samples
+// (channel_step() == 1) see a grey row as the run it is.
+inline py::ssize_t channel_stride_of(const py::array& array) {
+    return array.ndim() == 3 && array.shape(2) > 1 ? array.strides(2) : array.itemsize();
+}
+
 // `array` as a view of its own memory. `name` is the argument's name, for the error messages.
 template <typename Sample>
 ofs::ImageView<Sample> image_view(const py::array& array, const std::string& name, Axes axes) {
@@ -59,13 +67,8 @@ ofs::ImageView<Sample> image_view(const py::array& array, const std::string& nam
     view.cols = array.shape(1);
     view.row_stride = array.strides(0);
     view.col_stride = array.strides(1);
-    if (with_channels) {
-        view.channels = array.shape(2);
-        // numpy gives a length-1 axis any stride (0 for one added by `[..., None]`); with one
-        // channel it is never stepped along, and keeping the default lets the kernels' fast
-        // paths for packed samples (channel_step() == 1) see a grey row as the run it is.
-        if (view.channels > 1) view.channel_stride = array.strides(2);
-    }
+    if (with_channels) view.channels = array.shape(2);
+    view.channel_stride = channel_stride_of(array);
     return view;
 }
 

@@ -10,6 +10,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "array_views.hpp"
 #include "ofs/resample/warp.hpp"
 
 namespace py = pybind11;
@@ -40,7 +41,7 @@ View view_of(const py::array& array, Sample* data) {
     image.channels = array.ndim() == 3 ? array.shape(2) : 1;
     image.row_stride = array.strides(0);
     image.col_stride = array.strides(1);
-    image.channel_stride = array.ndim() == 3 ? array.strides(2) : array.itemsize();
+    image.channel_stride = ofs_bindings::channel_stride_of(array);
     return image;
 }
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from ofs_stitch import _core
+from ofs_stitch.core.warp import warp_affine
 
 RNG = np.random.default_rng(11)
 FLOATS = RNG.normal(size=(48, 40)).astype(np.float32)
@@ -86,9 +87,13 @@ def test_a_grey_image_reads_alike_whatever_stride_numpy_gave_its_channel_axis() 
     added = grey[:, :, None]
     assert added.strides[2] == 0
     packed = np.ndarray(added.shape, added.dtype, grey, strides=(*grey.strides, 2))
+    # A sub-pixel shift: the warp's interpolation, not a copy.
+    shifted = warp_affine(grey, [[1, 0, 0.3], [0, 1, -0.6]], interpolation="linear")
     for strip in (added, packed, PIXELS.astype(np.uint16)[:, :, 1:2]):
         np.testing.assert_array_equal(painted(strip)[:, 2:-2], packed)
         np.testing.assert_array_equal(row_sums(strip), grey.sum(axis=0, dtype=np.uint64)[:, None])
+        warped = warp_affine(strip, [[1, 0, 0.3], [0, 1, -0.6]], interpolation="linear")
+        np.testing.assert_array_equal(warped, shifted[:, :, None])
 
 
 def misaligned(dtype: type, shape: tuple[int, ...]) -> np.ndarray:
