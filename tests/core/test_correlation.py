@@ -85,7 +85,9 @@ def textured(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 # (region shape, padded shape, high_pass_sigma, smoothing_sigma, whiten, taper): every filter on
 # and off, the whitening exponents with their own code paths (0.5, 0.75, 1) and the pow() path,
-# odd and even sizes, with and without padding.
+# odd and even sizes, with and without padding; from 1024 rows the transforms run rows first, then
+# columns 8 at a time through a buffer (cpp/src/fft/fft_plans.cpp): 26 and 23 columns of half
+# spectrum leave a last block of 2 and 7.
 SURFACE_CASES = [
     ((64, 80), (127, 160), 0.0, 0.0, 0.0, 0),
     ((64, 80), (128, 160), 2.0, 0.0, 0.0, 0),
@@ -95,6 +97,8 @@ SURFACE_CASES = [
     ((48, 96), (75, 120), 2.0, 1.0, 0.75, 8),
     ((50, 50), (100, 101), 1.0, 0.7, 0.3, 20),
     ((40, 56), (40, 56), 2.0, 1.0, 0.5, 4),
+    ((1030, 40), (1040, 50), 2.0, 1.0, 0.5, 8),
+    ((1000, 21), (1024, 45), 0.0, 0.0, 0.0, 0),
 ]
 
 
@@ -287,6 +291,8 @@ def test_concurrent_planning_of_new_shapes_is_bit_identical_to_serial() -> None:
     for k in range(16):
         region = (37 + 3 * (k % 8), 41 + 5 * (k % 8))
         padded = (2 * region[0] + 1 + k % 8, 2 * region[1] + 3 + k % 8)
+        if k % 8 in (2, 5):  # tall: rows, then columns through each thread's buffer
+            region, padded = (1010 + k, 20 + k), (1030 + k, 34 + k)
         base = textured((region[0] + 8, region[1] + 8), rng)
         jobs.append(
             (base[: region[0], : region[1]], base[3 : 3 + region[0], 5 : 5 + region[1]], padded)

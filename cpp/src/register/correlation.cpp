@@ -145,8 +145,7 @@ std::shared_ptr<Spectrum> compute_spectrum(const ImageView<float>& region,
               padded.get() + padded_size, 0.0f);
 
     auto spectrum = std::make_shared<Spectrum>(rows, cols, settings);
-    fftwf_execute_dft_r2c(forward_plan(padded_rows, padded_cols), padded.get(),
-                          reinterpret_cast<fftwf_complex*>(spectrum->values()));
+    forward_transform(padded_rows, padded_cols, padded.get(), spectrum->values());
 
     const auto amplitude = filter_amplitude(padded_rows, padded_cols, settings.high_pass_sigma,
                                             settings.smoothing_sigma);
@@ -225,8 +224,7 @@ void cross_correlate(const Spectrum& a, const Spectrum& b, CorrelationSurface& s
     surface.region_rows = a.region_rows();
     surface.region_cols = a.region_cols();
     surface.taper = a.settings().taper;
-    fftwf_execute_dft_c2r(inverse_plan(rows, cols), reinterpret_cast<fftwf_complex*>(product.get()),
-                          surface.values.get());
+    inverse_transform(rows, cols, product.get(), surface.values.get());
 }
 
 }  // namespace ofs
