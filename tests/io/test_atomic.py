@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
 import pyvips
 
 from ofs_stitch.errors import ImageReadError, OutputError
-from ofs_stitch.io.atomic import staged_output, staged_outputs, write_failures_named
+from ofs_stitch.io.atomic import (
+    staged_output,
+    staged_outputs,
+    write_failures_named,
+    write_text_atomic,
+)
 
 
 def test_a_staged_file_appears_under_its_name_only_when_complete(tmp_path: Path) -> None:
@@ -21,6 +27,22 @@ def test_a_staged_file_appears_under_its_name_only_when_complete(tmp_path: Path)
         assert final.read_bytes() == b"previous"
     assert final.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["mosaic.jpg"]
+
+
+def test_text_reaches_the_disk_before_taking_its_name_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    sync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), sync(fd))[1])
+    (tmp_path / "positions.json").write_text("previous")
+    write_text_atomic(tmp_path / "positions.json", "synced")
+    assert len(synced) == 1
+    write_text_atomic(tmp_path / "report.html", "not synced", sync=False)
+    assert len(synced) == 1
+    assert (tmp_path / "positions.json").read_text() == "synced"
+    assert (tmp_path / "report.html").read_text() == "not synced"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["positions.json", "report.html"]
 
 
 def test_a_failed_staged_file_leaves_the_previous_one_and_names_the_final_path(

@@ -21,11 +21,15 @@ def temporary_tag() -> str:
     return f"{os.getpid()}.{os.urandom(4).hex()}"
 
 
-def write_text_atomic(path: Path | str, text: str) -> None:
+def write_text_atomic(path: Path | str, text: str, *, sync: bool = True) -> None:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same folder + os.replace.
 
     The temporary file must live in the target's folder: os.replace is atomic only within one
     file system. Raises OutputError naming the file when it cannot be written.
+
+    ``sync``: the text reaches the disk before it takes the name, so that a power cut leaves
+    the old file or the new one. Files replaced soon anyway can skip it: a sync waits for
+    whatever else the file system has to write first (after an 8 MP mosaic, 0.07-0.09 s).
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{temporary_tag()}.tmp")
@@ -35,8 +39,9 @@ def write_text_atomic(path: Path | str, text: str) -> None:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except OSError as error:
         with contextlib.suppress(OSError):

@@ -156,8 +156,12 @@ def report_data(
 
 
 def write_report_html(path: Path, data: ReportData, drawn: DrawnSections | None = None) -> Path:
-    """Write the page (atomically); returns its path. ``drawn``: see `report_html`."""
-    write_text_atomic(path, report_html(data, drawn))
+    """Write the page (atomically); returns its path. ``drawn``: see `report_html`.
+
+    Not synced: the page is written last, just after the mosaics, and a sync waited for their
+    pages to reach the disk (0.07-0.09 s after an 8 MP scan's, at the end of every run). The
+    mosaics it describes are not synced either."""
+    write_text_atomic(path, report_html(data, drawn), sync=False)
     return path
 
 
