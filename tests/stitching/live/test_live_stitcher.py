@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from live_support import batch_positions, copy_tiles, largest_difference
+from PIL import Image
 
 from ofs_stitch.errors import InputError, OutputError
 from ofs_stitch.stitching.live import stitcher as stitcher_module
+from ofs_stitch.stitching.live.canvas import LiveCanvas
 from ofs_stitch.stitching.live.stitcher import LiveStitcher
 
 
@@ -52,7 +54,7 @@ def test_tiles_added_one_by_one_end_as_the_batch_run(
 
 
 def test_tiles_still_queued_at_finish_are_placed_for_the_final_outputs_only(
-    small_scan, small_scan_batch, tmp_path: Path
+    small_scan, small_scan_batch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "scan"
     tiles = copy_tiles(small_scan.paths, folder)
@@ -65,6 +67,14 @@ def test_tiles_still_queued_at_finish_are_placed_for_the_final_outputs_only(
             held.set()
             release.wait(60)
 
+    thumbnails: list[int] = []
+    set_tile = LiveCanvas.set_tile
+
+    def count_thumbnails(canvas, slot, pixels) -> None:  # type: ignore[no-untyped-def]
+        thumbnails.append(slot)
+        set_tile(canvas, slot, pixels)
+
+    monkeypatch.setattr(LiveCanvas, "set_tile", count_thumbnails)
     live = LiveStitcher(folder, quiet=True, on_update=hold_the_worker)
     for path in tiles:
         live.add(path)
@@ -83,6 +93,8 @@ def test_tiles_still_queued_at_finish_are_placed_for_the_final_outputs_only(
     assert shown_before == len(tiles) - 2
     assert [r.shown for r in live.reports] == [True] * (len(tiles) - 2) + [False, False]
     assert "for the final outputs" in live.reports[-1].status_line()
+    # The queued tiles were not shrunk for the live preview (the final outputs show them).
+    assert len(thumbnails) == len(tiles) - 2
     (final,) = ended
     assert final is not None and sorted(final.names) == sorted(p.name for p in tiles)
     batch, _ = small_scan_batch
@@ -342,7 +354,10 @@ def test_fewer_than_two_tiles_finish_without_a_mosaic(small_scan, tmp_path: Path
     live.add(tile)
     assert live.finish() is None
     assert warnings and "at least 2" in warnings[-1]
-    assert (folder / "positions.json").is_file() and (folder / "preview.jpg").is_file()
+    assert json.loads((folder / "positions.json").read_text())["tile_count"] == 1
+    # The preview shows the tile, though it was placed once `finish` was called, or before.
+    preview = np.asarray(Image.open(folder / "preview.jpg"))
+    assert preview.shape[1] > 100 and preview.mean() > 10
     with pytest.raises(InputError, match="finished"):
         live.add(tile)
 

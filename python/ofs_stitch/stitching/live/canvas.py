@@ -92,6 +92,9 @@ class LiveCanvas:
     def drop(self, slot: int) -> None:
         self._thumbs.pop(slot, None)
 
+    def has_thumbnail(self, slot: int) -> bool:
+        return slot in self._thumbs
+
     @property
     def thumbnail_bytes(self) -> int:
         return sum(t.nbytes for t in self._thumbs.values())
