@@ -67,14 +67,9 @@ const TransformPlans& cached_plans(Direction direction, int rows, int cols) {
     if (found != plan_cache().end()) return found->second;
 
     // Scratch arrays only fix the alignment the plans assume; FFTW_ESTIMATE never touches them.
-    const int half_cols = cols / 2 + 1;
     FloatBuffer real = allocate_floats(static_cast<std::size_t>(rows) * cols);
     ComplexBuffer spectrum = allocate_complex(half_spectrum_size(rows, cols));
-    ComplexBuffer columns = allocate_complex(static_cast<std::size_t>(rows) * column_block);
     auto* spectrum_ptr = reinterpret_cast<fftwf_complex*>(spectrum.get());
-    auto* columns_ptr = reinterpret_cast<fftwf_complex*>(columns.get());
-    const int row_length[1] = {cols};
-    const int column_length[1] = {rows};
     const bool forward = direction == Direction::forward;
     TransformPlans plans;
     if (rows < buffered_from_rows) {
@@ -84,6 +79,11 @@ const TransformPlans& cached_plans(Direction direction, int rows, int cols) {
         if (plans.whole == nullptr) throw std::runtime_error("FFTW could not make a plan");
         return plan_cache().emplace(key, plans).first->second;
     }
+    const int half_cols = cols / 2 + 1;
+    const int row_length[1] = {cols};
+    const int column_length[1] = {rows};
+    ComplexBuffer columns = allocate_complex(static_cast<std::size_t>(rows) * column_block);
+    auto* columns_ptr = reinterpret_cast<fftwf_complex*>(columns.get());
     // Rows: `rows` transforms of length cols, each row `cols` reals / `half_cols` complex on.
     plans.rows = forward ? fftwf_plan_many_dft_r2c(1, row_length, rows, real.get(), nullptr, 1,
                                                    cols, spectrum_ptr, nullptr, 1, half_cols,

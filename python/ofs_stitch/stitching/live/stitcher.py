@@ -480,11 +480,10 @@ class LiveStitcher:
         # preview is neither repainted nor written (`_catch_up_preview` if they are not made).
         shown = not self._finishing
         with self._lock:
-            self._canvas.painted_pixels = 0
             if shown:
                 self._canvas.update(update.slots, update.frame_positions, update.changed_slots)
             self._update = update
-            repainted = self._canvas.painted_pixels
+            repainted = self._canvas.painted_pixels if shown else 0
         if shown:
             self._write_live_outputs(update)
         report = TileReport(
