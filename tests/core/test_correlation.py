@@ -85,9 +85,9 @@ def textured(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 # (region shape, padded shape, high_pass_sigma, smoothing_sigma, whiten, taper): every filter on
 # and off, the whitening exponents with their own code paths (0.5, 0.75, 1) and the pow() path,
-# odd and even sizes, with and without padding; from 1024 rows the transforms run rows first, then
-# columns 8 at a time through a buffer (cpp/src/fft/fft_plans.cpp): 26 and 23 columns of half
-# spectrum leave a last block of 2 and 7.
+# odd and even sizes, with and without padding; from 1024 rows or 2 M samples the transforms run
+# rows first, then columns 8 at a time through a buffer (cpp/src/fft/fft_plans.cpp): 26, 23 and
+# 2051 columns of half spectrum leave a last block of 2, 7 and 3.
 SURFACE_CASES = [
     ((64, 80), (127, 160), 0.0, 0.0, 0.0, 0),
     ((64, 80), (128, 160), 2.0, 0.0, 0.0, 0),
@@ -99,6 +99,7 @@ SURFACE_CASES = [
     ((40, 56), (40, 56), 2.0, 1.0, 0.5, 4),
     ((1030, 40), (1040, 50), 2.0, 1.0, 0.5, 8),
     ((1000, 21), (1024, 45), 0.0, 0.0, 0.0, 0),
+    ((500, 4000), (512, 4100), 2.0, 1.0, 0.5, 16),
 ]
 
 

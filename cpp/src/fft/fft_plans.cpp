@@ -29,11 +29,14 @@ enum class Direction { forward, inverse };
 // each row. Measured on 2500 x 1152: 27 ms with 8 or 16, 51 ms with 4 (the 2-D plan: 75 ms).
 constexpr int column_block = 8;
 
-// Transforms with at least this many rows go through the column buffer. Measured (forward,
-// 2-D estimated plan against rows + buffered columns): the same up to 1024 x 1024 (8 ms) and
-// for 1024 x 2048; 15 against 11 ms at 1280 x 960, 49 against 19 ms at 2048 x 1024, 120
-// against 41 ms at 2048 x 2048. Smaller transforms keep FFTW's 2-D plan.
+// Transforms with at least this many rows, or samples, go through the column buffer. Measured
+// (forward, 2-D estimated plan against rows + buffered columns): the same up to 1024 x 1024
+// (8 ms), 640 x 2048 and 1024 x 2048; 15 against 11 ms at 1280 x 960, 49 against 19 ms at
+// 2048 x 1024, 120 against 41 ms at 2048 x 2048; wide ones from 2 M samples 27 against 23 ms
+// at 750 x 3456 (an 8 MP pair one above the other), 27 against 16 ms at 512 x 4096. Smaller
+// transforms keep FFTW's 2-D plan.
 constexpr int buffered_from_rows = 1024;
+constexpr std::size_t buffered_from_samples = std::size_t{1} << 21;
 
 // How one 2-D real transform runs: FFTW's 2-D plan (`whole`), or two passes, the rows' real
 // transforms (all rows in one plan) and the columns' complex ones (column_block contiguous
@@ -72,7 +75,8 @@ const TransformPlans& cached_plans(Direction direction, int rows, int cols) {
     auto* spectrum_ptr = reinterpret_cast<fftwf_complex*>(spectrum.get());
     const bool forward = direction == Direction::forward;
     TransformPlans plans;
-    if (rows < buffered_from_rows) {
+    if (rows < buffered_from_rows &&
+        static_cast<std::size_t>(rows) * cols < buffered_from_samples) {
         plans.whole =
             forward ? fftwf_plan_dft_r2c_2d(rows, cols, real.get(), spectrum_ptr, FFTW_ESTIMATE)
                     : fftwf_plan_dft_c2r_2d(rows, cols, spectrum_ptr, real.get(), FFTW_ESTIMATE);

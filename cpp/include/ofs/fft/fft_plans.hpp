@@ -7,8 +7,8 @@
 // Plans are FFTW_ESTIMATE (instant), but a tall 2-D transform is not left to FFTW's estimate: it
 // transforms the columns in place, a whole row apart, which measured 2.6x slower than the plan
 // FFTW_MEASURE finds in 1.5 s (2500 x 1152, the refinement of an 8 MP tile pair). That plan
-// copies a few columns at a time into a contiguous buffer; from 1024 rows the transforms here do
-// the same (rows, then columns through a buffer), with estimated plans.
+// copies a few columns at a time into a contiguous buffer; from 1024 rows (or 2 M samples) the
+// transforms here do the same (rows, then columns through a buffer), with estimated plans.
 #pragma once
 
 #include <complex>
