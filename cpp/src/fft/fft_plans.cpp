@@ -109,8 +109,9 @@ const TransformPlans& cached_plans(Direction direction, int rows, int cols) {
 // there and scattered back.
 void transform_columns(fftwf_plan plan, int rows, int half_cols, Complex* spectrum) {
     const std::size_t buffer_size = static_cast<std::size_t>(rows) * column_block;
-    // Each thread keeps its buffer for the next transform. Zeroed when made: a last block of
-    // fewer columns transforms what the block before left in the rest, which is always finite.
+    // Each thread keeps its buffer for the next transform. A last block of fewer columns also
+    // transforms what an earlier block left in the rest: each column is transformed on its own,
+    // so those are never read back and do not touch the others (zeroed when made all the same).
     thread_local ComplexBuffer buffer;
     thread_local std::size_t buffer_capacity = 0;
     if (buffer_capacity < buffer_size) {
