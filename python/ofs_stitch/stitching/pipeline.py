@@ -218,8 +218,6 @@ def _stitch(
         clock.lap("render")
         return result
 
-    pairs = _candidate_pairs(scan, options, say)
-    say.info(f"{len(pairs)} overlapping pairs to correlate")
     settings = MeasureSettings(
         correlation=options.correlation,
         search_radius=_search_radius(options, scan.tiles[0].shape),
@@ -231,6 +229,7 @@ def _stitch(
     if options.priority == "memory":
         hand_back_large_blocks()
     if options.stitching_mode == "only_correlate":
+        pairs = _candidate_pairs(scan, options, say)
         result.measurements = _measure_with_cache(
             scan, pairs, settings, options, output_dir, say, progress
         )
@@ -248,9 +247,14 @@ def _stitch(
     inputs_draft = plot_paths[INPUTS_PLOT][1]
     correlations_draft = plot_paths[CORRELATIONS_PLOT][1]
     try:
+        # The map needs only the scan: sent before the candidate search, it is drawn while the
+        # pairs are found, measured and placed. A live session's final run measures nothing
+        # (every pair is cached), so that is all the time the helper has before the render
+        # takes both cores.
         plots.inputs(
             scan.stage_positions_px, scan.tiles[0].shape, [t.name for t in scan.tiles], inputs_draft
         )
+        pairs = _candidate_pairs(scan, options, say)
         # Decoded tiles are kept for the renderer when they fit in memory (one decode per
         # tile), never with --priority memory: the renderer then decodes strips from the files.
         budget = 0 if options.priority == "memory" else None
@@ -310,6 +314,9 @@ def _stitch(
             os.replace(draft, final)
             result.written.append(final)
     except BaseException:
+        # The helper is stopped first: one still drawing could write a draft after it was
+        # removed.
+        plots.abort()
         for _, draft in plot_paths.values():
             draft.unlink(missing_ok=True)
         raise
@@ -383,6 +390,7 @@ def _candidate_pairs(scan: Scan, options: StitchOptions, say: _Reporter) -> list
             f"(--minimum_overlap {minimum_overlap:g}); check the positions, lower "
             "--minimum_overlap, or remove those files"
         )
+    say.info(f"{len(pairs)} overlapping pairs to correlate")
     return pairs
 
 
@@ -671,7 +679,7 @@ def _measure_with_cache(
             hit = cache.get(names[pair.i], names[pair.j], expected_shift=pair.expected_shift)
             if hit is not None:
                 if renumber and (hit.i, hit.j) != (pair.i, pair.j):
-                    hit = replace(hit, i=pair.i, j=pair.j)
+                    hit = hit.renumbered(pair.i, pair.j)
                 known[k] = hit
     todo = [p for k, p in enumerate(pairs) if k not in known]
     if known:
@@ -683,8 +691,8 @@ def _measure_with_cache(
             if cache is not None:
                 name_i, name_j = names[measurement.i], names[measurement.j]
                 if renumber:
-                    measurement = replace(
-                        measurement, i=cache.tile_number(name_i), j=cache.tile_number(name_j)
+                    measurement = measurement.renumbered(
+                        cache.tile_number(name_i), cache.tile_number(name_j)
                     )
                 cache.put(name_i, name_j, measurement)
             advance(1)
