@@ -6,7 +6,7 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 
 import pytest
 from hypothesis import given
@@ -96,6 +96,22 @@ def test_swapping_twice_gives_the_measurement_back(measurement: PairMeasurement)
         measurement.peak_ratio,
     )
     assert swapped.swapped() == measurement
+    # A copy is a new object of the same kind, as frozen as the one it came from.
+    assert swapped is not measurement and type(swapped) is PairMeasurement
+    assert swapped.quality == measurement.quality  # not compared by ==
+
+
+@given(measurements(finite), st.integers(0, 10_000), st.integers(0, 10_000))
+def test_renumbering_changes_only_the_tile_numbers(
+    measurement: PairMeasurement, i: int, j: int
+) -> None:
+    numbers = (measurement.i, measurement.j)
+    renumbered = measurement.renumbered(i, j)
+    assert renumbered == replace(measurement, i=i, j=j)
+    assert renumbered.quality == measurement.quality  # not compared by ==
+    assert (measurement.i, measurement.j) == numbers  # the original is left as it was
+    with pytest.raises(FrozenInstanceError):
+        renumbered.i = 0  # type: ignore[misc]
 
 
 def test_the_files_name_the_tiles_first() -> None:

@@ -37,7 +37,6 @@ warning in ``CorrelationCache.warnings`` and are replaced by a fresh cache.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -404,7 +403,7 @@ class CorrelationCache:
             for run in self._runs:
                 current = run["pairs"] is self._pairs
                 run["pairs"] = {
-                    (renumber[i], renumber[j]): dataclasses.replace(m, i=renumber[i], j=renumber[j])
+                    (renumber[i], renumber[j]): m.renumbered(renumber[i], renumber[j])
                     for (i, j), m in run["pairs"].items()
                 }
                 if current:

@@ -19,7 +19,7 @@ the scan has doubled: its cost, spread over the tiles since, stays constant per 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -283,7 +283,7 @@ class LiveLayout:
                     expected_shift=pair.expected_shift,
                 )
             if hit is not None:
-                self.book.put(replace(hit, i=pair.i, j=pair.j))
+                self.book.put(hit.renumbered(pair.i, pair.j))
             else:
                 todo.append(pair)
         if not todo:
@@ -331,10 +331,8 @@ class LiveLayout:
             compact = np.full(len(self.tiles), -1, np.int64)
             compact[slots] = np.arange(len(slots))
             measurements = [
-                replace(
-                    book.measurements[r],
-                    i=int(compact[book.ij[r, 0]]),
-                    j=int(compact[book.ij[r, 1]]),
+                book.measurements[r].renumbered(
+                    int(compact[book.ij[r, 0]]), int(compact[book.ij[r, 1]])
                 )
                 for r in rows.tolist()
             ]
