@@ -96,9 +96,11 @@ def test_swapping_twice_gives_the_measurement_back(measurement: PairMeasurement)
         measurement.peak_ratio,
     )
     assert swapped.swapped() == measurement
-    # A copy is a new object of the same kind, as frozen as the one it came from.
+    # A new object of the same kind, with the quality it was made with.
     assert swapped is not measurement and type(swapped) is PairMeasurement
     assert swapped.quality == measurement.quality  # not compared by ==
+    with pytest.raises(FrozenInstanceError):
+        swapped.i = 0  # type: ignore[misc]
 
 
 @given(measurements(finite), st.integers(0, 10_000), st.integers(0, 10_000))
