@@ -11,8 +11,8 @@ from e2e_support import read_ofm_positions
 import ofs_stitch
 from ofs_stitch.cli import command
 from ofs_stitch.io.positions_file import read_tile_configuration
-from ofs_stitch.stitching import api
-from ofs_stitch.stitching.options import build_parser
+from ofs_stitch.stitching import api, pipeline
+from ofs_stitch.stitching.options import build_parser, options_from_args
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,37 @@ def test_a_bad_option_raises_an_input_error_naming_it(
 def test_a_missing_folder_raises_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(ofs_stitch.InputError, match="does not exist"):
         ofs_stitch.stitch(tmp_path / "nowhere")
+
+
+def test_a_run_failing_after_the_map_was_sent_stops_the_helper_before_removing_drafts(
+    scan_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map goes to the plot helper before the candidate search, to be drawn while the pairs
+    are found. When the run then fails, the helper is stopped while its draft is still there
+    to be removed: a helper stopped only afterwards could write the draft after its removal."""
+    events: list[str] = []
+
+    class DrawingHelper:
+        draft: Path | None = None
+
+        def inputs(self, positions: object, shape: object, names: object, path: Path) -> None:
+            events.append("map sent")
+            self.draft = Path(path)
+            self.draft.write_bytes(b"the map, drawn")
+
+        def abort(self) -> None:
+            assert self.draft is not None
+            events.append(f"helper stopped, draft {'there' if self.draft.exists() else 'gone'}")
+
+    def no_candidates(*args: object) -> None:
+        events.append("candidate search")
+        raise ofs_stitch.InputError("far_away.jpeg overlaps no other tile")
+
+    monkeypatch.setattr(pipeline, "_candidate_pairs", no_candidates)
+    options = options_from_args(
+        build_parser().parse_args([str(scan_folder), "-o", str(tmp_path), "--quiet"])
+    )
+    with pytest.raises(ofs_stitch.InputError, match="far_away"):
+        pipeline.stitch(scan_folder, options, plot_helper=DrawingHelper())  # type: ignore[arg-type]
+    assert events[:3] == ["map sent", "candidate search", "helper stopped, draft there"]
+    assert not [p.name for p in tmp_path.iterdir() if p.suffix == ".png"]
