@@ -18,6 +18,7 @@ from ofs_stitch.cli import ofs  # noqa: E402
 from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
 from ofs_stitch.fusion import api as fusion_api  # noqa: E402
 from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions, local_cluster  # noqa: E402
+from ofs_stitch.fusion.broadcast import with_job_on_every_worker  # noqa: E402
 from ofs_stitch.fusion.measure import PairJob, measure_pairs_on_dask  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
 
@@ -215,3 +216,24 @@ def test_a_worker_keeps_its_libraries_to_its_own_threads(client: distributed.Cli
     before = pyvips.concurrency_get()
     graph._match_worker_threads()
     assert pyvips.concurrency_get() == before
+
+
+def _size_plus(job: dict[str, int], extra: int) -> int:
+    return len(job) + extra
+
+
+def test_a_graphs_job_is_on_every_worker_before_its_tasks(client: distributed.Client) -> None:
+    """Held by one worker, the job would draw every task there (the scheduler sends a task
+    to where its inputs are)."""
+    graph = {
+        "job": {"a": 1, "b": 2},
+        ("t", 0): (_size_plus, "job", 0),
+        ("t", 1): (_size_plus, "job", 10),
+    }
+    sent = with_job_on_every_worker(graph, "job", client)
+    assert "job" not in sent
+    job = sent[("t", 0)][1]
+    assert isinstance(job, distributed.Future) and sent[("t", 1)][1] is job
+    holders = client.who_has([job])[job.key]
+    assert len(holders) == len(client.scheduler_info()["workers"]) == 2
+    assert list(client.get(sent, [("t", 0), ("t", 1)])) == [2, 12]

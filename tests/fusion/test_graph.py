@@ -1,21 +1,31 @@
-"""The fusion's Dask graph: a task per block of 2 x 2 full-size chunks (which also makes their
-level-1 chunk), then a task per chunk of the higher levels."""
+"""The fusion's Dask graph: a task per block of 2^d x 2^d full-size chunks (which also makes
+the block's chunks of levels 1 to d), then a task per chunk of the higher levels; blocks as
+deep as the workers can share evenly."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("zarr")
 dask = pytest.importorskip("dask")
 
 from ofs_stitch.fusion import layout_from_positions  # noqa: E402
-from ofs_stitch.fusion.chunks import plan_chunks  # noqa: E402
-from ofs_stitch.fusion.graph import FusionJob, build_graph  # noqa: E402
+from ofs_stitch.fusion.chunks import ChunkPlan, plan_chunks  # noqa: E402
+from ofs_stitch.fusion.graph import (  # noqa: E402
+    FusionGraph,
+    FusionJob,
+    block_depth,
+    build_graph,
+    busiest_share,
+    run_threaded,
+)
 from ofs_stitch.fusion.layout import FusionLayout  # noqa: E402
-from ofs_stitch.fusion.ome_zarr import ZarrTarget, prepare  # noqa: E402
+from ofs_stitch.fusion.ome_zarr import ZarrTarget, prepare, read_region  # noqa: E402
+from ofs_stitch.render.painting import Window  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
 
 
@@ -36,17 +46,20 @@ def _layout_and_target(tmp_path: Path, scan: FusionScan) -> tuple[FusionLayout, 
     return layout, target
 
 
-def test_a_task_per_block_of_chunks(tmp_path: Path, whole_pixel_scan: FusionScan) -> None:
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_task_per_block_of_chunks(
+    tmp_path: Path, whole_pixel_scan: FusionScan, depth: int
+) -> None:
     layout, target = _layout_and_target(tmp_path, whole_pixel_scan)
-    assert target is not None and len(target.levels) >= 3
+    assert target is not None and len(target.levels) >= 4
     plans = plan_chunks(layout, 64, rounded=True)
-    fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans)
-    blocks = {(i // 2, j // 2) for i, j in plans}
+    fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans, depth=depth)
+    blocks = {(i >> depth, j >> depth) for i, j in plans}
     assert len(plans) > 2 * len(blocks)
     kinds = [key[0].split("-")[0] for key in fusion.keys]
     assert kinds.count("block") == len(blocks)
     assert {key[1] for key in fusion.keys if key[0].startswith("halve")} == set(
-        range(2, len(target.levels))
+        range(depth + 1, len(target.levels))
     )
     # Every chunk with content, at every level, is written once.
     chunks, live = len(plans), set(plans)
@@ -64,7 +77,7 @@ def test_a_task_per_block_of_chunks(tmp_path: Path, whole_pixel_scan: FusionScan
     # Dask names the graph by hashing it: the job and the blocks' work hash cheaply, and
     # two fusions into different folders still differ.
     elsewhere = dataclasses.replace(target, path=tmp_path / "b")
-    other = build_graph(FusionJob(layout, elsewhere, "nearest", "cubic"), plans)
+    other = build_graph(FusionJob(layout, elsewhere, "nearest", "cubic"), plans, depth=depth)
     job, other_job = fusion.graph[fusion.job_key], other.graph[other.job_key]
     assert dask.base.tokenize(job) != dask.base.tokenize(other_job)
 
@@ -75,7 +88,7 @@ def test_a_cluster_hands_out_the_largest_blocks_first_and_the_pyramid_at_once(
     layout, target = _layout_and_target(tmp_path, whole_pixel_scan)
     assert target is not None
     plans = plan_chunks(layout, 64, rounded=True)
-    fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans)
+    fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans, depth=1)
     assert set(fusion.priorities) == {fusion.job_key, *fusion.keys}
     blocks = [key for key in fusion.keys if key[0].startswith("block")]
     painted = {
@@ -88,3 +101,74 @@ def test_a_cluster_hands_out_the_largest_blocks_first_and_the_pyramid_at_once(
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
     lowest_halve = min(fusion.priorities[k] for k in fusion.keys if k[0].startswith("halve"))
     assert lowest_halve > max(fusion.priorities[k] for k in blocks)
+
+
+def _grid_plans(rows: int, cols: int, chunk: int = 64) -> dict[tuple[int, int], ChunkPlan]:
+    """Plans of a rows x cols grid of whole chunks (no tile parts: only sizes count)."""
+    return {
+        (i, j): ChunkPlan((i, j), Window(i * chunk, j * chunk, chunk, chunk), ())
+        for i in range(rows)
+        for j in range(cols)
+    }
+
+
+def test_blocks_are_as_deep_as_the_workers_share_them_evenly() -> None:
+    assert busiest_share([4, 3, 3, 2], 2) == 1.0  # 4 + 2 and 3 + 3
+    assert busiest_share([5, 1], 2) == pytest.approx(5 / 3)
+    assert busiest_share([5, 1], 1) == 1.0
+    even = _grid_plans(8, 8)
+    # 4 blocks of 4 x 4 chunks for 2 or 4 workers; 16 of 2 x 2 for 8; one of 8 x 8 for one.
+    assert [block_depth(even, 5, w) for w in (1, 2, 4, 8, 64)] == [3, 2, 2, 1, 1]
+    # A block's top chunk is a level of the pyramid; without one, blocks only group chunks.
+    assert block_depth(even, 3, 1) == 2 and block_depth(even, 1, 1) == 3
+    # 5 x 5 chunks in blocks of 4 x 4 leave one block of 16 chunks and three of 4 or 1:
+    # uneven for 2 workers, so blocks of 2 x 2.
+    assert block_depth(_grid_plans(5, 5), 4, 2) == 1
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
+    tmp_path: Path, whole_pixel_scan: FusionScan, depth: int
+) -> None:
+    layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
+    plans = plan_chunks(layout, 64, rounded=True)
+
+    def fuse(name: str, depth: int) -> tuple[ZarrTarget, FusionGraph]:
+        target = prepare(
+            tmp_path / name,
+            version="0.4",
+            height=layout.height,
+            width=layout.width,
+            chunk=64,
+            bands=1,
+            dtype=layout.fmt.dtype,
+            pixel_size_um=None,
+            fingerprint="test",
+        )
+        assert target is not None
+        fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans, depth=depth)
+        run_threaded(fusion, 2, None)
+        return target, fusion
+
+    def levels(target: ZarrTarget) -> list[np.ndarray]:
+        return [
+            read_region(target, level, 0, height, 0, width)
+            for level, (height, width) in enumerate(target.levels)
+        ]
+
+    shallow, _ = fuse("shallow", 1)
+    deep, first = fuse("deep", depth)
+    expected = levels(shallow)
+    assert len(expected) >= 4
+    for ours, theirs in zip(levels(deep), expected, strict=True):
+        assert np.array_equal(ours, theirs)
+    # An interrupted run: a full-size chunk and a chunk of level 2 over other chunks lost.
+    lost = [deep.chunk_file(0, 1, 2), deep.chunk_file(2, 0, 1)]
+    for chunk in lost:
+        chunk.unlink()
+    _, resumed = fuse("deep", depth)
+    # Each lost chunk and the chunks above it, up to the top (shared), are made again.
+    assert resumed.to_write == (len(deep.levels) - 1) + 2
+    assert resumed.already_written + resumed.to_write == first.to_write
+    for ours, theirs in zip(levels(deep), expected, strict=True):
+        assert np.array_equal(ours, theirs)

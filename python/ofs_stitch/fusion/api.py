@@ -226,11 +226,16 @@ def fuse_to_zarr(
         return FusionResult(out, levels if pyramid else levels[:1], 0, 0, True)
     plans = plan_chunks(layout, chunk, rounded=blend == "nearest")
     job = FusionJob(layout, target, blend, interpolation)
-    fusion = build_graph(job, plans)
+    if client is not None:
+        # The task threads of the cluster's workers, as it is now (one round trip).
+        workers = sum(client.nthreads().values())
+    else:
+        workers = threads or max(1, len(os.sched_getaffinity(0)))
+    fusion = build_graph(job, plans, workers=workers)
     if client is not None:
         run_on_client(fusion, client, progress)
     else:
-        run_threaded(fusion, threads or max(1, len(os.sched_getaffinity(0))), progress)
+        run_threaded(fusion, workers, progress)
     finish(target)
     return FusionResult(out, target.levels, fusion.to_write, fusion.already_written, False)
 

@@ -1,16 +1,18 @@
-"""The fusion as a Dask graph: one task per block of 2 x 2 chunks, then one per chunk of
-each higher pyramid level.
+"""The fusion as a Dask graph: one task per block of chunks (which also makes the block's
+chunks of the first pyramid levels), then one per chunk of each higher pyramid level.
 
 The graph is a plain dict (Dask's own task-graph form), so the same graph runs on the threaded
 scheduler (`dask.threaded.get`), on a `dask.distributed` `LocalCluster` of processes and on
 any existing cluster (`Client.get`). Its keys:
 
 - ``"fusion-job-<run>"``: the `FusionJob` every task needs (layout, target, blend), sent once
-  to each worker rather than with every task;
-- ``("block-<run>", i, j)``: paint the full-size chunks of block (i, j) (chunks 2i, 2i + 1 by
-  2j, 2j + 1) from their tile parts, write them, and halve them in memory into chunk (i, j) of
-  level 1; its result is that chunk halved once more (its quarter of a level-2 chunk);
-- ``("halve-<run>", k, i, j)``: make chunk (i, j) of level k >= 2 from the halves of the chunks
+  to each worker rather than with every task (on a cluster, to every worker before the
+  tasks: see `broadcast`);
+- ``("block-<run>", i, j)``: the block of 2^d x 2^d full-size chunks under chunk (i, j) of
+  level d (the block's depth): paint its chunks from their tile parts, write them, and halve
+  them in memory into the block's chunks of levels 1 to d (with the pyramid); its result is
+  its level-d chunk halved once more (its quarter of a chunk of level d + 1);
+- ``("halve-<run>", k, i, j)``: make chunk (i, j) of level k > d from the halves of the chunks
   of level k - 1 it covers, the results of the tasks it depends on; its result is its own
   chunk halved, for level k + 1.
 
@@ -24,10 +26,16 @@ megapixel), and on a cluster each task also costs the scheduler, the client and 
 event loop some milliseconds of CPU, on the same cores as the painting. Measured on 8x8 tiles
 of 1024^2 with 2 worker processes on 2 cores: with 85 one-chunk tasks the scheduler's event
 loop took 0.25-0.39 CPU-s and each worker's 0.24-0.31 s, next to 1.3-1.6 CPU-s of fusion;
-with 21 tasks (16 blocks; and without the workers' profiler, see `api.local_cluster`)
-0.11-0.16 s and 0.06-0.09 s. A block task also halves level 1
-from the chunks it holds instead of reading them back. 2 x 2 keeps a task's memory at 4
-chunks and leaves enough tasks (a quarter of the chunks) to share between workers.
+with 21 tasks (16 blocks of 2 x 2; and without the workers' profiler, see
+`api.local_cluster`) 0.11-0.16 s and 0.06-0.09 s. The blocks grow (`block_depth`) while
+the workers can still share them evenly (by the pixels each paints): for 2 workers, 8x8 tiles
+go in 4 blocks of 4 x 4 chunks and one pyramid task, and 16x16 tiles in 4 blocks of 8 x 8 and
+one (5 tasks each, where blocks of 2 x 2 made 21 and 85). Measured with 2 worker processes (medians of
+5 and 3 fusions, alternating with the graph before, of 2 x 2 blocks and its job held by one
+worker, see `broadcast`): 8x8 in 0.31-0.33 s instead of 0.36-0.38 s, the client and the
+scheduler taking 0.05-0.06 CPU-s instead of 0.09; 16x16 in 1.12-1.37 s against 1.21-1.40 s,
+the client 0.12-0.15 CPU-s instead of 0.29-0.33. A block task holds one chunk of each of its
+levels at a time, so its memory grows with its depth, not with its area.
 
 ``<run>`` is unique to each call: a shared cluster keeps results by key, so two fusions
 running there at once must not name their tasks alike.
@@ -40,16 +48,17 @@ valid source for the level above it (a block task reads it back to halve).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from .broadcast import with_job_on_every_worker
 from .chunks import ChunkPlan
 from .layout import FusionLayout
 from .ome_zarr import ZarrTarget, read_region, write_chunk
-from .paint import file_reader, paint_chunk
+from .paint import RegionReader, file_reader, paint_chunk
 from .pyramid import halve, halve_from_parts, source_region, sources
 
 JOB_KEY = "fusion-job"
@@ -156,75 +165,93 @@ def _prepare_process() -> None:
 
 @dataclass(frozen=True)
 class BlockWork:
-    """What one block task does: paint ``plans`` (the block's missing full-size chunks), and,
-    when ``halve`` is set, make chunk ``index`` of level 1 from all the block's chunks
-    (``present`` ones are read back; chunks no tile reaches are empty)."""
+    """What one block task does: paint ``plans`` (the block's missing full-size chunks) and
+    make the chunks ``remade`` of levels 1 to ``levels`` from them (``present`` full-size
+    chunks and chunks of those levels an earlier run wrote are read back where a chunk above
+    them needs them; chunks no tile reaches are empty)."""
 
-    index: tuple[int, int]  # the block's index: its chunk of level 1
+    index: tuple[int, int]  # the block's index: its chunk of level `depth`
+    depth: int  # the block holds 2^depth x 2^depth full-size chunks
+    levels: int  # the levels above the full size it makes: `depth`, or 0 without a pyramid
     plans: tuple[ChunkPlan, ...]
     present: tuple[tuple[int, int], ...]  # full-size chunks of the block already written
-    halve: bool
+    remade: tuple[tuple[int, int, int], ...]  # (level, i, j) of levels >= 1 to make
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         # A cheap token (see FusionJob's): within a run, the block's index and what it does.
         return (
             "BlockWork",
             self.index,
+            self.depth,
             tuple(p.index for p in self.plans),
             self.present,
-            self.halve,
+            self.remade,
         )
 
 
 def block_task(job: FusionJob, work: BlockWork) -> np.ndarray | None:
-    """Paint and write a block's missing chunks, then its level-1 chunk; returns that chunk
-    halved when the pyramid has a level 2 (what its task there assembles), else None.
-
-    Each chunk is written from the buffer it was painted into and halved into its quarter of
-    the level-1 chunk at once, while its pixels are still in the cache, rather than copied
-    into a block-sized buffer to be halved at the end: every pass over chunk-sized memory
-    costs two workers on two cores more than one, as they share the memory bandwidth. The
-    pixels are the same: a chunk's size is even, so no 2 x 2 mean straddles two chunks.
-    """
+    """Paint and write a block's missing chunks, then its chunks of the levels above them;
+    returns its top chunk halved when the pyramid goes higher (what the task of the level
+    above assembles), else None."""
     _prepare_process()
-    target = job.target
-    read = file_reader(job.layout)
-    level_1: np.ndarray | None = None
-    if work.halve:
-        y0, y1, x0, x1 = source_region(target, 1, *work.index)
-        # Quarters of chunks no tile reaches stay 0.
-        level_1 = np.zeros(((y1 - y0 + 1) // 2, (x1 - x0 + 1) // 2, target.bands), target.dtype)
-    c = target.chunk
-    for plan in work.plans:
-        pixels = paint_chunk(job.layout, plan, read, job.blend, job.interpolation)  # type: ignore[arg-type]
-        write_chunk(target, 0, plan.index[0], plan.index[1], pixels)
-        if level_1 is not None:
-            _halve_into_quarter(level_1, pixels, plan.index, work.index, c)
-    if level_1 is None:
+    block = _Block(job, work, file_reader(job.layout))
+    if work.levels == 0:
+        for plan in work.plans:
+            block.paint(plan)
         return None
-    height, width = target.levels[0]
-    for i, j in work.present:
-        pixels = read_region(
-            target, 0, i * c, min(height, (i + 1) * c), j * c, min(width, (j + 1) * c)
-        )
-        _halve_into_quarter(level_1, pixels, (i, j), work.index, c)
-    write_chunk(target, 1, work.index[0], work.index[1], level_1)
-    return halve(level_1) if len(target.levels) > 2 else None
+    top = block.pixels(work.levels, *work.index)
+    if top is None or work.levels + 1 >= len(job.target.levels):
+        return None
+    return halve(top)
 
 
-def _halve_into_quarter(
-    level_1: np.ndarray,
-    pixels: np.ndarray,
-    index: tuple[int, int],
-    block: tuple[int, int],
-    chunk: int,
-) -> None:
-    """Halve full-size chunk ``index``'s ``pixels`` into its quarter of level-1 chunk
-    ``block``."""
-    top = (index[0] - BLOCK * block[0]) * chunk // 2
-    left = (index[1] - BLOCK * block[1]) * chunk // 2
-    half = halve(pixels)
-    level_1[top : top + half.shape[0], left : left + half.shape[1]] = half
+class _Block:
+    """The chunks of one block task, made depth first: a chunk of level k is assembled from
+    the halves of its four sources of level k - 1 as each is made, so the task holds one
+    chunk per level at a time, and each full-size chunk is halved straight after painting,
+    while its pixels are still in the cache (every pass over chunk-sized memory costs two
+    workers on two cores more than one, as they share the memory bandwidth). The pixels
+    are those of halving whole levels: a chunk's size is even, so no 2 x 2 mean straddles
+    two chunks."""
+
+    def __init__(self, job: FusionJob, work: BlockWork, read: RegionReader) -> None:
+        self.job, self.read = job, read
+        self.plans = {plan.index: plan for plan in work.plans}
+        self.remade = set(work.remade)
+        # The full-size chunks with content: a chunk of any level with none under it is empty.
+        self.content = set(self.plans) | set(work.present)
+
+    def paint(self, plan: ChunkPlan) -> np.ndarray:
+        job = self.job
+        pixels = paint_chunk(job.layout, plan, self.read, job.blend, job.interpolation)  # type: ignore[arg-type]
+        write_chunk(job.target, 0, plan.index[0], plan.index[1], pixels)
+        return pixels
+
+    def pixels(self, level: int, i: int, j: int) -> np.ndarray | None:
+        """Chunk (i, j) of ``level``: made when the block makes it, else read back; None when
+        no tile reaches it."""
+        if not any((a >> level, b >> level) == (i, j) for a, b in self.content):
+            return None
+        target = self.job.target
+        if level == 0 and (i, j) in self.plans:
+            return self.paint(self.plans[(i, j)])
+        c = target.chunk
+        height, width = target.levels[level]
+        if level == 0 or (level, i, j) not in self.remade:
+            return read_region(
+                target, level, i * c, min(height, (i + 1) * c), j * c, min(width, (j + 1) * c)
+            )
+        y0, y1, x0, x1 = source_region(target, level, i, j)
+        # Quarters no tile reaches stay 0.
+        pixels = np.zeros(((y1 - y0 + 1) // 2, (x1 - x0 + 1) // 2, target.bands), target.dtype)
+        for r, k in sources(target, level, i, j):
+            source = self.pixels(level - 1, r, k)
+            if source is not None:
+                half = halve(source)
+                top, left = r * c // 2 - y0 // 2, k * c // 2 - x0 // 2
+                pixels[top : top + half.shape[0], left : left + half.shape[1]] = half
+        write_chunk(target, level, i, j, pixels)
+        return pixels
 
 
 def halve_task(
@@ -263,47 +290,106 @@ class FusionGraph:
     outputs: list[Any] = field(default_factory=list)
 
 
-# Full-size chunks per side of a block task: the chunks one level-1 chunk is halved from.
-BLOCK = 2
+# The deepest block: 8 x 8 chunks (a task holds a chunk of each of its levels at a time).
+MAX_DEPTH = 3
+# How much longer than an even share the busiest worker's blocks may take.
+UNEVEN_SHARE = 1.05
 
 
-def build_graph(job: FusionJob, plans: dict[tuple[int, int], ChunkPlan]) -> FusionGraph:
-    """The graph that writes every missing chunk of every level of ``job.target``."""
+def busiest_share(sizes: Iterable[int], workers: int) -> float:
+    """The busiest of ``workers``' share of blocks of ``sizes`` against an even share, the
+    blocks handed out largest first, each to the worker with the least so far (as the
+    graph's priorities hand them out)."""
+    loads = [0] * max(1, workers)
+    ordered = sorted(sizes, reverse=True)
+    for size in ordered:
+        loads[loads.index(min(loads))] += size
+    return max(loads) * len(loads) / max(1, sum(ordered))
+
+
+def block_depth(plans: dict[tuple[int, int], ChunkPlan], levels: int, workers: int) -> int:
+    """The depth of the block tasks: blocks of 2 x 2 chunks (depth 1), deeper while the
+    blocks still divide evenly between ``workers`` (by the pixels they paint), up to
+    `MAX_DEPTH`; with a pyramid of ``levels``, a block's top chunk is one of its levels."""
+    areas = {index: plan.window.rows * plan.window.cols for index, plan in plans.items()}
+    depth = 1
+    while depth < MAX_DEPTH and (levels == 1 or depth + 1 < levels):
+        deeper: dict[tuple[int, int], int] = {}
+        for (i, j), area in areas.items():
+            block = (i >> (depth + 1), j >> (depth + 1))
+            deeper[block] = deeper.get(block, 0) + area
+        if busiest_share(deeper.values(), workers) > UNEVEN_SHARE:
+            break
+        depth += 1
+    return depth
+
+
+def _remade(
+    target: ZarrTarget, levels: int, missing: set[tuple[int, int]], members: list[tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    """The chunks of levels 1 to ``levels`` above a block's full-size ``members`` (those with
+    content) to make: each one not written yet or made from a chunk made anew."""
+    remade: list[tuple[int, int, int]] = []
+    below = set(missing)  # chunks made anew at the level under this one
+    live = set(members)
+    for level in range(1, levels + 1):
+        live = {(i // 2, j // 2) for i, j in live}
+        made = {
+            (i, j)
+            for i, j in live
+            if not target.has_chunk(level, i, j)
+            or any(s in below for s in sources(target, level, i, j))
+        }
+        remade += [(level, i, j) for i, j in sorted(made)]
+        below = made
+    return remade
+
+
+def build_graph(
+    job: FusionJob, plans: dict[tuple[int, int], ChunkPlan], *, workers: int = 1, depth: int = 0
+) -> FusionGraph:
+    """The graph that writes every missing chunk of every level of ``job.target``, for
+    ``workers`` running tasks at once; ``depth``: the blocks' (default: `block_depth`)."""
     target = job.target
     pyramid = len(target.levels) > 1
+    depth = depth or block_depth(plans, len(target.levels), workers)
+    levels = depth if pyramid else 0
     tag = run_tag()
     job_key = f"{JOB_KEY}-{tag}"
     graph: dict[Hashable, Any] = {job_key: job}
     keys: list[Any] = []
     present = to_write = 0
     blocks: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for index in plans:  # row-major: a block's chunks are listed in row-major order too
-        blocks.setdefault((index[0] // BLOCK, index[1] // BLOCK), []).append(index)
+    for index in plans:
+        blocks.setdefault((index[0] >> depth, index[1] >> depth), []).append(index)
     # The task (None: nothing to do) that writes each chunk with content of the level above.
     written: dict[tuple[int, int], Hashable | None] = {}
     painted: list[tuple[int, tuple[int, int], Hashable]] = []  # each block task's pixels
     halves: list[tuple[int, Hashable]] = []
     for block, members in blocks.items():
         missing = [m for m in members if not target.has_chunk(0, *m)]
-        halved = pyramid and (bool(missing) or not target.has_chunk(1, *block))
-        present += len(members) - len(missing) + (1 if pyramid and not halved else 0)
-        if not missing and not halved:
+        remade = _remade(target, levels, set(missing), members)
+        above = sum(len({(i >> k, j >> k) for i, j in members}) for k in range(1, levels + 1))
+        present += len(members) - len(missing) + above - len(remade)
+        if not missing and not remade:
             written[block] = None
             continue
         work = BlockWork(
             block,
+            depth,
+            levels,
             tuple(plans[m] for m in missing),
-            tuple(m for m in members if m not in missing) if halved else (),
-            halved,
+            tuple(m for m in members if m not in missing) if remade else (),
+            tuple(remade),
         )
         key: Hashable = (f"block-{tag}", *block)
         graph[key] = (block_task, job_key, work)
         keys.append(key)
         painted.append((sum(p.window.rows * p.window.cols for p in work.plans), block, key))
         written[block] = key
-        to_write += len(missing) + (1 if halved else 0)
+        to_write += len(missing) + len(remade)
     live = set(blocks)
-    for level in range(2, len(target.levels)):
+    for level in range(depth + 1, len(target.levels)):
         following: dict[tuple[int, int], Hashable | None] = {}
         parents = {(i // 2, j // 2) for i, j in live}
         for i, j in sorted(parents):
@@ -387,6 +473,7 @@ def run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -
     import dask
     from distributed import as_completed, wait
 
+    fusion = replace(fusion, graph=with_job_on_every_worker(fusion.graph, fusion.job_key, client))
     if progress is None:
         # Without progress to show, the client asks only for the pyramid's top (the tasks no
         # other depends on): the scheduler then reports one task per output to it, not every

@@ -23,6 +23,7 @@ from ..core.overlap import OverlapRegions, overlap_regions
 from ..core.registration import CorrelationSettings, register_overlap
 from ..io.decode import read_pixels
 from ..io.header import ImageFacts
+from .broadcast import with_job_on_every_worker
 from .optional import require
 from .tile_reads import read_own_region
 
@@ -82,13 +83,15 @@ def measure_pair(
 
 def pair_graph(
     headers: Sequence[ImageFacts], pairs: Sequence[CandidatePair], job: PairJob
-) -> tuple[dict[Hashable, Any], list[Any]]:
-    """The Dask graph measuring ``pairs``: keys ("pair-<run>", k) in the order of ``pairs``."""
+) -> tuple[dict[Hashable, Any], list[Any], str]:
+    """The Dask graph measuring ``pairs``: keys ("pair-<run>", k) in the order of ``pairs``,
+    and the key of the job every task takes first."""
     scale = job.resize
     margin = int(np.ceil(max(job.search_radius * scale, 1.0)))
     # Keys unique to this call: a shared cluster keeps results by key.
     tag = os.urandom(6).hex()
-    graph: dict[Hashable, Any] = {f"pair-job-{tag}": job}
+    job_key = f"pair-job-{tag}"
+    graph: dict[Hashable, Any] = {job_key: job}
     keys: list[Any] = []
     for k, pair in enumerate(pairs):
         a, b = headers[pair.i], headers[pair.j]
@@ -96,9 +99,9 @@ def pair_graph(
         shape_b = (int(round(b.height * scale)), int(round(b.width * scale)))
         expected = (pair.expected_shift[0] * scale, pair.expected_shift[1] * scale)
         regions = overlap_regions(shape_a, shape_b, expected, margin)
-        graph[(f"pair-{tag}", k)] = (measure_pair, f"pair-job-{tag}", a, b, pair, regions)
+        graph[(f"pair-{tag}", k)] = (measure_pair, job_key, a, b, pair, regions)
         keys.append((f"pair-{tag}", k))
-    return graph, keys
+    return graph, keys, job_key
 
 
 def measure_pairs_on_dask(
@@ -114,11 +117,13 @@ def measure_pairs_on_dask(
     scheduler; results in the order of ``pairs``. ``on_measured(index, measurement)`` is
     called in this process as each pair finishes."""
     require("dask", "measuring pairs on Dask")
-    graph, keys = pair_graph(headers, pairs, job)
+    graph, keys, job_key = pair_graph(headers, pairs, job)
     results: list[PairMeasurement | None] = [None] * len(pairs)
     if client is not None:
         from distributed import as_completed
 
+        # The graph holds the scattered job's future until every pair is measured.
+        graph = with_job_on_every_worker(graph, job_key, client)
         futures = client.get(graph, keys, sync=False)
         index_of = {future.key: k for k, future in enumerate(futures)}
         for future in as_completed(futures):
