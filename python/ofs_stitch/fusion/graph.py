@@ -25,17 +25,17 @@ Why blocks of chunks rather than a task per chunk: a chunk's work is small (a fe
 megapixel), and on a cluster each task also costs the scheduler, the client and the worker's
 event loop some milliseconds of CPU, on the same cores as the painting. Measured on 8x8 tiles
 of 1024^2 with 2 worker processes on 2 cores: with 85 one-chunk tasks the scheduler's event
-loop took 0.25-0.39 CPU-s and each worker's 0.24-0.31 s, next to 1.3-1.6 CPU-s of fusion;
-with 21 tasks (16 blocks of 2 x 2; and without the workers' profiler, see
-`api.local_cluster`) 0.11-0.16 s and 0.06-0.09 s. The blocks grow (`block_depth`) while
-the workers can still share them evenly (by the pixels each paints): for 2 workers, 8x8 tiles
-go in 4 blocks of 4 x 4 chunks and one pyramid task, and 16x16 tiles in 4 blocks of 8 x 8 and
-one (5 tasks each, where blocks of 2 x 2 made 21 and 85). Measured with 2 worker processes (medians of
-5 and 3 fusions, alternating with the graph before, of 2 x 2 blocks and its job held by one
-worker, see `broadcast`): 8x8 in 0.31-0.33 s instead of 0.36-0.38 s, the client and the
-scheduler taking 0.05-0.06 CPU-s instead of 0.09; 16x16 in 1.12-1.37 s against 1.21-1.40 s,
-the client 0.12-0.15 CPU-s instead of 0.29-0.33. A block task holds one chunk of each of its
-levels at a time, so its memory grows with its depth, not with its area.
+loop took 0.25-0.39 CPU-s and each worker's 0.24-0.31 s, next to 1.3-1.6 CPU-s of fusion; with
+21 tasks (16 blocks of 2 x 2; and without the workers' profiler, see `api.local_cluster`)
+0.11-0.16 s and 0.06-0.09 s. The blocks grow (`block_depth`) while the workers can still share
+them evenly (by the pixels each paints): for 2 workers, 8x8 tiles go in 4 blocks of 4 x 4
+chunks and one pyramid task, and 16x16 tiles in 4 blocks of 8 x 8 and one (5 tasks each, where
+blocks of 2 x 2 made 21 and 85). Measured with 2 worker processes (medians of 5 and 3 fusions,
+alternating with the graph before, of 2 x 2 blocks and its job held by one worker, see
+`broadcast`): 8x8 in 0.31-0.33 s instead of 0.36-0.38 s, the client and the scheduler taking
+0.05-0.06 CPU-s instead of 0.09; 16x16 in 1.12-1.37 s against 1.21-1.40 s, the client 0.12-0.15
+CPU-s instead of 0.29-0.33. A block task holds one chunk of each of its levels at a time, so
+its memory grows with its depth, not with its area.
 
 ``<run>`` is unique to each call: a shared cluster keeps results by key, so two fusions
 running there at once must not name their tasks alike.
@@ -47,6 +47,7 @@ valid source for the level above it (a block task reads it back to halve).
 
 from __future__ import annotations
 
+import heapq
 import sys
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
@@ -300,10 +301,10 @@ def busiest_share(sizes: Iterable[int], workers: int) -> float:
     """The busiest of ``workers``' share of blocks of ``sizes`` against an even share, the
     blocks handed out largest first, each to the worker with the least so far (as the
     graph's priorities hand them out)."""
-    loads = [0] * max(1, workers)
+    loads = [0] * max(1, workers)  # a heap: the least loaded worker first
     ordered = sorted(sizes, reverse=True)
     for size in ordered:
-        loads[loads.index(min(loads))] += size
+        heapq.heapreplace(loads, loads[0] + size)
     return max(loads) * len(loads) / max(1, sum(ordered))
 
 
