@@ -29,11 +29,11 @@ from ofs_stitch.render.painting import Window  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
 
 
-def _layout_and_target(tmp_path: Path, scan: FusionScan) -> tuple[FusionLayout, ZarrTarget | None]:
-    """The scan's layout and a fresh 0.4 store for it, in 64-pixel chunks."""
-    layout = layout_from_positions(scan.paths, scan.positions)
-    target = prepare(
-        tmp_path / "m.ome.zarr",
+def _store(path: Path, layout: FusionLayout) -> ZarrTarget | None:
+    """A 0.4 store at ``path`` for the layout's mosaic, in 64-pixel chunks (or the one an
+    interrupted run left there)."""
+    return prepare(
+        path,
         version="0.4",
         height=layout.height,
         width=layout.width,
@@ -43,7 +43,12 @@ def _layout_and_target(tmp_path: Path, scan: FusionScan) -> tuple[FusionLayout, 
         pixel_size_um=None,
         fingerprint="test",
     )
-    return layout, target
+
+
+def _layout_and_target(tmp_path: Path, scan: FusionScan) -> tuple[FusionLayout, ZarrTarget | None]:
+    """The scan's layout and a fresh store for it."""
+    layout = layout_from_positions(scan.paths, scan.positions)
+    return layout, _store(tmp_path / "m.ome.zarr", layout)
 
 
 @pytest.mark.parametrize("depth", [1, 2])
@@ -134,17 +139,7 @@ def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
     plans = plan_chunks(layout, 64, rounded=True)
 
     def fuse(name: str, depth: int) -> tuple[ZarrTarget, FusionGraph]:
-        target = prepare(
-            tmp_path / name,
-            version="0.4",
-            height=layout.height,
-            width=layout.width,
-            chunk=64,
-            bands=1,
-            dtype=layout.fmt.dtype,
-            pixel_size_um=None,
-            fingerprint="test",
-        )
+        target = _store(tmp_path / name, layout)
         assert target is not None
         fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans, depth=depth)
         run_threaded(fusion, 2, None)
