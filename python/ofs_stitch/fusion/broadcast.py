@@ -4,9 +4,9 @@ The fusion's and the pair measurement's graphs hold the job all their tasks need
 the target, the settings) under one key, so that it travels once to each worker rather than
 with every task. As a key of the graph it is a result, held by the one worker that makes it,
 and the scheduler sends a task to where its inputs are: with few tasks, that worker got them
-all. Measured on 8x8 tiles of 1024^2 fused in 4 blocks on 2 worker processes: 0.51 s, all of
-it with one worker idle; 0.35 s with the job on both. Scattered to every worker first, the job
-is everywhere, and each task goes to whichever worker is free.
+all. Measured on 8x8 tiles of 1024^2 fused in 4 blocks on 2 worker processes: 0.49-0.53 s, all
+of it with one worker idle; 0.35 s with the job on both. Scattered to every worker first, the
+job is everywhere, and each task goes to whichever worker is free.
 """
 
 from __future__ import annotations
