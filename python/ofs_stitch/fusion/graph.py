@@ -171,9 +171,10 @@ class BlockWork:
     chunks and chunks of those levels an earlier run wrote are read back where a chunk above
     them needs them; chunks no tile reaches are empty)."""
 
-    index: tuple[int, int]  # the block's index: its chunk of level `depth`
-    depth: int  # the block holds 2^depth x 2^depth full-size chunks
-    levels: int  # the levels above the full size it makes: `depth`, or 0 without a pyramid
+    # The block's index: full-size chunk (i, j) is in it when (i, j) >> depth is the index
+    # (2^depth x 2^depth chunks); with a pyramid, its chunk of level `levels` (= depth).
+    index: tuple[int, int]
+    levels: int  # the levels above the full size it makes: its depth, or 0 without a pyramid
     plans: tuple[ChunkPlan, ...]
     present: tuple[tuple[int, int], ...]  # full-size chunks of the block already written
     remade: tuple[tuple[int, int, int], ...]  # (level, i, j) of levels >= 1 to make
@@ -183,7 +184,7 @@ class BlockWork:
         return (
             "BlockWork",
             self.index,
-            self.depth,
+            self.levels,
             tuple(p.index for p in self.plans),
             self.present,
             self.remade,
@@ -377,7 +378,6 @@ def build_graph(
             continue
         work = BlockWork(
             block,
-            depth,
             levels,
             tuple(plans[m] for m in missing),
             tuple(m for m in members if m not in missing) if remade else (),
