@@ -79,3 +79,29 @@ def test_live_latency_and_final_equality(benchmark, tmp_path: Path) -> None:  # 
         f"{run.finished_after_s:.2f} s after the last tile; final positions = batch to "
         f"{difference:.1e} px"
     )
+
+
+def test_finish_after_a_lead(benchmark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The shortcut compare_live.py --finish_runs takes to a scan's end: the first tiles at
+    once, stitched and shown before the rest come at the scan's pace, then the finish."""
+    scan = make_scan(tmp_path / "generated", rows=4, cols=4, tile_shape=(240, 320), seed=6)
+    folder = tmp_path / "scan"
+    lead = 11
+    run = benchmark.pedantic(
+        lambda: replay_watched(scan.paths, folder, 0.05, lead=lead), rounds=1, iterations=1
+    )
+    assert run.status == 0
+    assert [t.name for t in run.replayed] == [p.name for p in scan.paths[lead:]]
+    # Every lead tile was on the live outputs before the first paced tile was written.
+    first_paced = run.replayed[0].complete_at
+    by_name = {r.name: r for r in run.reports}
+    assert all(
+        by_name[p.name].shown and by_name[p.name].written_at < first_paced
+        for p in scan.paths[:lead]
+    )
+    assert sorted(run.latencies) == sorted(
+        r.name for r in run.reports if r.shown and r.written_at > first_paced
+    )
+    assert json.loads((folder / "positions.json").read_text())["tile_count"] == len(scan.paths)
+    assert 0 < run.finished_after_s < 60
+    print(f"\nfinish after a lead of {lead} tiles: {run.finished_after_s:.2f} s")

@@ -21,13 +21,21 @@ run's render time + 0.5 s. The watch ends as a microscope server that knows its 
 ends it: as soon as the last tile's file is complete (that tile is then measured and placed
 for the final outputs, not shown on the live ones first); ``--end_at update`` ends it once
 positions.json shows the last tile instead.
+
+One finish and one batch render are one sample each of this machine's load, and each varies
+from run to run by as much as the 0.5 s. ``--finish_runs N`` measures the finish N more times,
+each in a new live process followed by a new batch process: the live run reaches the scan's
+end by a shortcut (every tile but the last few written at once and stitched, then the last
+few at the scan's pace, `replay_watched`'s ``lead``), and the medians are compared.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,9 +64,22 @@ def generate(work: Path, name: str) -> Path:
     return folder
 
 
-def live_run(work: Path, name: str, extra: tuple[str, ...] = (), end_at: str = "file") -> dict:
+# With --finish_runs, the scan's last tiles come at its pace for this long before the finish.
+PACED_END_S = 6.0
+
+
+def paced_tail(name: str) -> int:
+    """How many of the scan's last tiles a finish run replays at the scan's pace."""
+    interval = SCENARIOS[name][3]
+    return max(5, math.ceil(PACED_END_S / interval))
+
+
+def live_run(
+    work: Path, name: str, extra: tuple[str, ...] = (), end_at: str = "file", lead: int = 0
+) -> dict:
     """In this process (run as a child): replay the scan into a watched folder, with the
-    command's options ``extra``; the watch ends at ``end_at`` (`replay_watched`)."""
+    command's options ``extra``; the watch ends at ``end_at`` (`replay_watched`). ``lead``:
+    only the finish is measured, after a shortcut through the first ``lead`` tiles."""
     sys.path.insert(0, str(HERE))
     from live_cases import replay_watched
 
@@ -66,7 +87,11 @@ def live_run(work: Path, name: str, extra: tuple[str, ...] = (), end_at: str = "
 
     scan = SyntheticScan.load_ground_truth(work / f"scan_{name}" / "ground_truth.json")
     _, _, _, interval, ranges = SCENARIOS[name]
-    run = replay_watched(scan.paths, work / "live" / "scan", interval, *extra, end_at=end_at)
+    run = replay_watched(
+        scan.paths, work / "live" / "scan", interval, *extra, end_at=end_at, lead=lead
+    )
+    if lead:
+        return {"status": run.status, "finished_after_s": run.finished_after_s}
     figures = {
         "status": run.status,
         "peak_rss_mb": run.peak_rss_mb,
@@ -157,50 +182,107 @@ def main() -> None:
         help="end the watch as soon as the last tile's file is complete (default), or once "
         "positions.json shows it",
     )
+    parser.add_argument(
+        "--finish_runs",
+        type=int,
+        default=0,
+        help="then measure the finish this many more times, each against a new batch run "
+        "(see above), and compare the medians",
+    )
+    parser.add_argument(
+        "--finish_only",
+        action="store_true",
+        help="with --finish_runs: skip the replay of the whole scan at its pace",
+    )
+    parser.add_argument("--lead", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     extra = ("--stitch_dzi",) if args.stitch_dzi else ()
     if args.batch:
         print(json.dumps(batch_child(args.batch, extra)))
         return
     if args.child:
-        print(json.dumps(live_run(args.work, args.child, extra, args.end_at)))
+        print(json.dumps(live_run(args.work, args.child, extra, args.end_at, args.lead)))
         return
+    if args.finish_only and args.finish_runs < 1:
+        parser.error("--finish_only needs --finish_runs N (N >= 1)")
     for name in args.only or list(SCENARIOS):
         generate(args.work, name)
-        child = subprocess.run(
-            [sys.executable, __file__, "--work", str(args.work), "--child", name]
-            + ["--end_at", args.end_at, *extra],
-            capture_output=True,
-            text=True,
+        print(f"== {name}", flush=True)
+        if not args.finish_only:
+            paced_run(args, name, extra)
+        if args.finish_runs:
+            finish_runs(args, name, extra, args.finish_runs)
+
+
+def live_child(args: argparse.Namespace, name: str, extra: tuple[str, ...], lead: int = 0) -> dict:
+    """`live_run` in a new process (its peak memory is its own); None when it failed."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--work", str(args.work), "--child", name]
+        + ["--end_at", args.end_at, "--lead", str(lead), *extra],
+        capture_output=True,
+        text=True,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"the live run of {name} failed:\n{child.stderr}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def paced_run(args: argparse.Namespace, name: str, extra: tuple[str, ...]) -> None:
+    """The whole scan at its pace, then a batch run: every figure of the scenario."""
+    live = live_child(args, name, extra)
+    batch = batch_run(args.work, name, extra)
+    outputs = compare_outputs(args.work)
+    for span, figures in live["ranges"].items():
+        print(
+            f"  tiles {span}: latency median {1000 * figures['median_s']:.0f} ms, "
+            f"p95 {1000 * figures['p95_s']:.0f} ms (wall); CPU per tile median "
+            f"{1000 * figures['cpu_median_s']:.0f} ms"
         )
-        if child.returncode != 0:
-            print(child.stderr)
-            continue
-        live = json.loads(child.stdout.strip().splitlines()[-1])
+    render = batch["timings"].get("render")
+    print(
+        f"  final outputs {live['finished_after_s']:.2f} s after the last tile "
+        f"(watch ended at its {'file' if args.end_at == 'file' else 'update'})"
+        + (f" (batch render {render:.2f} s + 0.5 s = {render + 0.5:.2f} s)" if render else "")
+    )
+    print(
+        f"  CPU between tiles {live['cpu_between_tiles_s']:.2f} s over "
+        f"{live['replay_wall_s']:.0f} s of scan (outside tile updates and the final run)"
+    )
+    print(
+        f"  peak memory: live {live['peak_rss_mb']:.0f} MB, batch {batch['peak_mb']:.0f} MB; "
+        f"final positions = batch to {outputs['max_position_difference_px']:.1e} px, "
+        f"same files: {outputs['same_files']}",
+        flush=True,
+    )
+
+
+def finish_runs(args: argparse.Namespace, name: str, extra: tuple[str, ...], runs: int) -> None:
+    """``runs`` finishes, each followed by a batch run; the medians against the target."""
+    total = SCENARIOS[name][0] * SCENARIOS[name][1]
+    paced = paced_tail(name)
+    finishes, renders = [], []
+    for run in range(1, runs + 1):
+        live = live_child(args, name, extra, lead=total - paced)
         batch = batch_run(args.work, name, extra)
         outputs = compare_outputs(args.work)
-        print(f"== {name}")
-        for span, figures in live["ranges"].items():
-            print(
-                f"  tiles {span}: latency median {1000 * figures['median_s']:.0f} ms, "
-                f"p95 {1000 * figures['p95_s']:.0f} ms (wall); CPU per tile median "
-                f"{1000 * figures['cpu_median_s']:.0f} ms"
-            )
-        render = batch["timings"].get("render")
+        finished, render = live["finished_after_s"], batch["timings"]["render"]
+        finishes.append(finished)
+        renders.append(render)
         print(
-            f"  final outputs {live['finished_after_s']:.2f} s after the last tile "
-            f"(watch ended at its {'file' if args.end_at == 'file' else 'update'})"
-            + (f" (batch render {render:.2f} s + 0.5 s = {render + 0.5:.2f} s)" if render else "")
+            f"  finish run {run}: {finished:.2f} s after the last tile (batch render "
+            f"{render:.2f} s + 0.5 s = {render + 0.5:.2f} s: "
+            f"{'met' if finished <= render + 0.5 else 'missed'}); final positions = batch to "
+            f"{outputs['max_position_difference_px']:.1e} px, same files: "
+            f"{outputs['same_files']}",
+            flush=True,
         )
-        print(
-            f"  CPU between tiles {live['cpu_between_tiles_s']:.2f} s over "
-            f"{live['replay_wall_s']:.0f} s of scan (outside tile updates and the final run)"
-        )
-        print(
-            f"  peak memory: live {live['peak_rss_mb']:.0f} MB, batch {batch['peak_mb']:.0f} MB; "
-            f"final positions = batch to {outputs['max_position_difference_px']:.1e} px, "
-            f"same files: {outputs['same_files']}"
-        )
+    finish, render = statistics.median(finishes), statistics.median(renders)
+    print(
+        f"  finish over {runs} runs (the last {paced} tiles paced): median {finish:.2f} s "
+        f"(range {min(finishes):.2f}-{max(finishes):.2f}); batch render median {render:.2f} s "
+        f"(range {min(renders):.2f}-{max(renders):.2f}); target {render + 0.5:.2f} s: "
+        f"{'met' if finish <= render + 0.5 else 'missed'}"
+    )
 
 
 if __name__ == "__main__":

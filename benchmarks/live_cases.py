@@ -57,15 +57,24 @@ def replay_watched(
     *extra: str,
     pieces: int = 3,
     end_at: str = "file",
+    lead: int = 0,
 ) -> LiveRun:
     """Watch ``folder`` (empty) with ``ofs-stitch --watch`` options ``extra`` while ``tiles``
     are written into it one every ``interval_s``, then write the final outputs. The watch
     ends (as a microscope server ends it) as soon as the last tile's file is complete
     (``end_at="file"``: the server knows its scan is over; that tile is then measured and
     placed for the final outputs only), or once positions.json shows the last tile
-    (``end_at="update"``). Latencies are those of the tiles the live outputs showed."""
+    (``end_at="update"``). Latencies are those of the tiles the live outputs showed.
+
+    ``lead``: a shortcut to the end of a long scan, for measuring the finish again and again.
+    The first ``lead`` tiles are written without pause and the replay waits until the live
+    outputs show them all; only the rest come at the scan's pace (so the finish starts in the
+    rhythm a scan ends in: after continuous work the same final run is quicker). Only the
+    paced tiles are in ``replayed`` and the latencies."""
     if end_at not in ("file", "update"):
         raise ValueError(f"end_at={end_at!r}: 'file' or 'update'")
+    if not 0 <= lead < len(tiles):
+        raise ValueError(f"lead={lead}: leave at least the last of {len(tiles)} tiles paced")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -94,15 +103,21 @@ def replay_watched(
     thread.start()
     while not made:
         time.sleep(0.01)
+    if lead:
+        replay_scan(tiles[:lead], folder, interval_s=0.0, pieces=pieces)
+        while len(made[0].reports) < lead and thread.is_alive():
+            time.sleep(0.05)
+        made[0].wait()
     cpu_start = time.process_time()
     started = time.monotonic()
-    replayed = replay_scan(tiles, folder, interval_s=interval_s, pieces=pieces)
+    replayed = replay_scan(tiles[lead:], folder, interval_s=interval_s, pieces=pieces)
     replay_wall = time.monotonic() - started
     if end_at == "file":
         stop.set()
     thread.join()
     (live,) = made
-    shown = [r for r in live.reports if r.shown]
+    paced = {t.name for t in replayed}
+    shown = [r for r in live.reports if r.shown and r.name in paced]
     # Up to the last update shown: the final run is not "between tiles". (On a loaded machine
     # the watch can end before any update was shown.)
     cpu_all = outcome.get("cpu_at_last_update", cpu_start) - cpu_start
