@@ -133,3 +133,25 @@ def test_sub_pixel_feathering(benchmark, scans, tmp_path: Path) -> None:  # type
     if FULL:
         assert ours_cpu < base_cpu
         assert ours_cpu / mpx <= MAX_FEATHER_CPU_PER_MPX
+
+
+def test_scaling_control_does_a_chunks_work(tmp_path: Path) -> None:
+    """compare_fusion.py --speedup's control (fusion_cases.CEILING) on a real LocalCluster of
+    2 workers: every task writes its chunks, each one Blosc frame of a full chunk."""
+    pytest.importorskip("distributed")
+    numcodecs = pytest.importorskip("numcodecs")
+    from fusion_cases import CEILING, run_isolated
+
+    bench_dir = str(Path(__file__).resolve().parent)
+    spec = {"workers": 2, "tasks": 3, "chunks_per_task": 2, "chunk": 64, "bench_dir": bench_dir}
+    memory = run_isolated(CEILING, {**spec, "out": str(tmp_path / "memory"), "kind": "memory"})
+    written = sorted(p.name for p in (tmp_path / "memory").iterdir())
+    assert written == [f"{task}.{k}" for task in range(3) for k in range(2)]
+    for name in written:
+        chunk = np.frombuffer(
+            numcodecs.Blosc().decode((tmp_path / "memory" / name).read_bytes()), np.uint16
+        )
+        assert chunk.size == 64 * 64 and chunk.std() > 10  # the noisy scene, not zeros
+    assert memory["wall"] > 0 and memory["task_cpu"] > 0
+    cached = run_isolated(CEILING, {**spec, "out": str(tmp_path / "cpu"), "kind": "cpu"})
+    assert cached["task_cpu"] > 0 and not any((tmp_path / "cpu").iterdir())

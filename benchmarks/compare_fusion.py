@@ -22,11 +22,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from fusion_cases import DASKFUSION, LIBVIPS, OURS, run_isolated
+from fusion_cases import CEILING, DASKFUSION, LIBVIPS, OURS, run_isolated
 
 from ofs_stitch.testing.fusion_scans import FusionScan, load_fusion_scan, make_fusion_scan
 
 CHUNK = 1024
+CEILING_TASKS = 8
 
 
 def scan(work: Path, name: str, grid: tuple[int, int], tile: int, subpixel: bool) -> FusionScan:
@@ -102,15 +103,44 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def ceiling(whole: FusionScan, out: Path, kind: str) -> tuple[float, float]:
+    """The control's speed-up of 2 workers over 1 (`fusion_cases.CEILING`) and its task CPU
+    with 2 workers over that with 1 (what sharing the machine adds): as many chunks as
+    the mosaic has at full size, in 8 tasks (as few as the fusion's graph has: the scheduler's
+    cost per task stays out of the control)."""
+    import shutil
+
+    height, width = (whole.positions.max(axis=0) + whole.tile_shape).astype(int)
+    chunks = -(-int(height) // CHUNK) * -(-int(width) // CHUNK)
+    runs = {}
+    for workers in (1, 2):
+        folder = out / f"ceiling{workers}"
+        shutil.rmtree(folder, ignore_errors=True)
+        control = {
+            "out": str(folder),
+            "workers": workers,
+            "tasks": CEILING_TASKS,
+            "chunks_per_task": -(-chunks // CEILING_TASKS),
+            "chunk": CHUNK,
+        }
+        runs[workers] = run_isolated(
+            CEILING, {**control, "kind": kind, "bench_dir": str(Path(__file__).resolve().parent)}
+        )
+    return runs[1]["wall"] / runs[2]["wall"], runs[2]["task_cpu"] / runs[1]["task_cpu"]
+
+
 def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
     """1 and 2 worker processes in turn, so that both see the same machine load. Each cluster
     fuses twice: the first fusion on a new cluster pays each process's first calls into the
     libraries (counted in the first figures); the second is what a cluster that has fused
-    before spends."""
+    before spends. Then, as a control of what this machine allows, `fusion_cases.CEILING`'s
+    tasks with 1 and 2 workers: a chunk's paint, compression and write without the fusion
+    (memory), and its compression alone in a core's own cache (CPU)."""
     import shutil
 
     first: dict[str, list[float]] = {"ratio": [], "cpu": [], "1": [], "2": []}
     again: dict[str, list[float]] = {"ratio": [], "cpu": [], "1": [], "2": []}
+    controls: dict[str, list[tuple[float, float]]] = {"memory": [], "cpu": []}
     for k in range(pairs):
         load = load_average()
         runs = {}
@@ -147,6 +177,15 @@ def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
             f"{two['again_wall']:.2f} s ({two['again_task_cpu']:.2f}): {again['ratio'][-1]:.2f}x",
             flush=True,
         )
+        for kind, ratios in controls.items():
+            ratios.append(ceiling(whole, out, kind))
+        (memory, memory_cpu), (cached, cached_cpu) = controls["memory"][-1], controls["cpu"][-1]
+        print(
+            f"  control: {memory:.2f}x (task CPU 2 / 1: {memory_cpu:.2f}) for a chunk's paint, "
+            f"compression and write alone; {cached:.2f}x ({cached_cpu:.2f}) for compression in a "
+            "core's own cache",
+            flush=True,
+        )
     for name, figures in (("first fusion on a new cluster", first), ("again", again)):
         one_wall, two_wall = statistics.median(figures["1"]), statistics.median(figures["2"])
         print(
@@ -154,6 +193,15 @@ def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
             f" (task CPU of 2 workers / 1: {statistics.median(figures['cpu']):.2f}); median "
             f"walls {one_wall:.2f} s and {two_wall:.2f} s: {one_wall / two_wall:.2f}x"
         )
+    (memory, memory_cpu), (cached, cached_cpu) = (
+        tuple(statistics.median(values) for values in zip(*controls[kind], strict=True))
+        for kind in ("memory", "cpu")
+    )
+    print(
+        f"control (what this machine gives a second worker): median {memory:.2f}x (task CPU "
+        f"2 / 1: {memory_cpu:.2f}) for the chunks' paint, compression and write alone, "
+        f"{cached:.2f}x ({cached_cpu:.2f}) for compression in a core's own cache"
+    )
     return 0
 
 

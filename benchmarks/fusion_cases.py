@@ -12,6 +12,13 @@ process itself, or each Dask worker), and the output's size. The fusers:
   linear), blended by maximum, written to zarr with the same compressor; no pyramid;
 - ``LIBVIPS``: ofs-stitch's streaming libvips renderer writing a pyramidal OME-TIFF (one
   process, nearest).
+
+And a control, ``CEILING``: what this machine gives a second worker process on the same
+LocalCluster for work of the fusion's kind without any of its logic: one independent task per
+full-size chunk, each filling a chunk-sized uint16 buffer from another (a paint), compressing
+it with the output's Blosc codec and writing it to a file under a temporary name, renamed (a
+chunk write); or (``"kind": "cpu"``) the same compression repeated on a buffer that fits in a
+core's own cache, which leaves the shared cache and memory out.
 """
 
 from __future__ import annotations
@@ -144,6 +151,71 @@ report(wall=wall, mpx=mosaic.shape[0] * mosaic.shape[1] / 1e6, workers_peak_mb=w
        task_cpu=task_cpu)
 """
 )
+
+CEILING = (
+    _PRELUDE
+    + """
+sys.path.insert(0, spec["bench_dir"])
+from fusion_cases import ceiling_task
+os.makedirs(spec["out"], exist_ok=True)
+c, client = cluster(spec["workers"])
+client.run(ceiling_task, spec["out"], -1, spec["chunk"], spec["kind"], 0)  # the buffers
+before = client.run(cpu_now)
+mark()
+started = time.perf_counter()
+futures = client.map(ceiling_task, [spec["out"]] * spec["tasks"], range(spec["tasks"]),
+                     chunk=spec["chunk"], kind=spec["kind"], chunks=spec["chunks_per_task"],
+                     pure=False)
+client.gather(futures)
+wall = time.perf_counter() - started
+after = client.run(cpu_now)
+client.close(); c.close()
+report(wall=wall, mpx=spec["tasks"] * spec["chunks_per_task"] * spec["chunk"] ** 2 / 1e6,
+       workers_peak_mb=[],
+       task_cpu=sum(after[w] - before[w] for w in after))
+"""
+)
+
+_CEILING_BUFFERS: dict = {}
+
+
+def ceiling_task(folder: str, index: int, chunk: int, kind: str, chunks: int) -> int:
+    """One task of ``CEILING``: ``chunks`` chunks; index -1 only makes the worker's buffers."""
+    import os
+
+    import numcodecs
+    import numpy as np
+
+    if "source" not in _CEILING_BUFFERS:
+        rng = np.random.default_rng(os.getpid())
+        # Like a fused chunk of the scans: a smooth 12-bit scene with 1 % noise.
+        ramp = np.add.outer(np.arange(chunk), np.arange(chunk)) % 4096
+        noise = rng.normal(0, 41, (chunk, chunk))
+        _CEILING_BUFFERS["source"] = np.clip(ramp + noise, 0, 65535).astype(np.uint16)
+        _CEILING_BUFFERS["codec"] = numcodecs.Blosc(
+            cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE
+        )
+    if index < 0:
+        return 0
+    source, codec = _CEILING_BUFFERS["source"], _CEILING_BUFFERS["codec"]
+    written = 0
+    for k in range(chunks):
+        if kind == "cpu":
+            # 32 KiB at a time (a core's own cache), as many bytes in all as a chunk.
+            small = source[:16].copy()
+            for _ in range(chunk // 16):
+                written += len(codec.encode(small))
+            continue
+        chunk_pixels = np.empty_like(source)
+        np.copyto(chunk_pixels, source)
+        data = codec.encode(chunk_pixels)
+        path = os.path.join(folder, f"{index}.{k}")
+        temporary = f"{path}.{os.getpid()}.partial"
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+        written += len(data)
+    return written
 
 
 def _fuse_block(paths, positions, shapes, block_info=None):  # type: ignore[no-untyped-def]
