@@ -133,9 +133,9 @@ def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
     """1 and 2 worker processes in turn, so that both see the same machine load. Each cluster
     fuses twice: the first fusion on a new cluster pays each process's first calls into the
     libraries (counted in the first figures); the second is what a cluster that has fused
-    before spends. Then, as a control of what this machine allows, `fusion_cases.CEILING`'s
-    tasks with 1 and 2 workers: a chunk's paint, compression and write without the fusion
-    (memory), and its compression alone in a core's own cache (CPU)."""
+    before spends. Then, as a control of what a second worker can give work of this size
+    here, `fusion_cases.CEILING`'s tasks with 1 and 2 workers: a chunk's paint, compression and
+    write without the fusion (memory), and its compression alone in a core's own cache (CPU)."""
     import shutil
 
     first: dict[str, list[float]] = {"ratio": [], "cpu": [], "1": [], "2": []}
@@ -198,8 +198,8 @@ def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
         for kind in ("memory", "cpu")
     )
     print(
-        f"control (what this machine gives a second worker): median {memory:.2f}x (task CPU "
-        f"2 / 1: {memory_cpu:.2f}) for the chunks' paint, compression and write alone, "
+        f"control (work of this size and kind, none of its logic): median {memory:.2f}x "
+        f"(task CPU 2 / 1: {memory_cpu:.2f}) for the chunks' paint, compression and write alone, "
         f"{cached:.2f}x ({cached_cpu:.2f}) for compression in a core's own cache"
     )
     return 0

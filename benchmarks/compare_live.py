@@ -215,7 +215,7 @@ def main() -> None:
 
 
 def live_child(args: argparse.Namespace, name: str, extra: tuple[str, ...], lead: int = 0) -> dict:
-    """`live_run` in a new process (its peak memory is its own); None when it failed."""
+    """`live_run` in a new process (its peak memory is its own); raises when it failed."""
     child = subprocess.run(
         [sys.executable, __file__, "--work", str(args.work), "--child", name]
         + ["--end_at", args.end_at, "--lead", str(lead), *extra],

@@ -13,12 +13,12 @@ process itself, or each Dask worker), and the output's size. The fusers:
 - ``LIBVIPS``: ofs-stitch's streaming libvips renderer writing a pyramidal OME-TIFF (one
   process, nearest).
 
-And a control, ``CEILING``: what this machine gives a second worker process on the same
-LocalCluster for work of the fusion's kind without any of its logic: one independent task per
-full-size chunk, each filling a chunk-sized uint16 buffer from another (a paint), compressing
-it with the output's Blosc codec and writing it to a file under a temporary name, renamed (a
-chunk write); or (``"kind": "cpu"``) the same compression repeated on a buffer that fits in a
-core's own cache, which leaves the shared cache and memory out.
+And a control, ``CEILING``: how much a second worker process of the same kind of LocalCluster
+speeds up work of the fusion's kind and size without any of its logic: independent tasks
+sharing the chunks equally, each chunk a chunk-sized uint16 buffer filled from another (a
+paint), compressed with the output's Blosc codec and written to a file under a temporary name,
+renamed (a chunk write); or (``"kind": "cpu"``) the same compression repeated on a buffer that
+fits in a core's own cache, which leaves the shared cache and memory out.
 """
 
 from __future__ import annotations
