@@ -105,3 +105,20 @@ def test_finish_after_a_lead(benchmark, tmp_path: Path) -> None:  # type: ignore
     assert json.loads((folder / "positions.json").read_text())["tile_count"] == len(scan.paths)
     assert 0 < run.finished_after_s < 60
     print(f"\nfinish after a lead of {lead} tiles: {run.finished_after_s:.2f} s")
+
+
+def test_a_lead_tile_that_never_comes_ends_the_replay_with_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lead tile the stitcher refuses gets no report: the shortcut gives up rather than wait
+    for ever."""
+    import live_cases
+
+    scan = make_scan(tmp_path / "generated", rows=2, cols=3, tile_shape=(240, 320), seed=7)
+    broken = tmp_path / "broken" / scan.paths[2].name
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a JPEG at all" * 100)
+    tiles = [*scan.paths[:2], broken, *scan.paths[3:]]
+    monkeypatch.setattr(live_cases, "LEAD_STALL_S", 2.0)
+    with pytest.raises(RuntimeError, match="3 of the 4 lead tiles were stitched"):
+        replay_watched(tiles, tmp_path / "scan", 0.05, lead=4)

@@ -10,7 +10,8 @@ median of --runs runs. Printed: CPU-s per output Mpx (the issue's targets: <= 0.
 pixels including the pyramid, <= 0.1 for sub-pixel feathering), peak memory per worker for 64
 and 256 tiles, the speed-up of 2 worker processes over 1 (wall, and the tasks' CPU so that a
 loaded machine can be told apart from a slow fuser), and RMSE against the scene's truth.
---quick uses 3x3 tiles of 512^2.
+--quick uses 3x3 tiles of 512^2. --speedup N [--speedup_grid big] measures only the speed-up,
+in N alternating pairs, each followed by a control of the same size (`fusion_cases.CEILING`).
 """
 
 from __future__ import annotations

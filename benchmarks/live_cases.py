@@ -16,6 +16,9 @@ from ofs_stitch.stitching.live.watch import WatchSettings, watch_folder
 from ofs_stitch.stitching.options import build_parser, options_from_args
 from ofs_stitch.testing.replay import ReplayedTile, replay_scan
 
+# replay_watched's lead: how long it waits for the next lead tile's report before it gives up.
+LEAD_STALL_S = 60.0
+
 
 @dataclass(frozen=True)
 class LiveRun:
@@ -105,7 +108,19 @@ def replay_watched(
         time.sleep(0.01)
     if lead:
         replay_scan(tiles[:lead], folder, interval_s=0.0, pieces=pieces)
-        while len(made[0].reports) < lead and thread.is_alive():
+        # A tile the stitcher refused gets no report: stop once none has come for a while,
+        # rather than wait for ever.
+        seen, since = 0, time.monotonic()
+        while (count := len(made[0].reports)) < lead and thread.is_alive():
+            if count != seen:
+                seen, since = count, time.monotonic()
+            elif time.monotonic() - since > LEAD_STALL_S:
+                stop.set()
+                thread.join()
+                raise RuntimeError(
+                    f"{seen} of the {lead} lead tiles were stitched; no other came in "
+                    f"{LEAD_STALL_S:g} s (see the warnings above)"
+                )
             time.sleep(0.05)
         made[0].wait()
     cpu_start = time.process_time()
