@@ -16,12 +16,14 @@ dask = pytest.importorskip("dask")
 from ofs_stitch.fusion import layout_from_positions  # noqa: E402
 from ofs_stitch.fusion.chunks import ChunkPlan, plan_chunks  # noqa: E402
 from ofs_stitch.fusion.graph import (  # noqa: E402
+    BlockWork,
     FusionGraph,
     FusionJob,
     block_depth,
     build_graph,
     busiest_share,
     run_threaded,
+    shares,
 )
 from ofs_stitch.fusion.layout import FusionLayout  # noqa: E402
 from ofs_stitch.fusion.ome_zarr import ZarrTarget, prepare, read_region  # noqa: E402
@@ -97,7 +99,7 @@ def test_a_cluster_hands_out_the_largest_blocks_first_and_the_pyramid_at_once(
     assert set(fusion.priorities) == {fusion.job_key, *fusion.keys}
     blocks = [key for key in fusion.keys if key[0].startswith("block")]
     painted = {
-        key: sum(p.window.rows * p.window.cols for p in fusion.graph[key][2].plans)
+        key: sum(p.window.rows * p.window.cols for w in fusion.graph[key][2] for p in w.plans)
         for key in blocks
     }
     in_order = sorted(blocks, key=fusion.priorities.__getitem__, reverse=True)
@@ -131,17 +133,36 @@ def test_blocks_are_as_deep_as_the_workers_share_them_evenly() -> None:
     assert block_depth(_grid_plans(5, 5), 4, 2) == 1
 
 
-@pytest.mark.parametrize("depth", [2, 3])
+def test_a_few_blocks_are_dealt_into_a_task_per_worker_largest_first() -> None:
+    def works(*sizes: int) -> list[tuple[int, BlockWork]]:
+        return [(size, BlockWork((k, 0), 0, (), (), ())) for k, size in enumerate(sizes)]
+
+    def dealt(sizes: tuple[int, ...], workers: int) -> list[list[int]]:
+        return [[size for size, _ in share] for share in shares(works(*sizes), workers)]
+
+    # An 8x8 mosaic's 4 blocks on 2 workers: 16 + 10.9 and 13.2 + 13.2 chunks' worth.
+    assert dealt((160, 132, 132, 109), 2) == [[160, 109], [132, 132]]
+    assert dealt((5, 1), 1) == [[5, 1]]
+    assert dealt((5,), 4) == [[5]]
+    # More than two blocks per worker: a task each, for the cluster to hand out as workers
+    # free up.
+    assert dealt((4, 3, 3, 2, 1), 2) == [[4], [3], [3], [2], [1]]
+
+
+@pytest.mark.parametrize(("depth", "workers", "block_tasks"), [(2, 1, 4), (3, 1, 1), (2, 2, 2)])
 def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
-    tmp_path: Path, whole_pixel_scan: FusionScan, depth: int
+    tmp_path: Path, whole_pixel_scan: FusionScan, depth: int, workers: int, block_tasks: int
 ) -> None:
+    """Also with the blocks dealt into a task per worker (4 blocks of 4 x 4 chunks for 2)."""
     layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
     plans = plan_chunks(layout, 64, rounded=True)
 
     def fuse(name: str, depth: int) -> tuple[ZarrTarget, FusionGraph]:
         target = _store(tmp_path / name, layout)
         assert target is not None
-        fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans, depth=depth)
+        fusion = build_graph(
+            FusionJob(layout, target, "nearest", "cubic"), plans, workers=workers, depth=depth
+        )
         run_threaded(fusion, 2, None)
         return target, fusion
 
@@ -153,6 +174,7 @@ def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
 
     shallow, _ = fuse("shallow", 1)
     deep, first = fuse("deep", depth)
+    assert sum(key[0].startswith("block") for key in first.keys) == block_tasks
     expected = levels(shallow)
     assert len(expected) >= 4
     for ours, theirs in zip(levels(deep), expected, strict=True):
