@@ -10,6 +10,7 @@ import pytest
 import pyvips
 import tifffile
 
+from ofs_stitch.errors import ImageReadError
 from ofs_stitch.fusion.raw_tiff import raw_layout
 from ofs_stitch.fusion.tile_reads import read_own_region
 from ofs_stitch.io.header import read_headers
@@ -47,3 +48,24 @@ def test_a_region_reads_as_libvips_reads_it(
         want = _libvips_region(path, row0, row1, col0, col1)
         assert got.dtype == want.dtype and got.dtype.isnative
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_short_file_is_named_and_a_read_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    pixels = np.arange(70 * 90, dtype=np.uint16).reshape(70, 90)
+    path = tmp_path / "tile.tif"
+    tifffile.imwrite(path, pixels, photometric="minisblack")
+    (header,) = read_headers([path])
+    region = read_own_region(header, 10, 20, 5, 60)
+    np.testing.assert_array_equal(region, pixels[10:20, 5:60])
+    # The rows are the file's own bytes, mapped read-only: a painter cannot change the tile.
+    assert not region.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        region[0, 0] = 1
+    del region
+    assert read_own_region(header, 5, 5, 0, 90).shape == (0, 90)
+    original = path.read_bytes()
+    assert np.array_equal(tifffile.imread(path), pixels)
+    # Cut short after the reads above: the next read names the file instead of crashing.
+    path.write_bytes(original[: len(original) // 2])
+    with pytest.raises(ImageReadError, match="tile.tif"):
+        read_own_region(header, 60, 70, 0, 90)
