@@ -11,7 +11,7 @@ import pyvips
 import tifffile
 
 from ofs_stitch.errors import ImageReadError
-from ofs_stitch.fusion.raw_tiff import raw_layout
+from ofs_stitch.fusion.raw_tiff import RawLayout, raw_layout
 from ofs_stitch.fusion.tile_reads import read_own_region
 from ofs_stitch.io.header import read_headers
 
@@ -69,3 +69,84 @@ def test_a_short_file_is_named_and_a_read_leaves_the_file_as_it_was(tmp_path: Pa
     path.write_bytes(original[: len(original) // 2])
     with pytest.raises(ImageReadError, match="tile.tif"):
         read_own_region(header, 60, 70, 0, 90)
+
+
+def _tifffile_layout(path: Path) -> RawLayout | None:
+    """The layout as tifffile reads the first page (what raw_layout reads by itself)."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        offsets, counts = page.dataoffsets, page.databytecounts
+        if not (
+            page.compression == 1
+            and not page.is_tiled
+            and page.photometric in (1, 2)
+            and (page.samplesperpixel == 1 or page.planarconfig == 1)
+            and page.sampleformat == 1
+            and page.bitspersample in (8, 16)
+            and page.fillorder == 1
+            and page.imagedepth == 1
+        ):
+            return None
+        dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
+        layout = RawLayout(
+            int(offsets[0]), page.imagelength, page.imagewidth, page.samplesperpixel, dtype
+        )
+    runs = all(offsets[k + 1] == offsets[k] + counts[k] for k in range(len(offsets) - 1))
+    return layout if runs and sum(counts) >= layout.rows * layout.row_bytes else None
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "options"),
+    [
+        ((70, 90), np.uint16, {}),
+        ((70, 90), np.uint16, {"byteorder": ">"}),
+        ((70, 90), np.uint16, {"bigtiff": True}),
+        ((70, 90), np.uint16, {"bigtiff": True, "byteorder": ">", "rowsperstrip": 3}),
+        ((70, 90), np.uint8, {"rowsperstrip": 1}),
+        ((1, 90), np.uint16, {}),
+        ((70, 90, 3), np.uint16, {"photometric": "rgb", "rowsperstrip": 9}),
+        ((3, 70, 90), np.uint8, {"photometric": "rgb", "planarconfig": "separate"}),
+        ((70, 90), np.float32, {}),
+        ((70, 90), np.uint16, {"compression": "zlib"}),
+        ((70, 90), np.uint16, {"tile": (32, 32)}),
+        ((600, 700), np.uint16, {"rowsperstrip": 2}),  # strip tables past the first read
+    ],
+)
+def test_the_first_page_reads_as_tifffile_reads_it(
+    tmp_path: Path, shape: tuple[int, ...], dtype: type, options: dict
+) -> None:
+    path = tmp_path / "tile.tif"
+    pixels = np.arange(np.prod(shape)).reshape(shape).astype(dtype)
+    tifffile.imwrite(path, pixels, **{"photometric": "minisblack", **options})
+    assert raw_layout(str(path), path.stat().st_mtime) == _tifffile_layout(path)
+
+
+def test_libvips_tiffs_and_files_that_are_no_tiff(tmp_path: Path) -> None:
+    tiff = tmp_path / "vips.tif"
+    pyvips.Image.black(300, 200).cast("ushort").tiffsave(str(tiff))
+    layout = raw_layout(str(tiff), tiff.stat().st_mtime)
+    assert layout is not None and layout == _tifffile_layout(tiff)
+    assert (layout.rows, layout.cols, layout.bands) == (200, 300, 1)
+    # A BigTIFF header whose first page claims 2^60 tags.
+    huge = b"II+\0\x08\0\0\0" + (16).to_bytes(8, "little") + (1 << 60).to_bytes(8, "little")
+    cases = (("empty.tif", b""), ("text.tif", b"II*\0 not a tiff"), ("x.tif", b"MM\0+"))
+    for name, data in (*cases, ("huge.tif", huge)):
+        (tmp_path / name).write_bytes(data)
+        assert raw_layout(str(tmp_path / name), 0.0) is None
+
+
+def test_a_damaged_header_never_raises(tmp_path: Path) -> None:
+    """Any byte of the header and first page's tags changed: a layout or None, no error (the
+    file then goes to libvips, which reports it)."""
+    source = tmp_path / "tile.tif"
+    tifffile.imwrite(source, np.zeros((20, 30), np.uint16), photometric="minisblack")
+    original = source.read_bytes()
+    rng = np.random.default_rng(11)
+    damaged = tmp_path / "damaged.tif"
+    for trial in range(300):
+        data = bytearray(original)
+        for at in rng.integers(0, 400, 3):
+            data[at] = int(rng.integers(0, 256))
+        damaged.write_bytes(bytes(data))
+        layout = raw_layout(str(damaged), float(trial))
+        assert layout is None or isinstance(layout, RawLayout)
