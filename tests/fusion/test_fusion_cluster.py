@@ -218,6 +218,22 @@ def test_a_worker_keeps_its_libraries_to_its_own_threads(client: distributed.Cli
     assert pyvips.concurrency_get() == before
 
 
+def _has_module(name: str) -> bool:
+    import sys
+
+    return name in sys.modules
+
+
+def test_the_workers_of_a_cluster_of_several_can_send_arrays_at_once() -> None:
+    """distributed imports its numpy serializer when a worker first sends an array to
+    another; a new cluster of several imports it as each worker starts, before any task."""
+    from ofs_stitch.fusion.api import SHARING_WORKER_MODULES
+
+    assert SHARING_WORKER_MODULES == ("distributed.protocol.numpy",)
+    with local_cluster(2) as fresh:
+        assert set(fresh.run(_has_module, SHARING_WORKER_MODULES[0]).values()) == {True}
+
+
 def _size_plus(job: dict[str, int], extra: int) -> int:
     return len(job) + extra
 
