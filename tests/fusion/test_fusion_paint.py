@@ -27,7 +27,9 @@ from ofs_stitch.testing.mosaics import cut_scene, grid_positions, smooth_canvas
 def fused(layout: FusionLayout, blend: str, chunk: int, interpolation: str = "cubic") -> np.ndarray:
     out = np.zeros((layout.height, layout.width, layout.fmt.bands), layout.fmt.dtype)
     read = file_reader(layout)
-    for plan in plan_chunks(layout, chunk, rounded=blend == "nearest").values():
+    # As fuse_to_zarr plans: the nearest rule's painter finds its tile regions itself.
+    nearest = blend == "nearest"
+    for plan in plan_chunks(layout, chunk, rounded=nearest, parts=not nearest).values():
         w = plan.window
         out[w.y0 : w.y1, w.x0 : w.x1] = paint_chunk(layout, plan, read, blend, interpolation)  # type: ignore[arg-type]
     return out
@@ -98,6 +100,15 @@ def test_a_chunk_reads_only_its_intersections(whole_pixel_scan: FusionScan) -> N
     # Every covered pixel of the canvas is in exactly the chunk parts of its tiles.
     counted = sum(p.box.rows * p.box.cols for plan in plans.values() for p in plan.parts)
     assert counted == int(np.prod(layout.shapes, axis=1).sum())
+
+
+def test_the_nearest_rules_plan_is_the_chunks_alone(whole_pixel_scan: FusionScan) -> None:
+    layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
+    full = plan_chunks(layout, 64, rounded=True)
+    bare = plan_chunks(layout, 64, rounded=True, parts=False)
+    assert len(full) > 4 and all(plan.parts for plan in full.values())
+    assert {i: p.window for i, p in bare.items()} == {i: p.window for i, p in full.items()}
+    assert not any(plan.parts for plan in bare.values())
 
 
 def test_affine_placements_are_resampled(tmp_path: Path) -> None:

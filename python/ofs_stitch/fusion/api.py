@@ -238,7 +238,8 @@ def fuse_to_zarr(
     if target is None:
         levels = level_shapes(layout.height, layout.width, chunk)
         return FusionResult(out, levels if pyramid else levels[:1], 0, 0, True)
-    plans = plan_chunks(layout, chunk, rounded=blend == "nearest")
+    nearest = blend == "nearest"
+    plans = plan_chunks(layout, chunk, rounded=nearest, parts=not nearest)
     job = FusionJob(layout, target, blend, interpolation)
     if client is not None:
         # The task threads of the cluster's workers, as it is now (one round trip).
