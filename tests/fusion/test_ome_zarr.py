@@ -17,7 +17,12 @@ referencing = pytest.importorskip("referencing")
 
 from ofs_stitch.errors import InputError  # noqa: E402
 from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions  # noqa: E402
-from ofs_stitch.fusion.ome_zarr import PARTIAL_SUFFIX, level_shapes  # noqa: E402
+from ofs_stitch.fusion.ome_zarr import (  # noqa: E402
+    PARTIAL_SUFFIX,
+    ZarrTarget,
+    level_shapes,
+    write_chunk,
+)
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
 
 SCHEMAS = Path(__file__).parent / "ngff_schemas"
@@ -135,6 +140,22 @@ def test_a_rerun_writes_only_the_missing_chunks(tmp_path: Path, layout) -> None:
     out.with_name(out.name + PARTIAL_SUFFIX).mkdir()
     fresh = fuse_to_zarr(layout, out, chunk=64, threads=2, blend="feather")
     assert fresh.chunks_present == 0 and fresh.chunks_written == first.chunks_written
+
+
+@pytest.mark.parametrize(("version", "bands"), [("0.4", 1), ("0.4", 3), ("0.5", 1), ("0.5", 3)])
+def test_the_chunks_written_are_found_by_listing(tmp_path: Path, version: str, bands: int) -> None:
+    levels = level_shapes(300, 200, 64)
+    target = ZarrTarget(tmp_path / "m", tmp_path / "f", version, levels, 64, bands, "|u1")
+    assert target.written_chunks() == frozenset()
+    chunks = {(0, 0, 0), (0, 4, 3), (1, 2, 1), (2, 0, 0)}
+    for level, i, j in chunks:
+        write_chunk(target, level, i, j, np.ones((64, 64, bands), np.uint8))
+    # A write in progress (its temporary name) is not a chunk.
+    partial = target.chunk_file(0, 1, 1)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.with_name(f".{partial.name}.x.partial").write_bytes(b"")
+    assert target.written_chunks() == chunks
+    assert all(target.chunk_file(*chunk).is_file() for chunk in chunks)
 
 
 def test_a_block_with_one_chunk_lost_is_rebuilt_at_every_level(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]

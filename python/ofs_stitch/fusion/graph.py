@@ -356,7 +356,11 @@ def shares(works: list[tuple[int, BlockWork]], workers: int) -> list[list[tuple[
 
 
 def _remade(
-    target: ZarrTarget, levels: int, missing: set[tuple[int, int]], members: list[tuple[int, int]]
+    target: ZarrTarget,
+    written: frozenset[tuple[int, int, int]],
+    levels: int,
+    missing: set[tuple[int, int]],
+    members: list[tuple[int, int]],
 ) -> list[tuple[int, int, int]]:
     """The chunks of levels 1 to ``levels`` above a block's full-size ``members`` (those with
     content) to make: each one not written yet or made from a chunk made anew."""
@@ -368,8 +372,7 @@ def _remade(
         made = {
             (i, j)
             for i, j in live
-            if not target.has_chunk(level, i, j)
-            or any(s in below for s in sources(target, level, i, j))
+            if (level, i, j) not in written or any(s in below for s in sources(target, level, i, j))
         }
         remade += [(level, i, j) for i, j in sorted(made)]
         below = made
@@ -390,6 +393,7 @@ def build_graph(
     graph: dict[Hashable, Any] = {job_key: job}
     keys: list[Any] = []
     present = to_write = 0
+    on_disk = target.written_chunks()  # by an interrupted run
     blocks: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for index in plans:
         blocks.setdefault((index[0] >> depth, index[1] >> depth), []).append(index)
@@ -397,8 +401,8 @@ def build_graph(
     written: dict[tuple[int, int], Hashable | None] = {}
     works: list[tuple[int, BlockWork]] = []  # each block's work and the pixels it paints
     for block, members in blocks.items():
-        missing = [m for m in members if not target.has_chunk(0, *m)]
-        remade = _remade(target, levels, set(missing), members)
+        missing = [m for m in members if (0, *m) not in on_disk]
+        remade = _remade(target, on_disk, levels, set(missing), members)
         above = sum(len({(i >> k, j >> k) for i, j in members}) for k in range(1, levels + 1))
         present += len(members) - len(missing) + above - len(remade)
         if not missing and not remade:
@@ -429,7 +433,7 @@ def build_graph(
         parents = {(i // 2, j // 2) for i, j in live}
         for i, j in sorted(parents):
             needed = [(s, written[s]) for s in sources(target, level, i, j) if s in written]
-            if target.has_chunk(level, i, j) and all(k is None for _, k in needed):
+            if (level, i, j) in on_disk and all(k is None for _, k in needed):
                 present += 1
                 following[(i, j)] = None
                 continue

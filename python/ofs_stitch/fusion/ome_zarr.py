@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,8 +68,26 @@ class ZarrTarget:
             return self.path.joinpath(str(level), *channel, str(i), str(j))
         return self.path.joinpath(str(level), "c", *channel, str(i), str(j))
 
-    def has_chunk(self, level: int, i: int, j: int) -> bool:
-        return self.chunk_file(level, i, j).is_file()
+    def written_chunks(self) -> frozenset[tuple[int, int, int]]:
+        """(level, i, j) of every chunk file present (an interrupted run's): one listing of
+        each row's folder, where a stat of each chunk's file took 16 ms of the caller's time
+        before the first task for 16x16 tiles (a new group has no chunks at all)."""
+        found: set[tuple[int, int, int]] = set()
+        for level in range(len(self.levels)):
+            # The folder of the level's rows: chunk (0, 0) is <rows>/0/0.
+            rows = self.chunk_file(level, 0, 0).parent.parent
+            try:
+                row_folders = [e for e in os.scandir(rows) if e.name.isdigit() and e.is_dir()]
+            except OSError:
+                continue
+            for row in row_folders:
+                with os.scandir(row.path) as files:
+                    found.update(
+                        (level, int(row.name), int(f.name))
+                        for f in files
+                        if f.name.isdigit() and f.is_file()
+                    )
+        return frozenset(found)
 
 
 def level_shapes(height: int, width: int, chunk: int) -> tuple[tuple[int, int], ...]:
