@@ -17,10 +17,15 @@ distributed = pytest.importorskip("distributed")
 from ofs_stitch.cli import ofs  # noqa: E402
 from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
 from ofs_stitch.fusion import api as fusion_api  # noqa: E402
-from ofs_stitch.fusion import fuse_to_zarr, layout_from_positions, local_cluster  # noqa: E402
-from ofs_stitch.fusion.broadcast import with_job_on_every_worker  # noqa: E402
+from ofs_stitch.fusion import (  # noqa: E402
+    fuse_to_zarr,
+    graph,  # noqa: E402
+    layout_from_positions,
+    local_cluster,
+)
+from ofs_stitch.fusion.broadcast import INLINE_TASKS, with_job_on_every_worker  # noqa: E402
 from ofs_stitch.fusion.measure import PairJob, measure_pairs_on_dask  # noqa: E402
-from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
+from ofs_stitch.testing.fusion_scans import FusionScan, make_fusion_scan  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,45 @@ def test_two_worker_processes_fuse_what_the_threads_fuse(
         assert np.array_equal(a[str(level)][:], b[str(level)][:])
     # Both workers painted chunks.
     assert len(client.scheduler_info()["workers"]) == 2
+
+
+@pytest.mark.parametrize(("grid", "inline"), [(3, True), (5, False)])
+def test_a_graph_of_a_few_tasks_takes_its_job_inline(
+    tmp_path: Path,
+    client: distributed.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    grid: int,
+    inline: bool,
+) -> None:
+    """3 x 3 tiles of 128^2 in chunks of 64 make 3 tasks (2 workers' shares of 4 blocks and
+    the pyramid's top), which carry the job; 5 x 5 make 14 (9 blocks), which find it
+    scattered to every worker first. The same pixels either way."""
+    used: list[tuple[str, int]] = []
+    with_inline, with_scatter = graph.with_job_inline, graph.with_job_on_every_worker
+
+    def spy_inline(tasks: dict, key: str) -> dict:
+        used.append(("inline", len(tasks) - 1))
+        return with_inline(tasks, key)
+
+    def spy_scatter(tasks: dict, key: str, on: distributed.Client) -> dict:
+        used.append(("scatter", len(tasks) - 1))
+        return with_scatter(tasks, key, on)
+
+    monkeypatch.setattr(graph, "with_job_inline", spy_inline)
+    monkeypatch.setattr(graph, "with_job_on_every_worker", spy_scatter)
+    scan = make_fusion_scan(tmp_path / "scan", (grid, grid), (128, 128), subpixel=True, seed=3)
+    layout = layout_from_positions(scan.paths, scan.positions)
+    threaded = fuse_to_zarr(layout, tmp_path / "threads.ome.zarr", chunk=64, blend="feather")
+    ours = fuse_to_zarr(
+        layout, tmp_path / "cluster.ome.zarr", chunk=64, blend="feather", client=client
+    )
+    [(how, tasks)] = used
+    assert how == ("inline" if inline else "scatter")
+    assert (tasks <= INLINE_TASKS) == inline
+    a = zarr.open_group(str(threaded.path), mode="r")
+    b = zarr.open_group(str(ours.path), mode="r")
+    for level in range(len(threaded.levels)):
+        assert np.array_equal(a[str(level)][:], b[str(level)][:])
 
 
 def test_a_cluster_of_its_own_fuses_the_same_and_none_starts_for_a_finished_output(

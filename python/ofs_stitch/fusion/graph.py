@@ -8,7 +8,7 @@ any existing cluster (`Client.get`). Its keys:
 
 - ``"fusion-job-<run>"``: the `FusionJob` every task needs (layout, target, blend), sent once
   to each worker rather than with every task (on a cluster, to every worker before the
-  tasks: see `broadcast`);
+  tasks, or with each task of a graph of a few: see `broadcast`);
 - ``("block-<run>", i, j)``: one or more blocks (the first is block (i, j)), each the
   2^d x 2^d full-size chunks under chunk (i, j) of level d (the block's depth): paint its
   chunks from their tile parts, write them, and halve them in memory into the block's
@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from .broadcast import with_job_on_every_worker
+from .broadcast import INLINE_TASKS, with_job_inline, with_job_on_every_worker
 from .chunks import ChunkPlan
 from .layout import FusionLayout
 from .ome_zarr import ZarrTarget, read_region, write_chunk
@@ -505,7 +505,11 @@ def run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -
     import dask
     from distributed import as_completed, wait
 
-    fusion = replace(fusion, graph=with_job_on_every_worker(fusion.graph, fusion.job_key, client))
+    if len(fusion.keys) <= INLINE_TASKS:
+        graph = with_job_inline(fusion.graph, fusion.job_key)
+    else:
+        graph = with_job_on_every_worker(fusion.graph, fusion.job_key, client)
+    fusion = replace(fusion, graph=graph)
     if progress is None:
         # Without progress to show, the client asks only for the pyramid's top (the tasks no
         # other depends on): the scheduler then reports one task per output to it, not every
