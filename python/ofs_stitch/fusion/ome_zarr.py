@@ -216,7 +216,7 @@ def prepare(
 ) -> ZarrTarget | None:
     """Create the group (or find the one an interrupted run left) and return where to write;
     None when ``final`` already holds this very mosaic (nothing to do)."""
-    zarr = require("zarr", "OME-Zarr output")
+    require("zarr", "OME-Zarr output")  # the one-line message when it is missing
     if version not in NGFF_VERSIONS:
         raise InputError(f"NGFF version {version!r} is not offered: use 0.4 or 0.5")
     final = Path(final)
@@ -231,11 +231,28 @@ def prepare(
         shutil.rmtree(staging)
     # The group is made in memory, then its few metadata files written here: through zarr's
     # local store they took 27-43 ms (checks and a thread hand-off per file), the same calls in
-    # memory 4-16 ms, and that time passes before the first chunk task can start.
+    # memory 4-16 ms, and that time passes before the first chunk task can start. The calls
+    # are zarr's asynchronous ones, run as one coroutine: each call of zarr's synchronous API
+    # hands its work to zarr's event loop thread and waits for it (prepare took 12.5-16.6 ms
+    # with 7 such calls, 10.3-12.4 ms with one; the same files, byte for byte).
     files: dict[str, Any] = {}
     memory = require("zarr.storage", "OME-Zarr output").MemoryStore(files)
-    try:
-        group = zarr.open_group(memory, mode="w", zarr_format=target.zarr_format)
+    attrs = multiscales_metadata(
+        version=version,
+        levels=len(target.levels),
+        bands=bands,
+        dtype=np.dtype(dtype),
+        pixel_size_um=pixel_size_um,
+        name=final.name.removesuffix(".ome.zarr").removesuffix(".zarr"),
+    )
+    attrs[FINGERPRINT_KEY] = {"fingerprint": fingerprint}
+
+    zarr_async = require("zarr.api.asynchronous", "OME-Zarr output")
+
+    async def make_group() -> None:
+        group = await zarr_async.open_group(
+            memory, mode="w", zarr_format=target.zarr_format, attributes=attrs
+        )
         for level in range(len(target.levels)):
             options: dict[str, Any] = {"compressors": _compressor(target.zarr_format)}
             if target.zarr_format == 2:
@@ -243,7 +260,7 @@ def prepare(
                 options["dimension_names"] = None
             else:
                 options["dimension_names"] = (["c"] if bands > 1 else []) + ["y", "x"]
-            group.create_array(
+            await group.create_array(
                 str(level),
                 shape=_array_shape(target, level),
                 chunks=_chunks(target),
@@ -251,17 +268,9 @@ def prepare(
                 fill_value=0,
                 **options,
             )
-        attrs = multiscales_metadata(
-            version=version,
-            levels=len(target.levels),
-            bands=bands,
-            dtype=np.dtype(dtype),
-            pixel_size_um=pixel_size_um,
-            name=final.name.removesuffix(".ome.zarr").removesuffix(".zarr"),
-        )
-        attrs[FINGERPRINT_KEY] = {"fingerprint": fingerprint}
-        # One metadata write (attrs.update writes the group metadata once per key).
-        group.update_attributes(attrs)
+
+    try:
+        require("zarr.core.sync", "OME-Zarr output").sync(make_group())
         # The group's own metadata, which holds the fingerprint, last: a staging folder that
         # has it is resumed, so every array's metadata must be there before it.
         root = ".zattrs" if target.zarr_format == 2 else "zarr.json"
