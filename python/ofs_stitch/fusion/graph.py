@@ -6,9 +6,9 @@ The graph is a plain dict (Dask's own task-graph form), so the same graph runs o
 scheduler (`dask.threaded.get`), on a `dask.distributed` `LocalCluster` of processes and on
 any existing cluster (`Client.get`). Its keys:
 
-- ``"fusion-job-<run>"``: the `FusionJob` every task needs (layout, target, blend), sent once
-  to each worker rather than with every task (on a cluster, to every worker before the
-  tasks, or with each task of a graph of a few: see `broadcast`);
+- ``"fusion-job-<run>"``: the `FusionJob` every task needs (layout, target, blend); on a
+  cluster it goes to every worker once, before the tasks, except that a graph of a few
+  tasks carries it in each (see `broadcast`);
 - ``("block-<run>", i, j)``: one or more blocks (the first is block (i, j)), each the
   2^d x 2^d full-size chunks under chunk (i, j) of level d (the block's depth): paint its
   chunks from their tile parts, write them, and halve them in memory into the block's
@@ -357,13 +357,13 @@ def shares(works: list[tuple[int, BlockWork]], workers: int) -> list[list[tuple[
 
 def _remade(
     target: ZarrTarget,
-    written: frozenset[tuple[int, int, int]],
+    on_disk: frozenset[tuple[int, int, int]],
     levels: int,
     missing: set[tuple[int, int]],
     members: list[tuple[int, int]],
 ) -> list[tuple[int, int, int]]:
     """The chunks of levels 1 to ``levels`` above a block's full-size ``members`` (those with
-    content) to make: each one not written yet or made from a chunk made anew."""
+    content) to make: each one not ``on_disk`` yet or made from a chunk made anew."""
     remade: list[tuple[int, int, int]] = []
     below = set(missing)  # chunks made anew at the level under this one
     live = set(members)
@@ -372,7 +372,7 @@ def _remade(
         made = {
             (i, j)
             for i, j in live
-            if (level, i, j) not in written or any(s in below for s in sources(target, level, i, j))
+            if (level, i, j) not in on_disk or any(s in below for s in sources(target, level, i, j))
         }
         remade += [(level, i, j) for i, j in sorted(made)]
         below = made
