@@ -19,7 +19,7 @@ from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
 from ofs_stitch.fusion import api as fusion_api  # noqa: E402
 from ofs_stitch.fusion import (  # noqa: E402
     fuse_to_zarr,
-    graph,  # noqa: E402
+    graph,
     layout_from_positions,
     local_cluster,
 )
