@@ -76,18 +76,23 @@ class ZarrTarget:
         for level in range(len(self.levels)):
             # The folder of the level's rows: chunk (0, 0) is <rows>/0/0.
             rows = self.chunk_file(level, 0, 0).parent.parent
-            try:
-                row_folders = [e for e in os.scandir(rows) if e.name.isdigit() and e.is_dir()]
-            except OSError:
-                continue
-            for row in row_folders:
-                with os.scandir(row.path) as files:
-                    found.update(
-                        (level, int(row.name), int(f.name))
-                        for f in files
-                        if f.name.isdigit() and f.is_file()
-                    )
+            for row in _numbered(rows, folders=True):
+                found.update(
+                    (level, int(row.name), int(f.name)) for f in _numbered(row.path, folders=False)
+                )
         return frozenset(found)
+
+
+def _numbered(folder: str | Path, *, folders: bool) -> list[os.DirEntry[str]]:
+    """The folders (a level's chunk rows) or files (a row's chunks) in ``folder`` named by a
+    number: not a write in progress under its temporary name; none when it is missing."""
+    try:
+        with os.scandir(folder) as entries:
+            return [
+                e for e in entries if e.name.isdigit() and (e.is_dir() if folders else e.is_file())
+            ]
+    except OSError:
+        return []
 
 
 def level_shapes(height: int, width: int, chunk: int) -> tuple[tuple[int, int], ...]:
