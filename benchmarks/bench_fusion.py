@@ -155,3 +155,45 @@ def test_scaling_control_does_a_chunks_work(tmp_path: Path) -> None:
     assert memory["wall"] > 0 and memory["task_cpu"] > 0
     cached = run_isolated(CEILING, {**spec, "out": str(tmp_path / "cpu"), "kind": "cpu"})
     assert cached["task_cpu"] > 0 and not any((tmp_path / "cpu").iterdir())
+
+
+@pytest.mark.parametrize("memory", ["freed", "idle"])
+def test_speedup_run_in_each_memory_state(
+    tmp_path: Path, scans: dict[str, FusionScan], memory: str
+) -> None:
+    """compare_fusion.py --speedup's runs (fusion_cases.OURS, fusing twice on a LocalCluster)
+    in each state of the memory written into: before each timed fusion, its ballast freed or
+    a wait, neither inside the fusions' walls, and no ballast left behind."""
+    pytest.importorskip("distributed")
+    from fusion_cases import OURS, run_isolated
+
+    scan = scans["whole"]
+    out = tmp_path / "s1.zarr"
+    spec = {
+        "paths": [str(p) for p in scan.paths],
+        "positions": scan.positions.tolist(),
+        "chunk": CHUNK,
+        "out": str(out),
+        "blend": "nearest",
+        "mode": "processes",
+        "workers": 1,
+        "pyramid": True,
+        "again": True,
+        "memory": memory,
+        "ballast_mb": 16,
+        "idle_s": 1.0,
+    }
+    result = run_isolated(OURS, spec)
+    first, again = (
+        zarr.open_group(str(fused), mode="r")["0"][:] for fused in (out, tmp_path / "s1.zarr.again")
+    )
+    assert first.shape == tuple(np.max(scan.positions, axis=0) + scan.tile_shape)
+    assert np.array_equal(first, again)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s1.zarr", "s1.zarr.again"]
+    waited, freed = result["memory_state"]["seconds"], result["memory_state"]["freed_mb"]
+    if memory == "idle":
+        assert waited >= 2.0 and freed == 0  # both timed fusions waited a second
+    else:
+        assert freed == pytest.approx(2 * 16 * 2**20 / 1e6) and waited < 1.0
+    # The waits are outside the fusions' walls.
+    assert 0 < result["wall"] < 1.0 and 0 < result["again_wall"] < 1.0

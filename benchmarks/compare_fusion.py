@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from fusion_cases import CEILING, DASKFUSION, LIBVIPS, OURS, run_isolated
+from fusion_cases import CEILING, DASKFUSION, IDLE_S, LIBVIPS, MEMORY, OURS, run_isolated
 
 from ofs_stitch.testing.fusion_scans import FusionScan, load_fusion_scan, make_fusion_scan
 
@@ -130,76 +130,99 @@ def ceiling(whole: FusionScan, out: Path, kind: str) -> tuple[float, float]:
     return runs[1]["wall"] / runs[2]["wall"], runs[2]["task_cpu"] / runs[1]["task_cpu"]
 
 
+def output_megabytes(s: FusionScan) -> int:
+    """About what a fusion of ``s`` writes: the mosaic's samples and its pyramid's third."""
+    height, width = (np.max(s.positions, axis=0) + np.array(s.tile_shape)).tolist()
+    return int(height * width * np.dtype(np.uint16).itemsize * 4 / 3 / 1e6) + 1
+
+
 def speedup(whole: FusionScan, out: Path, pairs: int) -> int:
     """1 and 2 worker processes in turn, so that both see the same machine load. Each cluster
     fuses twice: the first fusion on a new cluster pays each process's first calls into the
     libraries (counted in the first figures); the second is what a cluster that has fused
-    before spends. Then, as a control of what a second worker can give work of this size
-    here, `fusion_cases.CEILING`'s tasks with 1 and 2 workers: a chunk's paint, compression and
-    write without the fusion (memory), and its compression alone in a core's own cache (CPU)."""
+    before spends. Each pair runs in both of `fusion_cases.MEMORY`'s states of the memory the
+    output is written into: freed just before, and idle long enough for this virtual machine
+    to have handed it back to its host. Then, as a control of what a second worker can give
+    work of this size here, `fusion_cases.CEILING`'s tasks with 1 and 2 workers: a chunk's
+    paint, compression and write without the fusion (memory), and its compression alone in
+    a core's own cache (CPU)."""
     import shutil
 
-    first: dict[str, list[float]] = {"ratio": [], "cpu": [], "1": [], "2": []}
-    again: dict[str, list[float]] = {"ratio": [], "cpu": [], "1": [], "2": []}
+    def figures() -> dict[str, list[float]]:
+        return {"ratio": [], "cpu": [], "1": [], "2": []}
+
+    results = {(memory, when): figures() for memory in MEMORY for when in ("first", "again")}
     controls: dict[str, list[tuple[float, float]]] = {"memory": [], "cpu": []}
     for k in range(pairs):
-        load = load_average()
-        runs = {}
-        for workers in (1, 2):
-            target = out / f"s{workers}.zarr"
-            shutil.rmtree(Path(f"{target}.again"), ignore_errors=True)
-            runs[workers] = median_of(
-                1,
-                OURS,
-                spec(
-                    whole,
-                    target,
-                    blend="nearest",
-                    mode="processes",
-                    workers=workers,
-                    pyramid=True,
-                    again=True,
-                ),
+        for memory in MEMORY:
+            load = load_average()
+            runs = {}
+            for workers in (1, 2):
+                target = out / f"s{workers}.zarr"
+                shutil.rmtree(Path(f"{target}.again"), ignore_errors=True)
+                runs[workers] = median_of(
+                    1,
+                    OURS,
+                    spec(
+                        whole,
+                        target,
+                        blend="nearest",
+                        mode="processes",
+                        workers=workers,
+                        pyramid=True,
+                        again=True,
+                        memory=memory,
+                        ballast_mb=output_megabytes(whole),
+                        idle_s=IDLE_S,
+                    ),
+                )
+            one, two = runs[1], runs[2]
+            for when, wall, cpu in (
+                ("first", "wall", "task_cpu"),
+                ("again", "again_wall", "again_task_cpu"),
+            ):
+                result = results[(memory, when)]
+                result["1"].append(one[wall])
+                result["2"].append(two[wall])
+                result["ratio"].append(one[wall] / two[wall])
+                result["cpu"].append(two[cpu] / one[cpu])
+            print(
+                f"pair {k + 1}, memory {memory}: load {load:.1f}; first fusion: 1 worker "
+                f"{one['wall']:.2f} s ({one['task_cpu']:.2f} task CPU-s), 2 workers "
+                f"{two['wall']:.2f} s ({two['task_cpu']:.2f}): "
+                f"{results[(memory, 'first')]['ratio'][-1]:.2f}x; again: "
+                f"{one['again_wall']:.2f} s ({one['again_task_cpu']:.2f}) and "
+                f"{two['again_wall']:.2f} s ({two['again_task_cpu']:.2f}): "
+                f"{results[(memory, 'again')]['ratio'][-1]:.2f}x",
+                flush=True,
             )
-        one, two = runs[1], runs[2]
-        for figures, wall, cpu in (
-            (first, "wall", "task_cpu"),
-            (again, "again_wall", "again_task_cpu"),
-        ):
-            figures["1"].append(one[wall])
-            figures["2"].append(two[wall])
-            figures["ratio"].append(one[wall] / two[wall])
-            figures["cpu"].append(two[cpu] / one[cpu])
-        print(
-            f"pair {k + 1}: load {load:.1f}; first fusion: 1 worker {one['wall']:.2f} s "
-            f"({one['task_cpu']:.2f} task CPU-s), 2 workers {two['wall']:.2f} s "
-            f"({two['task_cpu']:.2f}): {first['ratio'][-1]:.2f}x; again: "
-            f"{one['again_wall']:.2f} s ({one['again_task_cpu']:.2f}) and "
-            f"{two['again_wall']:.2f} s ({two['again_task_cpu']:.2f}): {again['ratio'][-1]:.2f}x",
-            flush=True,
-        )
         for kind, ratios in controls.items():
             ratios.append(ceiling(whole, out, kind))
-        (memory, memory_cpu), (cached, cached_cpu) = controls["memory"][-1], controls["cpu"][-1]
+        (memory_ratio, memory_cpu), (cached, cached_cpu) = (
+            controls["memory"][-1],
+            controls["cpu"][-1],
+        )
         print(
-            f"  control: {memory:.2f}x (task CPU 2 / 1: {memory_cpu:.2f}) for a chunk's paint, "
-            f"compression and write alone; {cached:.2f}x ({cached_cpu:.2f}) for compression in a "
-            "core's own cache",
+            f"  control: {memory_ratio:.2f}x (task CPU 2 / 1: {memory_cpu:.2f}) for a chunk's "
+            f"paint, compression and write alone; {cached:.2f}x ({cached_cpu:.2f}) for "
+            "compression in a core's own cache",
             flush=True,
         )
-    for name, figures in (("first fusion on a new cluster", first), ("again", again)):
-        one_wall, two_wall = statistics.median(figures["1"]), statistics.median(figures["2"])
+    for (memory, when), result in results.items():
+        name = "first fusion on a new cluster" if when == "first" else "again"
+        one_wall, two_wall = statistics.median(result["1"]), statistics.median(result["2"])
         print(
-            f"{name}: median speed-up of 2 workers over 1 {statistics.median(figures['ratio']):.2f}x"
-            f" (task CPU of 2 workers / 1: {statistics.median(figures['cpu']):.2f}); median "
-            f"walls {one_wall:.2f} s and {two_wall:.2f} s: {one_wall / two_wall:.2f}x"
+            f"memory {memory}, {name}: median speed-up of 2 workers over 1 "
+            f"{statistics.median(result['ratio']):.2f}x (task CPU of 2 workers / 1: "
+            f"{statistics.median(result['cpu']):.2f}); median walls {one_wall:.2f} s and "
+            f"{two_wall:.2f} s: {one_wall / two_wall:.2f}x"
         )
-    (memory, memory_cpu), (cached, cached_cpu) = (
+    (memory_ratio, memory_cpu), (cached, cached_cpu) = (
         tuple(statistics.median(values) for values in zip(*controls[kind], strict=True))
         for kind in ("memory", "cpu")
     )
     print(
-        f"control (work of this size and kind, none of its logic): median {memory:.2f}x "
+        f"control (work of this size and kind, none of its logic): median {memory_ratio:.2f}x "
         f"(task CPU 2 / 1: {memory_cpu:.2f}) for the chunks' paint, compression and write alone, "
         f"{cached:.2f}x ({cached_cpu:.2f}) for compression in a core's own cache"
     )
@@ -217,7 +240,8 @@ def main() -> int:
         type=int,
         default=0,
         metavar="N",
-        help="only the LocalCluster 1 vs 2 workers comparison, N alternating pairs of runs",
+        help="only the LocalCluster 1 vs 2 workers comparison, N alternating pairs of runs "
+        "in each state of the memory written into (fusion_cases.MEMORY)",
     )
     parser.add_argument(
         "--speedup_grid",
