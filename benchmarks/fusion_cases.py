@@ -23,7 +23,7 @@ machine without free page reporting; ``"idle"``: each timed fusion waits ``idle_
 (`IDLE_S`), so that the free memory has gone back to the host. Measured with 16x16 tiles (3
 pairs): into idle memory 2 workers took 1.15x (first fusion) and 1.27x (next) the task CPU
 of 1, into freed memory 1.03x and 1.06x; with 8x8 tiles the speed-ups differed by less than
-from set to set (12 pairs). Without either, the state depended on how long the runs before
+from set to set (22 pairs). Without either, the state depended on how long the runs before
 had taken.
 
 And a control, ``CEILING``: how much a second worker process of the same kind of LocalCluster
