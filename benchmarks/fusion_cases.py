@@ -84,7 +84,8 @@ def cluster(workers):
     client.run(warm)
     return c, client
 def ballast(folder, megabytes):
-    # Files whose pages `memory_state` hands back to the kernel just before a fusion.
+    # At least ``megabytes`` MB of files (8 MiB each), whose pages `memory_state` hands back
+    # to the kernel just before a fusion.
     import pathlib
     folder = pathlib.Path(folder); folder.mkdir(parents=True, exist_ok=True)
     block = bytes(8 << 20)
