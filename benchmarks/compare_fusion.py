@@ -132,8 +132,8 @@ def ceiling(whole: FusionScan, out: Path, kind: str) -> tuple[float, float]:
 
 def output_megabytes(s: FusionScan) -> int:
     """About what a fusion of ``s`` writes: the mosaic's samples and its pyramid's third."""
-    height, width = (np.max(s.positions, axis=0) + np.array(s.tile_shape)).tolist()
-    return int(height * width * np.dtype(np.uint16).itemsize * 4 / 3 / 1e6) + 1
+    height, width = s.mosaic_shape
+    return int(height * width * np.dtype(s.dtype).itemsize * 4 / 3 / 1e6) + 1
 
 
 def speedup(whole: FusionScan, out: Path, pairs: int) -> int:

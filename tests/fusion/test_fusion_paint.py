@@ -106,6 +106,7 @@ def test_the_nearest_rules_plan_is_the_chunks_alone(whole_pixel_scan: FusionScan
     layout = layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions)
     full = plan_chunks(layout, 64, rounded=True)
     bare = plan_chunks(layout, 64, rounded=True, parts=False)
+    assert (layout.height, layout.width) == whole_pixel_scan.mosaic_shape
     assert len(full) > 4 and all(plan.parts for plan in full.values())
     assert {i: p.window for i, p in bare.items()} == {i: p.window for i, p in full.items()}
     assert not any(plan.parts for plan in bare.values())

@@ -45,6 +45,13 @@ class FusionScan:
     def full_scale(self) -> int:
         return int(np.iinfo(self.dtype).max)
 
+    @property
+    def mosaic_shape(self) -> tuple[int, int]:
+        """(rows, cols) from the first tile's corner to the farthest tile edge, rounded up:
+        the mosaic's size when the tiles lie on whole pixels."""
+        rows, cols = np.ceil(np.max(self.positions, axis=0) + self.tile_shape).astype(int)
+        return int(rows), int(cols)
+
     def truth(self, y0: float, x0: float, rows: int, cols: int) -> np.ndarray:
         """The noise-free scene over (rows, cols) pixels from frame point (y0, x0), float32
         in sample units (not rounded)."""
