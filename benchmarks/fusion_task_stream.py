@@ -14,8 +14,10 @@ and as medians:
 - in CPU terms, which another job's load disturbs much less: each task's process CPU on its
   worker (a worker plugin reads it as the task starts and ends), replayed on 2 idle cores in
   the order the scheduler handed the tasks out, each pyramid task after its sources: the
-  replay's idle core-seconds and the pyramid work left after the last block; and this
-  process's CPU (the client and the scheduler, which share the cores with the workers).
+  replay's idle core-seconds and the pyramid work left after the last block (none where a
+  few blocks' last task makes the pyramid's top itself, as on 8x8 and 16x16 with 2 workers);
+  and this process's CPU (the client and the scheduler, which share the cores with the
+  workers).
 """
 
 from __future__ import annotations

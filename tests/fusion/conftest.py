@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # for graph_support
+    sys.path.insert(0, str(HERE))
 
 pytest.importorskip("skimage")
 

@@ -14,6 +14,8 @@ import pytest
 zarr = pytest.importorskip("zarr")
 distributed = pytest.importorskip("distributed")
 
+from graph_support import few_blocks  # noqa: E402
+
 from ofs_stitch.cli import ofs  # noqa: E402
 from ofs_stitch.core.registration import CorrelationSettings  # noqa: E402
 from ofs_stitch.fusion import api as fusion_api  # noqa: E402
@@ -62,9 +64,9 @@ def test_a_graph_of_a_few_tasks_takes_its_job_inline(
     grid: int,
     inline: bool,
 ) -> None:
-    """3 x 3 tiles of 128^2 in chunks of 64 make 3 tasks (2 workers' shares of 4 blocks and
-    the pyramid's top), which carry the job; 5 x 5 make 14 (9 blocks), which find it
-    scattered to every worker first. The same pixels either way."""
+    """3 x 3 tiles of 128^2 in chunks of 64 make 2 tasks (2 workers' shares of 4 blocks, the
+    last to end making the pyramid's top), which carry the job; 5 x 5 make 14 (9 blocks),
+    which find it scattered to every worker first. The same pixels either way."""
     used: list[tuple[str, int]] = []
     with_inline, with_scatter = graph.with_job_inline, graph.with_job_on_every_worker
 
@@ -123,8 +125,9 @@ def test_a_cluster_of_its_own_fuses_the_same_and_none_starts_for_a_finished_outp
 def test_a_tile_that_cannot_be_read_fails_the_fusion_naming_it(
     tmp_path: Path, whole_pixel_scan: FusionScan, client: distributed.Client, with_progress: bool
 ) -> None:
-    # Without progress the client waits on the pyramid's top only: a block's failure must
-    # still surface, with the tile's name, not as a fusion that "succeeded".
+    # Without progress the client waits only on the tasks no other depends on (the pyramid's
+    # top, or a few blocks' tasks): a block's failure must still surface, with the tile's
+    # name, not as a fusion that "succeeded".
     import shutil
 
     from ofs_stitch.errors import StitchError
@@ -297,3 +300,31 @@ def test_a_graphs_job_is_on_every_worker_before_its_tasks(client: distributed.Cl
     holders = client.who_has([job])[job.key]
     assert len(holders) == len(client.scheduler_info()["workers"]) == 2
     assert list(client.get(sent, [("t", 0), ("t", 1)])) == [2, 12]
+
+
+@pytest.mark.parametrize("with_progress", [False, True])
+def test_the_client_makes_a_pyramid_top_no_worker_made(
+    tmp_path: Path, whole_pixel_scan: FusionScan, client: distributed.Client, with_progress: bool
+) -> None:
+    """The block tasks' top was claimed by a task that died before making it: the client
+    makes it from the tasks' results, which it kept (with progress, too, though it lets a
+    many-block graph's results go as their tasks end)."""
+    threaded = fuse_to_zarr(
+        layout_from_positions(whole_pixel_scan.paths, whole_pixel_scan.positions),
+        tmp_path / "threads.ome.zarr",
+        chunk=64,
+    )
+    target, fusion = few_blocks(tmp_path / "cluster.ome.zarr", whole_pixel_scan)
+    assert fusion.top is not None and len(fusion.keys) == 2
+    Path(fusion.top.folder).mkdir(parents=True)
+    (Path(fusion.top.folder) / "claimed").touch()
+    calls: list[tuple[int, int]] = []
+    graph.run_on_client(
+        fusion, client, (lambda done, total: calls.append((done, total))) if with_progress else None
+    )
+    assert calls == ([(1, 2), (2, 2)] if with_progress else [])
+    assert not (target.path / graph.TOP_FOLDER).exists()
+    a = zarr.open_group(str(threaded.path), mode="r")
+    b = zarr.open_group(str(target.path), mode="r")
+    for level in range(len(threaded.levels)):
+        assert np.array_equal(a[str(level)][:], b[str(level)][:])

@@ -1,10 +1,12 @@
 """The fusion's Dask graph: a task per block of 2^d x 2^d full-size chunks (which also makes
-the block's chunks of levels 1 to d), then a task per chunk of the higher levels; blocks as
-deep as the workers can share evenly."""
+the block's chunks of levels 1 to d), then a task per chunk of the higher levels, or, for a
+few blocks dealt into a task per worker, the last of those makes them; blocks as deep as the
+workers can share evenly."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,44 +15,40 @@ import pytest
 pytest.importorskip("zarr")
 dask = pytest.importorskip("dask")
 
+from graph_support import few_blocks, new_store  # noqa: E402
+
 from ofs_stitch.fusion import layout_from_positions  # noqa: E402
 from ofs_stitch.fusion.chunks import ChunkPlan, plan_chunks  # noqa: E402
 from ofs_stitch.fusion.graph import (  # noqa: E402
+    TOP_FOLDER,
     BlockWork,
     FusionGraph,
     FusionJob,
     block_depth,
+    blocks_task,
     build_graph,
     busiest_share,
     run_threaded,
     shares,
 )
 from ofs_stitch.fusion.layout import FusionLayout  # noqa: E402
-from ofs_stitch.fusion.ome_zarr import ZarrTarget, prepare, read_region  # noqa: E402
+from ofs_stitch.fusion.ome_zarr import ZarrTarget, read_region  # noqa: E402
 from ofs_stitch.render.painting import Window  # noqa: E402
 from ofs_stitch.testing.fusion_scans import FusionScan  # noqa: E402
-
-
-def _store(path: Path, layout: FusionLayout) -> ZarrTarget | None:
-    """A 0.4 store at ``path`` for the layout's mosaic, in 64-pixel chunks (or the one an
-    interrupted run left there)."""
-    return prepare(
-        path,
-        version="0.4",
-        height=layout.height,
-        width=layout.width,
-        chunk=64,
-        bands=1,
-        dtype=layout.fmt.dtype,
-        pixel_size_um=None,
-        fingerprint="test",
-    )
 
 
 def _layout_and_target(tmp_path: Path, scan: FusionScan) -> tuple[FusionLayout, ZarrTarget | None]:
     """The scan's layout and a fresh store for it."""
     layout = layout_from_positions(scan.paths, scan.positions)
-    return layout, _store(tmp_path / "m.ome.zarr", layout)
+    return layout, new_store(tmp_path / "m.ome.zarr", layout)
+
+
+def _levels(target: ZarrTarget) -> list[np.ndarray]:
+    """Every level of the pyramid written to ``target``, full size first."""
+    return [
+        read_region(target, level, 0, height, 0, width)
+        for level, (height, width) in enumerate(target.levels)
+    ]
 
 
 @pytest.mark.parametrize("depth", [1, 2])
@@ -158,7 +156,7 @@ def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
     plans = plan_chunks(layout, 64, rounded=True)
 
     def fuse(name: str, depth: int) -> tuple[ZarrTarget, FusionGraph]:
-        target = _store(tmp_path / name, layout)
+        target = new_store(tmp_path / name, layout)
         assert target is not None
         fusion = build_graph(
             FusionJob(layout, target, "nearest", "cubic"), plans, workers=workers, depth=depth
@@ -166,18 +164,12 @@ def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
         run_threaded(fusion, 2, None)
         return target, fusion
 
-    def levels(target: ZarrTarget) -> list[np.ndarray]:
-        return [
-            read_region(target, level, 0, height, 0, width)
-            for level, (height, width) in enumerate(target.levels)
-        ]
-
     shallow, _ = fuse("shallow", 1)
     deep, first = fuse("deep", depth)
     assert sum(key[0].startswith("block") for key in first.keys) == block_tasks
-    expected = levels(shallow)
+    expected = _levels(shallow)
     assert len(expected) >= 4
-    for ours, theirs in zip(levels(deep), expected, strict=True):
+    for ours, theirs in zip(_levels(deep), expected, strict=True):
         assert np.array_equal(ours, theirs)
     # An interrupted run: a full-size chunk and a chunk of level 2 over other chunks lost.
     lost = [deep.chunk_file(0, 1, 2), deep.chunk_file(2, 0, 1)]
@@ -187,5 +179,93 @@ def test_deeper_blocks_write_the_same_pyramid_and_resume_alike(
     # Each lost chunk and the chunks above it, up to the top (shared), are made again.
     assert resumed.to_write == (len(deep.levels) - 1) + 2
     assert resumed.already_written + resumed.to_write == first.to_write
-    for ours, theirs in zip(levels(deep), expected, strict=True):
+    for ours, theirs in zip(_levels(deep), expected, strict=True):
         assert np.array_equal(ours, theirs)
+
+
+def _reference(tmp_path: Path, scan: FusionScan) -> list[np.ndarray]:
+    """The scan's pyramid made by a task per block of 2 x 2 chunks and per chunk above."""
+    layout = layout_from_positions(scan.paths, scan.positions)
+    target = new_store(tmp_path / "reference", layout)
+    assert target is not None
+    plans = plan_chunks(layout, 64, rounded=True)
+    fusion = build_graph(FusionJob(layout, target, "nearest", "cubic"), plans, depth=1)
+    assert fusion.top is None and any(key[0].startswith("halve") for key in fusion.keys)
+    run_threaded(fusion, 2, None)
+    return _levels(target)
+
+
+def test_the_block_task_that_ends_last_makes_the_pyramid_above_the_blocks(
+    tmp_path: Path, whole_pixel_scan: FusionScan
+) -> None:
+    target, fusion = few_blocks(tmp_path / "few", whole_pixel_scan)
+    top = fusion.top
+    assert top is not None
+    # A task per worker and none for the pyramid above the blocks: the blocks' tasks are
+    # what the caller waits for.
+    assert [key[0].split("-")[0] for key in fusion.keys] == ["block", "block"]
+    assert fusion.outputs == fusion.keys
+    assert top.chunks == ((3, 0, 0),) and len(top.blocks) == 4
+    assert Path(top.folder).parent == target.path / TOP_FOLDER
+    job = fusion.graph[fusion.job_key]
+    first, second = (fusion.graph[key] for key in fusion.keys)
+    assert first[3] is second[3] is top
+    blocks_task(job, first[2], first[3])
+    # The first to end leaves its halves; the top waits for the other's.
+    assert not target.chunk_file(3, 0, 0).exists() and not Path(top.made_file).exists()
+    halves = blocks_task(job, second[2], second[3])
+    assert Path(top.made_file).exists()
+    reference = _reference(tmp_path, whole_pixel_scan)
+    for ours, theirs in zip(_levels(target), reference, strict=True):
+        assert np.array_equal(ours, theirs)
+    # Dask runs a task again when its worker died: the top is claimed, and not made twice.
+    before = target.chunk_file(3, 0, 0).stat().st_mtime_ns
+    assert not top.offer(job, halves)
+    assert target.chunk_file(3, 0, 0).stat().st_mtime_ns == before
+    # A task that holds every block (one worker's, of two blocks) needs no files.
+    alone, fusion = few_blocks(tmp_path / "alone", whole_pixel_scan)
+    first, second = (fusion.graph[key] for key in fusion.keys)
+    assert fusion.top is not None
+    blocks_task(fusion.graph[fusion.job_key], first[2] + second[2], fusion.top)
+    assert os.listdir(fusion.top.folder) == ["made"]
+    for ours, theirs in zip(_levels(alone), reference, strict=True):
+        assert np.array_equal(ours, theirs)
+
+
+def test_the_caller_makes_the_pyramid_top_that_no_task_made(
+    tmp_path: Path, whole_pixel_scan: FusionScan
+) -> None:
+    """The task that claimed the top died before making it: the caller makes it from the
+    tasks' results; and a re-run that has only the top to make makes it without a task."""
+    target, fusion = few_blocks(tmp_path / "claimed", whole_pixel_scan)
+    assert fusion.top is not None
+    Path(fusion.top.folder).mkdir(parents=True)
+    (Path(fusion.top.folder) / "claimed").touch()
+    run_threaded(fusion, 2, None)
+    reference = _reference(tmp_path, whole_pixel_scan)
+    for ours, theirs in zip(_levels(target), reference, strict=True):
+        assert np.array_equal(ours, theirs)
+    # The halves' folder goes with the run: it is not part of the image.
+    assert not (target.path / TOP_FOLDER).exists()
+    target.chunk_file(3, 0, 0).unlink()
+    _, resumed = few_blocks(tmp_path / "claimed", whole_pixel_scan)
+    assert resumed.keys == [] and resumed.top is not None and resumed.top.blocks == ()
+    assert resumed.to_write == 1
+    run_threaded(resumed, 2, None)
+    for ours, theirs in zip(_levels(target), reference, strict=True):
+        assert np.array_equal(ours, theirs)
+
+
+def test_halves_that_cannot_be_left_leave_the_top_to_the_caller(
+    tmp_path: Path, whole_pixel_scan: FusionScan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    target, fusion = few_blocks(tmp_path / "full", whole_pixel_scan)
+    monkeypatch.setattr(np, "save", disk_full)
+    run_threaded(fusion, 2, None)
+    monkeypatch.undo()
+    for ours, theirs in zip(_levels(target), _reference(tmp_path, whole_pixel_scan), strict=True):
+        assert np.array_equal(ours, theirs)
+    assert not (target.path / TOP_FOLDER).exists()

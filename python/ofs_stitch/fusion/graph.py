@@ -1,6 +1,7 @@
 """The fusion as a Dask graph: one task per block of chunks (which also makes the block's
-chunks of the first pyramid levels), or per worker's share of the blocks when they are few,
-then one per chunk of each higher pyramid level.
+chunks of the first pyramid levels), then one per chunk of each higher pyramid level; or,
+when the blocks are few, a task per worker's share of them, the last of which to end makes
+the levels above the blocks (`PyramidTop`).
 
 The graph is a plain dict (Dask's own task-graph form), so the same graph runs on the threaded
 scheduler (`dask.threaded.get`), on a `dask.distributed` `LocalCluster` of processes and on
@@ -14,14 +15,15 @@ any existing cluster (`Client.get`). Its keys:
   chunks from their tile parts, write them, and halve them in memory into the block's
   chunks of levels 1 to d (with the pyramid); its result holds each block's level-d chunk
   halved once more (its quarter of a chunk of level d + 1), by chunk index;
-- ``("halve-<run>", k, i, j)``: make chunk (i, j) of level k > d from the halves of the chunks
-  of level k - 1 it covers, in the results of the tasks it depends on; its result is its own
-  chunk halved, for level k + 1.
+- ``("halve-<run>", k, i, j)`` (with many blocks): make chunk (i, j) of level k > d from the
+  halves of the chunks of level k - 1 it covers, in the results of the tasks it depends on;
+  its result is its own chunk halved, for level k + 1.
 
-Why the halves travel as results rather than being read back from the store: the pyramid's
-top needs every block, so its tasks run after the last block, while the other workers wait.
-Passed in memory (a quarter of a chunk), they cost neither the read, the decompression nor
-the halving of the four chunks they come from.
+Why the halves travel as results (or, from a few blocks, as files the last task reads)
+rather than being read back from the store: the pyramid's top needs every block, so it is
+made after the last block, while the other workers wait. Passed in memory (a quarter of a
+chunk), they cost neither the read, the decompression nor the halving of the four chunks
+they come from.
 
 Why blocks of chunks rather than a task per chunk: a chunk's work is small (a few ms per
 megapixel), and on a cluster each task also costs the scheduler, the client and the worker's
@@ -33,12 +35,13 @@ loop took 0.25-0.39 CPU-s and each worker's 0.24-0.31 s, next to 1.3-1.6 CPU-s o
 them evenly (by the pixels each paints): for 2 workers, 8x8 tiles go in 4 blocks of 4 x 4
 chunks and one pyramid task, and 16x16 tiles in 4 blocks of 8 x 8 and one (5 tasks each, where
 blocks of 2 x 2 made 21 and 85; the 4 blocks are now dealt into a task per worker, see
-`shares`, so 3). Measured with 2 worker processes (medians of 5 and 3 fusions,
-alternating with the graph before, of 2 x 2 blocks and its job held by one worker, see
-`broadcast`): 8x8 in 0.31-0.33 s instead of 0.36-0.38 s, the client and the scheduler taking
-0.05-0.06 CPU-s instead of 0.09; 16x16 in 1.12-1.37 s against 1.21-1.40 s, the client 0.12-0.15
-CPU-s instead of 0.29-0.33. A block task holds one chunk of each of its levels at a time, so
-its memory grows with its depth, not with its area.
+`shares`, which also make the pyramid's top, see `PyramidTop`: 2 tasks). Measured with 2
+worker processes (medians of 5 and 3 fusions, alternating with the graph before, of 2 x 2
+blocks and its job held by one worker, see `broadcast`): 8x8 in 0.31-0.33 s instead of
+0.36-0.38 s, the client and the scheduler taking 0.05-0.06 CPU-s instead of 0.09; 16x16 in
+1.12-1.37 s against 1.21-1.40 s, the client 0.12-0.15 CPU-s instead of 0.29-0.33. A block task
+holds one chunk of each of its levels at a time, so its memory grows with its depth, not with
+its area.
 
 ``<run>`` is unique to each call: a shared cluster keeps results by key, so two fusions
 running there at once must not name their tasks alike.
@@ -50,7 +53,10 @@ valid source for the level above it (a block task reads it back to halve).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import os
+import shutil
 import sys
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
@@ -66,6 +72,9 @@ from .paint import RegionReader, file_reader, paint_chunk
 from .pyramid import halve, halve_from_parts, source_region, sources
 
 JOB_KEY = "fusion-job"
+# The folder, in the group being written, where a few block tasks leave their halves for
+# the one that makes the pyramid's top (see `PyramidTop`); removed before the group is done.
+TOP_FOLDER = ".pyramid-top"
 
 
 def run_tag() -> str:
@@ -194,10 +203,13 @@ class BlockWork:
         )
 
 
-def blocks_task(job: FusionJob, works: tuple[BlockWork, ...]) -> dict[tuple[int, int], np.ndarray]:
+def blocks_task(
+    job: FusionJob, works: tuple[BlockWork, ...], top: PyramidTop | None = None
+) -> dict[tuple[int, int], np.ndarray]:
     """Paint and write each of ``works``' blocks in turn: its missing chunks, then its chunks
     of the levels above them. Returns, by block index, each block's top chunk halved when the
-    pyramid goes higher (what the task of the level above assembles)."""
+    pyramid goes higher (what the task of the level above assembles). With ``top``, the
+    task that ends last also makes the pyramid above the blocks (see `PyramidTop`)."""
     _prepare_process()
     read = file_reader(job.layout)
     halves: dict[tuple[int, int], np.ndarray] = {}
@@ -207,9 +219,11 @@ def blocks_task(job: FusionJob, works: tuple[BlockWork, ...]) -> dict[tuple[int,
             for plan in work.plans:
                 block.paint(plan)
             continue
-        top = block.pixels(work.levels, *work.index)
-        if top is not None and work.levels + 1 < len(job.target.levels):
-            halves[work.index] = halve(top)
+        top_chunk = block.pixels(work.levels, *work.index)
+        if top_chunk is not None and work.levels + 1 < len(job.target.levels):
+            halves[work.index] = halve(top_chunk)
+    if top is not None:
+        top.offer(job, halves)
     return halves
 
 
@@ -278,6 +292,114 @@ def halve_task(
     return {(i, j): halve(pixels)} if level + 1 < len(target.levels) else {}
 
 
+def make_top(
+    job: FusionJob,
+    chunks: tuple[tuple[int, int, int], ...],
+    halves: dict[tuple[int, int], np.ndarray],
+) -> None:
+    """Make and write ``chunks`` ((level, i, j)) of the pyramid above the blocks, from the
+    blocks' ``halves`` (by block index; sources not among them are read back), each level's
+    from the halves of the one below."""
+    below = halves
+    for level in sorted({level for level, _, _ in chunks}):
+        made: dict[tuple[int, int], np.ndarray] = {}
+        for i, j in [(i, j) for k, i, j in chunks if k == level]:
+            made.update(halve_task(job, level, i, j, [below]))
+        below = made
+
+
+@dataclass(frozen=True)
+class PyramidTop:
+    """The pyramid above a few blocks' tasks (one per worker), made by whichever of those
+    tasks ends last rather than by tasks of its own.
+
+    Why: a task of the pyramid's top can only start once the cluster's scheduler has heard
+    that the last block is done; it is then handed to a worker, which fetches the other
+    workers' halves and makes the chunk, and the client hears of it after one more message.
+    Each of those hops costs milliseconds between processes (measured: a no-op task took
+    8-11 ms there and back on an idle 2-worker cluster), with every worker idle: 14-31 ms
+    from the last block's end to the call's return on 8x8 tiles of 1024^2 with 2 workers,
+    for 4-7 ms of work. Here each task leaves its blocks' halves in ``folder`` (a few
+    hundred kB each: a quarter of a chunk) as it ends, and the one that finds every block's
+    halves there makes the top at once. Measured on that mosaic, alternating on one warm
+    cluster (medians of 24 fusions): 0.273 s against 0.294 s.
+
+    The folder is in the group being written (the workers share it: they write its chunks).
+    A file's halves are written under a temporary name and renamed, and a task claims the
+    top by creating a file that must not exist yet, so two tasks that end together make it
+    once. If no task made it (the halves could not be left there, a file system showed a task
+    a stale listing, or the task that claimed it died and Dask ran it again), the caller
+    makes it from the tasks' results (`finish_top`).
+    """
+
+    folder: str
+    blocks: tuple[tuple[int, int], ...]  # every block whose halves the top needs
+    chunks: tuple[tuple[int, int, int], ...]  # (level, i, j) to make, level by level
+
+    def _halves_file(self, index: tuple[int, int]) -> str:
+        return os.path.join(self.folder, f"{index[0]}.{index[1]}.npy")
+
+    @property
+    def made_file(self) -> str:
+        return os.path.join(self.folder, "made")
+
+    def offer(self, job: FusionJob, halves: dict[tuple[int, int], np.ndarray]) -> bool:
+        """Leave ``halves`` (this task's blocks') for the others; make the top if every
+        block's halves are there and no other task claimed it first. True if made here."""
+        try:
+            every = self._every_half(halves)
+        except (OSError, ValueError):
+            # The halves could not be left or read (a full disk, a file cut short): the
+            # caller makes the top from the tasks' results instead.
+            return False
+        if every is None:
+            return False
+        make_top(job, self.chunks, every)
+        with contextlib.suppress(OSError):  # without it, the caller makes the top again
+            os.close(os.open(self.made_file, os.O_CREAT | os.O_WRONLY))
+        return True
+
+    def _every_half(
+        self, halves: dict[tuple[int, int], np.ndarray]
+    ) -> dict[tuple[int, int], np.ndarray] | None:
+        """Every block's halves, when this task is the one to make the top; else None."""
+        os.makedirs(self.folder, exist_ok=True)
+        if not set(self.blocks) <= set(halves):  # a task holding every block needs no files
+            for index, pixels in halves.items():
+                temporary = os.path.join(self.folder, f".{index[0]}.{index[1]}.{run_tag()}.npy")
+                np.save(temporary, pixels, allow_pickle=False)
+                os.replace(temporary, self._halves_file(index))
+            if not all(os.path.exists(self._halves_file(index)) for index in self.blocks):
+                return None
+            try:
+                os.close(os.open(os.path.join(self.folder, "claimed"), os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return None
+        return {
+            index: halves[index] if index in halves else np.load(self._halves_file(index))
+            for index in self.blocks
+        }
+
+
+def finish_top(
+    top: PyramidTop | None,
+    job: FusionJob,
+    results: Callable[[], Iterable[dict[tuple[int, int], np.ndarray]]],
+) -> None:
+    """After the block tasks: make the pyramid's ``top`` here if none of them did
+    (``results``: the tasks' results, asked for only then)."""
+    if top is not None and not os.path.exists(top.made_file):
+        halves = {index: half for result in results() for index, half in result.items()}
+        make_top(job, top.chunks, halves)
+
+
+def clear_top(fusion: FusionGraph) -> None:
+    """Remove the folder of the block tasks' halves, with any an interrupted run left in the
+    group."""
+    if fusion.top is not None:
+        shutil.rmtree(os.path.dirname(fusion.top.folder), ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class FusionGraph:
     """The task graph, the keys to compute, and how many chunks it writes and an earlier run
@@ -293,6 +415,9 @@ class FusionGraph:
     # The keys no other task depends on (the pyramid's top): asking only for these lets the
     # threaded scheduler drop each half-chunk result once the task above it has used it.
     outputs: list[Any] = field(default_factory=list)
+    # The pyramid above the blocks when the last block task makes it (a few blocks: a task
+    # per worker); None when tasks of its own make it.
+    top: PyramidTop | None = None
 
 
 # The deepest block: 8 x 8 chunks (a task holds a chunk of each of its levels at a time).
@@ -329,6 +454,12 @@ def block_depth(plans: dict[tuple[int, int], ChunkPlan], levels: int, workers: i
     return depth
 
 
+def dealt_per_worker(blocks: int, workers: int) -> bool:
+    """Whether `shares` deals ``blocks`` block tasks' work into a task per worker (a few
+    blocks: at most two per worker), rather than leaving a task per block."""
+    return blocks <= 2 * workers
+
+
 def shares(works: list[tuple[int, BlockWork]], workers: int) -> list[list[tuple[int, BlockWork]]]:
     """The blocks' tasks: one per block, or, when there are at most two blocks per worker,
     one per worker, the blocks (``works``: the pixels each paints and its work) dealt
@@ -344,7 +475,7 @@ def shares(works: list[tuple[int, BlockWork]], workers: int) -> list[list[tuple[
     within 1-13 ms of each other. Measured on one warm cluster of 2 worker processes,
     alternating: 0.287 s per fusion (median of 12) against 0.296 s with a task per block.
     """
-    if len(works) > 2 * workers:
+    if not dealt_per_worker(len(works), workers):
         return [[work] for work in works]
     dealt: list[list[tuple[int, BlockWork]]] = [[] for _ in range(min(workers, len(works)))]
     loads = [(0, k) for k in range(len(dealt))]  # a heap: the least loaded share first
@@ -417,16 +548,23 @@ def build_graph(
         )
         works.append((sum(p.window.rows * p.window.cols for p in work.plans), work))
         to_write += len(missing) + len(remade)
+    # A few blocks, dealt into a task per worker, make the pyramid above them themselves.
+    dealt = shares(works, workers)
+    few = dealt_per_worker(len(works), workers)
     painted: list[tuple[int, tuple[int, int], Hashable]] = []  # each block task's pixels
-    halves: list[tuple[int, Hashable]] = []
-    for share in shares(works, workers):
+    block_keys: list[Hashable] = []
+    for share in dealt:
         first = share[0][1].index
         key: Hashable = (f"block-{tag}", *first)
-        graph[key] = (blocks_task, job_key, tuple(work for _, work in share))
         keys.append(key)
+        block_keys.append(key)
         painted.append((sum(size for size, _ in share), first, key))
         for _, work in share:
             written[work.index] = key
+    # The chunks above the blocks, level by level: each one not on disk yet or made from a
+    # chunk made anew, as a task of its own or (with few blocks) made by the last block task.
+    halves: list[tuple[int, Hashable]] = []
+    top_chunks: list[tuple[int, int, int]] = []
     live = set(blocks)
     for level in range(depth + 1, len(target.levels)):
         following: dict[tuple[int, int], Hashable | None] = {}
@@ -437,19 +575,28 @@ def build_graph(
                 present += 1
                 following[(i, j)] = None
                 continue
+            to_write += 1
+            top_chunks.append((level, i, j))
             key = (f"halve-{tag}", level, i, j)
+            following[(i, j)] = key  # with few blocks, not a task: the chunk is made anew
+            if few:
+                continue
             # Each task that writes a source once, though it may write several.
             running = list(dict.fromkeys(k for _, k in needed if k is not None))
             graph[key] = (halve_task, job_key, level, i, j, running)
             keys.append(key)
             halves.append((level, key))
-            following[(i, j)] = key
-            to_write += 1
         live, written = parents, following
+    top = None
+    if few and top_chunks:
+        folder = os.path.join(target.path, TOP_FOLDER, tag)
+        top = PyramidTop(folder, tuple(work.index for _, work in works), tuple(top_chunks))
+    for key, share in zip(block_keys, dealt, strict=True):
+        graph[key] = (blocks_task, job_key, tuple(work for _, work in share), top)
     priorities = task_priorities(painted, halves, job_key)
     used = {dep for key in keys if graph[key][0] is halve_task for dep in graph[key][5]}
     outputs = [key for key in keys if key not in used]
-    return FusionGraph(graph, keys, present, job_key, to_write, priorities, outputs)
+    return FusionGraph(graph, keys, present, job_key, to_write, priorities, outputs, top)
 
 
 def task_priorities(
@@ -496,12 +643,23 @@ def run_threaded(fusion: FusionGraph, workers: int, progress: Progress | None) -
                 if progress is not None:
                     progress(done[0], total)
 
-    with Count():
-        get(fusion.graph, fusion.outputs, num_workers=workers)
+    try:
+        with Count():
+            results = get(fusion.graph, fusion.outputs, num_workers=workers)
+        finish_top(fusion.top, fusion.graph[fusion.job_key], lambda: results)
+    finally:
+        clear_top(fusion)
 
 
 def run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -> None:
     """Compute the graph on a `distributed.Client` (a LocalCluster or any cluster)."""
+    try:
+        _run_on_client(fusion, client, progress)
+    finally:
+        clear_top(fusion)
+
+
+def _run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -> None:
     import dask
     from distributed import as_completed, wait
 
@@ -509,19 +667,22 @@ def run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -
         graph = with_job_inline(fusion.graph, fusion.job_key)
     else:
         graph = with_job_on_every_worker(fusion.graph, fusion.job_key, client)
+    job = fusion.graph[fusion.job_key]
     fusion = replace(fusion, graph=graph)
     if progress is None:
         # Without progress to show, the client asks only for the pyramid's top (the tasks no
-        # other depends on): the scheduler then reports one task per output to it, not every
-        # block, and drops each half-chunk result as soon as the task above has used it.
-        # Measured on 8x8 tiles of 1024^2 with 2 workers: the client's and the scheduler's
-        # CPU per fusion fell from 0.12 to 0.07 s, on the cores the workers paint on.
+        # other depends on; with a few blocks, the blocks' tasks): the scheduler then reports
+        # one task per output to it, not every block, and drops each half-chunk result as
+        # soon as the task above has used it. Measured on 8x8 tiles of 1024^2 with 2 workers:
+        # the client's and the scheduler's CPU per fusion fell from 0.12 to 0.07 s, on the
+        # cores the workers paint on.
         with dask.annotate(priority=fusion.priorities.get):
             outputs = client.get(fusion.graph, fusion.outputs, sync=False)
         wait(outputs)
         for future in outputs:
             if future.status != "finished":
                 future.result()  # a failed task's error (a source's failure reaches its top)
+        finish_top(fusion.top, job, lambda: client.gather(outputs))
         return
     with dask.annotate(priority=fusion.priorities.get):
         futures = client.get(fusion.graph, fusion.keys, sync=False)
@@ -529,9 +690,12 @@ def run_on_client(fusion: FusionGraph, client: Any, progress: Progress | None) -
     # Only a failed task's result is fetched (to raise its error here, naming the tile): each
     # fetch is a round trip through the event loops of the client and of a worker, on the
     # cores that paint. A finished task's future is released at once, so that the cluster
-    # drops its half-chunk result when the task above it has used it.
+    # drops its half-chunk result when the task above it has used it (a few blocks' tasks
+    # keep theirs, in case none of them made the pyramid's top).
     for done, future in enumerate(as_completed(futures), start=1):
         if future.status != "finished":
             future.result()
-        future.release()
+        if fusion.top is None:
+            future.release()
         progress(done, total)
+    finish_top(fusion.top, job, lambda: client.gather(futures))
