@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import InputError
 from .grids import make_tiles
-from .scene import SPLINE_MARGIN, make_canvas, sample_spline
+from .scene import SPLINE_MARGIN, luma, make_canvas, sample_spline
 
 # Photographs bundled inside scikit-image with texture at many scales (nothing is downloaded).
 TEXTURES = ("camera", "astronaut", "brick", "gravel")
@@ -75,12 +75,11 @@ def random_shifts(rng: np.random.Generator, count: int, max_shift: float) -> np.
 @functools.lru_cache(maxsize=8)
 def texture(name: str) -> np.ndarray:
     """A scikit-image photograph as float64 grey in [0, 1] (read-only, cached)."""
-    from skimage import color, data, util
+    from skimage import data, util
 
-    image = getattr(data, name)()
-    if image.ndim == 3:
-        image = color.rgb2gray(image[..., :3])
-    grey = util.img_as_float64(image)
+    grey = util.img_as_float64(getattr(data, name)())
+    if grey.ndim == 3:  # skimage.color.rgb2gray's weights, summed the same on every machine
+        grey = luma(grey[..., :3], dtype=np.float64)
     grey.setflags(write=False)
     return np.asarray(grey)
 

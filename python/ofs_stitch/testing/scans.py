@@ -342,18 +342,36 @@ def _scan_geometry(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grid indices, true positions, stage (x, y, z) and stage positions in px, capture order."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5CA7, 1]))
-    inverse = np.linalg.inv(matrix)
+    inverse = _inverse_2x2(matrix)
     grid_index = _capture_order(rows, cols, scan_order)
     pitch = np.array([tile_shape[0] * (1 - overlap), tile_shape[1] * (1 - overlap)])
-    origin_px = np.array(stage_origin[:2], dtype=float) @ inverse
+    origin_px = _row_times(np.array(stage_origin[:2], dtype=float), inverse)
     jitter = rng.uniform(-position_jitter, position_jitter, size=grid_index.shape)
     true_positions = origin_px + grid_index * pitch + jitter
     reported = true_positions + rng.normal(0.0, stage_noise * tile_shape[1], size=grid_index.shape)
     # A real stage reports whole motor steps.
-    stage_xy = np.rint(reported @ matrix).astype(np.int64)
+    stage_xy = np.rint(_row_times(reported, matrix)).astype(np.int64)
     stage_z = int(stage_origin[2]) + rng.integers(-15, 16, size=len(grid_index))
     stage_xyz = np.column_stack([stage_xy, stage_z])
-    return grid_index, true_positions, stage_xyz, stage_xy @ inverse
+    return grid_index, true_positions, stage_xyz, _row_times(stage_xy, inverse)
+
+
+# Why the 2 x 2 products are written out rather than left to ``@`` and ``np.linalg.inv``:
+# numpy hands those to BLAS and LAPACK, and OpenBLAS rounds them differently on CPUs with
+# AVX-512 than on others, so a seed gave other true positions on another machine (and its
+# pinned checksum failed there). Written out, each step rounds once, the same everywhere.
+
+
+def _row_times(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``rows @ matrix`` for (..., 2) row vectors and a 2 x 2 matrix."""
+    return rows[..., :1] * matrix[0] + rows[..., 1:] * matrix[1]
+
+
+def _inverse_2x2(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a 2 x 2 matrix (its determinant checked non-zero by the caller)."""
+    (a, b), (c, d) = np.asarray(matrix, dtype=float)
+    determinant = a * d - b * c
+    return np.array([[d, -b], [-c, a]]) / determinant
 
 
 def make_strip(folder: Path | str, count: int, **options: Any) -> SyntheticScan:

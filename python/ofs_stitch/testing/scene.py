@@ -88,7 +88,23 @@ SOURCE_NAMES: tuple[str, ...] = (
 )
 
 # ITU-R 709 luma, the weights skimage.color.rgb2gray uses.
-_LUMA = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+_LUMA = np.array([0.2125, 0.7154, 0.0721])
+
+
+def luma(rgb: np.ndarray, out: np.ndarray | None = None, dtype: type = np.float32) -> np.ndarray:
+    """The luma of (..., 3) pixels as ``dtype``, into ``out`` when given.
+
+    Why not ``rgb @ weights``: numpy hands that product to BLAS, and OpenBLAS sums it in an
+    order that depends on the CPU (its AVX-512 kernels differ from its AVX2 ones in the last
+    bit), so the same seed gave other pixels on another machine. A multiply and two adds,
+    one rounding each, give the same values everywhere.
+    """
+    weights: np.ndarray = _LUMA.astype(dtype)
+    out = np.multiply(rgb[..., 0], weights[0], out=out, dtype=dtype)
+    out += rgb[..., 1] * weights[1]
+    out += rgb[..., 2] * weights[2]
+    return out
+
 
 # Patch sizes: several patches fall inside every 640x480 tile, so each tile sees a unique
 # arrangement of seams and pictures even where one picture is a periodic texture (brick).
@@ -225,7 +241,7 @@ def _split(length: int, low: int, high: int, rng: np.random.Generator) -> list[i
 
 def _patch_std(view: np.ndarray) -> float:
     sub = view[::4, ::4].astype(np.float32)
-    grey = sub[:, :, 0] if sub.shape[2] == 1 else sub @ _LUMA
+    grey = sub[:, :, 0] if sub.shape[2] == 1 else luma(sub)
     return float(grey.std() / 255.0)
 
 
@@ -388,8 +404,7 @@ class TextureCanvas:
             elif view.shape[2] == 1:
                 out[r0 - row : r1 - row, c0 - col : c1 - col] = view[:, :, 0]
             else:
-                target = out[r0 - row : r1 - row, c0 - col : c1 - col]
-                np.matmul(view, _LUMA, out=target, casting="unsafe")
+                luma(view, out=out[r0 - row : r1 - row, c0 - col : c1 - col])
         out *= np.float32(1.0 / 255.0)
         return out
 
