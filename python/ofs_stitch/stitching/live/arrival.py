@@ -9,7 +9,8 @@ pixels) is rejected with one line saying why, and the scan goes on without it.
 
 from __future__ import annotations
 
-import itertools
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,53 @@ def array_tile_name(stage_position: tuple[float, ...], sequence: int) -> str:
     as z, so two tiles at one position are a z-stack, as in a folder of files)."""
     x, y = (int(round(v)) for v in stage_position[:2])
     return f"tile_{x}_{y}_{sequence:05d}.tif"
+
+
+# An array tile's name, the sequence number captured.
+_ARRAY_TILE_NAME = re.compile(r"^tile_-?\d+_-?\d+_(\d+)\.tif$")
+# The least step between two array tiles' modification times: exFAT's resolution (10 ms);
+# finer file systems keep any step (FAT's 2 s is left to the name order).
+_MTIME_STEP_NS = 10_000_000
+
+
+def last_array_sequence(folder: Path) -> int:
+    """The highest sequence number of the array tiles in ``folder`` (0 if none)."""
+    with os.scandir(folder) as entries:
+        found = [_ARRAY_TILE_NAME.match(entry.name) for entry in entries]
+    return max((int(match.group(1)) for match in found if match), default=0)
+
+
+class ArrayTiles:
+    """Saves the array tiles a stitcher is given in ``folder``: named after their stage
+    position and a sequence number no tile there has yet, with modification times that rise
+    strictly in the order the tiles came.
+
+    Why the numbers start after the folder's: a scan restarted into its folder (a new
+    process) would otherwise save its first tile under the name of the earlier run's tile at
+    the same position, replacing it. Why the times: array tiles carry no EXIF DateTime, so
+    their capture order, live and in a later batch run of the folder, is the order of their
+    files' modification times, and two tiles saved within one tick of the file system's clock
+    tied, which falls back to name order: by stage x, not by arrival.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._next: int | None = None  # found in the folder when the first tile comes
+        self._last_mtime_ns = 0
+
+    def save(self, pixels: np.ndarray, stage_position: tuple[float, ...]) -> Path:
+        """Write ``pixels`` as the next array tile; its path."""
+        if self._next is None:
+            self._next = last_array_sequence(self.folder) + 1
+        path = self.folder / array_tile_name(stage_position, self._next)
+        self._next += 1
+        save_array_tile(pixels, path)
+        written = path.stat().st_mtime_ns
+        stamp = max(written, self._last_mtime_ns + _MTIME_STEP_NS)
+        if stamp != written:
+            os.utime(path, ns=(stamp, stamp))
+        self._last_mtime_ns = stamp
+        return path
 
 
 def save_array_tile(pixels: np.ndarray, path: Path) -> None:
@@ -183,7 +231,3 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return bool(np.allclose(a, b, rtol=1e-6, atol=0.0))
-
-
-# Sequence numbers of array tiles saved by this process (unique names across stitchers).
-array_sequence = itertools.count(1)

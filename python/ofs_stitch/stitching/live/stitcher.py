@@ -51,13 +51,11 @@ from ..pipeline import (
 from ..plot_worker import MODES_WITHOUT_PLOTS, PlotProcess
 from ..scan import Scan
 from .arrival import (
+    ArrayTiles,
     Arrival,
     ScanFrame,
     TileRejected,
-    array_sequence,
-    array_tile_name,
     read_arrival,
-    save_array_tile,
 )
 from .canvas import LiveCanvas, to_8bit_rgb_or_grey
 from .deep_zoom import LiveDeepZoom
@@ -160,6 +158,7 @@ class LiveStitcher:
         self.output_dir.mkdir(parents=True, exist_ok=True)
 
         self._frame = ScanFrame()
+        self._array_tiles = ArrayTiles(self.folder)
         self._canvas = LiveCanvas(preview_width)
         self._recent = RecentTiles()
         self._headers: dict[str, Any] = {}
@@ -379,8 +378,7 @@ class LiveStitcher:
         pixels = None
         if kind == "array":
             pixels = item
-            path = self.folder / array_tile_name(stage_position, next(array_sequence))
-            save_array_tile(pixels, path)
+            path = self._array_tiles.save(pixels, stage_position)
         else:
             path = item
             if path.parent.resolve() != self.folder.resolve():
