@@ -197,3 +197,28 @@ def test_speedup_run_in_each_memory_state(
         assert freed == pytest.approx(2 * 16 * 2**20 / 1e6) and waited < 1.0
     # The waits are outside the fusions' walls.
     assert 0 < result["wall"] < 1.0 and 0 < result["again_wall"] < 1.0
+
+
+def test_a_failed_speedup_run_leaves_no_ballast(
+    tmp_path: Path, scans: dict[str, FusionScan]
+) -> None:
+    """The ballast (hundreds of MB at full size) goes when the fusion fails, too."""
+    pytest.importorskip("distributed")
+    from fusion_cases import OURS, run_isolated
+
+    scan = scans["whole"]
+    spec = {
+        "paths": [str(p) for p in scan.paths],
+        "positions": scan.positions.tolist(),
+        "chunk": CHUNK,
+        "out": str(tmp_path / "s1.zarr"),
+        "blend": "no such blend",
+        "mode": "processes",
+        "workers": 1,
+        "pyramid": True,
+        "memory": "freed",
+        "ballast_mb": 16,
+    }
+    with pytest.raises(RuntimeError, match="no such blend"):
+        run_isolated(OURS, spec)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".ballast")]

@@ -125,36 +125,40 @@ layout = layout_from_positions(spec["paths"], np.array(spec["positions"]), heade
 workers_peak = []
 task_cpu = None
 if spec["mode"] == "processes":
-    if spec.get("memory") == "freed":
-        for name in ("first", "again"):
-            ballast(f"{spec['out']}.{name}.ballast", spec["ballast_mb"])
-    c, client = cluster(spec["workers"])
-    memory_state(spec, "first")
-    # What the workers spend on the tasks, without their start-up (imports, connecting).
-    before = client.run(cpu_now)
-    mark()
-    started = time.perf_counter()
-    fuse_to_zarr(layout, spec["out"], blend=spec["blend"], chunk=spec["chunk"], client=client,
-                 pyramid=spec["pyramid"])
-    wall = time.perf_counter() - started
-    workers_peak = list(client.run(hwm_mb).values())
-    after = client.run(cpu_now)
-    task_cpu = sum(after[w] - before[w] for w in after)
-    # The same fusion again on the same cluster (into another folder): what a cluster that
-    # has fused before spends, without the first calls into each library in every process.
-    again = {}
-    if spec.get("again"):
-        memory_state(spec, "again")
+    # The ballast goes whatever happens: a failed fusion (or a full disk) must not leave
+    # hundreds of MB in --work.
+    try:
+        if spec.get("memory") == "freed":
+            for name in ("first", "again"):
+                ballast(f"{spec['out']}.{name}.ballast", spec["ballast_mb"])
+        c, client = cluster(spec["workers"])
+        memory_state(spec, "first")
+        # What the workers spend on the tasks, without their start-up (imports, connecting).
         before = client.run(cpu_now)
+        mark()
         started = time.perf_counter()
-        fuse_to_zarr(layout, spec["out"] + ".again", blend=spec["blend"], chunk=spec["chunk"],
-                     client=client, pyramid=spec["pyramid"])
-        again["again_wall"] = time.perf_counter() - started
+        fuse_to_zarr(layout, spec["out"], blend=spec["blend"], chunk=spec["chunk"], client=client,
+                     pyramid=spec["pyramid"])
+        wall = time.perf_counter() - started
+        workers_peak = list(client.run(hwm_mb).values())
         after = client.run(cpu_now)
-        again["again_task_cpu"] = sum(after[w] - before[w] for w in after)
-    client.close(); c.close()
-    for name in ("first", "again"):
-        shutil.rmtree(f"{spec['out']}.{name}.ballast", ignore_errors=True)
+        task_cpu = sum(after[w] - before[w] for w in after)
+        # The same fusion again on the same cluster (into another folder): what a cluster that
+        # has fused before spends, without the first calls into each library in every process.
+        again = {}
+        if spec.get("again"):
+            memory_state(spec, "again")
+            before = client.run(cpu_now)
+            started = time.perf_counter()
+            fuse_to_zarr(layout, spec["out"] + ".again", blend=spec["blend"], chunk=spec["chunk"],
+                         client=client, pyramid=spec["pyramid"])
+            again["again_wall"] = time.perf_counter() - started
+            after = client.run(cpu_now)
+            again["again_task_cpu"] = sum(after[w] - before[w] for w in after)
+        client.close(); c.close()
+    finally:
+        for name in ("first", "again"):
+            shutil.rmtree(f"{spec['out']}.{name}.ballast", ignore_errors=True)
 else:
     mark()
     started = time.perf_counter()
