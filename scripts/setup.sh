@@ -50,9 +50,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # The test extras include scikit-image, whose bundled images the example scan is cut from;
-# the tests also cover the optional dask extra (chunked fusion, OME-Zarr).
+# the tests also cover the optional dask extra (chunked fusion, OME-Zarr) and open its
+# output with the reference OME-Zarr reader (zarr-reader).
 if [ "$job" = test ]; then
-    .venv/bin/python -m pip install --quiet ".[test,dask]"
+    .venv/bin/python -m pip install --quiet ".[test,dask,zarr-reader]"
 else
     .venv/bin/python -m pip install --quiet ".[test]"
 fi

@@ -102,13 +102,16 @@ def test_rgb_gets_channel_metadata(tmp_path: Path) -> None:
     assert np.array_equal(pixels[covered], cut.truth[: rgb.height, : rgb.width][covered])
 
 
-def test_the_ome_zarr_reader_opens_it(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_the_ome_zarr_reader_opens_it(tmp_path: Path, layout, version: str) -> None:  # type: ignore[no-untyped-def]
+    """ome-zarr-py's reader (what napari's plugin uses) finds the image, its pyramid and its
+    scale, in both NGFF versions."""
     pytest.importorskip("ome_zarr")
     from ome_zarr.io import parse_url
     from ome_zarr.reader import Reader
 
     out = tmp_path / "mosaic.ome.zarr"
-    fuse_to_zarr(layout, out, chunk=64, threads=2)
+    fuse_to_zarr(layout, out, chunk=64, threads=2, ngff_version=version)
     (image,) = [node for node in Reader(parse_url(str(out)))() if node.specs]
     assert len(image.data) >= 3
     assert image.data[0].shape == (layout.height, layout.width)
