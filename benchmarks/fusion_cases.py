@@ -22,9 +22,9 @@ before each timed fusion, which then writes into pages the machine still holds, 
 machine without free page reporting; ``"idle"``: each timed fusion waits ``idle_s`` first
 (`IDLE_S`), so that the free memory has gone back to the host. Measured with 16x16 tiles (3
 pairs): into idle memory 2 workers took 1.15x (first fusion) and 1.27x (next) the task CPU
-of 1, into freed memory 1.03x and 1.06x; with 8x8 tiles the speed-ups differed by less than
-from set to set (22 pairs). Without either, the state depended on how long the runs before
-had taken.
+of 1, into freed memory 1.03x and 1.06x; with 8x8 tiles the two states' speed-ups differed
+by less than one set's from another's (22 pairs). Without either, the state depended on how
+long the runs before had taken.
 
 And a control, ``CEILING``: how much a second worker process of the same kind of LocalCluster
 speeds up work of the fusion's kind and size without any of its logic: independent tasks
